@@ -1,0 +1,34 @@
+"""The exceptions rtmp_actors raises.
+
+Every decoder in the protocol core (handshake, chunk stream, messages, AMF, FLV and codec
+headers) raises only :class:`ProtocolError` on bad input, whatever the bytes are. Anything else
+escaping a decoder is a bug.
+"""
+
+from __future__ import annotations
+
+__all__ = ["LimitExceededError", "ProtocolError", "RtmpError"]
+
+
+class RtmpError(Exception):
+    """Base class of every exception rtmp_actors raises on purpose."""
+
+
+class ProtocolError(RtmpError):
+    """The peer (or a file) sent bytes that break the protocol; the message says what."""
+
+
+class LimitExceededError(ProtocolError):
+    """The peer asked for more than a configured limit allows (see :class:`~rtmp_actors.Limits`).
+
+    Attributes:
+        limit: The name of the :class:`~rtmp_actors.Limits` field that was exceeded.
+        value: The value the peer asked for.
+        maximum: The configured maximum.
+    """
+
+    def __init__(self, limit: str, value: int, maximum: int, what: str) -> None:
+        super().__init__(f"{what}: {value} exceeds the limit {limit}={maximum}")
+        self.limit = limit
+        self.value = value
+        self.maximum = maximum

@@ -1,0 +1,1 @@
+"""Command line tools (each module adds one ``rtmp-actors`` subcommand)."""

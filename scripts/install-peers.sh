@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs the Debian peers the test suite talks to: nginx with the RTMP module (an upstream
+# server) and rtmpdump (a librtmp player). FFmpeg itself comes from the imageio-ffmpeg package.
+set -euo pipefail
+
+have_peers() {
+    command -v rtmpdump >/dev/null 2>&1 \
+        && command -v nginx >/dev/null 2>&1 \
+        && compgen -G "/usr/lib/nginx/modules/ngx_rtmp_module.so" >/dev/null
+}
+
+if have_peers; then
+    exit 0
+fi
+if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+    echo "install-peers: need root and apt-get to install nginx, libnginx-mod-rtmp and rtmpdump" >&2
+    # Tests that need these peers fail under CI=true and skip elsewhere.
+    exit 0
+fi
+# Keep the package scripts from starting nginx on port 80 during installation.
+policy=/usr/sbin/policy-rc.d
+created_policy=0
+if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' > "$policy"
+    chmod +x "$policy"
+    created_policy=1
+fi
+trap '[ "$created_policy" = 1 ] && rm -f "$policy"' EXIT
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends nginx libnginx-mod-rtmp rtmpdump >/dev/null
+have_peers

@@ -1,0 +1,50 @@
+"""Finding the real peers tests talk to: a missing peer fails under CI=true, skips elsewhere."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+def missing_peer(what: str) -> None:
+    """Fail (in CI) or skip (elsewhere) because a peer is not installed."""
+    message = f"peer not available: {what} (run `make peers` as root)"
+    if IN_CI:
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+def ffmpeg_exe() -> str:
+    """The FFmpeg binary shipped by imageio-ffmpeg."""
+    try:
+        import imageio_ffmpeg
+
+        path = str(imageio_ffmpeg.get_ffmpeg_exe())
+    except (ImportError, RuntimeError) as error:
+        missing_peer(f"imageio-ffmpeg's FFmpeg ({error})")
+    return path
+
+
+def debian_tool(name: str) -> str:
+    """A command installed from Debian packages by scripts/install-peers.sh."""
+    path = shutil.which(name) or (f"/usr/sbin/{name}" if Path(f"/usr/sbin/{name}").exists() else None)
+    if path is None:
+        missing_peer(name)
+    return path
+
+
+def run_ffmpeg(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[bytes]:
+    """Run FFmpeg to completion; raise with its log on failure."""
+    command = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", *args]
+    result = subprocess.run(command, capture_output=True, timeout=timeout, check=False)
+    if result.returncode != 0:
+        log = result.stderr.decode(errors="replace")
+        msg = f"ffmpeg failed ({result.returncode}): {' '.join(command)}\n{log}"
+        raise AssertionError(msg)
+    return result
