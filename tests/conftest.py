@@ -14,14 +14,44 @@ _AUDIO_SOURCE = ["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000"]
 
 SAMPLE_ENCODINGS = {
     "h264_aac": [
-        "-c:v", "libx264", "-preset", "ultrafast", "-g", "25", "-bf", "2",
-        "-c:a", "aac", "-b:a", "64k",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "ultrafast",
+        "-g",
+        "25",
+        "-bf",
+        "2",
+        "-c:a",
+        "aac",
+        "-b:a",
+        "64k",
     ],
-    "hevc_aac": ["-c:v", "libx265", "-preset", "ultrafast", "-x265-params", "log-level=error",
-                 "-g", "25", "-c:a", "aac"],
+    "hevc_aac": [
+        "-c:v",
+        "libx265",
+        "-preset",
+        "ultrafast",
+        "-x265-params",
+        "log-level=error",
+        "-g",
+        "25",
+        "-c:a",
+        "aac",
+    ],
     "av1_opus": ["-c:v", "libsvtav1", "-preset", "12", "-g", "25", "-c:a", "libopus"],
-    "vp9_opus": ["-c:v", "libvpx-vp9", "-deadline", "realtime", "-cpu-used", "8", "-g", "25",
-                 "-c:a", "libopus"],
+    "vp9_opus": [
+        "-c:v",
+        "libvpx-vp9",
+        "-deadline",
+        "realtime",
+        "-cpu-used",
+        "8",
+        "-g",
+        "25",
+        "-c:a",
+        "libopus",
+    ],
 }
 
 
@@ -30,8 +60,14 @@ def make_sample_flv(directory: Path, name: str, seconds: float = 2.0) -> Path:
     out = directory / f"{name}.flv"
     if not out.exists():
         run_ffmpeg(
-            *_VIDEO_SOURCE, *_AUDIO_SOURCE, "-t", str(seconds),
-            *SAMPLE_ENCODINGS[name], "-f", "flv", str(out),
+            *_VIDEO_SOURCE,
+            *_AUDIO_SOURCE,
+            "-t",
+            str(seconds),
+            *SAMPLE_ENCODINGS[name],
+            "-f",
+            "flv",
+            str(out),
         )
     return out
 

@@ -33,7 +33,9 @@ def ffmpeg_exe() -> str:
 
 def debian_tool(name: str) -> str:
     """A command installed from Debian packages by scripts/install-peers.sh."""
-    path = shutil.which(name) or (f"/usr/sbin/{name}" if Path(f"/usr/sbin/{name}").exists() else None)
+    path = shutil.which(name) or (
+        f"/usr/sbin/{name}" if Path(f"/usr/sbin/{name}").exists() else None
+    )
     if path is None:
         missing_peer(name)
     return path

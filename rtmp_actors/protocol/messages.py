@@ -639,7 +639,7 @@ def decode_content(type_id: int, payload: bytes, limits: Limits = DEFAULT_LIMITS
 
 
 def decode_message(raw: RawMessage, limits: Limits = DEFAULT_LIMITS) -> DetailedMessage:
-    """Decode a raw message into a detailed one (aggregates stay whole; see :func:`decode_messages`).
+    """Decode a raw message into a detailed one; aggregates stay whole (see decode_messages).
 
     Raises:
         ProtocolError: If the payload is malformed for its type.
@@ -681,7 +681,11 @@ def expand_aggregate(raw: RawMessage) -> Iterator[RawMessage]:
             first_timestamp = timestamp
         rebased = (raw.timestamp + timestamp - first_timestamp) & MAX_TIMESTAMP
         yield RawMessage(
-            type_id, raw.stream_id, rebased, bytes(payload[body_start:body_end]), raw.chunk_stream_id
+            type_id,
+            raw.stream_id,
+            rebased,
+            bytes(payload[body_start:body_end]),
+            raw.chunk_stream_id,
         )
         offset = body_end + 4
 
