@@ -116,7 +116,7 @@ def inspect_dump(
             messages = decoder.receive_data(chunk_bytes)
         except ProtocolError as error:
             offset = HANDSHAKE_SIZE + decoder.bytes_received
-            msg = f"undecodable bytes in the {len(chunk_bytes)} bytes before offset {offset}: {error}"
+            msg = f"undecodable bytes before offset {offset}: {error}"
             raise DumpError(msg) from error
         for raw in messages:
             yield _describe(raw, limits)
