@@ -15,7 +15,6 @@ Run: ``.venv/bin/python benchmarks/chunk_codec.py`` (needs nginx with libnginx-m
 from __future__ import annotations
 
 import argparse
-import subprocess
 import sys
 import time
 from pathlib import Path
