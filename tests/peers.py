@@ -5,14 +5,14 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-from pathlib import Path
+from typing import NoReturn
 
 import pytest
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 
-def missing_peer(what: str) -> None:
+def missing_peer(what: str) -> NoReturn:
     """Fail (in CI) or skip (elsewhere) because a peer is not installed."""
     message = f"peer not available: {what} (run `make peers` as root)"
     if IN_CI:
@@ -33,9 +33,7 @@ def ffmpeg_exe() -> str:
 
 def debian_tool(name: str) -> str:
     """A command installed from Debian packages by scripts/install-peers.sh."""
-    path = shutil.which(name) or (
-        f"/usr/sbin/{name}" if Path(f"/usr/sbin/{name}").exists() else None
-    )
+    path = shutil.which(name) or shutil.which(name, path="/usr/sbin:/sbin")
     if path is None:
         missing_peer(name)
     return path
