@@ -1,5 +1,34 @@
-"""The contracts rtmp_actors actors implement (ProtocolHandler, SessionHandler, EventReceiver).
+"""The contracts rtmp_actors actors implement, mirroring the Elixir ``rtmp`` library.
 
-They mirror the behaviours of the Elixir ``rtmp`` library; the actors that implement them, and
-the behaviours in full, arrive with the actor layer.
+Each connection has a *protocol handler* (bytes <-> messages) and a *session handler* (RTMP
+logic) that exchange messages, and the session raises events to a pluggable *event receiver*.
+The *socket handler* is the transport underneath the protocol handler.
+
+==================  =======================================  ===============================
+Behaviour           Called by                                Elixir equivalent
+==================  =======================================  ===============================
+ProtocolHandler     the socket side (input), the session     Rtmp.Behaviours.ProtocolHandler
+SessionHandler      the protocol handler                     Rtmp.Behaviours.SessionHandler
+EventReceiver       the session handler                      Rtmp.Behaviours.EventReceiver
+SocketHandler       the protocol handler                     Rtmp.Behaviours.SocketHandler
+==================  =======================================  ===============================
+
+Actors inherit these ABCs (``class X(pykka.ThreadingActor, SessionHandler)``), so a missing
+method fails at ``start()``; peers reach each other only by ``tell`` (proxy calls whose futures
+are ignored), never by blocking on an answer.
 """
+
+from behaviours.event_receiver import EventReceiver, event_handler_name
+from behaviours.protocol_handler import ProtocolHandler
+from behaviours.session_handler import ByteCountDirection, SessionHandler
+from behaviours.socket_handler import PacketType, SocketHandler
+
+__all__ = [
+    "ByteCountDirection",
+    "EventReceiver",
+    "PacketType",
+    "ProtocolHandler",
+    "SessionHandler",
+    "SocketHandler",
+    "event_handler_name",
+]
