@@ -79,7 +79,7 @@ def recv_exactly(sock: socket.socket, size: int) -> bytes:
 
 def test_round_trip_and_byte_counts(loop: IoLoop) -> None:
     protocol = RecordingProtocol()
-    client, accepted = serve_one(loop, protocol)
+    client, _ = serve_one(loop, protocol)
     transport = protocol.transport
     assert transport is not None
     client.sendall(b"hello")
