@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 from rtmp_actors.errors import ProtocolError
@@ -113,7 +115,7 @@ def test_acknowledgements_carry_totals_at_the_window() -> None:
     # Each acknowledgement is the client's running total, sent once a window has passed.
     assert len(acknowledgements) >= 3
     assert acknowledgements == sorted(acknowledgements)
-    assert all(b - a >= 5000 for a, b in zip(acknowledgements, acknowledgements[1:], strict=False))
+    assert all(b - a >= 5000 for a, b in itertools.pairwise(acknowledgements))
     assert acknowledgements[-1] <= pair.client.bytes_received
 
 
