@@ -1,0 +1,59 @@
+"""The client session actor: :class:`ClientSession` on pykka (``Rtmp.ClientSession.Handler``)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from rtmp_actors.actors.session_actor import SessionActor
+from rtmp_actors.media.metadata import StreamMetadata
+from rtmp_actors.session.events import MediaType
+
+__all__ = ["ClientSessionActor"]
+
+
+class ClientSessionActor(SessionActor):
+    """One client connection's session logic; answers come back as events.
+
+    Every method is meant to be called through a proxy without waiting on the result (or from
+    outside the actor system with ``.get(timeout=...)``). Calls for streams that are not
+    active are ignored, never fatal.
+    """
+
+    def request_connection(
+        self, app_name: str, *, tc_url: str | None = None, extra: Mapping[str, Any] | None = None
+    ) -> None:
+        """Connect to ``app_name``; the answer is a ConnectionResponseReceived event."""
+        self._apply("request_connection", app_name, tc_url=tc_url, extra=extra)
+
+    def request_publish(self, stream_key: str, publish_type: str = "live") -> None:
+        """Publish on ``stream_key``; the answer is a PublishResponseReceived event."""
+        self._apply("request_publish", stream_key, publish_type)
+
+    def request_playback(self, stream_key: str, **options: Any) -> None:
+        """Play ``stream_key``; the answer is a PlayResponseReceived event."""
+        self._apply("request_playback", stream_key, **options)
+
+    def publish_av_data(
+        self, stream_key: str, av_type: MediaType, timestamp: int, data: bytes
+    ) -> None:
+        """Send one audio or video message on a stream being published."""
+        self._apply("publish_av_data", stream_key, av_type, timestamp, data)
+
+    def publish_metadata(
+        self, stream_key: str, metadata: StreamMetadata | Mapping[str, Any]
+    ) -> None:
+        """Send ``@setDataFrame onMetaData`` on a stream being published."""
+        self._apply("publish_metadata", stream_key, metadata)
+
+    def stop_publish(self, stream_key: str) -> None:
+        """Stop publishing ``stream_key`` (ignored when not publishing)."""
+        self._apply("stop_publish", stream_key)
+
+    def stop_playback(self, stream_key: str) -> None:
+        """Stop playing ``stream_key`` (ignored when not playing)."""
+        self._apply("stop_playback", stream_key)
+
+    def close(self, reason: str | None = None) -> None:
+        """Stop every stream politely, flush, then close the connection."""
+        self._apply("close", reason)

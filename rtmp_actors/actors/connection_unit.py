@@ -1,0 +1,157 @@
+"""Supervising one connection as a unit: transport, protocol handler, session, receiver.
+
+A socket cannot be restarted, so the policy is one-for-all with no restarts:
+
+* If the protocol handler fails, the session is told the connection is gone (it raises its
+  finishing events and ``Disconnected`` with the reason) and the socket is dropped.
+* If the session fails, the protocol handler is stopped, the socket dropped, and the event
+  receiver gets ``Disconnected`` with the reason directly.
+* On a normal end (the peer or we closed), the protocol handler tells the session, the
+  session raises ``Disconnected`` and stops, and the protocol handler stops.
+
+Once both actors have exited, a receiver created for this connection is stopped (after the
+events already sent to it) and ``on_closed`` is called, so nothing outlives the connection.
+This is a policy object run from monitor callbacks, not an actor: a supervisor thread per
+connection would cost as much memory as the connection itself.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pykka
+
+from rtmp_actors.actors.monitoring import ExitNotice, ExitReason, monitor
+from rtmp_actors.session.events import Disconnected
+
+__all__ = ["ConnectionInfo", "ConnectionUnit", "TransportAdapter"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionInfo:
+    """What an event receiver factory learns about a new connection.
+
+    Attributes:
+        connection_id: Unique within the process, for logs.
+        peer_address: The peer's (host, port), when known.
+        session: A proxy to the session actor, for accepting/rejecting requests.
+        session_ref: The session actor's ref.
+    """
+
+    connection_id: str
+    peer_address: tuple[str, int] | None
+    session: pykka.ActorProxy[Any]
+    session_ref: pykka.ActorRef[Any]
+
+
+class TransportAdapter:
+    """Hands a transport's input to the protocol handler actor (runs on the I/O thread)."""
+
+    def __init__(self, protocol_ref: pykka.ActorRef[Any], transport: Any) -> None:
+        self._protocol = protocol_ref.proxy()
+        self._transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        """Tell the protocol handler; if it is gone, the connection is over."""
+        try:
+            self._protocol.notify_input.defer(data)
+        except pykka.ActorDeadError:
+            self._transport.abort("protocol handler is gone")
+
+    def connection_lost(self, reason: str | None) -> None:
+        """Tell the protocol handler the socket closed."""
+        try:
+            self._protocol.connection_lost.defer(reason)
+        except pykka.ActorDeadError:
+            pass  # it already exited; the unit tears down the rest
+
+
+class ConnectionUnit:
+    """Ties one connection's parts together and tears them down together.
+
+    Args:
+        connection_id: For logs.
+        transport: The connection's transport (``abort`` is used on failures).
+        protocol_ref: The protocol handler actor.
+        session_ref: The session actor.
+        receiver_ref: The event receiver.
+        owns_receiver: Stop the receiver when the connection is over.
+        on_closed: Called once, from an exiting actor's thread, when everything has stopped.
+    """
+
+    def __init__(
+        self,
+        connection_id: str,
+        transport: Any,
+        protocol_ref: pykka.ActorRef[Any],
+        session_ref: pykka.ActorRef[Any],
+        receiver_ref: pykka.ActorRef[Any] | None,
+        *,
+        owns_receiver: bool = True,
+        on_closed: Callable[[ConnectionUnit], None] | None = None,
+    ) -> None:
+        self.connection_id = connection_id
+        self.transport = transport
+        self.protocol_ref = protocol_ref
+        self.session_ref = session_ref
+        self.receiver_ref = receiver_ref
+        self._owns_receiver = owns_receiver
+        self._on_closed = on_closed
+        self._lock = threading.Lock()
+        self._exited: set[str] = set()
+        self.closed = threading.Event()
+        self.failure: str | None = None
+
+    def watch(self) -> None:
+        """Start watching both actors (call once they are wired)."""
+        monitor(self.protocol_ref, self._protocol_exited)
+        monitor(self.session_ref, self._session_exited)
+
+    def _protocol_exited(self, notice: ExitNotice) -> None:
+        if notice.reason is not ExitReason.NORMAL:
+            reason = f"protocol handler failed: {notice.exception!r}"
+            self._note_failure(reason)
+            self.transport.abort(reason)
+            with contextlib.suppress(pykka.ActorDeadError):
+                self.session_ref.proxy().notify_disconnected.defer(reason)
+        self._exit("protocol")
+
+    def _session_exited(self, notice: ExitNotice) -> None:
+        if notice.reason is not ExitReason.NORMAL:
+            reason = f"session failed: {notice.exception!r}"
+            self._note_failure(reason)
+            self.transport.abort(reason)
+            self.protocol_ref.stop(block=False)
+            if self.receiver_ref is not None:
+                with contextlib.suppress(pykka.ActorDeadError):
+                    self.receiver_ref.proxy().send_event.defer(Disconnected(reason))
+        self._exit("session")
+
+    def _note_failure(self, reason: str) -> None:
+        logger.error("connection %s: %s", self.connection_id, reason)
+        with self._lock:
+            if self.failure is None:
+                self.failure = reason
+
+    def _exit(self, part: str) -> None:
+        with self._lock:
+            self._exited.add(part)
+            done = len(self._exited) == 2 and not self.closed.is_set()
+            if done:
+                self.closed.set()
+        if not done:
+            return
+        if self._owns_receiver and self.receiver_ref is not None:
+            self.receiver_ref.stop(block=False)
+        if self._on_closed is not None:
+            try:
+                self._on_closed(self)
+            except Exception:
+                logger.exception("connection %s: on_closed failed", self.connection_id)

@@ -1,0 +1,307 @@
+"""The protocol handler actor: one connection's wire state, between socket and session.
+
+Input arrives from the I/O loop as ``notify_input`` tells; decoded messages go to the session
+actor in one batch per read; the session's messages come back through ``send_message(s)`` and
+leave through the transport. The actor also:
+
+* reports byte totals to the session, coalesced (at most every ``byte_report_interval``);
+* ends the connection if the handshake takes too long or the peer goes quiet;
+* drops media for a congested peer *before* encoding it (dropping encoded chunks would
+  corrupt the peer's header decompression): audio frames and video inter frames are dropped
+  while the transport's queue is above ``high_water``, and once a video frame is dropped
+  every following one is dropped until the next keyframe, so no frame ever arrives without
+  the frames it depends on. Sequence headers and metadata are never dropped. A peer that
+  stays congested for ``max_congestion`` seconds is disconnected.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import pykka
+
+from behaviours.protocol_handler import ProtocolHandler
+from behaviours.session_handler import ByteCountDirection
+from rtmp_actors.actors.monitoring import MonitoredActor
+from rtmp_actors.errors import ProtocolError
+from rtmp_actors.media.audio import is_audio_sequence_header
+from rtmp_actors.media.video import is_video_keyframe, is_video_sequence_header
+from rtmp_actors.protocol.connection import RtmpConnection
+from rtmp_actors.protocol.messages import AudioData, DetailedMessage, VideoData
+from rtmp_actors.transport.io_loop import TimerHandle
+
+__all__ = ["FlowControl", "ProtocolHandlerActor", "ProtocolTransport"]
+
+logger = logging.getLogger(__name__)
+
+Scheduler = Callable[[float, Callable[[], None]], TimerHandle]
+
+
+class ProtocolTransport(Protocol):
+    """What the protocol handler needs of its transport (see :class:`Transport`)."""
+
+    @property
+    def queued_bytes(self) -> int:
+        """Bytes waiting to be written."""
+
+    def send_data(self, data: bytes, packet_type: Any = ...) -> None:
+        """Queue bytes for the peer."""
+
+    def close(self, reason: str | None = None) -> None:
+        """Flush, then close."""
+
+    def abort(self, reason: str) -> None:
+        """Close at once."""
+
+    def input_consumed(self, size: int) -> None:
+        """Report processed input (flow control)."""
+
+
+@dataclass(frozen=True, slots=True)
+class FlowControl:
+    """Timeouts and the congestion policy of one connection.
+
+    Attributes:
+        handshake_timeout: Seconds the peer has to complete the handshake.
+        idle_timeout: Seconds without any input before the connection is dropped (0: never).
+        high_water: Queued outbound bytes above which media is dropped.
+        max_congestion: Seconds a peer may stay above ``high_water`` before it is dropped.
+        byte_report_interval: Least seconds between two byte total reports.
+    """
+
+    handshake_timeout: float = 10.0
+    idle_timeout: float = 60.0
+    high_water: int = 2 * 1024 * 1024
+    max_congestion: float = 15.0
+    byte_report_interval: float = 0.5
+
+
+@dataclass(frozen=True, slots=True)
+class _Tick:
+    """A timer fired: check timeouts and byte reports."""
+
+    kind: str
+
+
+class ProtocolHandlerActor(MonitoredActor, ProtocolHandler):
+    """Owns an :class:`RtmpConnection` and its transport.
+
+    Args:
+        connection: The sans-I/O connection state.
+        transport: Where bytes go.
+        scheduler: ``scheduler(delay, callback)`` runs ``callback`` on the I/O thread later.
+        connection_id: For log lines.
+        flow: Timeouts and congestion policy.
+        clock: Seconds, monotonic.
+    """
+
+    def __init__(
+        self,
+        connection: RtmpConnection,
+        transport: ProtocolTransport,
+        scheduler: Scheduler,
+        *,
+        connection_id: str = "",
+        flow: FlowControl | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        super().__init__()
+        self._connection = connection
+        self._transport = transport
+        self._schedule = scheduler
+        self._flow = flow or FlowControl()
+        self._clock = clock
+        self._log = logging.LoggerAdapter(logger, {"connection_id": connection_id})
+        self._connection_id = connection_id
+        self._session: pykka.ActorProxy[Any] | None = None
+        self._last_input = clock()
+        self._reported: tuple[int, int] = (0, 0)
+        self._report_pending = False
+        self._timers: list[TimerHandle] = []
+        self._congested_since: float | None = None
+        self._waiting_for_keyframe: set[int] = set()
+        self._dropped_messages = 0
+        self._closed = False
+
+    # --- Wiring -------------------------------------------------------------------------------
+
+    def set_session(self, session: pykka.ActorRef[Any]) -> str:
+        """Set the session actor messages go to; returns ``"handler_already_set"`` the 2nd time."""
+        if self._session is not None:
+            return "handler_already_set"
+        self._session = session.proxy()
+        return "ok"
+
+    def on_start(self) -> None:
+        """Send the client's opening bytes and arm the handshake timer."""
+        opening = self._connection.start()
+        if opening:
+            self._transport.send_data(opening)
+        self._arm("handshake", self._flow.handshake_timeout)
+        if self._flow.idle_timeout:
+            self._arm("idle", self._flow.idle_timeout)
+
+    def on_stop(self) -> None:
+        """Cancel timers; the socket is closed by whoever stopped us."""
+        for timer in self._timers:
+            timer.cancel()
+
+    def on_failure(self, *_exc_info: object) -> None:
+        """Cancel timers and drop the connection (the unit tells the receiver why)."""
+        self.on_stop()
+        self._transport.abort("protocol handler failed")
+
+    def _arm(self, kind: str, delay: float) -> None:
+        ref = self.actor_ref
+
+        def fire() -> None:
+            with contextlib.suppress(pykka.ActorDeadError):
+                ref.tell(_Tick(kind))
+
+        self._timers = [t for t in self._timers if not t.cancelled]
+        self._timers.append(self._schedule(delay, fire))
+
+    # --- ProtocolHandler ----------------------------------------------------------------------
+
+    def notify_input(self, data: bytes) -> None:
+        """Decode bytes from the peer and hand the messages to the session."""
+        if self._closed:
+            return
+        self._last_input = self._clock()
+        try:
+            result = self._connection.receive_data(data)
+        except ProtocolError as error:
+            self._transport.input_consumed(len(data))
+            self.close_connection(f"protocol error: {error}", abort=True)
+            return
+        if result.to_send:
+            self._transport.send_data(result.to_send)
+        self._transport.input_consumed(len(data))
+        if result.messages and self._session is not None:
+            self._session.handle_rtmp_inputs.defer(result.messages)
+        self._schedule_byte_report()
+
+    def send_message(self, message: DetailedMessage) -> None:
+        """Encode one message for the peer (media may be dropped under congestion)."""
+        if self._closed or self._should_drop(message):
+            return
+        data = self._connection.send_message(message)
+        if data:
+            self._transport.send_data(data)
+        self._schedule_byte_report()
+
+    def send_messages(self, messages: Sequence[DetailedMessage]) -> None:
+        """Encode several messages, in order, as one write."""
+        if self._closed:
+            return
+        encoded = [self._connection.send_message(m) for m in messages if not self._should_drop(m)]
+        data = b"".join(encoded)
+        if data:
+            self._transport.send_data(data)
+        self._schedule_byte_report()
+
+    def close_connection(self, reason: str | None = None, *, abort: bool = False) -> None:
+        """Flush what is queued and close the socket (or drop it at once when ``abort``)."""
+        if self._closed:
+            return
+        self._closed = True
+        if reason:
+            log = self._log.warning if abort else self._log.info
+            log("closing connection %s: %s", self._connection_id, reason)
+        if abort:
+            self._transport.abort(reason or "aborted")
+        else:
+            self._transport.close(reason)
+
+    def connection_lost(self, reason: str | None) -> None:
+        """The transport is gone: tell the session, then stop."""
+        self._closed = True
+        self._report_bytes()
+        if self._session is not None:
+            self._session.notify_disconnected.defer(reason)
+        self.stop()
+
+    # --- Congestion ---------------------------------------------------------------------------
+
+    def _should_drop(self, message: DetailedMessage) -> bool:
+        content = message.content
+        if not isinstance(content, VideoData | AudioData):
+            return False
+        is_video = isinstance(content, VideoData)
+        data = content.data
+        stream_id = message.stream_id
+        if is_video:
+            if is_video_sequence_header(data):
+                return False
+            keyframe = is_video_keyframe(data)
+            if keyframe:
+                self._waiting_for_keyframe.discard(stream_id)
+            elif stream_id in self._waiting_for_keyframe:
+                return self._count_drop()
+        elif is_audio_sequence_header(data):
+            return False
+        if self._transport.queued_bytes <= self._flow.high_water:
+            self._congested_since = None
+            return False
+        now = self._clock()
+        if self._congested_since is None:
+            self._congested_since = now
+        elif now - self._congested_since > self._flow.max_congestion:
+            self.close_connection(
+                f"the peer stayed congested for over {self._flow.max_congestion} s "
+                f"({self._dropped_messages} media messages dropped)",
+                abort=True,
+            )
+            return True
+        if is_video:
+            if is_video_keyframe(data):
+                return False  # a keyframe is worth the queue: it unblocks everything after it
+            self._waiting_for_keyframe.add(stream_id)
+        return self._count_drop()
+
+    def _count_drop(self) -> bool:
+        self._dropped_messages += 1
+        return True
+
+    # --- Timers and byte totals ---------------------------------------------------------------
+
+    def _schedule_byte_report(self) -> None:
+        if not self._report_pending:
+            self._report_pending = True
+            self._arm("bytes", self._flow.byte_report_interval)
+
+    def _report_bytes(self) -> None:
+        self._report_pending = False
+        totals = (self._connection.bytes_sent, self._connection.bytes_received)
+        if totals == self._reported or self._session is None:
+            return
+        sent, received = totals
+        if sent != self._reported[0]:
+            self._session.notify_byte_count.defer(ByteCountDirection.BYTES_SENT, sent)
+        if received != self._reported[1]:
+            self._session.notify_byte_count.defer(ByteCountDirection.BYTES_RECEIVED, received)
+        self._reported = totals
+
+    def on_receive(self, message: Any) -> Any:
+        """Handle timer ticks."""
+        if not isinstance(message, _Tick) or self._closed:
+            return None
+        if message.kind == "bytes":
+            self._report_bytes()
+        elif message.kind == "handshake":
+            if not self._connection.handshake_complete:
+                self.close_connection(
+                    f"handshake not completed within {self._flow.handshake_timeout} s", abort=True
+                )
+        elif message.kind == "idle":
+            quiet = self._clock() - self._last_input
+            if quiet >= self._flow.idle_timeout:
+                self.close_connection(f"no data from the peer for {quiet:.0f} s", abort=True)
+            else:
+                self._arm("idle", self._flow.idle_timeout - quiet)
+        return None

@@ -1,0 +1,75 @@
+"""The server session actor: :class:`ServerSession` on pykka (``Rtmp.ServerSession.Handler``)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from rtmp_actors.actors.session_actor import SessionActor
+from rtmp_actors.media.metadata import StreamMetadata
+from rtmp_actors.session.events import MediaType
+
+__all__ = ["ServerSessionActor"]
+
+
+class ServerSessionActor(SessionActor):
+    """One server connection's session logic; the event receiver decides on its requests.
+
+    Every method is meant to be called through a proxy without waiting on the result (or from
+    outside the actor system with ``.get(timeout=...)``). Calls about streams that are not in
+    the right state are ignored, never fatal.
+    """
+
+    def accept_request(self, request_id: int) -> None:
+        """Accept a connect, publish or play request."""
+        self._apply("accept_request", request_id)
+
+    def reject_request(self, request_id: int, reason: str, code: str | None = None) -> None:
+        """Reject a request with ``reason`` (and a status code other than the default)."""
+        self._apply("reject_request", request_id, reason, code)
+
+    def send_metadata(
+        self, stream_id: int, metadata: StreamMetadata | Mapping[str, Any], timestamp: int = 0
+    ) -> None:
+        """Send ``onMetaData`` to a playing stream."""
+        self._apply("send_metadata", stream_id, metadata, timestamp)
+
+    def send_av_data(
+        self, stream_id: int, data_type: MediaType, timestamp: int, data: bytes
+    ) -> None:
+        """Send one audio or video message to a playing stream."""
+        self._apply("send_av_data", stream_id, data_type, timestamp, data)
+
+    def send_stream_eof(self, stream_id: int) -> None:
+        """Tell the player the stream ended (User Control StreamEOF)."""
+        self._apply("send_stream_eof", stream_id)
+
+    def send_stream_dry(self, stream_id: int) -> None:
+        """Tell the player there is no data for now (User Control StreamDry)."""
+        self._apply("send_stream_dry", stream_id)
+
+    def send_stream_is_recorded(self, stream_id: int) -> None:
+        """Tell the player the stream is recorded (User Control StreamIsRecorded)."""
+        self._apply("send_stream_is_recorded", stream_id)
+
+    def send_stream_unpublished(self, stream_id: int) -> None:
+        """The publisher left: StreamEOF and NetStream.Play.UnpublishNotify."""
+        self._apply("send_stream_unpublished", stream_id)
+
+    def send_stream_published(self, stream_id: int) -> None:
+        """A publisher arrived: StreamBegin and NetStream.Play.PublishNotify."""
+        self._apply("send_stream_published", stream_id)
+
+    def send_ping_request(self) -> None:
+        """Ping the client now (the answer raises PingResponseReceived)."""
+        self._apply("send_ping_request", self._clock())
+
+    def send_reconnect_request(
+        self, tc_url: str | None = None, description: str | None = None
+    ) -> None:
+        """Ask the client to reconnect, possibly elsewhere (Enhanced RTMP v2)."""
+        self._apply("send_reconnect_request", tc_url, description)
+
+    def close(self, reason: str | None = None) -> None:
+        """End every stream politely, flush, then close the connection."""
+        self._apply("close", reason)

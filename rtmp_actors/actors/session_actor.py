@@ -1,0 +1,224 @@
+"""What the server and client session actors share: driving a sans-I/O session.
+
+After every input or API call the actor drains the session's output: messages go to the
+protocol handler in one batch, events go to the event receiver one ``send_event`` each, and a
+close request asks the protocol handler to flush and close the socket. Everything is a
+``tell`` (proxy calls whose futures are ignored): peers never block on each other.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
+
+import pykka
+
+from behaviours.session_handler import ByteCountDirection, SessionHandler
+from rtmp_actors.actors.monitoring import MonitoredActor
+from rtmp_actors.protocol.messages import DetailedMessage
+from rtmp_actors.session.events import Disconnected, SessionError, SessionEvent
+from rtmp_actors.transport.io_loop import TimerHandle
+
+__all__ = ["HANDLER_ALREADY_SET", "SessionActor", "SessionMachine"]
+
+logger = logging.getLogger(__name__)
+
+HANDLER_ALREADY_SET = "handler_already_set"
+"""What ``set_event_handler``/``set_protocol_handler`` answer when called a second time."""
+
+Scheduler = Callable[[float, Callable[[], None]], TimerHandle]
+
+
+class SessionOutputLike(Protocol):
+    """The shape of a session's output."""
+
+    messages: list[DetailedMessage]
+    events: list[SessionEvent]
+    close: bool
+    close_reason: str | None
+
+
+class SessionMachine(Protocol):
+    """The sans-I/O session contract the actor drives (server or client)."""
+
+    def handle_message(self, message: DetailedMessage, now: float) -> None:
+        """Take one message from the peer."""
+
+    def notify_byte_count(self, direction: ByteCountDirection, total: int) -> None:
+        """Take a byte total."""
+
+    def notify_disconnected(self, reason: str | None) -> None:
+        """The connection ended."""
+
+    def take_output(self) -> SessionOutputLike:
+        """Drain outbound messages and events."""
+
+
+class SessionActor(MonitoredActor, SessionHandler):
+    """Wraps a sans-I/O session: feeds it, and forwards what it produces.
+
+    Args:
+        session: The state machine.
+        scheduler: ``scheduler(delay, callback)`` for the session's timers (pings).
+        connection_id: For log lines.
+        clock: Seconds, monotonic.
+    """
+
+    def __init__(
+        self,
+        session: Any,
+        scheduler: Scheduler | None = None,
+        *,
+        connection_id: str = "",
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        super().__init__()
+        self._session = session
+        self._schedule = scheduler
+        self._clock = clock
+        self.connection_id = connection_id
+        self._receiver: pykka.ActorProxy[Any] | None = None
+        self._protocol: pykka.ActorProxy[Any] | None = None
+        self._early_events: list[SessionEvent] = []
+        self._timer: TimerHandle | None = None
+        self._finished = False
+
+    # --- Wiring (called from outside the actor system, with a timeout) ---------------------------
+
+    def set_event_handler(self, receiver: pykka.ActorRef[Any]) -> str:
+        """Send events to ``receiver``; answers ``"handler_already_set"`` the second time."""
+        if self._receiver is not None:
+            return HANDLER_ALREADY_SET
+        self._receiver = receiver.proxy()
+        early, self._early_events = self._early_events, []
+        for event in early:
+            self._receiver.send_event.defer(event)
+        return "ok"
+
+    def set_protocol_handler(self, protocol_handler: pykka.ActorRef[Any]) -> str:
+        """Send messages to ``protocol_handler``; answers ``"handler_already_set"`` the 2nd time."""
+        if self._protocol is not None:
+            return HANDLER_ALREADY_SET
+        self._protocol = protocol_handler.proxy()
+        self._flush()
+        return "ok"
+
+    # --- SessionHandler ---------------------------------------------------------------------------
+
+    def handle_rtmp_input(self, message: DetailedMessage) -> None:
+        """Take one message from the peer."""
+        self.handle_rtmp_inputs((message,))
+
+    def handle_rtmp_inputs(self, messages: Sequence[DetailedMessage]) -> None:
+        """Take the messages decoded from one read, in order."""
+        if self._finished:
+            return
+        now = self._clock()
+        try:
+            for message in messages:
+                self._session.handle_message(message, now)
+        except SessionError as error:
+            self._flush()
+            self._close_connection(f"session error: {error}", abort=True)
+            return
+        self._flush()
+
+    def notify_byte_count(self, direction: ByteCountDirection, total: int) -> None:
+        """Take a byte total from the protocol handler."""
+        if not self._finished:
+            self._session.notify_byte_count(direction, total)
+            self._flush()
+
+    def notify_disconnected(self, reason: str | None) -> None:
+        """The connection is gone: raise the final events, then stop."""
+        if self._finished:
+            return
+        self._session.notify_disconnected(reason)
+        self._flush()
+        self._finish()
+
+    # --- Output -----------------------------------------------------------------------------------
+
+    def _flush(self) -> None:
+        output = self._session.take_output()
+        if output.messages:
+            if self._protocol is None:
+                logger.warning(
+                    "%s: no protocol handler yet, %d messages dropped",
+                    self.connection_id,
+                    len(output.messages),
+                )
+            else:
+                self._protocol.send_messages.defer(output.messages)
+        for event in output.events:
+            self._emit(event)
+        if output.close:
+            self._close_connection(output.close_reason)
+        self._rearm_timer()
+
+    def _emit(self, event: SessionEvent) -> None:
+        if self._receiver is None:
+            self._early_events.append(event)
+            return
+        try:
+            self._receiver.send_event.defer(event)
+        except pykka.ActorDeadError:
+            if not isinstance(event, Disconnected):
+                logger.debug("%s: event receiver gone; %r dropped", self.connection_id, event)
+
+    def _close_connection(self, reason: str | None, *, abort: bool = False) -> None:
+        if self._protocol is not None:
+            self._protocol.close_connection.defer(reason, abort=abort)
+
+    def _finish(self) -> None:
+        self._finished = True
+        if self._timer is not None:
+            self._timer.cancel()
+        self.stop()
+
+    def on_failure(self, *_exc_info: object) -> None:
+        """Cancel the timer (the connection unit tears the rest down)."""
+        if self._timer is not None:
+            self._timer.cancel()
+
+    # --- Timers -----------------------------------------------------------------------------------
+
+    def _rearm_timer(self) -> None:
+        next_deadline = getattr(self._session, "next_deadline", None)
+        if self._schedule is None or next_deadline is None or self._finished:
+            return
+        deadline = next_deadline()
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if deadline is None:
+            return
+        ref = self.actor_ref
+
+        def fire() -> None:
+            with contextlib.suppress(pykka.ActorDeadError):
+                ref.tell(_TimerFired())
+
+        self._timer = self._schedule(max(0.0, deadline - self._clock()), fire)
+
+    def on_receive(self, message: Any) -> Any:
+        """Run the session's timers."""
+        if isinstance(message, _TimerFired) and not self._finished:
+            self._timer = None
+            self._session.handle_timer(self._clock())
+            self._flush()
+        return None
+
+    def _apply(self, method: str, *args: Any, **kwargs: Any) -> None:
+        """Call a session API method, then forward its output."""
+        if self._finished:
+            return
+        getattr(self._session, method)(*args, **kwargs)
+        self._flush()
+
+
+class _TimerFired:
+    __slots__ = ()

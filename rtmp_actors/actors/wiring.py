@@ -1,0 +1,79 @@
+"""Building one connection's actors and joining them (shared by server and client)."""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pykka
+
+from rtmp_actors.actors.connection_unit import ConnectionInfo, ConnectionUnit, TransportAdapter
+from rtmp_actors.actors.protocol_handler import FlowControl, ProtocolHandlerActor
+from rtmp_actors.actors.session_actor import SessionActor
+from rtmp_actors.limits import Limits
+from rtmp_actors.protocol.connection import ConnectionRole, RtmpConnection
+from rtmp_actors.transport.io_loop import IoLoop
+from rtmp_actors.transport.transport import Transport
+
+__all__ = ["EventReceiverFactory", "next_connection_id", "start_connection"]
+
+EventReceiverFactory = Callable[[ConnectionInfo], pykka.ActorRef[Any]]
+"""Builds the event receiver of a new connection (it is stopped when the connection ends)."""
+
+_connection_ids = itertools.count(1)
+
+
+def next_connection_id(prefix: str) -> str:
+    """A process-wide unique connection id such as ``s12`` or ``c3``."""
+    return f"{prefix}{next(_connection_ids)}"
+
+
+def start_connection(
+    *,
+    role: ConnectionRole,
+    loop: IoLoop,
+    transport: Transport,
+    session: Any,
+    session_actor: type[SessionActor],
+    connection_id: str,
+    receiver_factory: EventReceiverFactory,
+    limits: Limits,
+    flow: FlowControl,
+    digest_handshake: bool = True,
+    on_closed: Callable[[ConnectionUnit], None] | None = None,
+) -> ConnectionUnit:
+    """Start a connection's protocol handler, session and receiver, and begin reading.
+
+    Wiring uses ``tell`` only, queued before the transport starts reading, so each actor has
+    its peers before the first byte arrives.
+    """
+    connection = RtmpConnection(
+        role,
+        limits=limits,
+        digest_handshake=digest_handshake,
+        epoch=int(time.monotonic() * 1000),
+    )
+    protocol_ref = ProtocolHandlerActor.start(
+        connection, transport, loop.call_later, connection_id=connection_id, flow=flow
+    )
+    session_ref = session_actor.start(session, loop.call_later, connection_id=connection_id)
+    session_proxy = session_ref.proxy()
+    info = ConnectionInfo(connection_id, transport.peer_address, session_proxy, session_ref)
+    try:
+        receiver_ref = receiver_factory(info)
+    except Exception:
+        transport.abort("event receiver factory failed")
+        protocol_ref.stop(block=False)
+        session_ref.stop(block=False)
+        raise
+    unit = ConnectionUnit(
+        connection_id, transport, protocol_ref, session_ref, receiver_ref, on_closed=on_closed
+    )
+    protocol_ref.proxy().set_session.defer(session_ref)
+    session_proxy.set_protocol_handler.defer(protocol_ref)
+    session_proxy.set_event_handler.defer(receiver_ref)
+    unit.watch()
+    transport.start(TransportAdapter(protocol_ref, transport))
+    return unit
