@@ -67,10 +67,9 @@ class TransportAdapter:
 
     def connection_lost(self, reason: str | None) -> None:
         """Tell the protocol handler the socket closed."""
-        try:
+        # If it already exited, the unit tears down the rest.
+        with contextlib.suppress(pykka.ActorDeadError):
             self._protocol.connection_lost.defer(reason)
-        except pykka.ActorDeadError:
-            pass  # it already exited; the unit tears down the rest
 
 
 class ConnectionUnit:
@@ -108,6 +107,7 @@ class ConnectionUnit:
         self._exited: set[str] = set()
         self.closed = threading.Event()
         self.failure: str | None = None
+        self.adapter: TransportAdapter | None = None
 
     def watch(self) -> None:
         """Start watching both actors (call once they are wired)."""

@@ -43,11 +43,13 @@ def start_connection(
     flow: FlowControl,
     digest_handshake: bool = True,
     on_closed: Callable[[ConnectionUnit], None] | None = None,
+    start_reading: bool = True,
 ) -> ConnectionUnit:
     """Start a connection's protocol handler, session and receiver, and begin reading.
 
     Wiring uses ``tell`` only, queued before the transport starts reading, so each actor has
-    its peers before the first byte arrives.
+    its peers before the first byte arrives. With ``start_reading=False`` the caller starts
+    the transport later with ``transport.start(unit.adapter)`` (a client, once connected).
     """
     connection = RtmpConnection(
         role,
@@ -74,6 +76,8 @@ def start_connection(
     protocol_ref.proxy().set_session.defer(session_ref)
     session_proxy.set_protocol_handler.defer(protocol_ref)
     session_proxy.set_event_handler.defer(receiver_ref)
+    unit.adapter = TransportAdapter(protocol_ref, transport)
     unit.watch()
-    transport.start(TransportAdapter(protocol_ref, transport))
+    if start_reading:
+        transport.start(unit.adapter)
     return unit

@@ -144,7 +144,8 @@ class Transport(SocketHandler):
             if self._closing or self._lost:
                 return
             pending: bytes | memoryview = data
-            if not self._queue and not self._tls:
+            started = self._protocol is not None
+            if started and not self._queue and not self._tls:
                 try:
                     sent = self._sock.send(data)
                 except (BlockingIOError, InterruptedError):
@@ -160,7 +161,7 @@ class Transport(SocketHandler):
             self._queue.append(pending)
             self._queued += len(pending)
             overflow = self._queued > self._max_queued
-            if not self._write_pending:
+            if started and not self._write_pending:
                 self._write_pending = True
                 schedule = True
         if overflow:
