@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import datetime
 import enum
+import hashlib
 import math
 from collections.abc import Mapping
 from typing import Any
 
 from rtmp_actors.protocol.amf import UNDEFINED, TypedObject
 
-__all__ = ["to_jsonable"]
+__all__ = ["event_record", "to_jsonable"]
 
 
 def to_jsonable(value: Any) -> Any:
@@ -39,3 +41,25 @@ def to_jsonable(value: Any) -> Any:
     if isinstance(value, list | tuple | set | frozenset):
         return [to_jsonable(item) for item in value]
     return repr(value)
+
+
+def event_record(event: Any) -> dict[str, Any]:
+    """One session event as a JSON-ready dict: ``{"event": "<ClassName>", ...fields...}``.
+
+    Media payloads are summarised as ``length`` and ``sha1`` instead of their bytes.
+    """
+    record: dict[str, Any] = {"event": type(event).__name__}
+    fields = getattr(event, "__dataclass_fields__", {})
+    for name in fields:
+        value = getattr(event, name)
+        if name == "data" and isinstance(value, bytes | bytearray | memoryview):
+            payload = bytes(value)
+            record["length"] = len(payload)
+            record["sha1"] = hashlib.sha1(payload).hexdigest()
+        elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+            record[name] = to_jsonable(
+                {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
+            )
+        else:
+            record[name] = to_jsonable(value)
+    return record

@@ -1,0 +1,69 @@
+"""An RTMP server that accepts everything and prints one JSON line per session event.
+
+Run it, then publish or play with any RTMP client:
+
+    python examples/event_logger_server.py --host 127.0.0.1 --port 1935
+    ffmpeg -re -i input.flv -c copy -f flv rtmp://127.0.0.1:1935/live/key
+
+Each line is ``{"event": "<EventClassName>", ...fields...}``; audio and video events carry
+``data_type``, ``timestamp``, ``length`` and ``sha1`` of the payload instead of its bytes.
+Stop it with Ctrl-C (or SIGTERM): sessions are closed politely first.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import threading
+from typing import Any
+
+import pykka
+
+from rtmp_actors.actors.connection_unit import ConnectionInfo
+from rtmp_actors.actors.event_receivers import EventReceiverActor
+from rtmp_actors.server import RtmpServer
+from rtmp_actors.tools.json_values import event_record
+
+_print_lock = threading.Lock()
+
+
+class EventLogger(EventReceiverActor):
+    """Accepts every request and prints every event."""
+
+    def __init__(self, connection: ConnectionInfo) -> None:
+        super().__init__()
+        self.session = connection.session
+
+    def send_event(self, event: Any) -> None:
+        line = json.dumps(event_record(event), separators=(",", ":"))
+        with _print_lock:
+            sys.stdout.write(line + "\n")
+            sys.stdout.flush()
+        request_id = getattr(event, "request_id", None)
+        if request_id is not None:
+            self.session.accept_request.defer(request_id)
+
+
+def main() -> None:
+    """Serve until Ctrl-C or SIGTERM."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=1935)
+    args = parser.parse_args()
+
+    server = RtmpServer(args.host, args.port, event_receiver_factory=EventLogger.start).start()
+    print(f"listening on {server.address[0]}:{server.address[1]}", file=sys.stderr, flush=True)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    try:
+        stop.wait()
+    finally:
+        server.stop()
+        pykka.ActorRegistry.stop_all()
+
+
+if __name__ == "__main__":
+    main()
