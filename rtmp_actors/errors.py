@@ -22,7 +22,8 @@ class LimitExceededError(ProtocolError):
     """The peer asked for more than a configured limit allows (see :class:`~rtmp_actors.Limits`).
 
     Attributes:
-        limit: The name of the :class:`~rtmp_actors.Limits` field that was exceeded.
+        limit: The name of the limit that was exceeded (a :class:`~rtmp_actors.Limits` field,
+            or a reader option such as ``max_tag_size``).
         value: The value the peer asked for.
         maximum: The configured maximum.
     """

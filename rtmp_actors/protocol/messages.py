@@ -14,13 +14,14 @@ Three layers of message exist:
 
 from __future__ import annotations
 
+import math
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import ClassVar
 
-from rtmp_actors.errors import ProtocolError
+from rtmp_actors.errors import LimitExceededError, ProtocolError
 from rtmp_actors.limits import DEFAULT_LIMITS, Limits
 from rtmp_actors.protocol import amf
 from rtmp_actors.protocol.amf import AmfValue
@@ -490,17 +491,28 @@ class CommandMessage(MessageContent):
         cls, payload: bytes, *, amf3: bool = False, limits: Limits = DEFAULT_LIMITS
     ) -> CommandMessage:
         """Parse a type 20 body, or a type 17 body when ``amf3``."""
-        values = amf.decode_values(payload[1:] if amf3 else payload, limits)
+        if amf3:
+            if payload[:1] != b"\x00":
+                msg = f"AMF3 command message starts with format byte {payload[:1].hex()}, not 00"
+                raise ProtocolError(msg)
+            payload = payload[1:]
+        values = amf.decode_values(payload, limits)
         if not values or not isinstance(values[0], str):
             msg = "command message does not start with a command name string"
             raise ProtocolError(msg)
         name = values[0]
-        if len(name.encode()) > limits.max_name_length:
-            msg = f"command name is longer than {limits.max_name_length} bytes"
-            raise ProtocolError(msg)
+        name_length = len(name.encode())
+        if name_length > limits.max_name_length:
+            raise LimitExceededError(
+                "max_name_length", name_length, limits.max_name_length, "command name"
+            )
         transaction_id = values[1] if len(values) > 1 else 0
-        if isinstance(transaction_id, bool) or not isinstance(transaction_id, int | float):
-            msg = f"command {name!r} has a non-numeric transaction id {transaction_id!r}"
+        if (
+            isinstance(transaction_id, bool)
+            or not isinstance(transaction_id, int | float)
+            or not math.isfinite(transaction_id)
+        ):
+            msg = f"command {name!r} has a transaction id {transaction_id!r} that is not a number"
             raise ProtocolError(msg)
         command_object = values[2] if len(values) > 2 else None
         return cls(name, transaction_id, command_object, tuple(values[3:]), amf3)
