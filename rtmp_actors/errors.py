@@ -7,6 +7,8 @@ escaping a decoder is a bug.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 __all__ = ["LimitExceededError", "ProtocolError", "RtmpError"]
 
 
@@ -15,7 +17,15 @@ class RtmpError(Exception):
 
 
 class ProtocolError(RtmpError):
-    """The peer (or a file) sent bytes that break the protocol; the message says what."""
+    """The peer (or a file) sent bytes that break the protocol; the message says what.
+
+    Attributes:
+        messages_before_error: Whole messages the raising layer decoded from the same input
+            before it met the bad bytes, so callers lose nothing that arrived intact (the
+            chunk decoder gives raw messages, a connection decoded ones).
+    """
+
+    messages_before_error: Sequence[object] = ()
 
 
 class LimitExceededError(ProtocolError):

@@ -177,6 +177,9 @@ class ProtocolHandlerActor(MonitoredActor, ProtocolHandler):
             result = self._connection.receive_data(data)
         except ProtocolError as error:
             self._transport.input_consumed(len(data))
+            intact = list(error.messages_before_error)
+            if intact and self._session is not None:
+                self._session.handle_rtmp_inputs.defer(intact)
             self.close_connection(f"protocol error: {error}", abort=True)
             return
         if result.to_send:

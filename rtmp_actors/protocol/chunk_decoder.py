@@ -122,14 +122,18 @@ chunk_stream_id=2)]
         view = memoryview(data)
         end = len(data)
         pos = 0
-        if self._chunk_remaining:
-            pos = self._continue_chunk(data, view, 0, end, messages)
-        while pos < end:
-            header_end = self._read_header(data, pos, end)
-            if header_end < 0:
-                self._tail = bytes(data[pos:])
-                break
-            pos = self._continue_chunk(data, view, header_end, end, messages)
+        try:
+            if self._chunk_remaining:
+                pos = self._continue_chunk(data, view, 0, end, messages)
+            while pos < end:
+                header_end = self._read_header(data, pos, end)
+                if header_end < 0:
+                    self._tail = bytes(data[pos:])
+                    break
+                pos = self._continue_chunk(data, view, header_end, end, messages)
+        except ProtocolError as error:
+            error.messages_before_error = messages
+            raise
         return messages
 
     # --- Header parsing -----------------------------------------------------------------------

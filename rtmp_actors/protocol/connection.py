@@ -146,14 +146,28 @@ class RtmpConnection:
             data = trailing
         messages: list[DetailedMessage] = []
         if data:
-            for raw in self._decoder.receive_data(data):
-                if raw.type_id == MessageType.WINDOW_ACKNOWLEDGEMENT_SIZE:
-                    self._set_window(raw)
-                messages.extend(decode_messages(raw, self._limits))
+            try:
+                raws = self._decoder.receive_data(data)
+            except ProtocolError as error:
+                raws = list(error.messages_before_error)  # type: ignore[arg-type]
+                self._decode_into(messages, raws)  # what arrived intact still counts
+                error.messages_before_error = messages
+                raise
+            self._decode_into(messages, raws)
             acknowledgement = self._acknowledgement_due()
             if acknowledgement is not None:
                 out.append(acknowledgement)
         return ReceiveResult(messages, self._count_sent(b"".join(out)))
+
+    def _decode_into(self, messages: list[DetailedMessage], raws: list[RawMessage]) -> None:
+        try:
+            for raw in raws:
+                if raw.type_id == MessageType.WINDOW_ACKNOWLEDGEMENT_SIZE:
+                    self._set_window(raw)
+                messages.extend(decode_messages(raw, self._limits))
+        except ProtocolError as error:
+            error.messages_before_error = messages
+            raise
 
     def _set_window(self, raw: RawMessage) -> None:
         size = WindowAcknowledgementSize.decode_payload(raw.payload).size

@@ -112,12 +112,12 @@ def inspect_dump(
             _check_version(handshake[0], role)
             chunk_bytes = handshake[HANDSHAKE_SIZE:]
             handshake = handshake[:HANDSHAKE_SIZE]
+        failure: ProtocolError | None = None
         try:
             messages = decoder.receive_data(chunk_bytes)
         except ProtocolError as error:
-            offset = HANDSHAKE_SIZE + decoder.bytes_received
-            msg = f"undecodable bytes before offset {offset}: {error}"
-            raise DumpError(msg) from error
+            messages = list(error.messages_before_error)  # type: ignore[arg-type]
+            failure = error
         for raw in messages:
             yield _describe(raw, limits)
             if raw.type_id == MessageType.AGGREGATE:
@@ -125,6 +125,10 @@ def inspect_dump(
                     record = _describe(sub, limits)
                     record["in_aggregate"] = True
                     yield record
+        if failure is not None:
+            offset = HANDSHAKE_SIZE + decoder.bytes_received
+            msg = f"undecodable bytes before offset {offset}: {failure}"
+            raise DumpError(msg) from failure
     if len(handshake) < HANDSHAKE_SIZE:
         if handshake:
             _check_version(handshake[0], role)

@@ -74,7 +74,7 @@ def test_synthetic_dump_golden_records(tmp_path: Path) -> None:
     assert records(run_inspect(synthetic_dump(tmp_path), "client")) == [
         {
             "ts": 0, "type": 20, "type_name": "command_amf0", "stream_id": 0, "csid": 3,
-            "length": 39, "command": "connect", "transaction_id": 1,
+            "length": 35, "command": "connect", "transaction_id": 1,
             "command_object": {"app": "live"}, "arguments": [],
         },
         {
