@@ -17,6 +17,8 @@ from typing import IO, Any
 
 from rtmp_actors.errors import ProtocolError
 from rtmp_actors.limits import DEFAULT_LIMITS, Limits
+from rtmp_actors.media.audio import parse_audio_tag
+from rtmp_actors.media.video import parse_video_tag
 from rtmp_actors.protocol.chunk_decoder import ChunkDecoder
 from rtmp_actors.protocol.messages import (
     AudioData,
@@ -68,6 +70,7 @@ def _describe(raw: RawMessage, limits: Limits) -> dict[str, Any]:
     content = decode_content(raw.type_id, raw.payload, limits)
     if isinstance(content, AudioData | VideoData):
         record["sha1"] = hashlib.sha1(raw.payload).hexdigest()
+        record.update(_describe_tag(content))
         return record
     if isinstance(content, CommandMessage):
         record.update(
@@ -87,6 +90,30 @@ def _describe(raw: RawMessage, limits: Limits) -> dict[str, Any]:
     for field in dataclasses.fields(content):  # type: ignore[arg-type]
         record[field.name] = to_jsonable(getattr(content, field.name))
     return record
+
+
+def _describe_tag(content: AudioData | VideoData) -> dict[str, Any]:
+    """The tag header of an audio/video payload, for reading (never fatal)."""
+    if not content.data:
+        return {"silence": True} if isinstance(content, AudioData) else {}
+    try:
+        if isinstance(content, VideoData):
+            video = parse_video_tag(content.data)
+            return {
+                "codec": video.codec_name,
+                "packet_type": video.packet_type.name.lower() if video.packet_type else None,
+                "keyframe": video.is_keyframe,
+                "sequence_header": video.is_sequence_header,
+                "composition_time": video.composition_time,
+            }
+        audio = parse_audio_tag(content.data)
+        return {
+            "codec": audio.codec_name,
+            "packet_type": audio.packet_type.name.lower() if audio.packet_type else None,
+            "sequence_header": audio.is_sequence_header,
+        }
+    except ProtocolError as error:
+        return {"tag_error": str(error)}
 
 
 def inspect_dump(

@@ -88,6 +88,8 @@ def test_synthetic_dump_golden_records(tmp_path: Path) -> None:
         {
             "ts": 40, "type": 9, "type_name": "video", "stream_id": 1, "csid": 6,
             "length": len(video), "sha1": hashlib.sha1(video).hexdigest(),
+            "codec": "H.264", "packet_type": "coded_frames", "keyframe": True,
+            "sequence_header": False, "composition_time": 0,
         },
     ]  # fmt: skip
 
