@@ -9,6 +9,7 @@ close request asks the protocol handler to flush and close the socket. Everythin
 from __future__ import annotations
 
 import contextlib
+import contextlib
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -152,7 +153,10 @@ class SessionActor(MonitoredActor, SessionHandler):
                     len(output.messages),
                 )
             else:
-                self._protocol.send_messages.defer(output.messages)
+                # The protocol handler stops once the socket is gone; replies to the peer's
+                # last messages then have nowhere to go, which is fine.
+                with contextlib.suppress(pykka.ActorDeadError):
+                    self._protocol.send_messages.defer(output.messages)
         for event in output.events:
             self._emit(event)
         if output.close:
@@ -171,7 +175,8 @@ class SessionActor(MonitoredActor, SessionHandler):
 
     def _close_connection(self, reason: str | None, *, abort: bool = False) -> None:
         if self._protocol is not None:
-            self._protocol.close_connection.defer(reason, abort=abort)
+            with contextlib.suppress(pykka.ActorDeadError):
+                self._protocol.close_connection.defer(reason, abort=abort)
 
     def _finish(self) -> None:
         self._finished = True
