@@ -221,7 +221,12 @@ class SessionActor(MonitoredActor, SessionHandler):
         """Call a session API method, then forward its output."""
         if self._finished:
             return
-        getattr(self._session, method)(*args, **kwargs)
+        try:
+            getattr(self._session, method)(*args, **kwargs)
+        except (TypeError, ValueError) as error:
+            # A bad argument from the user (a value AMF cannot carry, a negative timestamp)
+            # is the caller's mistake; arriving by tell, it must not take the session down.
+            logger.error("%s: %s(...) refused: %s", self.connection_id, method, error)
         self._flush()
 
 
