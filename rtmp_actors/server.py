@@ -94,6 +94,11 @@ class RtmpServer:
         with self._lock:
             return len(self._units)
 
+    def wait_for_connections(self, count: int = 0, timeout: float | None = None) -> bool:
+        """Wait until at most ``count`` connections are open; False on timeout."""
+        with self._all_closed:
+            return self._all_closed.wait_for(lambda: len(self._units) <= count, timeout)
+
     def stop(self, timeout: float = 10.0) -> None:
         """Stop accepting, close every session politely, wait for them, then stop the loop.
 

@@ -26,7 +26,6 @@ from typing import Any, Protocol
 import pykka
 
 from behaviours.protocol_handler import ProtocolHandler
-from behaviours.session_handler import ByteCountDirection
 from rtmp_actors.actors.monitoring import MonitoredActor
 from rtmp_actors.errors import ProtocolError
 from rtmp_actors.media.audio import is_audio_sequence_header
@@ -283,11 +282,7 @@ class ProtocolHandlerActor(MonitoredActor, ProtocolHandler):
         totals = (self._connection.bytes_sent, self._connection.bytes_received)
         if totals == self._reported or self._session is None:
             return
-        sent, received = totals
-        if sent != self._reported[0]:
-            self._session.notify_byte_count.defer(ByteCountDirection.BYTES_SENT, sent)
-        if received != self._reported[1]:
-            self._session.notify_byte_count.defer(ByteCountDirection.BYTES_RECEIVED, received)
+        self._session.notify_byte_totals.defer(*totals)
         self._reported = totals
 
     def on_receive(self, message: Any) -> Any:

@@ -9,7 +9,6 @@ close request asks the protocol handler to flush and close the socket. Everythin
 from __future__ import annotations
 
 import contextlib
-import contextlib
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -20,7 +19,12 @@ import pykka
 from behaviours.session_handler import ByteCountDirection, SessionHandler
 from rtmp_actors.actors.monitoring import MonitoredActor
 from rtmp_actors.protocol.messages import DetailedMessage
-from rtmp_actors.session.events import Disconnected, SessionError, SessionEvent
+from rtmp_actors.session.events import (
+    Disconnected,
+    NewByteIOTotals,
+    SessionError,
+    SessionEvent,
+)
 from rtmp_actors.transport.io_loop import TimerHandle
 
 __all__ = ["HANDLER_ALREADY_SET", "SessionActor", "SessionMachine"]
@@ -50,6 +54,13 @@ class SessionMachine(Protocol):
 
     def notify_byte_count(self, direction: ByteCountDirection, total: int) -> None:
         """Take a byte total."""
+
+    def notify_byte_totals(self, bytes_sent: int, bytes_received: int) -> None:
+        """Take both byte totals at once (one NewByteIOTotals event instead of two)."""
+        if not self._finished:
+            self._session.notify_byte_count(ByteCountDirection.BYTES_SENT, bytes_sent)
+            self._session.notify_byte_count(ByteCountDirection.BYTES_RECEIVED, bytes_received)
+            self._flush()
 
     def notify_disconnected(self, reason: str | None) -> None:
         """The connection ended."""
@@ -133,6 +144,13 @@ class SessionActor(MonitoredActor, SessionHandler):
             self._session.notify_byte_count(direction, total)
             self._flush()
 
+    def notify_byte_totals(self, bytes_sent: int, bytes_received: int) -> None:
+        """Take both byte totals at once (one NewByteIOTotals event instead of two)."""
+        if not self._finished:
+            self._session.notify_byte_count(ByteCountDirection.BYTES_SENT, bytes_sent)
+            self._session.notify_byte_count(ByteCountDirection.BYTES_RECEIVED, bytes_received)
+            self._flush()
+
     def notify_disconnected(self, reason: str | None) -> None:
         """The connection is gone: raise the final events, then stop."""
         if self._finished:
@@ -157,7 +175,12 @@ class SessionActor(MonitoredActor, SessionHandler):
                 # last messages then have nowhere to go, which is fine.
                 with contextlib.suppress(pykka.ActorDeadError):
                     self._protocol.send_messages.defer(output.messages)
-        for event in output.events:
+        events = output.events
+        totals = [event for event in events if isinstance(event, NewByteIOTotals)]
+        if len(totals) > 1:
+            # Only the latest totals matter; earlier ones in the same batch are stale.
+            events = [e for e in events if not isinstance(e, NewByteIOTotals) or e is totals[-1]]
+        for event in events:
             self._emit(event)
         if output.close:
             self._close_connection(output.close_reason)
