@@ -131,11 +131,13 @@ class RtmpClient:
             digest_handshake=digest_handshake,
             start_reading=False,
         )
-        _connect_then_start(loop, sock, address, transport, unit, connect_timeout)
         client = cls(parsed, unit, connection_id)
+        # Queued before the socket connects, so the session cannot be gone yet; the connect
+        # command waits in the connection until the handshake is over.
         client.session.request_connection.defer(
             parsed.app, tc_url=parsed.tc_url, extra=connect_extra
         )
+        _connect_then_start(loop, sock, address, transport, unit, connect_timeout)
         return client
 
     def close(self, reason: str | None = None) -> None:
