@@ -1,0 +1,221 @@
+"""A connection is supervised as a unit: failures tear it down cleanly and say why."""
+
+from __future__ import annotations
+
+import logging
+import socket
+from typing import Any
+
+import pykka
+import pytest
+
+from rtmp_actors.actors.connection_unit import ConnectionInfo
+from rtmp_actors.actors.event_receivers import EventReceiverActor
+from rtmp_actors.actors.protocol_handler import FlowControl, ProtocolHandlerActor
+from rtmp_actors.actors.server_session import ServerSessionActor
+from rtmp_actors.protocol.connection import ConnectionRole, RtmpConnection
+from rtmp_actors.protocol.messages import CommandMessage, DetailedMessage
+from rtmp_actors.server import RtmpServer
+from rtmp_actors.session import client_events as client
+from rtmp_actors.session import server_events as server
+from rtmp_actors.session.events import MediaType
+from rtmp_actors.session.server import ServerSession
+from tests.actors.harness import TIMEOUT, EventLog, ServerProbe, connect, start_server
+
+
+def server_side_actors() -> list[Any]:
+    kinds = (ProtocolHandlerActor, ServerSessionActor, ServerProbe)
+    return [ref for kind in kinds for ref in pykka.ActorRegistry.get_by_class(kind)]
+
+
+def publish(rtmp_server: RtmpServer, log: EventLog) -> Any:
+    rtmp_client = connect(rtmp_server, log)
+    rtmp_client.session.request_publish("key")
+    assert log.wait(client.PublishResponseReceived).was_accepted
+    return rtmp_client
+
+
+def test_failing_session_tears_the_connection_down(monkeypatch: pytest.MonkeyPatch) -> None:
+    original = ServerSession.handle_message
+
+    def explode_on_boom(self: ServerSession, message: DetailedMessage, now: float) -> None:
+        if "boom" in repr(message.content):
+            msg = "boom"
+            raise RuntimeError(msg)
+        original(self, message, now)
+
+    monkeypatch.setattr(ServerSession, "handle_message", explode_on_boom)
+    server_log = EventLog()
+    rtmp_server = start_server(server_log)
+    try:
+        log = EventLog()
+        rtmp_client = publish(rtmp_server, log)
+        rtmp_client.session.publish_metadata("key", {"boom": 1})
+        lost = server_log.wait(server.Disconnected)
+        assert lost.reason is not None
+        assert "session failed" in lost.reason
+        assert "boom" in lost.reason
+        log.wait(client.Disconnected)  # the socket was dropped
+        assert rtmp_server.wait_for_connections(0, TIMEOUT)
+        assert server_side_actors() == []  # receiver included: nothing outlives the connection
+    finally:
+        rtmp_server.stop()
+
+
+def test_failing_protocol_handler_tears_the_connection_down(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    original = ProtocolHandlerActor.notify_input
+
+    def explode_on_kaboom(self: ProtocolHandlerActor, data: bytes) -> None:
+        if b"kaboom" in data:
+            msg = "kaboom"
+            raise RuntimeError(msg)
+        original(self, data)
+
+    monkeypatch.setattr(ProtocolHandlerActor, "notify_input", explode_on_kaboom)
+    server_log = EventLog()
+    rtmp_server = start_server(server_log)
+    try:
+        log = EventLog()
+        rtmp_client = publish(rtmp_server, log)
+        rtmp_client.session.publish_av_data("key", MediaType.VIDEO, 0, b"\x17\x01kaboom")
+        # The session is told why, ends its streams, and reports the reason.
+        finished = server_log.wait(server.PublishingFinished)
+        assert finished.stream_key == "key"
+        lost = server_log.wait(server.Disconnected)
+        assert lost.reason is not None
+        assert "protocol handler failed" in lost.reason
+        assert "kaboom" in lost.reason
+        log.wait(client.Disconnected)
+        assert rtmp_server.wait_for_connections(0, TIMEOUT)
+        assert server_side_actors() == []
+    finally:
+        rtmp_server.stop()
+
+
+def raw_handshake(port: int) -> tuple[socket.socket, RtmpConnection]:
+    """A raw socket that has completed the handshake with the server."""
+    sock = socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT)
+    connection = RtmpConnection(ConnectionRole.CLIENT)
+    sock.sendall(connection.start())
+    while not connection.handshake_complete:
+        data = sock.recv(65536)
+        assert data, "server closed during the handshake"
+        reply = connection.receive_data(data).to_send
+        if reply:
+            sock.sendall(reply)
+    return sock, connection
+
+
+def peer_closed(sock: socket.socket) -> bool:
+    """Whether the server closed the connection (orderly, or by reset after an abort)."""
+    try:
+        return sock.recv(100) == b""
+    except ConnectionResetError:
+        return True
+
+
+def test_garbage_from_one_peer_ends_only_that_connection() -> None:
+    server_log = EventLog()
+    rtmp_server = start_server(server_log)
+    try:
+        good_log = EventLog()
+        good = publish(rtmp_server, good_log)
+        sock, connection = raw_handshake(rtmp_server.address[1])
+        with sock:
+            connect_command = DetailedMessage(0, 0, CommandMessage("connect", 1, {"app": "live"}))
+            sock.sendall(connection.send_message(connect_command))
+            server_log.wait(server.ConnectionRequested, lambda e: e.request_id == 1)
+            # A format 1 chunk on a chunk stream never opened: undecodable.
+            sock.sendall(bytes.fromhex("4a000014000002080000aabb"))
+            lost = server_log.wait(server.Disconnected)
+            assert lost.reason is not None
+            assert "protocol error" in lost.reason
+            assert "chunk stream 10" in lost.reason
+            assert peer_closed(sock)
+        # The other connection is untouched.
+        good.session.publish_av_data("key", MediaType.AUDIO, 1, b"\xaf\x01still here")
+        data = server_log.wait(server.AudioVideoDataReceived)
+        assert data.data == b"\xaf\x01still here"
+        assert rtmp_server.wait_for_connections(1, TIMEOUT)
+    finally:
+        rtmp_server.stop()
+
+
+def test_handshake_timeout() -> None:
+    server_log = EventLog()
+    rtmp_server = start_server(server_log, flow=FlowControl(handshake_timeout=0.2))
+    try:
+        with socket.create_connection(rtmp_server.address, timeout=TIMEOUT) as sock:
+            sock.sendall(b"\x03")  # C0, then silence
+            lost = server_log.wait(server.Disconnected)
+            assert lost.reason is not None
+            assert "handshake not completed within 0.2 s" in lost.reason
+            assert peer_closed(sock)
+        assert not any(isinstance(e, server.ConnectionRequested) for e in server_log.seen)
+    finally:
+        rtmp_server.stop()
+
+
+def test_idle_timeout() -> None:
+    server_log = EventLog()
+    rtmp_server = start_server(server_log, flow=FlowControl(idle_timeout=0.3))
+    try:
+        sock, _ = raw_handshake(rtmp_server.address[1])
+        with sock:
+            lost = server_log.wait(server.Disconnected)
+            assert lost.reason is not None
+            assert "no data from the peer" in lost.reason
+    finally:
+        rtmp_server.stop()
+
+
+class ClumsyReceiver(EventReceiverActor):
+    """Accepts requests, but its connect handler raises after accepting."""
+
+    def __init__(self, info: ConnectionInfo, log: EventLog) -> None:
+        super().__init__()
+        self.session = info.session
+        self.log = log
+
+    def on_connection_requested(self, event: server.ConnectionRequested) -> None:
+        self.session.accept_request.defer(event.request_id)
+        msg = "handler bug"
+        raise ValueError(msg)
+
+    def on_publish_stream_requested(self, event: server.PublishStreamRequested) -> None:
+        self.session.accept_request.defer(event.request_id)
+        self.log.queue.put(event)
+
+
+def test_exception_in_an_event_handler_is_logged_not_fatal(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    server_log = EventLog()
+    rtmp_server = RtmpServer(
+        "127.0.0.1", 0, event_receiver_factory=lambda info: ClumsyReceiver.start(info, server_log)
+    ).start()
+    try:
+        with caplog.at_level(logging.ERROR):
+            log = EventLog()
+            publish(rtmp_server, log)
+            assert server_log.wait(server.PublishStreamRequested).stream_key == "key"
+        assert "ClumsyReceiver failed handling ConnectionRequested" in caplog.text
+    finally:
+        rtmp_server.stop()
+
+
+def test_connections_beyond_the_limit_are_closed_at_once() -> None:
+    server_log = EventLog()
+    rtmp_server = start_server(server_log, max_connections=1)
+    try:
+        first = publish(rtmp_server, EventLog())
+        with socket.create_connection(rtmp_server.address, timeout=TIMEOUT) as second:
+            second.sendall(b"\x03" + bytes(1536))
+            assert second.recv(10) == b""  # closed without a handshake
+        assert rtmp_server.connection_count == 1
+        first.close()
+        assert rtmp_server.wait_for_connections(0, TIMEOUT)
+    finally:
+        rtmp_server.stop()
