@@ -30,9 +30,15 @@ class ClientSessionActor(SessionActor):
         """Publish on ``stream_key``; the answer is a PublishResponseReceived event."""
         self._apply("request_publish", stream_key, publish_type)
 
-    def request_playback(self, stream_key: str, **options: Any) -> None:
-        """Play ``stream_key``; the answer is a PlayResponseReceived event."""
-        self._apply("request_playback", stream_key, **options)
+    def request_playback(
+        self, stream_key: str, *, start: float = -2000, duration: float = -1, reset: bool = True
+    ) -> None:
+        """Play ``stream_key``; the answer is a PlayResponseReceived event.
+
+        ``start`` -2000 plays live or recorded (FFmpeg's default), -1000 live only, 0 or more
+        a recording from that many milliseconds.
+        """
+        self._apply("request_playback", stream_key, start=start, duration=duration, reset=reset)
 
     def publish_av_data(
         self, stream_key: str, av_type: MediaType, timestamp: int, data: bytes

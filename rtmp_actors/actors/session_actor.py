@@ -55,13 +55,6 @@ class SessionMachine(Protocol):
     def notify_byte_count(self, direction: ByteCountDirection, total: int) -> None:
         """Take a byte total."""
 
-    def notify_byte_totals(self, bytes_sent: int, bytes_received: int) -> None:
-        """Take both byte totals at once (one NewByteIOTotals event instead of two)."""
-        if not self._finished:
-            self._session.notify_byte_count(ByteCountDirection.BYTES_SENT, bytes_sent)
-            self._session.notify_byte_count(ByteCountDirection.BYTES_RECEIVED, bytes_received)
-            self._flush()
-
     def notify_disconnected(self, reason: str | None) -> None:
         """The connection ended."""
 

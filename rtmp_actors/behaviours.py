@@ -1,0 +1,24 @@
+"""The behaviours (contracts), importable as ``rtmp_actors.behaviours`` too.
+
+They live in the top-level ``behaviours`` package; this module re-exports them.
+"""
+
+from behaviours import (
+    ByteCountDirection,
+    EventReceiver,
+    PacketType,
+    ProtocolHandler,
+    SessionHandler,
+    SocketHandler,
+    event_handler_name,
+)
+
+__all__ = [
+    "ByteCountDirection",
+    "EventReceiver",
+    "PacketType",
+    "ProtocolHandler",
+    "SessionHandler",
+    "SocketHandler",
+    "event_handler_name",
+]
