@@ -137,7 +137,7 @@ class RtmpClient:
         client.session.request_connection.defer(
             parsed.app, tc_url=parsed.tc_url, extra=connect_extra
         )
-        _connect_then_start(loop, sock, address, transport, unit, connect_timeout)
+        _connect_then_start(loop, transport.socket, address, transport, unit, connect_timeout)
         return client
 
     def close(self, reason: str | None = None) -> None:

@@ -114,6 +114,11 @@ class Transport(SocketHandler):
 
     # --- Starting -------------------------------------------------------------------------------
 
+    @property
+    def socket(self) -> socket.socket:
+        """The transport's socket (the TLS socket when wrapped), e.g. to connect it."""
+        return self._sock
+
     def start(self, protocol: TransportProtocol) -> None:
         """Begin reading into ``protocol`` (from any thread)."""
         self._protocol = protocol

@@ -5,7 +5,6 @@ from __future__ import annotations
 import queue
 import socket
 import ssl
-import subprocess
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -184,20 +183,6 @@ def test_stop_hooks_run_on_the_loop_thread() -> None:
     io_loop.add_stop_hook(lambda: ran.put(io_loop.in_loop_thread()))
     io_loop.stop()
     assert ran.get(timeout=TIMEOUT) is True
-
-
-@pytest.fixture(scope="module")
-def tls_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    directory = tmp_path_factory.mktemp("tls")
-    cert, key = directory / "cert.pem", directory / "key.pem"
-    subprocess.run(
-        [
-            "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-            "-subj", "/CN=localhost", "-keyout", str(key), "-out", str(cert),
-        ],
-        check=True, capture_output=True, timeout=60,
-    )  # fmt: skip
-    return cert, key
 
 
 def test_tls_round_trip(loop: IoLoop, tls_files: tuple[Path, Path]) -> None:
