@@ -87,6 +87,7 @@ class SessionActor(MonitoredActor, SessionHandler):
         self.connection_id = connection_id
         self._receiver: pykka.ActorProxy[Any] | None = None
         self._protocol: pykka.ActorProxy[Any] | None = None
+        self._protocol_gone = False
         self._early_events: list[SessionEvent] = []
         self._timer: TimerHandle | None = None
         self._finished = False
@@ -97,7 +98,11 @@ class SessionActor(MonitoredActor, SessionHandler):
         """Send events to ``receiver``; answers ``"handler_already_set"`` the second time."""
         if self._receiver is not None:
             return HANDLER_ALREADY_SET
-        self._receiver = receiver.proxy()
+        try:
+            self._receiver = receiver.proxy()
+        except pykka.ActorDeadError:
+            logger.warning("%s: the event receiver is already gone", self.connection_id)
+            return "ok"
         early, self._early_events = self._early_events, []
         for event in early:
             self._receiver.send_event.defer(event)
@@ -105,9 +110,15 @@ class SessionActor(MonitoredActor, SessionHandler):
 
     def set_protocol_handler(self, protocol_handler: pykka.ActorRef[Any]) -> str:
         """Send messages to ``protocol_handler``; answers ``"handler_already_set"`` the 2nd time."""
-        if self._protocol is not None:
+        if self._protocol is not None or self._protocol_gone:
             return HANDLER_ALREADY_SET
-        self._protocol = protocol_handler.proxy()
+        try:
+            self._protocol = protocol_handler.proxy()
+        except pykka.ActorDeadError:
+            # The connection died before we were wired (a refused TLS handshake, say); the
+            # protocol handler has already told us, or will, through notify_disconnected.
+            self._protocol_gone = True
+            return "ok"
         self._flush()
         return "ok"
 
@@ -156,7 +167,7 @@ class SessionActor(MonitoredActor, SessionHandler):
 
     def _flush(self) -> None:
         output = self._session.take_output()
-        if output.messages:
+        if output.messages and not self._protocol_gone:
             if self._protocol is None:
                 logger.warning(
                     "%s: no protocol handler yet, %d messages dropped",
