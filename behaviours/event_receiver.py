@@ -6,6 +6,8 @@ import logging
 import re
 from typing import Any
 
+import pykka
+
 __all__ = ["EventReceiver", "event_handler_name"]
 
 logger = logging.getLogger(__name__)
@@ -28,7 +30,7 @@ class EventReceiver:
     Override :meth:`send_event` to see every event, or define one ``on_<event>`` method per
     event you care about (``on_connection_requested(self, event)``); events without a method
     are ignored. An exception in a handler is logged and never fatal: one bad handler must
-    not take the session down with it.
+    not take the session down with it (a session that ended meanwhile is logged at DEBUG).
     """
 
     def send_event(self, event: Any) -> None:
@@ -38,5 +40,8 @@ class EventReceiver:
             return
         try:
             handler(event)
+        except pykka.ActorDeadError as error:
+            # Answering a session that has just ended is routine, not a bug.
+            logger.debug("%s: %s while handling %s", type(self).__name__, error, event)
         except Exception:
             logger.exception("%s failed handling %s", type(self).__name__, type(event).__name__)

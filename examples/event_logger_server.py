@@ -13,6 +13,7 @@ Stop it with Ctrl-C (or SIGTERM): sessions are closed politely first.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import signal
 import sys
@@ -43,7 +44,8 @@ class EventLogger(EventReceiverActor):
             sys.stdout.flush()
         request_id = getattr(event, "request_id", None)
         if request_id is not None:
-            self.session.accept_request.defer(request_id)
+            with contextlib.suppress(pykka.ActorDeadError):  # the client may be gone already
+                self.session.accept_request.defer(request_id)
 
 
 def main() -> None:

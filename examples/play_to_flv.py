@@ -50,16 +50,25 @@ def main() -> None:
     args = parser.parse_args()
 
     events: queue.Queue[Any] = queue.Queue()
-    client = RtmpClient.connect(
-        args.url, event_receiver_factory=lambda _info: QueueEventReceiver.start(events)
-    )
+    try:
+        client = RtmpClient.connect(
+            args.url, event_receiver_factory=lambda _info: QueueEventReceiver.start(events)
+        )
+    except (ValueError, OSError) as error:
+        sys.exit(f"play_to_flv: cannot connect to {args.url}: {error}")
     key = client.url.stream_key
     try:
         deadline = time.monotonic() + TIMEOUT
         while not isinstance(event := next_event(events, deadline), ConnectionResponseReceived):
-            if event is None or isinstance(event, Disconnected):
+            if event is None:
                 sys.exit("play_to_flv: no answer to connect")
+            if isinstance(event, Disconnected):
+                sys.exit(f"play_to_flv: connection lost: {event.reason or 'closed'}")
         if not event.was_accepted:
+            if event.code is None:  # no answer from a server: the connection itself failed
+                lost = next_event(events, time.monotonic() + TIMEOUT)
+                if isinstance(lost, Disconnected) and lost.reason:
+                    sys.exit(f"play_to_flv: connection lost: {lost.reason}")
             sys.exit(f"play_to_flv: connection refused: {event.response_text}")
         client.session.request_playback(key)
 

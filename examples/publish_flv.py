@@ -37,7 +37,7 @@ def wait_for(events: queue.Queue[Any], kind: type) -> Any:
             event = events.get(timeout=max(0.0, deadline - time.monotonic()))
         except queue.Empty:
             sys.exit(f"publish_flv: no {kind.__name__} within {TIMEOUT} s")
-        if isinstance(event, kind):
+        if isinstance(event, kind) and kind is not Disconnected:
             return event
         if isinstance(event, Disconnected):
             sys.exit(f"publish_flv: connection lost: {event.reason or 'closed by the server'}")
@@ -51,13 +51,18 @@ def main() -> None:
     args = parser.parse_args()
 
     events: queue.Queue[Any] = queue.Queue()
-    client = RtmpClient.connect(
-        args.url, event_receiver_factory=lambda _info: QueueEventReceiver.start(events)
-    )
+    try:
+        client = RtmpClient.connect(
+            args.url, event_receiver_factory=lambda _info: QueueEventReceiver.start(events)
+        )
+    except (ValueError, OSError) as error:
+        sys.exit(f"publish_flv: cannot connect to {args.url}: {error}")
     key = client.url.stream_key
     try:
         answer = wait_for(events, ConnectionResponseReceived)
         if not answer.was_accepted:
+            if answer.code is None:  # no answer from a server: the connection itself failed
+                wait_for(events, Disconnected)
             sys.exit(f"publish_flv: connection refused: {answer.response_text}")
         client.session.request_publish(key)
         answer = wait_for(events, PublishResponseReceived)

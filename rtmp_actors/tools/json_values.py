@@ -23,8 +23,10 @@ def to_jsonable(value: Any) -> Any:
     ``undefined`` the string ``"undefined"``, and typed objects carry their class name under
     ``"__class__"``.
     """
+    if isinstance(value, enum.Enum):
+        return to_jsonable(value.value)
     if value is None or isinstance(value, bool | int | str):
-        return value.value if isinstance(value, enum.Enum) else value
+        return value
     if isinstance(value, float):
         return value if math.isfinite(value) else str(value)
     if isinstance(value, bytes | bytearray | memoryview):

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
+
+import pykka
 
 from rtmp_actors.actors.connection_unit import ConnectionInfo
 from rtmp_actors.actors.event_receivers import EventReceiverActor, QueueEventReceiver
@@ -84,6 +87,10 @@ class ServerProbe(EventReceiverActor):
 
     def send_event(self, event: Any) -> None:
         self.log.queue.put(event)
+        with contextlib.suppress(pykka.ActorDeadError):  # the session may have ended already
+            self._react(event)
+
+    def _react(self, event: Any) -> None:
         session = self.info.session
         request_id = getattr(event, "request_id", None)
         if request_id is not None:
