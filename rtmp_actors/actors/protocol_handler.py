@@ -236,35 +236,36 @@ class ProtocolHandlerActor(MonitoredActor, ProtocolHandler):
             return False
         is_video = isinstance(content, VideoData)
         data = content.data
-        stream_id = message.stream_id
-        if is_video:
-            if is_video_sequence_header(data):
-                return False
-            keyframe = is_video_keyframe(data)
-            if keyframe:
-                self._waiting_for_keyframe.discard(stream_id)
-            elif stream_id in self._waiting_for_keyframe:
-                return self._count_drop()
-        elif is_audio_sequence_header(data):
+        if is_video_sequence_header(data) if is_video else is_audio_sequence_header(data):
             return False
-        if self._transport.queued_bytes <= self._flow.high_water:
+        congested = self._transport.queued_bytes > self._flow.high_water
+        if not congested:
             self._congested_since = None
+        else:
+            now = self._clock()
+            if self._congested_since is None:
+                self._congested_since = now
+            elif now - self._congested_since > self._flow.max_congestion:
+                self._dropped_messages += 1
+                self.close_connection(
+                    f"the peer stayed congested for over {self._flow.max_congestion} s "
+                    f"({self._dropped_messages} media messages dropped)",
+                    abort=True,
+                )
+                return True
+        if not is_video:
+            return self._count_drop() if congested else False
+        stream_id = message.stream_id
+        if is_video_keyframe(data):
+            # Keyframes always go: each one unblocks everything after it.
+            self._waiting_for_keyframe.discard(stream_id)
             return False
-        now = self._clock()
-        if self._congested_since is None:
-            self._congested_since = now
-        elif now - self._congested_since > self._flow.max_congestion:
-            self.close_connection(
-                f"the peer stayed congested for over {self._flow.max_congestion} s "
-                f"({self._dropped_messages} media messages dropped)",
-                abort=True,
-            )
-            return True
-        if is_video:
-            if is_video_keyframe(data):
-                return False  # a keyframe is worth the queue: it unblocks everything after it
+        if stream_id in self._waiting_for_keyframe:
+            return self._count_drop()  # it depends on a frame already dropped
+        if congested:
             self._waiting_for_keyframe.add(stream_id)
-        return self._count_drop()
+            return self._count_drop()
+        return False
 
     def _count_drop(self) -> bool:
         self._dropped_messages += 1
