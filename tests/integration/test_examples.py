@@ -8,26 +8,25 @@ the reference.
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
-import queue
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import pykka
 import pytest
 
-from rtmp_actors.actors.connection_unit import ConnectionInfo
-from rtmp_actors.actors.event_receivers import EventReceiverActor
 from rtmp_actors.media.flv import FlvTag, TagType, read_flv_file
 from rtmp_actors.protocol.amf import decode_values
-from rtmp_actors.server import RtmpServer
 from rtmp_actors.session import server_events as server
 from rtmp_actors.session.events import MediaType
+from tests.integration.media_server import (
+    PlayScript,
+    events_until_disconnected,
+    media_server,
+    sha1,
+)
 from tests.nginx_rtmp import free_port
 
 # The samples are made by the real FFmpeg (tests/conftest.py).
@@ -39,17 +38,6 @@ EXAMPLES = REPO / "examples"
 
 # (tag type, timestamp, sha1 of the body) of each audio/video message, in order.
 Media = list[tuple[int, int, str]]
-
-
-@pytest.fixture(autouse=True)
-def _stop_all_actors() -> Iterator[None]:
-    """Stop every actor a test left running, even when it failed."""
-    yield
-    pykka.ActorRegistry.stop_all(timeout=10)
-
-
-def sha1(data: bytes) -> str:
-    return hashlib.sha1(data).hexdigest()
 
 
 def media_of(tags: Sequence[FlvTag]) -> Media:
@@ -65,82 +53,6 @@ def metadata_of(tags: Sequence[FlvTag]) -> dict[str, Any]:
     assert len(found) == 1, found
     assert found[0][0] == "onMetaData"
     return dict(found[0][1])
-
-
-class Peer(EventReceiverActor):
-    """Queues every event and accepts every request, except publishing when told to refuse.
-
-    A player gets ``play_tags`` (metadata and media) and then, with ``send_eof``, StreamEOF.
-    """
-
-    def __init__(
-        self,
-        info: ConnectionInfo,
-        events: queue.Queue[Any],
-        play_tags: Sequence[FlvTag],
-        send_eof: bool,
-        refuse: str | None,
-    ) -> None:
-        super().__init__()
-        self.session = info.session
-        self.events = events
-        self.play_tags = play_tags
-        self.send_eof = send_eof
-        self.refuse = refuse
-
-    def send_event(self, event: Any) -> None:
-        self.events.put(event)
-        request_id = getattr(event, "request_id", None)
-        if request_id is None:
-            return
-        if self.refuse is not None and not isinstance(event, server.ConnectionRequested):
-            self.session.reject_request.defer(request_id, self.refuse)
-            return
-        self.session.accept_request.defer(request_id)
-        if isinstance(event, server.PlayStreamRequested):
-            self.stream(event.stream_id)
-
-    def stream(self, stream_id: int) -> None:
-        for tag in self.play_tags:
-            if tag.tag_type == TagType.SCRIPT_DATA:
-                self.session.send_metadata.defer(stream_id, decode_values(tag.data)[1])
-            elif tag.tag_type in (TagType.AUDIO, TagType.VIDEO):
-                kind = MediaType.AUDIO if tag.tag_type == TagType.AUDIO else MediaType.VIDEO
-                self.session.send_av_data.defer(stream_id, kind, tag.timestamp, tag.data)
-        if self.send_eof:
-            self.session.send_stream_eof.defer(stream_id)
-
-
-@contextlib.contextmanager
-def peer_server(
-    play_tags: Sequence[FlvTag] = (), *, send_eof: bool = True, refuse: str | None = None
-) -> Iterator[tuple[str, queue.Queue[Any]]]:
-    """An in-test server; yields the base URL (``rtmp://host:port/live``) and its events."""
-    events: queue.Queue[Any] = queue.Queue()
-    rtmp_server = RtmpServer(
-        "127.0.0.1",
-        0,
-        event_receiver_factory=lambda info: Peer.start(info, events, play_tags, send_eof, refuse),
-    ).start()
-    try:
-        host, port = rtmp_server.address
-        yield f"rtmp://{host}:{port}/live", events
-    finally:
-        rtmp_server.stop()
-
-
-def events_until_disconnected(events: queue.Queue[Any]) -> list[Any]:
-    """Every server event up to and including ``Disconnected``; fail after the timeout."""
-    seen: list[Any] = []
-    deadline = time.monotonic() + TIMEOUT
-    while not seen or not isinstance(seen[-1], server.Disconnected):
-        try:
-            seen.append(events.get(timeout=max(0.0, deadline - time.monotonic())))
-        except queue.Empty:
-            kinds = [type(e).__name__ for e in seen[-20:]]
-            msg = f"no Disconnected within {TIMEOUT} s; last events: {kinds}"
-            raise AssertionError(msg) from None
-    return seen
 
 
 def run_example(name: str, *args: str) -> subprocess.CompletedProcess[str]:
@@ -161,7 +73,8 @@ def run_example(name: str, *args: str) -> subprocess.CompletedProcess[str]:
 
 def test_publish_flv_sends_every_tag(h264_aac_flv: Path) -> None:
     tags = list(read_flv_file(h264_aac_flv))
-    with peer_server() as (base_url, events):
+    with media_server(PlayScript()) as running:
+        base_url, events = running.url, running.events
         result = run_example("publish_flv.py", str(h264_aac_flv), f"{base_url}/key")
         assert result.returncode == 0, result.stderr
         seen = events_until_disconnected(events)
@@ -213,7 +126,8 @@ def test_publish_flv_to_a_closed_port_names_the_socket_error(h264_aac_flv: Path)
 
 
 def test_publish_flv_refused_by_the_server(h264_aac_flv: Path) -> None:
-    with peer_server(refuse="stream key is taken") as (base_url, events):
+    with media_server(PlayScript(refuse="stream key is taken")) as running:
+        base_url, events = running.url, running.events
         result = run_example("publish_flv.py", str(h264_aac_flv), f"{base_url}/key")
         seen = events_until_disconnected(events)
     assert result.returncode == 1
@@ -228,7 +142,8 @@ def test_publish_flv_refused_by_the_server(h264_aac_flv: Path) -> None:
 def test_play_to_flv_records_until_the_stream_ends(h264_aac_flv: Path, tmp_path: Path) -> None:
     tags = list(read_flv_file(h264_aac_flv))
     out = tmp_path / "recorded.flv"
-    with peer_server(tags) as (base_url, events):
+    with media_server(PlayScript(tags=tags)) as running:
+        base_url, events = running.url, running.events
         started = time.monotonic()
         # The server ends the stream with StreamEOF, long before --seconds is up.
         result = run_example("play_to_flv.py", f"{base_url}/key", str(out), "--seconds", "15")
@@ -250,7 +165,8 @@ def test_play_to_flv_records_until_the_stream_ends(h264_aac_flv: Path, tmp_path:
 def test_play_to_flv_stops_after_seconds(h264_aac_flv: Path, tmp_path: Path) -> None:
     tags = list(read_flv_file(h264_aac_flv))
     out = tmp_path / "recorded.flv"
-    with peer_server(tags, send_eof=False) as (base_url, events):
+    with media_server(PlayScript(tags=tags, send_eof=False)) as running:
+        base_url, events = running.url, running.events
         started = time.monotonic()
         result = run_example("play_to_flv.py", f"{base_url}/key", str(out), "--seconds", "1")
         elapsed = time.monotonic() - started
@@ -262,7 +178,8 @@ def test_play_to_flv_stops_after_seconds(h264_aac_flv: Path, tmp_path: Path) -> 
 
 
 def test_play_to_flv_refused_by_the_server(tmp_path: Path) -> None:
-    with peer_server(refuse="no such stream") as (base_url, events):
+    with media_server(PlayScript(refuse="no such stream")) as running:
+        base_url, events = running.url, running.events
         result = run_example("play_to_flv.py", f"{base_url}/key", str(tmp_path / "out.flv"))
         events_until_disconnected(events)
     assert result.returncode == 1

@@ -20,8 +20,6 @@ What FFmpeg (imageio-ffmpeg's FFmpeg 9) was seen to do, which the tests rely on:
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
 import json
 import queue
 import re
@@ -30,21 +28,23 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-import pykka
 import pytest
 
-from rtmp_actors.actors.connection_unit import ConnectionInfo
-from rtmp_actors.actors.event_receivers import EventReceiverActor
 from rtmp_actors.media.flv import FlvTag, TagType, read_flv_file
 from rtmp_actors.protocol.amf import decode_values
-from rtmp_actors.server import RtmpServer
 from rtmp_actors.session import server_events as server
 from rtmp_actors.session.events import MediaType
+from tests.integration.media_server import (
+    PlayScript,
+    events_until_disconnected,
+    media_server,
+    sha1,
+)
 from tests.peers import ffmpeg_exe, run_ffmpeg
 
 pytestmark = pytest.mark.peers
@@ -56,20 +56,6 @@ E = TypeVar("E")
 
 # (timestamp, sha1 of the body) of each message, in order.
 Track = list[tuple[int, str]]
-
-
-@pytest.fixture(autouse=True)
-def _stop_all_actors() -> Iterator[None]:
-    """Stop every actor a test left running, even when it failed."""
-    yield
-    pykka.ActorRegistry.stop_all(timeout=10)
-
-
-# --- Media --------------------------------------------------------------------------------------
-
-
-def sha1(data: bytes) -> str:
-    return hashlib.sha1(data).hexdigest()
 
 
 @dataclass
@@ -144,80 +130,6 @@ def sample_path(request: pytest.FixtureRequest, name: str) -> Path:
 # --- An in-test server --------------------------------------------------------------------------
 
 
-class Peer(EventReceiverActor):
-    """Accepts every request and queues every event; streams ``play_tags`` to players.
-
-    After the tags it sends StreamEOF and, with ``close_after_play``, closes the session
-    (StreamEOF, ``NetStream.Play.Stop``, then the socket), which is what makes FFmpeg stop.
-    """
-
-    def __init__(
-        self,
-        info: ConnectionInfo,
-        events: queue.Queue[Any],
-        play_tags: Sequence[FlvTag] = (),
-        close_after_play: bool = True,
-    ) -> None:
-        super().__init__()
-        self.session = info.session
-        self.events = events
-        self.play_tags = play_tags
-        self.close_after_play = close_after_play
-
-    def send_event(self, event: Any) -> None:
-        self.events.put(event)
-        request_id = getattr(event, "request_id", None)
-        if request_id is not None:
-            self.session.accept_request.defer(request_id)
-        if isinstance(event, server.PlayStreamRequested):
-            stream_play(self.session, event.stream_id, self.play_tags)
-            if self.close_after_play:
-                self.session.close.defer("stream over")
-
-
-def stream_play(session: Any, stream_id: int, tags: Sequence[FlvTag]) -> None:
-    """Send an FLV's metadata and media to a player through the session proxy, then EOF."""
-    for tag in tags:
-        if tag.tag_type == TagType.SCRIPT_DATA:
-            values = decode_values(tag.data)
-            if values[0] == "onMetaData":
-                session.send_metadata.defer(stream_id, values[1])
-        elif tag.tag_type in (TagType.AUDIO, TagType.VIDEO):
-            kind = MediaType.AUDIO if tag.tag_type == TagType.AUDIO else MediaType.VIDEO
-            session.send_av_data.defer(stream_id, kind, tag.timestamp, tag.data)
-    session.send_stream_eof.defer(stream_id)
-
-
-@contextlib.contextmanager
-def peer_server(
-    play_tags: Sequence[FlvTag] = (),
-) -> Iterator[tuple[RtmpServer, queue.Queue[Any]]]:
-    events: queue.Queue[Any] = queue.Queue()
-    rtmp_server = RtmpServer(
-        "127.0.0.1",
-        0,
-        event_receiver_factory=lambda info: Peer.start(info, events, play_tags),
-    ).start()
-    try:
-        yield rtmp_server, events
-    finally:
-        rtmp_server.stop()
-
-
-def events_until_disconnected(events: queue.Queue[Any]) -> list[Any]:
-    """Every event up to and including ``Disconnected``; fail after the timeout."""
-    seen: list[Any] = []
-    deadline = time.monotonic() + TIMEOUT
-    while not seen or not isinstance(seen[-1], server.Disconnected):
-        try:
-            seen.append(events.get(timeout=max(0.0, deadline - time.monotonic())))
-        except queue.Empty:
-            kinds = [type(e).__name__ for e in seen[-20:]]
-            msg = f"no Disconnected within {TIMEOUT} s; last events: {kinds}"
-            raise AssertionError(msg) from None
-    return seen
-
-
 def only(events: list[Any], kind: type[E]) -> E:
     matching = [e for e in events if isinstance(e, kind)]
     assert len(matching) == 1, [type(e).__name__ for e in events]
@@ -261,7 +173,8 @@ def test_ffmpeg_publishes_to_our_server(
 ) -> None:
     sample = sample_path(request, name)
     reference = ffmpeg_reference(sample, sample.parent)
-    with peer_server() as (rtmp_server, events):
+    with media_server() as running:
+        rtmp_server, events = running.server, running.events
         host, port = rtmp_server.address
         url = f"rtmp://{host}:{port}/live/key"
         ffmpeg("-i", str(sample), "-c", "copy", *options, "-f", "flv", url)
@@ -326,7 +239,8 @@ def test_ffmpeg_plays_from_our_server(
     reference = ffmpeg_reference(sample, sample.parent)
     original = read_media(sample)
     out = tmp_path / "recorded.flv"
-    with peer_server(original.tags) as (rtmp_server, events):
+    with media_server(PlayScript(original.tags, close_after_play=True)) as running:
+        rtmp_server, events = running.server, running.events
         host, port = rtmp_server.address
         # The server ends the stream with NetStream.Play.Stop; -rw_timeout only bounds a hang.
         ffmpeg(
