@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Sequence
 from typing import Any
 
 import pykka
@@ -15,13 +16,22 @@ logger = logging.getLogger(__name__)
 _CAMEL_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 
 
+_HANDLER_NAMES: dict[type, str] = {}  # computed once per event class: this runs per event
+
+
 def event_handler_name(event: object) -> str:
     """The handler method name for an event (``PublishStreamRequested`` -> ``on_publish_...``).
 
     Words are split at capitals, runs of capitals stay together: ``NewByteIOTotals`` ->
     ``on_new_byte_io_totals``.
     """
-    return "on_" + _CAMEL_BOUNDARY.sub("_", type(event).__name__).lower()
+    event_type = type(event)
+    name = _HANDLER_NAMES.get(event_type)
+    if name is None:
+        name = _HANDLER_NAMES[event_type] = (
+            "on_" + _CAMEL_BOUNDARY.sub("_", event_type.__name__).lower()
+        )
+    return name
 
 
 class EventReceiver:
@@ -32,6 +42,11 @@ class EventReceiver:
     are ignored. An exception in a handler is logged and never fatal: one bad handler must
     not take the session down with it (a session that ended meanwhile is logged at DEBUG).
     """
+
+    def send_events(self, events: Sequence[Any]) -> None:
+        """Take several events in order (one message instead of many); calls send_event."""
+        for event in events:
+            self.send_event(event)
 
     def send_event(self, event: Any) -> None:
         """Dispatch ``event`` to its ``on_<event>`` method, if the receiver has one."""

@@ -21,6 +21,7 @@ import pykka
 
 from rtmp_actors.actors.client_session import ClientSessionActor
 from rtmp_actors.actors.connection_unit import ConnectionUnit
+from rtmp_actors.actors.method_proxy import MethodProxy
 from rtmp_actors.actors.protocol_handler import FlowControl
 from rtmp_actors.actors.wiring import EventReceiverFactory, next_connection_id, start_connection
 from rtmp_actors.protocol.connection import ConnectionRole
@@ -65,7 +66,7 @@ class RtmpClient:
         self._unit = unit
         self.connection_id = connection_id
         self.session_ref: pykka.ActorRef[ClientSessionActor] = unit.session_ref
-        self.session = unit.session_ref.proxy()
+        self.session = MethodProxy(unit.session_ref)
 
     @classmethod
     def connect(

@@ -12,6 +12,7 @@ from types import TracebackType
 from typing import Self
 
 from rtmp_actors.actors.connection_unit import ConnectionUnit
+from rtmp_actors.actors.method_proxy import MethodProxy
 from rtmp_actors.actors.protocol_handler import FlowControl
 from rtmp_actors.actors.server_session import ServerSessionActor
 from rtmp_actors.actors.wiring import EventReceiverFactory, next_connection_id, start_connection
@@ -111,7 +112,7 @@ class RtmpServer:
             self._listener.close()
         for unit in units:
             with contextlib.suppress(Exception):
-                unit.session_ref.proxy().close.defer("server shutting down")
+                MethodProxy(unit.session_ref).close.defer("server shutting down")
         deadline = time.monotonic() + timeout
         with self._all_closed:
             while self._units and time.monotonic() < deadline:

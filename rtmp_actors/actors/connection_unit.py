@@ -26,6 +26,7 @@ from typing import Any
 
 import pykka
 
+from rtmp_actors.actors.method_proxy import MethodProxy
 from rtmp_actors.actors.monitoring import ExitNotice, ExitReason, monitor
 from rtmp_actors.session.events import Disconnected
 
@@ -41,13 +42,13 @@ class ConnectionInfo:
     Attributes:
         connection_id: Unique within the process, for logs.
         peer_address: The peer's (host, port), when known.
-        session: A proxy to the session actor, for accepting/rejecting requests.
+        session: Calls the session actor's methods (``session.accept_request.defer(id)``).
         session_ref: The session actor's ref.
     """
 
     connection_id: str
     peer_address: tuple[str, int] | None
-    session: pykka.ActorProxy[Any]
+    session: MethodProxy
     session_ref: pykka.ActorRef[Any]
 
 
@@ -55,7 +56,7 @@ class TransportAdapter:
     """Hands a transport's input to the protocol handler actor (runs on the I/O thread)."""
 
     def __init__(self, protocol_ref: pykka.ActorRef[Any], transport: Any) -> None:
-        self._protocol = protocol_ref.proxy()
+        self._protocol = MethodProxy(protocol_ref)
         self._transport = transport
 
     def data_received(self, data: bytes) -> None:
@@ -120,7 +121,7 @@ class ConnectionUnit:
             self._note_failure(reason)
             self.transport.abort(reason)
             with contextlib.suppress(pykka.ActorDeadError):
-                self.session_ref.proxy().notify_disconnected.defer(reason)
+                MethodProxy(self.session_ref).notify_disconnected.defer(reason)
         self._exit("protocol")
 
     def _session_exited(self, notice: ExitNotice) -> None:
@@ -131,7 +132,7 @@ class ConnectionUnit:
             self.protocol_ref.stop(block=False)
             if self.receiver_ref is not None:
                 with contextlib.suppress(pykka.ActorDeadError):
-                    self.receiver_ref.proxy().send_event.defer(Disconnected(reason))
+                    MethodProxy(self.receiver_ref).send_event.defer(Disconnected(reason))
         self._exit("session")
 
     def _note_failure(self, reason: str) -> None:

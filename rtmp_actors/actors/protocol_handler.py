@@ -26,6 +26,7 @@ from typing import Any, Protocol
 import pykka
 
 from behaviours.protocol_handler import ProtocolHandler
+from rtmp_actors.actors.method_proxy import MethodProxy
 from rtmp_actors.actors.monitoring import MonitoredActor
 from rtmp_actors.errors import ProtocolError
 from rtmp_actors.media.audio import is_audio_sequence_header
@@ -117,7 +118,7 @@ class ProtocolHandlerActor(MonitoredActor, ProtocolHandler):
         self._clock = clock
         self._log = logging.LoggerAdapter(logger, {"connection_id": connection_id})
         self._connection_id = connection_id
-        self._session: pykka.ActorProxy[Any] | None = None
+        self._session: MethodProxy | None = None
         self._last_input = clock()
         self._reported: tuple[int, int] = (0, 0)
         self._report_pending = False
@@ -133,7 +134,7 @@ class ProtocolHandlerActor(MonitoredActor, ProtocolHandler):
         """Set the session actor messages go to; returns ``"handler_already_set"`` the 2nd time."""
         if self._session is not None:
             return "handler_already_set"
-        self._session = session.proxy()
+        self._session = MethodProxy(session)
         return "ok"
 
     def on_start(self) -> None:

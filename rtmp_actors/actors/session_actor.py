@@ -17,10 +17,10 @@ from typing import Any, Protocol
 import pykka
 
 from behaviours.session_handler import ByteCountDirection, SessionHandler
+from rtmp_actors.actors.method_proxy import MethodProxy
 from rtmp_actors.actors.monitoring import MonitoredActor
 from rtmp_actors.protocol.messages import DetailedMessage
 from rtmp_actors.session.events import (
-    Disconnected,
     NewByteIOTotals,
     SessionError,
     SessionEvent,
@@ -85,11 +85,13 @@ class SessionActor(MonitoredActor, SessionHandler):
         self._schedule = scheduler
         self._clock = clock
         self.connection_id = connection_id
-        self._receiver: pykka.ActorProxy[Any] | None = None
-        self._protocol: pykka.ActorProxy[Any] | None = None
+        self._receiver: MethodProxy | None = None
+        self._protocol: MethodProxy | None = None
         self._protocol_gone = False
         self._early_events: list[SessionEvent] = []
+        self._batch_events = False
         self._timer: TimerHandle | None = None
+        self._timer_deadline: float | None = None
         self._finished = False
 
     # --- Wiring (called from outside the actor system, with a timeout) ---------------------------
@@ -98,14 +100,15 @@ class SessionActor(MonitoredActor, SessionHandler):
         """Send events to ``receiver``; answers ``"handler_already_set"`` the second time."""
         if self._receiver is not None:
             return HANDLER_ALREADY_SET
+        # Receivers built on EventReceiver take a whole flush's events as one message.
+        self._batch_events = callable(getattr(receiver.actor_class, "send_events", None))
         try:
-            self._receiver = receiver.proxy()
+            self._receiver = MethodProxy(receiver)
         except pykka.ActorDeadError:
             logger.warning("%s: the event receiver is already gone", self.connection_id)
             return "ok"
         early, self._early_events = self._early_events, []
-        for event in early:
-            self._receiver.send_event.defer(event)
+        self._deliver(early)
         return "ok"
 
     def set_protocol_handler(self, protocol_handler: pykka.ActorRef[Any]) -> str:
@@ -113,7 +116,7 @@ class SessionActor(MonitoredActor, SessionHandler):
         if self._protocol is not None or self._protocol_gone:
             return HANDLER_ALREADY_SET
         try:
-            self._protocol = protocol_handler.proxy()
+            self._protocol = MethodProxy(protocol_handler)
         except pykka.ActorDeadError:
             # The connection died before we were wired (a refused TLS handshake, say); the
             # protocol handler has already told us, or will, through notify_disconnected.
@@ -184,21 +187,31 @@ class SessionActor(MonitoredActor, SessionHandler):
         if len(totals) > 1:
             # Only the latest totals matter; earlier ones in the same batch are stale.
             events = [e for e in events if not isinstance(e, NewByteIOTotals) or e is totals[-1]]
-        for event in events:
-            self._emit(event)
+        if events:
+            self._emit(events)
         if output.close:
             self._close_connection(output.close_reason)
         self._rearm_timer()
 
-    def _emit(self, event: SessionEvent) -> None:
+    def _emit(self, events: list[SessionEvent]) -> None:
         if self._receiver is None:
-            self._early_events.append(event)
+            self._early_events.extend(events)
+            return
+        self._deliver(events)
+
+    def _deliver(self, events: list[SessionEvent]) -> None:
+        if not events or self._receiver is None:
             return
         try:
-            self._receiver.send_event.defer(event)
+            if self._batch_events:
+                self._receiver.send_events.defer(events)
+            else:
+                for event in events:
+                    self._receiver.send_event.defer(event)
         except pykka.ActorDeadError:
-            if not isinstance(event, Disconnected):
-                logger.debug("%s: event receiver gone; %r dropped", self.connection_id, event)
+            logger.debug(
+                "%s: event receiver gone; %d events dropped", self.connection_id, len(events)
+            )
 
     def _close_connection(self, reason: str | None, *, abort: bool = False) -> None:
         if self._protocol is not None:
@@ -223,9 +236,12 @@ class SessionActor(MonitoredActor, SessionHandler):
         if self._schedule is None or next_deadline is None or self._finished:
             return
         deadline = next_deadline()
+        if deadline == self._timer_deadline and (deadline is None or self._timer is not None):
+            return  # unchanged: most flushes do not move the ping
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
+        self._timer_deadline = deadline
         if deadline is None:
             return
         ref = self.actor_ref
@@ -240,6 +256,7 @@ class SessionActor(MonitoredActor, SessionHandler):
         """Run the session's timers."""
         if isinstance(message, _TimerFired) and not self._finished:
             self._timer = None
+            self._timer_deadline = None
             self._session.handle_timer(self._clock())
             self._flush()
         return None

@@ -32,6 +32,10 @@ Callback = Callable[[], None]
 ReadyHandler = Callable[[int], None]  # receives the selector event mask that fired
 
 
+def _nothing() -> None:
+    pass
+
+
 @dataclass(order=True)
 class TimerHandle:
     """A scheduled callback; :meth:`cancel` it to stop it from running."""
@@ -42,8 +46,13 @@ class TimerHandle:
     cancelled: bool = field(default=False, compare=False)
 
     def cancel(self) -> None:
-        """Stop the callback from running (safe from any thread, idempotent)."""
+        """Stop the callback from running (safe from any thread, idempotent).
+
+        The callback is released at once, so whatever it refers to can be freed long before
+        the deadline comes round.
+        """
         self.cancelled = True
+        self.callback = _nothing
 
 
 class Listener:
@@ -105,6 +114,7 @@ class IoLoop:
         self._wakeup_pending = False
         self._timers: list[TimerHandle] = []
         self._timer_sequence = itertools.count()
+        self._pushes = 0
         self._stopping = False
         self._on_stop: list[Callback] = []
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
@@ -157,8 +167,18 @@ class IoLoop:
     def call_later(self, delay: float, callback: Callback) -> TimerHandle:
         """Run ``callback`` on the loop thread after ``delay`` seconds."""
         handle = TimerHandle(time.monotonic() + delay, next(self._timer_sequence), callback)
-        self.call_soon(lambda: heapq.heappush(self._timers, handle))
+        self.call_soon(lambda: self._push_timer(handle))
         return handle
+
+    def _push_timer(self, handle: TimerHandle) -> None:
+        heapq.heappush(self._timers, handle)
+        self._pushes += 1
+        # Cancelled timers wait in the heap for their deadline; sweep them out once in a while
+        # (amortised O(1)) so a busy loop's heap stays the size of its live timers.
+        if self._pushes >= max(256, len(self._timers) // 2):
+            self._pushes = 0
+            self._timers = [timer for timer in self._timers if not timer.cancelled]
+            heapq.heapify(self._timers)
 
     # --- Registration (loop thread only) ---------------------------------------------------------
 
