@@ -123,7 +123,9 @@ def test_connect_disconnect_cycles_leak_nothing() -> None:
         assert after == baseline, "(threads, file descriptors, actors) before vs after"
         # The server really saw the sessions.
         connects = sum(isinstance(e, server.ConnectionRequested) for e in _drain(log))
-        assert connects >= 2 * CYCLES // len(PATTERNS)
+        # At least every cycle that waited for the answer to connect (a reset may discard a
+        # connect the server had not read yet, so the others need not all count).
+        assert connects >= CYCLES // len(PATTERNS)
     finally:
         rtmp_server.stop()
 
