@@ -203,3 +203,23 @@ def test_connection_refused_reaches_the_receiver() -> None:
     lost = log.wait(client.Disconnected)
     assert lost.reason is not None
     assert "refused" in lost.reason.lower()
+
+
+def test_handlers_can_only_be_set_once() -> None:
+    from rtmp_actors.actors.client_session import ClientSessionActor
+    from rtmp_actors.actors.event_receivers import QueueEventReceiver
+    from rtmp_actors.actors.session_actor import HANDLER_ALREADY_SET
+    from rtmp_actors.session.client import ClientSession
+
+    log = EventLog()
+    session = ClientSessionActor.start(ClientSession()).proxy()
+    first, second = QueueEventReceiver.start(log.queue), QueueEventReceiver.start(log.queue)
+    assert session.set_event_handler(first).get(timeout=TIMEOUT) == "ok"
+    assert session.set_event_handler(second).get(timeout=TIMEOUT) == HANDLER_ALREADY_SET
+    assert session.set_protocol_handler(first).get(timeout=TIMEOUT) == "ok"
+    assert session.set_protocol_handler(second).get(timeout=TIMEOUT) == HANDLER_ALREADY_SET
+    # Calls that are not valid in the current state are ignored, not fatal.
+    session.stop_publish("never-published").get(timeout=TIMEOUT)
+    session.stop_playback("never-played").get(timeout=TIMEOUT)
+    session.publish_av_data("nothing", MediaType.AUDIO, 0, b"\xaf\x01").get(timeout=TIMEOUT)
+    assert session.actor_ref.is_alive()
