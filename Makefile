@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 .PHONY: run test install peers lint bench clean
 
 run: install
-	$(BIN)/rtmp-actors inspect --help
+	$(BIN)/rtmp-actors serve
 
 test: install peers
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

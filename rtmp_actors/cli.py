@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from rtmp_actors import __version__
-from rtmp_actors.tools import inspect_dump
+from rtmp_actors.tools import inspect_dump, serve
 
 __all__ = ["main"]
 
@@ -19,6 +19,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     subcommands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    serve.add_parser(subcommands)
     inspect_dump.add_parser(subcommands)
     return parser
 

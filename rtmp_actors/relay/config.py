@@ -1,0 +1,86 @@
+"""The relay server's settings: embedded defaults, optionally overridden by a TOML file."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from rtmp_actors.actors.protocol_handler import FlowControl
+from rtmp_actors.relay.stream import StreamPolicy
+from rtmp_actors.session.server_config import ServerSessionConfig
+
+__all__ = ["RelayConfig"]
+
+
+@dataclass(frozen=True, slots=True)
+class RelayConfig:
+    """Everything ``rtmp-actors serve`` can be told.
+
+    Attributes:
+        host: Address to listen on.
+        port: Port to listen on.
+        max_connections: Connections beyond this are refused.
+        session: RTMP session settings (chunk size, windows, ping interval, limits).
+        flow: Timeouts and the slow-player policy.
+        stream: Live stream behaviour (GOP cache, takeover, idle publishers).
+    """
+
+    host: str = "127.0.0.1"
+    port: int = 1935
+    max_connections: int = 1000
+    session: ServerSessionConfig = field(default_factory=ServerSessionConfig)
+    flow: FlowControl = field(default_factory=FlowControl)
+    stream: StreamPolicy = field(default_factory=StreamPolicy)
+
+    @classmethod
+    def from_toml(cls, path: str | Path) -> RelayConfig:
+        """Read settings from a TOML file; anything it does not give keeps its default.
+
+        The file may have ``[server]`` (host, port, max_connections), ``[session]``, ``[flow]``
+        and ``[stream]`` tables, whose keys are the fields of those settings classes.
+
+        Raises:
+            ValueError: For an unknown table or key, or a value of the wrong kind.
+        """
+        with open(path, "rb") as file:
+            document = tomllib.load(file)
+        config = cls()
+        server = document.pop("server", {})
+        sections: dict[str, Any] = {
+            "session": config.session,
+            "flow": config.flow,
+            "stream": config.stream,
+        }
+        unknown = set(document) - set(sections)
+        if unknown:
+            msg = f"{path}: unknown table(s) {', '.join(sorted(unknown))}"
+            raise ValueError(msg)
+        updates: dict[str, Any] = _checked(path, "server", server, config, frozenset(sections))
+        for name, current in sections.items():
+            if name in document:
+                updates[name] = replace(current, **_checked(path, name, document[name], current))
+        return replace(config, **updates)
+
+
+def _checked(
+    path: str | Path,
+    table: str,
+    values: dict[str, Any],
+    target: Any,
+    skip: frozenset[str] = frozenset(),
+) -> dict[str, Any]:
+    """Check a TOML table's keys and value kinds against the settings object they update."""
+    known = {f.name: f for f in fields(target) if f.name not in skip}
+    for key, value in values.items():
+        if key not in known:
+            msg = f"{path}: [{table}] has no setting {key!r} (known: {', '.join(sorted(known))})"
+            raise ValueError(msg)
+        default = getattr(target, key)
+        if isinstance(default, bool) != isinstance(value, bool) or not isinstance(
+            value, type(default) if not isinstance(default, float) else int | float
+        ):
+            msg = f"{path}: [{table}] {key} should be like {default!r}, not {value!r}"
+            raise ValueError(msg)
+    return values

@@ -1,0 +1,361 @@
+"""One live stream: its publisher, its players, and the fan-out between them.
+
+Theory of operation:
+
+* Everything about a stream happens in its actor, in order: publish and play requests
+  (routed here by the registry), the publisher's media, players leaving. There are no
+  locks and no shared state with other streams.
+* Players get exactly the publisher's messages (same payload objects, same timestamps). A
+  player that joins mid-stream first gets the metadata, codec configuration and the current
+  GOP (see :class:`GopCache`); if no GOP is cached, its video starts at the next keyframe.
+* A player may wait for a publisher: it is accepted at once and told when one arrives
+  (``NetStream.Play.PublishNotify``) or leaves (StreamEOF and
+  ``NetStream.Play.UnpublishNotify``), and keeps waiting.
+* A second publisher is refused with ``NetStream.Publish.BadName``, or takes over when the
+  policy says so. A publisher that sends nothing for ``idle_publisher_timeout`` seconds is
+  dropped, so an encoder that reconnects after a network cut is not locked out.
+* When the stream has neither publisher nor players it tells the registry, which retires it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import pykka
+
+from rtmp_actors.actors.method_proxy import MethodProxy
+from rtmp_actors.actors.monitoring import MonitoredActor
+from rtmp_actors.media.video import is_video_keyframe
+from rtmp_actors.protocol.commands import NetStreamCode
+from rtmp_actors.relay.gop_cache import GopCache, configuration_key
+from rtmp_actors.session.events import MediaType
+from rtmp_actors.transport.io_loop import TimerHandle
+
+__all__ = ["LiveStream", "PlayRequest", "PublishRequest", "StreamPolicy", "StreamStats"]
+
+logger = logging.getLogger(__name__)
+
+Scheduler = Callable[[float, Callable[[], None]], TimerHandle]
+
+
+@dataclass(frozen=True, slots=True)
+class StreamPolicy:
+    """How live streams behave.
+
+    Attributes:
+        gop_cache: Keep the current GOP for late joiners.
+        takeover: A second publisher replaces the first instead of being refused.
+        idle_publisher_timeout: Seconds without media before a publisher is dropped (0: never).
+        max_gop_bytes: Most bytes kept in the GOP cache of one stream.
+    """
+
+    gop_cache: bool = True
+    takeover: bool = False
+    idle_publisher_timeout: float = 10.0
+    max_gop_bytes: int = 32 * 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class PublishRequest:
+    """A connection asks to publish (built by the connection's relay receiver)."""
+
+    connection_id: str
+    session: MethodProxy
+    receiver: MethodProxy
+    request_id: int
+    app: str
+    key: str
+    stream_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class PlayRequest:
+    """A connection asks to play."""
+
+    connection_id: str
+    session: MethodProxy
+    receiver: MethodProxy
+    request_id: int
+    app: str
+    key: str
+    stream_id: int
+
+
+@dataclass(slots=True)
+class _Player:
+    request: PlayRequest
+    needs_keyframe: bool = False
+    sent_messages: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class StreamStats:
+    """A snapshot of one stream, for monitoring."""
+
+    app: str
+    key: str
+    publisher: str | None
+    players: int
+    bytes_in: int
+    messages_in: int
+    publishing_since: float | None
+    metadata: Mapping[str, Any] | None = field(default=None)
+
+
+class LiveStream(MonitoredActor):
+    """The actor for one (app, stream key).
+
+    Args:
+        app: The application name.
+        key: The stream key.
+        registry: Told when the stream becomes idle (``stream_idle(app, key, handled)``).
+        policy: Stream behaviour.
+        scheduler: ``scheduler(delay, callback)`` for the idle-publisher check.
+        clock: Seconds, monotonic.
+    """
+
+    def __init__(
+        self,
+        app: str,
+        key: str,
+        registry: MethodProxy,
+        policy: StreamPolicy,
+        scheduler: Scheduler,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        super().__init__()
+        self.app = app
+        self.key = key
+        self._registry = registry
+        self._policy = policy
+        self._schedule = scheduler
+        self._clock = clock
+        self._cache = GopCache(max_bytes=policy.max_gop_bytes)
+        self._publisher: PublishRequest | None = None
+        self._players: dict[tuple[str, int], _Player] = {}
+        self._handled = 0  # requests handled, so the registry can tell a stale idle report
+        self._last_media = 0.0
+        self._publishing_since: float | None = None
+        self._bytes_in = 0
+        self._messages_in = 0
+        self._idle_timer: TimerHandle | None = None
+
+    # --- Requests (from the registry) ---------------------------------------------------------
+
+    def publish_requested(self, request: PublishRequest) -> None:
+        """Accept, refuse, or (by policy) let a new publisher take over."""
+        self._handled += 1
+        current = self._publisher
+        if current is not None and not self._policy.takeover:
+            logger.info(
+                "%s/%s: refusing publisher %s, %s is publishing",
+                self.app,
+                self.key,
+                request.connection_id,
+                current.connection_id,
+            )
+            with contextlib.suppress(pykka.ActorDeadError):
+                request.session.reject_request.defer(
+                    request.request_id,
+                    f"{self.app}/{self.key} is already being published",
+                    NetStreamCode.PUBLISH_BAD_NAME,
+                )
+            self._maybe_idle()
+            return
+        if current is not None:
+            logger.info(
+                "%s/%s: %s takes over from %s",
+                self.app,
+                self.key,
+                request.connection_id,
+                current.connection_id,
+            )
+            self._end_publishing(notify=False)
+            with contextlib.suppress(pykka.ActorDeadError):
+                current.session.close.defer("another publisher took over the stream")
+        self._start_publishing(request)
+
+    def _start_publishing(self, request: PublishRequest) -> None:
+        self._publisher = request
+        self._cache.clear()
+        self._publishing_since = self._clock()
+        self._last_media = self._publishing_since
+        with contextlib.suppress(pykka.ActorDeadError):
+            # Bind before accepting: the receiver's media events only start after the accept.
+            request.receiver.bind_publisher.defer(self.actor_ref, request.stream_id)
+            request.session.accept_request.defer(request.request_id)
+        for player in self._players.values():
+            self._tell_player(player, "send_stream_published")
+            player.needs_keyframe = True
+        self._arm_idle_check()
+        logger.info("%s/%s: %s publishing", self.app, self.key, request.connection_id)
+
+    def play_requested(self, request: PlayRequest) -> None:
+        """Accept a player; it gets the cached start of the stream, then the live messages."""
+        self._handled += 1
+        player = _Player(request)
+        self._players[(request.connection_id, request.stream_id)] = player
+        with contextlib.suppress(pykka.ActorDeadError):
+            request.receiver.bind_player.defer(self.actor_ref, request.stream_id)
+            request.session.accept_request.defer(request.request_id)
+        if self._publisher is not None:
+            self._send_join(player)
+
+    def _send_join(self, player: _Player) -> None:
+        request = player.request
+        if self._cache.metadata is not None:
+            self._tell_player(player, "send_metadata", self._cache.metadata)
+        if self._policy.gop_cache:
+            for message in self._cache.join():
+                self._tell_player(
+                    player, "send_av_data", message.media_type, message.timestamp, message.data
+                )
+            player.needs_keyframe = self._cache.waits_for_keyframe
+        else:
+            player.needs_keyframe = True
+        logger.debug("%s/%s: %s joined", self.app, self.key, request.connection_id)
+
+    # --- Publisher traffic (from the publisher's receiver) ------------------------------------
+
+    def publisher_metadata(self, connection_id: str, metadata: Mapping[str, Any]) -> None:
+        """The publisher sent (or cleared, with an empty mapping) ``onMetaData``."""
+        if not self._is_publisher(connection_id):
+            return
+        self._cache.set_metadata(metadata or None)
+        for player in self._players.values():
+            self._tell_player(player, "send_metadata", metadata)
+
+    def publisher_media(
+        self, connection_id: str, media_type: MediaType, timestamp: int, data: bytes
+    ) -> None:
+        """The publisher sent one audio or video message: cache it and fan it out."""
+        if not self._is_publisher(connection_id):
+            return
+        self._last_media = self._clock()
+        self._bytes_in += len(data)
+        self._messages_in += 1
+        if self._policy.gop_cache or self._players:
+            self._cache.add(media_type, timestamp, data)
+        # For players waiting for a keyframe: worked out once, and only if there are any.
+        gate: tuple[bool, bool] | None = None  # (skip this message, it is the keyframe)
+        for player in self._players.values():
+            if player.needs_keyframe and media_type is MediaType.VIDEO:
+                if gate is None:
+                    keyframe = is_video_keyframe(data)
+                    # Sequence headers always go through: they are configuration, not frames.
+                    skip = not keyframe and configuration_key(media_type, data) is None
+                    gate = (skip, keyframe)
+                if gate[0]:
+                    continue
+                if gate[1]:
+                    player.needs_keyframe = False
+            self._tell_player(player, "send_av_data", media_type, timestamp, data)
+
+    def publisher_left(self, connection_id: str) -> None:
+        """The publisher stopped or disconnected: players are told and keep waiting."""
+        if not self._is_publisher(connection_id):
+            return
+        logger.info("%s/%s: %s stopped publishing", self.app, self.key, connection_id)
+        self._end_publishing(notify=True)
+        self._maybe_idle()
+
+    def _end_publishing(self, *, notify: bool) -> None:
+        self._publisher = None
+        self._publishing_since = None
+        self._cache.clear()
+        if self._idle_timer is not None:
+            self._idle_timer.cancel()
+            self._idle_timer = None
+        if notify:
+            for player in self._players.values():
+                self._tell_player(player, "send_stream_unpublished")
+
+    def _is_publisher(self, connection_id: str) -> bool:
+        return self._publisher is not None and self._publisher.connection_id == connection_id
+
+    # --- Players ------------------------------------------------------------------------------
+
+    def player_left(self, connection_id: str, stream_id: int) -> None:
+        """A player stopped or disconnected."""
+        if self._players.pop((connection_id, stream_id), None) is not None:
+            self._maybe_idle()
+
+    def _tell_player(self, player: _Player, method: str, *args: Any) -> None:
+        request = player.request
+        try:
+            getattr(request.session, method).defer(request.stream_id, *args)
+        except pykka.ActorDeadError:
+            # Its receiver will say it left; stop sending meanwhile.
+            self._players.pop((request.connection_id, request.stream_id), None)
+            return
+        player.sent_messages += 1
+
+    # --- Idle handling --------------------------------------------------------------------------
+
+    def _arm_idle_check(self) -> None:
+        if self._policy.idle_publisher_timeout:
+            self._idle_timer = self._schedule(
+                self._policy.idle_publisher_timeout, self._idle_callback()
+            )
+
+    def check_idle_publisher(self) -> None:
+        """Drop a publisher that has been silent for too long (a timer calls this)."""
+        self._idle_timer = None
+        publisher = self._publisher
+        if publisher is None:
+            return
+        silent = self._clock() - self._last_media
+        timeout = self._policy.idle_publisher_timeout
+        if silent < timeout:
+            self._idle_timer = self._schedule(timeout - silent, self._idle_callback())
+            return
+        logger.warning(
+            "%s/%s: dropping publisher %s, silent for %.1f s",
+            self.app,
+            self.key,
+            publisher.connection_id,
+            silent,
+        )
+        with contextlib.suppress(pykka.ActorDeadError):
+            publisher.session.close.defer(f"no media for {silent:.0f} s")
+        self._end_publishing(notify=True)
+        self._maybe_idle()
+
+    def _idle_callback(self) -> Callable[[], None]:
+        proxy = MethodProxy(self.actor_ref)
+
+        def check() -> None:
+            with contextlib.suppress(pykka.ActorDeadError):
+                proxy.check_idle_publisher.defer()
+
+        return check
+
+    def _maybe_idle(self) -> None:
+        if self._publisher is None and not self._players:
+            with contextlib.suppress(pykka.ActorDeadError):
+                self._registry.stream_idle.defer(self.app, self.key, self._handled)
+
+    # --- Monitoring -------------------------------------------------------------------------------
+
+    def stats(self) -> StreamStats:
+        """A snapshot for monitoring (ask it from outside the actor system, with a timeout)."""
+        return StreamStats(
+            self.app,
+            self.key,
+            self._publisher.connection_id if self._publisher else None,
+            len(self._players),
+            self._bytes_in,
+            self._messages_in,
+            self._publishing_since,
+            self._cache.metadata,
+        )
+
+    def on_stop(self) -> None:
+        """Cancel the idle timer."""
+        if self._idle_timer is not None:
+            self._idle_timer.cancel()

@@ -1,0 +1,87 @@
+"""``rtmp-actors serve``: the live relay server."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+from dataclasses import replace
+from typing import Any
+
+import pykka
+
+from rtmp_actors.relay.config import RelayConfig
+from rtmp_actors.relay.server import RelayServer
+
+__all__ = ["add_parser"]
+
+logger = logging.getLogger("rtmp_actors.serve")
+
+
+def add_parser(subcommands: Any) -> None:
+    """Register the ``serve`` subcommand."""
+    parser: argparse.ArgumentParser = subcommands.add_parser(
+        "serve",
+        help="run the live relay server",
+        description=(
+            "A live RTMP relay: encoders publish to rtmp://HOST:PORT/APP/KEY, players play the "
+            "same URL. Any app, any stream key. Runs until SIGTERM or Ctrl-C, then closes "
+            "every session politely."
+        ),
+    )
+    parser.add_argument("--host", help="address to listen on (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, help="port to listen on (default 1935)")
+    parser.add_argument("--config", help="a TOML file of settings (see RelayConfig)")
+    parser.add_argument(
+        "--takeover",
+        action="store_true",
+        help="a second publisher on a live stream key replaces the first (default: refused)",
+    )
+    parser.add_argument(
+        "--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR")
+    )
+    parser.set_defaults(run=_run)
+
+
+def _config(args: argparse.Namespace) -> RelayConfig:
+    config = RelayConfig.from_toml(args.config) if args.config else RelayConfig()
+    if args.host is not None:
+        config = replace(config, host=args.host)
+    if args.port is not None:
+        config = replace(config, port=args.port)
+    if args.takeover:
+        config = replace(config, stream=replace(config.stream, takeover=True))
+    return config
+
+
+def _run(args: argparse.Namespace) -> int:
+    logging.basicConfig(
+        level=args.log_level,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        config = _config(args)
+    except (OSError, ValueError) as error:
+        print(f"serve: {error}", file=sys.stderr)
+        return 2
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    try:
+        relay = RelayServer(config).start()
+    except OSError as error:
+        print(f"serve: cannot listen on {config.host}:{config.port}: {error}", file=sys.stderr)
+        pykka.ActorRegistry.stop_all()
+        return 1
+    host, port = relay.address
+    logger.info("relay listening on rtmp://%s:%s/<app>/<stream key>", host, port)
+    try:
+        stop.wait()
+        logger.info("stopping: closing every session")
+    finally:
+        relay.stop()
+        pykka.ActorRegistry.stop_all()
+    return 0
