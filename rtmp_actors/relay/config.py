@@ -25,6 +25,14 @@ class RelayConfig:
         session: RTMP session settings (chunk size, windows, ping interval, limits).
         flow: Timeouts and the slow-player policy.
         stream: Live stream behaviour (GOP cache, takeover, idle publishers).
+        record_dir: Write each published stream to an FLV file in this folder.
+        auth_file: A file of stream keys allowed to publish and play.
+        auth_url: An HTTP endpoint asked about every publish and play (2xx allows).
+        auth_timeout: Seconds to wait for ``auth_url`` before refusing.
+        http_host: Address of the HTTP stats endpoint.
+        http_port: Serve JSON stats and Prometheus metrics on this port.
+        push: Republish every stream to these ``rtmp://host/app`` URLs.
+        pull: Fetch streams nobody publishes here from these ``rtmp://host/app`` URLs.
     """
 
     host: str = "127.0.0.1"
@@ -33,6 +41,14 @@ class RelayConfig:
     session: ServerSessionConfig = field(default_factory=ServerSessionConfig)
     flow: FlowControl = field(default_factory=FlowControl)
     stream: StreamPolicy = field(default_factory=StreamPolicy)
+    record_dir: str | None = None
+    auth_file: str | None = None
+    auth_url: str | None = None
+    auth_timeout: float = 5.0
+    http_host: str = "127.0.0.1"
+    http_port: int | None = None
+    push: tuple[str, ...] = ()
+    pull: tuple[str, ...] = ()
 
     @classmethod
     def from_toml(cls, path: str | Path) -> RelayConfig:
@@ -72,15 +88,26 @@ def _checked(
     skip: frozenset[str] = frozenset(),
 ) -> dict[str, Any]:
     """Check a TOML table's keys and value kinds against the settings object they update."""
-    known = {f.name: f for f in fields(target) if f.name not in skip}
+    known = {f.name for f in fields(target) if f.name not in skip}
+    checked: dict[str, Any] = {}
     for key, value in values.items():
         if key not in known:
             msg = f"{path}: [{table}] has no setting {key!r} (known: {', '.join(sorted(known))})"
             raise ValueError(msg)
         default = getattr(target, key)
-        if isinstance(default, bool) != isinstance(value, bool) or not isinstance(
-            value, type(default) if not isinstance(default, float) else int | float
-        ):
+        if isinstance(default, tuple):
+            ok = isinstance(value, list) and all(isinstance(item, str) for item in value)
+            value = tuple(value) if ok else value
+        elif default is None:
+            ok = isinstance(value, str | int) and not isinstance(value, bool)
+        elif isinstance(default, bool):
+            ok = isinstance(value, bool)
+        elif isinstance(default, float):
+            ok = isinstance(value, int | float) and not isinstance(value, bool)
+        else:
+            ok = isinstance(value, type(default)) and not isinstance(value, bool)
+        if not ok:
             msg = f"{path}: [{table}] {key} should be like {default!r}, not {value!r}"
             raise ValueError(msg)
-    return values
+        checked[key] = value
+    return checked

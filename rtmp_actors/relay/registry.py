@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,8 +37,11 @@ class StreamRegistry(MonitoredActor):
     to a stream that is being stopped.
     """
 
-    def __init__(self, policy: StreamPolicy, scheduler: Scheduler) -> None:
+    def __init__(
+        self, policy: StreamPolicy, scheduler: Scheduler, observers: Sequence[MethodProxy] = ()
+    ) -> None:
         super().__init__()
+        self._observers = tuple(observers)
         self._policy = policy
         self._schedule = scheduler
         self._streams: dict[tuple[str, str], _Entry] = {}
@@ -47,7 +50,12 @@ class StreamRegistry(MonitoredActor):
         entry = self._streams.get((app, key))
         if entry is None or not entry.ref.is_alive():
             ref = LiveStream.start(
-                app, key, MethodProxy(self.actor_ref), self._policy, self._schedule
+                app,
+                key,
+                MethodProxy(self.actor_ref),
+                self._policy,
+                self._schedule,
+                observers=self._observers,
             )
             entry = self._streams[(app, key)] = _Entry(ref, MethodProxy(ref))
         return entry

@@ -22,7 +22,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -117,6 +117,8 @@ class LiveStream(MonitoredActor):
         policy: Stream behaviour.
         scheduler: ``scheduler(delay, callback)`` for the idle-publisher check.
         clock: Seconds, monotonic.
+        observers: Actors that see every publication of the stream (see
+            :class:`~rtmp_actors.relay.observer.StreamObserver`): recorders, push relays.
     """
 
     def __init__(
@@ -127,8 +129,10 @@ class LiveStream(MonitoredActor):
         policy: StreamPolicy,
         scheduler: Scheduler,
         clock: Callable[[], float] = time.monotonic,
+        observers: Sequence[MethodProxy] = (),
     ) -> None:
         super().__init__()
+        self._observers = tuple(observers)
         self.app = app
         self.key = key
         self._registry = registry
@@ -193,6 +197,7 @@ class LiveStream(MonitoredActor):
             self._tell_player(player, "send_stream_published")
             player.needs_keyframe = True
         self._arm_idle_check()
+        self._tell_observers("stream_published")
         logger.info("%s/%s: %s publishing", self.app, self.key, request.connection_id)
 
     def play_requested(self, request: PlayRequest) -> None:
@@ -227,6 +232,7 @@ class LiveStream(MonitoredActor):
         if not self._is_publisher(connection_id):
             return
         self._cache.set_metadata(metadata or None)
+        self._tell_observers("stream_metadata", metadata)
         for player in self._players.values():
             self._tell_player(player, "send_metadata", metadata)
 
@@ -241,6 +247,8 @@ class LiveStream(MonitoredActor):
         self._messages_in += 1
         if self._policy.gop_cache or self._players:
             self._cache.add(media_type, timestamp, data)
+        for observer in self._observers:
+            observer.stream_media.defer(self.app, self.key, media_type, timestamp, data)
         # For players waiting for a keyframe: worked out once, and only if there are any.
         gate: tuple[bool, bool] | None = None  # (skip this message, it is the keyframe)
         for player in self._players.values():
@@ -265,6 +273,7 @@ class LiveStream(MonitoredActor):
         self._maybe_idle()
 
     def _end_publishing(self, *, notify: bool) -> None:
+        self._tell_observers("stream_unpublished")
         self._publisher = None
         self._publishing_since = None
         self._cache.clear()
@@ -274,6 +283,11 @@ class LiveStream(MonitoredActor):
         if notify:
             for player in self._players.values():
                 self._tell_player(player, "send_stream_unpublished")
+
+    def _tell_observers(self, method: str, *args: Any) -> None:
+        for observer in self._observers:
+            with contextlib.suppress(pykka.ActorDeadError):
+                getattr(observer, method).defer(self.app, self.key, *args)
 
     def _is_publisher(self, connection_id: str) -> bool:
         return self._publisher is not None and self._publisher.connection_id == connection_id

@@ -39,6 +39,18 @@ def add_parser(subcommands: Any) -> None:
         action="store_true",
         help="a second publisher on a live stream key replaces the first (default: refused)",
     )
+    parser.add_argument("--record", metavar="DIR", help="record every published stream to FLV")
+    parser.add_argument("--auth", metavar="FILE", help="stream keys allowed to publish/play")
+    parser.add_argument(
+        "--auth-url", metavar="URL", help="ask this HTTP endpoint about each publish/play"
+    )
+    parser.add_argument("--http", metavar="PORT", type=int, help="serve stats on this port")
+    parser.add_argument(
+        "--push", metavar="URL", action="append", default=[], help="republish to rtmp://host/app"
+    )
+    parser.add_argument(
+        "--pull", metavar="URL", action="append", default=[], help="fetch from rtmp://host/app"
+    )
     parser.add_argument(
         "--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR")
     )
@@ -53,7 +65,15 @@ def _config(args: argparse.Namespace) -> RelayConfig:
         config = replace(config, port=args.port)
     if args.takeover:
         config = replace(config, stream=replace(config.stream, takeover=True))
-    return config
+    options = {
+        "record_dir": args.record,
+        "auth_file": args.auth,
+        "auth_url": args.auth_url,
+        "http_port": args.http,
+        "push": tuple(args.push) or None,
+        "pull": tuple(args.pull) or None,
+    }
+    return replace(config, **{name: value for name, value in options.items() if value})
 
 
 def _run(args: argparse.Namespace) -> int:
