@@ -90,7 +90,8 @@ def _checked(
     """Check a TOML table's keys and value kinds against the settings object they update."""
     known = {f.name for f in fields(target) if f.name not in skip}
     checked: dict[str, Any] = {}
-    for key, value in values.items():
+    for key, given in values.items():
+        value = given
         if key not in known:
             msg = f"{path}: [{table}] has no setting {key!r} (known: {', '.join(sorted(known))})"
             raise ValueError(msg)
