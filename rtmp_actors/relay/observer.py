@@ -31,3 +31,9 @@ class StreamObserver(MonitoredActor):
 
     def stream_unpublished(self, app: str, key: str) -> None:
         """The publisher stopped (or was dropped)."""
+
+    def stream_wanted(self, app: str, key: str) -> None:
+        """A first player is waiting for ``app/key`` and nobody publishes it."""
+
+    def stream_unwanted(self, app: str, key: str) -> None:
+        """The last player of ``app/key`` left."""

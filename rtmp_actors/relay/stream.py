@@ -210,6 +210,8 @@ class LiveStream(MonitoredActor):
             request.session.accept_request.defer(request.request_id)
         if self._publisher is not None:
             self._send_join(player)
+        elif len(self._players) == 1:
+            self._tell_observers("stream_wanted")  # a pull relay may fetch it from upstream
 
     def _send_join(self, player: _Player) -> None:
         request = player.request
@@ -297,6 +299,8 @@ class LiveStream(MonitoredActor):
     def player_left(self, connection_id: str, stream_id: int) -> None:
         """A player stopped or disconnected."""
         if self._players.pop((connection_id, stream_id), None) is not None:
+            if not self._players:
+                self._tell_observers("stream_unwanted")
             self._maybe_idle()
 
     def _tell_player(self, player: _Player, method: str, *args: Any) -> None:
