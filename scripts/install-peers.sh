@@ -1,19 +1,21 @@
 #!/usr/bin/env bash
 # Installs the Debian peers the test suite talks to: nginx with the RTMP module (an upstream
-# server) and rtmpdump (a librtmp player). FFmpeg itself comes from the imageio-ffmpeg package.
+# server), rtmpdump (a librtmp player) and Debian's FFmpeg 5.1 (an older FFmpeg, plus ffprobe).
+# FFmpeg 9 itself comes from the imageio-ffmpeg package.
 set -euo pipefail
 
 have_peers() {
     command -v rtmpdump >/dev/null 2>&1 \
         && command -v nginx >/dev/null 2>&1 \
-        && compgen -G "/usr/lib/nginx/modules/ngx_rtmp_module.so" >/dev/null
+        && compgen -G "/usr/lib/nginx/modules/ngx_rtmp_module.so" >/dev/null \
+        && [ -x /usr/bin/ffmpeg ] && [ -x /usr/bin/ffprobe ]
 }
 
 if have_peers; then
     exit 0
 fi
 if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
-    echo "install-peers: need root and apt-get to install nginx, libnginx-mod-rtmp and rtmpdump" >&2
+    echo "install-peers: need root and apt-get to install nginx, libnginx-mod-rtmp, rtmpdump and ffmpeg" >&2
     # Tests that need these peers fail under CI=true and skip elsewhere.
     exit 0
 fi
@@ -28,5 +30,5 @@ fi
 trap '[ "$created_policy" = 1 ] && rm -f "$policy"' EXIT
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
-apt-get install -y -qq --no-install-recommends nginx libnginx-mod-rtmp rtmpdump >/dev/null
+apt-get install -y -qq --no-install-recommends nginx libnginx-mod-rtmp rtmpdump ffmpeg >/dev/null
 have_peers

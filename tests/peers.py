@@ -5,6 +5,9 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import threading
+import time
+from collections.abc import Callable
 from typing import NoReturn
 
 import pytest
@@ -48,3 +51,25 @@ def run_ffmpeg(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[
         msg = f"ffmpeg failed ({result.returncode}): {' '.join(command)}\n{log}"
         raise AssertionError(msg)
     return result
+
+
+def debian_ffmpeg() -> str:
+    """Debian's FFmpeg 5.1 (an older FFmpeg without Enhanced RTMP), installed as a peer."""
+    path = "/usr/bin/ffmpeg"
+    if not shutil.which(path):
+        missing_peer("Debian's ffmpeg")
+    return path
+
+
+def poll_until(condition: Callable[[], bool], timeout: float, what: str) -> None:
+    """Wait for an external process to bring ``condition`` about; fail after ``timeout``.
+
+    Only for progress we cannot be told about (another process connecting): in-process
+    waits use events and queues.
+    """
+    deadline = time.monotonic() + timeout
+    idle = threading.Event()
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout} s waiting for {what}")
+        idle.wait(0.02)  # a bounded poll of another process, not synchronisation
