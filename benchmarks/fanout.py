@@ -157,7 +157,7 @@ def cpu_seconds(pid: int) -> float:
 
 def run(server: str, players: int, seconds: int, tmp: Path) -> None:
     flv = source(seconds)
-    with _server(server, tmp) as (address, server_pid, count_players):
+    with _ServerUnderTest(server, tmp) as (address, server_pid, count_players):
         host, port = address
         url = f"rtmp://{host}:{port}/live/bench"
         outputs = [tmp / f"player{i}.flv" for i in range(players)]
@@ -206,7 +206,7 @@ def run(server: str, players: int, seconds: int, tmp: Path) -> None:
         print(f"  added latency over {len(latencies)} messages: p50 {p50:.1f} ms, p99 {p99:.1f} ms")
 
 
-class _server:
+class _ServerUnderTest:
     """The server under test: (address, pid, player count) while it runs."""
 
     def __init__(self, kind: str, tmp: Path) -> None:
