@@ -26,11 +26,11 @@ from typing import Any, Protocol
 import pykka
 
 from behaviours.protocol_handler import ProtocolHandler
+from rtmp_actors.actors.congestion import CongestionPolicy, Verdict
+from rtmp_actors.actors.media_sink import MediaSink
 from rtmp_actors.actors.method_proxy import MethodProxy
 from rtmp_actors.actors.monitoring import MonitoredActor
 from rtmp_actors.errors import ProtocolError
-from rtmp_actors.media.audio import is_audio_sequence_header
-from rtmp_actors.media.video import is_video_keyframe, is_video_sequence_header
 from rtmp_actors.protocol.connection import RtmpConnection
 from rtmp_actors.protocol.messages import AudioData, DetailedMessage, VideoData
 from rtmp_actors.transport.io_loop import TimerHandle
@@ -60,6 +60,14 @@ class ProtocolTransport(Protocol):
 
     def input_consumed(self, size: int) -> None:
         """Report processed input (flow control)."""
+
+    @property
+    def bytes_sent(self) -> int:
+        """Bytes written to the peer so far."""
+
+    @property
+    def is_closing(self) -> bool:
+        """Whether the transport is closing or closed."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,9 +131,7 @@ class ProtocolHandlerActor(MonitoredActor, ProtocolHandler):
         self._reported: tuple[int, int] = (0, 0)
         self._report_pending = False
         self._timers: list[TimerHandle] = []
-        self._congested_since: float | None = None
-        self._waiting_for_keyframe: set[int] = set()
-        self._dropped_messages = 0
+        self._congestion = CongestionPolicy(self._flow.high_water, self._flow.max_congestion)
         self._closed = False
 
     # --- Wiring -------------------------------------------------------------------------------
@@ -208,6 +214,24 @@ class ProtocolHandlerActor(MonitoredActor, ProtocolHandler):
             self._transport.send_data(data)
         self._schedule_byte_report()
 
+    def open_media_sink(self, stream_id: int, reply_to: MethodProxy, connection_id: str) -> None:
+        """Open a direct path for a playing stream; answers ``reply_to.media_sink_opened``.
+
+        Everything the session sent before is already written, so nothing sent through the
+        sink can overtake it. The answer carries None when the connection is closing.
+        """
+        sink = None
+        if not self._closed:
+            sink = MediaSink(
+                self._transport,
+                stream_id,
+                self._connection.chunk_size,
+                self._congestion,
+                self._clock,
+            )
+        with contextlib.suppress(pykka.ActorDeadError):
+            reply_to.media_sink_opened.defer(connection_id, stream_id, sink)
+
     def close_connection(self, reason: str | None = None, *, abort: bool = False) -> None:
         """Flush what is queued and close the socket (or drop it at once when ``abort``)."""
         if self._closed:
@@ -235,42 +259,16 @@ class ProtocolHandlerActor(MonitoredActor, ProtocolHandler):
         content = message.content
         if not isinstance(content, VideoData | AudioData):
             return False
-        is_video = isinstance(content, VideoData)
-        data = content.data
-        if is_video_sequence_header(data) if is_video else is_audio_sequence_header(data):
-            return False
-        congested = self._transport.queued_bytes > self._flow.high_water
-        if not congested:
-            self._congested_since = None
-        else:
-            now = self._clock()
-            if self._congested_since is None:
-                self._congested_since = now
-            elif now - self._congested_since > self._flow.max_congestion:
-                self._dropped_messages += 1
-                self.close_connection(
-                    f"the peer stayed congested for over {self._flow.max_congestion} s "
-                    f"({self._dropped_messages} media messages dropped)",
-                    abort=True,
-                )
-                return True
-        if not is_video:
-            return self._count_drop() if congested else False
-        stream_id = message.stream_id
-        if is_video_keyframe(data):
-            # Keyframes always go: each one unblocks everything after it.
-            self._waiting_for_keyframe.discard(stream_id)
-            return False
-        if stream_id in self._waiting_for_keyframe:
-            return self._count_drop()  # it depends on a frame already dropped
-        if congested:
-            self._waiting_for_keyframe.add(stream_id)
-            return self._count_drop()
-        return False
-
-    def _count_drop(self) -> bool:
-        self._dropped_messages += 1
-        return True
+        verdict = self._congestion.verdict(
+            video=isinstance(content, VideoData),
+            data=content.data,
+            stream_id=message.stream_id,
+            queued_bytes=self._transport.queued_bytes,
+            now=self._clock(),
+        )
+        if verdict is Verdict.DISCONNECT:
+            self.close_connection(self._congestion.describe(), abort=True)
+        return verdict is not Verdict.SEND
 
     # --- Timers and byte totals ---------------------------------------------------------------
 
@@ -281,7 +279,8 @@ class ProtocolHandlerActor(MonitoredActor, ProtocolHandler):
 
     def _report_bytes(self) -> None:
         self._report_pending = False
-        totals = (self._connection.bytes_sent, self._connection.bytes_received)
+        # The transport's count includes what media sinks wrote past the connection.
+        totals = (self._transport.bytes_sent, self._connection.bytes_received)
         if totals == self._reported or self._session is None:
             return
         self._session.notify_byte_totals.defer(*totals)

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping
 from typing import Any
 
+import pykka
+
+from rtmp_actors.actors.method_proxy import MethodProxy
 from rtmp_actors.actors.session_actor import SessionActor
 from rtmp_actors.media.metadata import StreamMetadata
 from rtmp_actors.session.events import MediaType
+from rtmp_actors.session.server import StreamState
 
 __all__ = ["ServerSessionActor"]
 
@@ -69,6 +74,22 @@ class ServerSessionActor(SessionActor):
     ) -> None:
         """Ask the client to reconnect, possibly elsewhere (Enhanced RTMP v2)."""
         self._apply("send_reconnect_request", tc_url, description)
+
+    def open_media_sink(self, stream_id: int, reply_to: MethodProxy) -> None:
+        """Ask for a direct path for a playing stream (see :class:`MediaSink`).
+
+        The answer is ``reply_to.media_sink_opened(connection_id, stream_id, sink)``, with
+        None for the sink when the stream is not playing. Media sent through the sink skips
+        this session: pause and receiveAudio/receiveVideo do not apply to it.
+        """
+        stream = self._session.streams.get(stream_id)
+        playing = stream is not None and stream.state is StreamState.PLAYING
+        if playing and self._protocol is not None and not self._finished:
+            with contextlib.suppress(pykka.ActorDeadError):
+                self._protocol.open_media_sink.defer(stream_id, reply_to, self.connection_id)
+                return
+        with contextlib.suppress(pykka.ActorDeadError):
+            reply_to.media_sink_opened.defer(self.connection_id, stream_id, None)
 
     def close(self, reason: str | None = None) -> None:
         """End every stream politely, flush, then close the connection."""

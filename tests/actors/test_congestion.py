@@ -32,6 +32,8 @@ class FakeTransport:
 
     def __init__(self) -> None:
         self.queued_bytes = 0
+        self.bytes_sent = 0
+        self.is_closing = False
         self.sent: list[bytes] = []
         self.aborted: str | None = None
 

@@ -1,0 +1,89 @@
+"""A playing stream's direct path to its connection: the relay's fan-out without actor hops.
+
+Relaying every message to every player through that player's session and protocol handler
+actors costs two thread switches per message per player. A :class:`MediaSink` lets the one
+actor that owns a live stream write each message, encoded once for everybody
+(:class:`PreparedMessage`), straight to each player's transport. The connection's protocol
+handler opens the sink only after writing what its session had already sent (``Play.Start``
+and so on), so nothing written through the sink can overtake it.
+
+The sink writes on chunk streams of its own, always starting with a full header, so it never
+disturbs the header compression state of the connection's own chunk encoder. Its messages
+go through the same congestion policy as everything else.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from rtmp_actors.actors.congestion import CongestionPolicy, Verdict
+from rtmp_actors.protocol.messages import AudioData, VideoData
+from rtmp_actors.protocol.prepared import PreparedMessage
+
+__all__ = ["MEDIA_SINK_CHUNK_STREAMS", "MediaSink"]
+
+_AUDIO_CSID = 20
+_VIDEO_CSID = 21
+_OTHER_CSID = 22
+MEDIA_SINK_CHUNK_STREAMS = frozenset({_AUDIO_CSID, _VIDEO_CSID, _OTHER_CSID})
+"""Chunk streams only media sinks write on."""
+
+
+class MediaSink:
+    """Writes prepared messages of one playing stream to its connection.
+
+    Made by the connection's protocol handler; used by one thread (the stream's owner).
+
+    Args:
+        transport: The connection's transport (``send_data``, ``queued_bytes``, ``abort``).
+        stream_id: The player's message stream id.
+        chunk_size: The connection's outbound chunk size.
+        congestion: The connection's congestion policy settings.
+        clock: Seconds, monotonic.
+    """
+
+    def __init__(
+        self,
+        transport: Any,
+        stream_id: int,
+        chunk_size: int,
+        congestion: CongestionPolicy,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._transport = transport
+        self.stream_id = stream_id
+        self.chunk_size = chunk_size
+        self._congestion = congestion
+        self._clock = clock
+
+    @property
+    def is_open(self) -> bool:
+        """Whether the connection can still be written to."""
+        return not self._transport.is_closing
+
+    def send(self, message: PreparedMessage) -> bool:
+        """Write one message (media may be dropped under congestion); False once closed."""
+        if self._transport.is_closing:
+            return False
+        content = message.content
+        if isinstance(content, VideoData | AudioData):
+            video = isinstance(content, VideoData)
+            verdict = self._congestion.verdict(
+                video=video,
+                data=content.data,
+                stream_id=self.stream_id,
+                queued_bytes=self._transport.queued_bytes,
+                now=self._clock(),
+            )
+            if verdict is Verdict.DISCONNECT:
+                self._transport.abort(self._congestion.describe())
+                return False
+            if verdict is Verdict.DROP:
+                return True
+            csid = _VIDEO_CSID if video else _AUDIO_CSID
+        else:
+            csid = _OTHER_CSID
+        self._transport.send_data(message.encoded(self.stream_id, self.chunk_size, csid))
+        return True
