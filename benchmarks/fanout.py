@@ -150,9 +150,11 @@ class ProbePlayer:
                     self.arrived[key_of(message.content.data, message.timestamp)] = now
 
 
-def cpu_seconds(pid: int) -> float:
+def cpu_times(pid: int) -> tuple[float, float]:
+    """(user, system) CPU seconds of a process so far."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    tick = os.sysconf("SC_CLK_TCK")
+    return int(fields[11]) / tick, int(fields[12]) / tick
 
 
 def run(server: str, players: int, seconds: int, tmp: Path) -> None:
@@ -175,14 +177,17 @@ def run(server: str, players: int, seconds: int, tmp: Path) -> None:
             threading.Event().wait(0.1)  # rtmpdump processes connect in their own time
         print(f"{server}: {count_players()} players waiting")
         proxy = TimestampingProxy(address)
-        cpu_before, wall_before = cpu_seconds(server_pid), time.monotonic()
+        cpu_before, wall_before = cpu_times(server_pid), time.monotonic()
         subprocess.run(
             [ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-nostdin", "-re",
              "-i", str(flv), "-c", "copy", "-f", "flv",
              f"rtmp://127.0.0.1:{proxy.port}/live/bench"],
             check=True, timeout=seconds + 60,
         )  # fmt: skip
-        cpu = cpu_seconds(server_pid) - cpu_before
+        user, system = (
+            after - before for after, before in zip(cpu_times(server_pid), cpu_before, strict=True)
+        )
+        cpu = user + system
         wall = time.monotonic() - wall_before
         probe.stopped.set()
         for proc in procs:
@@ -198,8 +203,8 @@ def run(server: str, players: int, seconds: int, tmp: Path) -> None:
     )
     print(f"{server}: {players} rtmpdump players, {wall:.1f} s publishing {published / 1e6:.1f} MB")
     print(f"  kept up (>= 90% of the published bytes): {kept_up}/{players}")
-    print(f"  delivered {delivered / 1e9:.2f} GB; server CPU {cpu:.2f} s = "
-          f"{cpu / max(delivered / 1e9, 1e-9):.2f} CPU-s/GB")  # fmt: skip
+    print(f"  delivered {delivered / 1e9:.2f} GB; server CPU {cpu:.2f} s (user {user:.2f}, "
+          f"system {system:.2f}) = {cpu / max(delivered / 1e9, 1e-9):.2f} CPU-s/GB")  # fmt: skip
     if latencies:
         p50 = statistics.median(latencies)
         p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
