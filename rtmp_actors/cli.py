@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from rtmp_actors import __version__
-from rtmp_actors.tools import inspect_dump, serve
+from rtmp_actors.tools import inspect_dump, pull, push, serve
 
 __all__ = ["main"]
 
@@ -21,6 +21,8 @@ def build_parser() -> argparse.ArgumentParser:
     subcommands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     serve.add_parser(subcommands)
     inspect_dump.add_parser(subcommands)
+    push.add_parser(subcommands)
+    pull.add_parser(subcommands)
     return parser
 
 

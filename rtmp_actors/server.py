@@ -70,6 +70,8 @@ class RtmpServer:
         self._lock = threading.RLock()
         self._all_closed = threading.Condition(self._lock)
         self._stopping = False
+        self._accepted = 0
+        self._closed_bytes = (0, 0)  # (received, sent) over connections that are over
 
     # --- Life cycle -------------------------------------------------------------------------------
 
@@ -95,6 +97,21 @@ class RtmpServer:
         with self._lock:
             return len(self._units)
 
+    @property
+    def connections_accepted(self) -> int:
+        """Connections accepted (given actors) since the server started."""
+        with self._lock:
+            return self._accepted
+
+    def byte_totals(self) -> tuple[int, int]:
+        """(bytes received, bytes sent) over every connection so far, open or closed."""
+        with self._lock:
+            received, sent = self._closed_bytes
+            for unit in self._units.values():
+                received += unit.transport.bytes_received
+                sent += unit.transport.bytes_sent
+        return received, sent
+
     def wait_for_connections(self, count: int = 0, timeout: float | None = None) -> bool:
         """Wait until at most ``count`` connections are open; False on timeout."""
         with self._all_closed:
@@ -119,7 +136,11 @@ class RtmpServer:
                 self._all_closed.wait(deadline - time.monotonic())
             leftover = list(self._units.values())
         for unit in leftover:
-            logger.warning("connection %s did not close in time; dropping it", unit.connection_id)
+            logger.warning(
+                "connection %s did not close in time; dropping it",
+                unit.connection_id,
+                extra={"connection_id": unit.connection_id},
+            )
             unit.transport.abort("server shutting down")
         with self._all_closed:
             end = time.monotonic() + 5.0
@@ -156,8 +177,14 @@ class RtmpServer:
         connection_id = next_connection_id("s")
         transport = Transport(self._loop, sock, ssl_context=self._ssl_context, server_side=True)
         session = ServerSession(self.config, connection_id=connection_id, now=time.monotonic())
-        logger.info("connection %s from %s:%s", connection_id, *address)
+        logger.info(
+            "connection %s from %s:%s",
+            connection_id,
+            *address,
+            extra={"connection_id": connection_id},
+        )
         with self._lock:
+            self._accepted += 1
             unit = start_connection(
                 role=ConnectionRole.SERVER,
                 loop=self._loop,
@@ -176,5 +203,10 @@ class RtmpServer:
     def _closed(self, unit: ConnectionUnit) -> None:
         with self._all_closed:
             self._units.pop(unit.connection_id, None)
+            received, sent = self._closed_bytes
+            transport = unit.transport
+            self._closed_bytes = (received + transport.bytes_received, sent + transport.bytes_sent)
             self._all_closed.notify_all()
-        logger.info("connection %s closed", unit.connection_id)
+        logger.info(
+            "connection %s closed", unit.connection_id, extra={"connection_id": unit.connection_id}
+        )

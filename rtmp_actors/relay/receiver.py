@@ -11,12 +11,17 @@ import pykka
 from rtmp_actors.actors.connection_unit import ConnectionInfo
 from rtmp_actors.actors.event_receivers import EventReceiverActor
 from rtmp_actors.actors.method_proxy import MethodProxy
+from rtmp_actors.protocol.commands import NetStreamCode
+from rtmp_actors.relay.access import AccessKind, AccessRequest, describe_refusal
 from rtmp_actors.relay.stream import PlayRequest, PublishRequest
 from rtmp_actors.session import server_events as events
 
 __all__ = ["RelayReceiver"]
 
 logger = logging.getLogger(__name__)
+
+MAX_PENDING_CHECKS = 16
+"""Publish/play requests of one connection waiting for the access controller."""
 
 
 class RelayReceiver(EventReceiverActor):
@@ -25,10 +30,18 @@ class RelayReceiver(EventReceiverActor):
     Args:
         connection: The connection's info (its session, for answering requests).
         registry: The stream registry.
+        access: An :class:`~rtmp_actors.relay.access.AccessController` to ask before routing
+            a publish or play request (None: everything is allowed).
     """
 
-    def __init__(self, connection: ConnectionInfo, registry: MethodProxy) -> None:
+    def __init__(
+        self, connection: ConnectionInfo, registry: MethodProxy, access: MethodProxy | None = None
+    ) -> None:
         super().__init__()
+        self._access = access
+        self._addr = connection.peer_address[0] if connection.peer_address else ""
+        self._tc_url = self._flash_ver = ""
+        self._checks: dict[int, events.PublishStreamRequested | events.PlayStreamRequested] = {}
         self._connection_id = connection.connection_id
         self._session = connection.session
         self._registry = registry
@@ -49,9 +62,76 @@ class RelayReceiver(EventReceiverActor):
     # --- Session events ---------------------------------------------------------------------------
 
     def on_connection_requested(self, event: events.ConnectionRequested) -> None:
+        self._tc_url = event.connect.tc_url or ""
+        self._flash_ver = event.connect.flash_ver or ""
         self._session.accept_request.defer(event.request_id)
 
     def on_publish_stream_requested(self, event: events.PublishStreamRequested) -> None:
+        self._check_access(AccessKind.PUBLISH, event, event.publish_type)
+
+    def on_play_stream_requested(self, event: events.PlayStreamRequested) -> None:
+        self._check_access(AccessKind.PLAY, event)
+
+    # --- Access control ---------------------------------------------------------------------------
+
+    def _check_access(
+        self,
+        kind: AccessKind,
+        event: events.PublishStreamRequested | events.PlayStreamRequested,
+        publish_type: str = "",
+    ) -> None:
+        if self._access is None:
+            self._route(event)
+            return
+        if len(self._checks) >= MAX_PENDING_CHECKS:
+            self._refuse(event, "too many pending requests")
+            return
+        # Request ids are unique within the session: they serve as tokens.
+        self._checks[event.request_id] = event
+        request = AccessRequest(
+            kind,
+            event.app_name,
+            event.stream_key,
+            self._addr,
+            self._tc_url,
+            self._flash_ver,
+            publish_type,
+        )
+        try:
+            self._access.check.defer(request, self._me, event.request_id)
+        except pykka.ActorDeadError:  # the relay is stopping
+            self._checks.pop(event.request_id, None)
+            self._refuse(event, "the server is stopping")
+
+    def access_decided(self, token: int, allowed: bool, reason: str) -> None:
+        """The access controller's answer about the request ``token``."""
+        event = self._checks.pop(token, None)
+        if event is None:
+            return  # the connection ended meanwhile
+        if allowed:
+            self._route(event)
+        else:
+            self._refuse(event, reason)
+
+    def _refuse(
+        self, event: events.PublishStreamRequested | events.PlayStreamRequested, reason: str
+    ) -> None:
+        if isinstance(event, events.PublishStreamRequested):
+            kind, code = AccessKind.PUBLISH, NetStreamCode.PUBLISH_BAD_NAME
+        else:
+            kind, code = AccessKind.PLAY, NetStreamCode.PLAY_FAILED
+        with contextlib.suppress(pykka.ActorDeadError):
+            self._session.reject_request.defer(
+                event.request_id, describe_refusal(kind, reason), code
+            )
+
+    def _route(self, event: events.PublishStreamRequested | events.PlayStreamRequested) -> None:
+        if isinstance(event, events.PublishStreamRequested):
+            self._route_publish(event)
+        else:
+            self._route_play(event)
+
+    def _route_publish(self, event: events.PublishStreamRequested) -> None:
         self._registry.publish_requested.defer(
             PublishRequest(
                 self._connection_id,
@@ -64,7 +144,7 @@ class RelayReceiver(EventReceiverActor):
             )
         )
 
-    def on_play_stream_requested(self, event: events.PlayStreamRequested) -> None:
+    def _route_play(self, event: events.PlayStreamRequested) -> None:
         self._registry.play_requested.defer(
             PlayRequest(
                 self._connection_id,
@@ -98,6 +178,7 @@ class RelayReceiver(EventReceiverActor):
             self._to_stream(stream, "player_left", event.stream_id)
 
     def on_disconnected(self, event: events.Disconnected) -> None:
+        self._checks.clear()  # answers still to come are ignored
         for stream in self._publishing.values():
             self._to_stream(stream, "publisher_left")
         for stream_id, stream in self._playing.items():

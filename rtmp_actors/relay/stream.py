@@ -28,11 +28,16 @@ from typing import Any
 
 import pykka
 
+from rtmp_actors.actors.media_sink import MediaSink
 from rtmp_actors.actors.method_proxy import MethodProxy
 from rtmp_actors.actors.monitoring import MonitoredActor
 from rtmp_actors.media.video import is_video_keyframe
-from rtmp_actors.protocol.commands import NetStreamCode
+from rtmp_actors.protocol.amf import EcmaArray
+from rtmp_actors.protocol.commands import NetStreamCode, OnStatus
+from rtmp_actors.protocol.messages import AudioData, DataMessage, StreamBegin, StreamEof, VideoData
+from rtmp_actors.protocol.prepared import PreparedMessage
 from rtmp_actors.relay.gop_cache import GopCache, configuration_key
+from rtmp_actors.relay.metrics import RateMeter
 from rtmp_actors.session.events import MediaType
 from rtmp_actors.transport.io_loop import TimerHandle
 
@@ -91,11 +96,20 @@ class _Player:
     request: PlayRequest
     needs_keyframe: bool = False
     sent_messages: int = 0
+    # The direct path to the player's connection, once its protocol handler opened it;
+    # until then messages wait here, in order (None: the sink was refused, use the session).
+    sink: MediaSink | None = None
+    pending: list[PreparedMessage] | None = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
 class StreamStats:
-    """A snapshot of one stream, for monitoring."""
+    """A snapshot of one stream, for monitoring.
+
+    ``bytes_in`` and ``messages_in`` count audio and video payloads over the stream's life;
+    ``bitrate_kbps`` is their rate over the last few seconds (0 without a publisher);
+    ``publishing_since`` is on the stream's clock (``time.monotonic`` by default).
+    """
 
     app: str
     key: str
@@ -105,6 +119,19 @@ class StreamStats:
     messages_in: int
     publishing_since: float | None
     metadata: Mapping[str, Any] | None = field(default=None)
+    bitrate_kbps: float = 0.0
+
+
+_MAX_PENDING = 4096
+
+
+def _media_message(media_type: MediaType, timestamp: int, data: bytes) -> PreparedMessage:
+    content = VideoData(data) if media_type is MediaType.VIDEO else AudioData(data)
+    return PreparedMessage(content, timestamp)
+
+
+def _metadata_message(metadata: Mapping[str, Any]) -> PreparedMessage:
+    return PreparedMessage(DataMessage(("onMetaData", EcmaArray(metadata))), 0)
 
 
 class LiveStream(MonitoredActor):
@@ -147,6 +174,7 @@ class LiveStream(MonitoredActor):
         self._publishing_since: float | None = None
         self._bytes_in = 0
         self._messages_in = 0
+        self._rate = RateMeter(clock())
         self._idle_timer: TimerHandle | None = None
 
     # --- Requests (from the registry) ---------------------------------------------------------
@@ -162,6 +190,7 @@ class LiveStream(MonitoredActor):
                 self.key,
                 request.connection_id,
                 current.connection_id,
+                extra={"connection_id": request.connection_id},
             )
             with contextlib.suppress(pykka.ActorDeadError):
                 request.session.reject_request.defer(
@@ -178,6 +207,7 @@ class LiveStream(MonitoredActor):
                 self.key,
                 request.connection_id,
                 current.connection_id,
+                extra={"connection_id": request.connection_id},
             )
             self._end_publishing(notify=False)
             with contextlib.suppress(pykka.ActorDeadError):
@@ -189,16 +219,26 @@ class LiveStream(MonitoredActor):
         self._cache.clear()
         self._publishing_since = self._clock()
         self._last_media = self._publishing_since
+        self._rate = RateMeter(self._publishing_since)
         with contextlib.suppress(pykka.ActorDeadError):
             # Bind before accepting: the receiver's media events only start after the accept.
             request.receiver.bind_publisher.defer(self.actor_ref, request.stream_id)
             request.session.accept_request.defer(request.request_id)
-        for player in self._players.values():
-            self._tell_player(player, "send_stream_published")
+        for player in list(self._players.values()):
+            sid = player.request.stream_id
+            self._send(player, PreparedMessage(StreamBegin(sid), 0))
+            status = OnStatus.play_publish_notify(request.key).to_message()
+            self._send(player, PreparedMessage(status, 0))
             player.needs_keyframe = True
         self._arm_idle_check()
         self._tell_observers("stream_published")
-        logger.info("%s/%s: %s publishing", self.app, self.key, request.connection_id)
+        logger.info(
+            "%s/%s: %s publishing",
+            self.app,
+            self.key,
+            request.connection_id,
+            extra={"connection_id": request.connection_id},
+        )
 
     def play_requested(self, request: PlayRequest) -> None:
         """Accept a player; it gets the cached start of the stream, then the live messages."""
@@ -208,6 +248,7 @@ class LiveStream(MonitoredActor):
         with contextlib.suppress(pykka.ActorDeadError):
             request.receiver.bind_player.defer(self.actor_ref, request.stream_id)
             request.session.accept_request.defer(request.request_id)
+            request.session.open_media_sink.defer(request.stream_id, MethodProxy(self.actor_ref))
         if self._publisher is not None:
             self._send_join(player)
         elif len(self._players) == 1:
@@ -216,16 +257,21 @@ class LiveStream(MonitoredActor):
     def _send_join(self, player: _Player) -> None:
         request = player.request
         if self._cache.metadata is not None:
-            self._tell_player(player, "send_metadata", self._cache.metadata)
+            self._send(player, _metadata_message(self._cache.metadata))
         if self._policy.gop_cache:
             for message in self._cache.join():
-                self._tell_player(
-                    player, "send_av_data", message.media_type, message.timestamp, message.data
-                )
+                prepared = _media_message(message.media_type, message.timestamp, message.data)
+                self._send(player, prepared)
             player.needs_keyframe = self._cache.waits_for_keyframe
         else:
             player.needs_keyframe = True
-        logger.debug("%s/%s: %s joined", self.app, self.key, request.connection_id)
+        logger.debug(
+            "%s/%s: %s joined",
+            self.app,
+            self.key,
+            request.connection_id,
+            extra={"connection_id": request.connection_id},
+        )
 
     # --- Publisher traffic (from the publisher's receiver) ------------------------------------
 
@@ -235,8 +281,9 @@ class LiveStream(MonitoredActor):
             return
         self._cache.set_metadata(metadata or None)
         self._tell_observers("stream_metadata", metadata)
-        for player in self._players.values():
-            self._tell_player(player, "send_metadata", metadata)
+        prepared = _metadata_message(metadata)
+        for player in list(self._players.values()):
+            self._send(player, prepared)
 
     def publisher_media(
         self, connection_id: str, media_type: MediaType, timestamp: int, data: bytes
@@ -246,14 +293,17 @@ class LiveStream(MonitoredActor):
             return
         self._last_media = self._clock()
         self._bytes_in += len(data)
+        self._rate.add(self._last_media, len(data))
         self._messages_in += 1
         if self._policy.gop_cache or self._players:
             self._cache.add(media_type, timestamp, data)
         for observer in self._observers:
-            observer.stream_media.defer(self.app, self.key, media_type, timestamp, data)
+            with contextlib.suppress(pykka.ActorDeadError):
+                observer.stream_media.defer(self.app, self.key, media_type, timestamp, data)
         # For players waiting for a keyframe: worked out once, and only if there are any.
         gate: tuple[bool, bool] | None = None  # (skip this message, it is the keyframe)
-        for player in self._players.values():
+        prepared = _media_message(media_type, timestamp, data)  # encoded once, for everybody
+        for player in list(self._players.values()):
             if player.needs_keyframe and media_type is MediaType.VIDEO:
                 if gate is None:
                     keyframe = is_video_keyframe(data)
@@ -264,13 +314,19 @@ class LiveStream(MonitoredActor):
                     continue
                 if gate[1]:
                     player.needs_keyframe = False
-            self._tell_player(player, "send_av_data", media_type, timestamp, data)
+            self._send(player, prepared)
 
     def publisher_left(self, connection_id: str) -> None:
         """The publisher stopped or disconnected: players are told and keep waiting."""
         if not self._is_publisher(connection_id):
             return
-        logger.info("%s/%s: %s stopped publishing", self.app, self.key, connection_id)
+        logger.info(
+            "%s/%s: %s stopped publishing",
+            self.app,
+            self.key,
+            connection_id,
+            extra={"connection_id": connection_id},
+        )
         self._end_publishing(notify=True)
         self._maybe_idle()
 
@@ -283,8 +339,11 @@ class LiveStream(MonitoredActor):
             self._idle_timer.cancel()
             self._idle_timer = None
         if notify:
-            for player in self._players.values():
-                self._tell_player(player, "send_stream_unpublished")
+            for player in list(self._players.values()):
+                sid = player.request.stream_id
+                self._send(player, PreparedMessage(StreamEof(sid), 0))
+                status = OnStatus.play_unpublish_notify(self.key).to_message()
+                self._send(player, PreparedMessage(status, 0))
 
     def _tell_observers(self, method: str, *args: Any) -> None:
         for observer in self._observers:
@@ -302,6 +361,54 @@ class LiveStream(MonitoredActor):
             if not self._players:
                 self._tell_observers("stream_unwanted")
             self._maybe_idle()
+
+    def media_sink_opened(self, connection_id: str, stream_id: int, sink: MediaSink | None) -> None:
+        """A player's connection opened its direct path (or refused it with None)."""
+        player = self._players.get((connection_id, stream_id))
+        if player is None:
+            return  # it left meanwhile
+        pending, player.pending = player.pending or [], None
+        player.sink = sink
+        if sink is None:
+            # Its session is not playing (it is going away): what waited is dropped and the
+            # session path is used from now on, starting at a keyframe.
+            player.needs_keyframe = True
+            return
+        for message in pending:
+            if not sink.send(message):
+                self._players.pop((connection_id, stream_id), None)
+                return
+
+    def _send(self, player: _Player, message: PreparedMessage) -> None:
+        """Send one message to a player, through its sink when it has one."""
+        sink = player.sink
+        if sink is not None:
+            if sink.send(message):
+                player.sent_messages += 1
+            else:  # the connection is closing; its receiver will tell us it left
+                self._players.pop((player.request.connection_id, player.request.stream_id), None)
+            return
+        pending = player.pending
+        if pending is not None:
+            if len(pending) < _MAX_PENDING:
+                pending.append(message)
+            else:  # the sink is slow to open: start it at a keyframe instead
+                pending.clear()
+                player.needs_keyframe = True
+            return
+        self._send_through_session(player, message)
+
+    def _send_through_session(self, player: _Player, message: PreparedMessage) -> None:
+        content = message.content
+        if isinstance(content, AudioData | VideoData):
+            kind = MediaType.VIDEO if isinstance(content, VideoData) else MediaType.AUDIO
+            self._tell_player(player, "send_av_data", kind, message.timestamp, content.data)
+        elif isinstance(content, DataMessage) and len(content.values) > 1:
+            self._tell_player(player, "send_metadata", content.values[1])
+        elif isinstance(content, StreamBegin):
+            self._tell_player(player, "send_stream_published")
+        elif isinstance(content, StreamEof):
+            self._tell_player(player, "send_stream_unpublished")
 
     def _tell_player(self, player: _Player, method: str, *args: Any) -> None:
         request = player.request
@@ -338,6 +445,7 @@ class LiveStream(MonitoredActor):
             self.key,
             publisher.connection_id,
             silent,
+            extra={"connection_id": publisher.connection_id},
         )
         with contextlib.suppress(pykka.ActorDeadError):
             publisher.session.close.defer(f"no media for {silent:.0f} s")
@@ -371,6 +479,7 @@ class LiveStream(MonitoredActor):
             self._messages_in,
             self._publishing_since,
             self._cache.metadata,
+            self._rate.kbps(self._clock()) if self._publisher else 0.0,
         )
 
     def on_stop(self) -> None:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import signal
 import sys
 import threading
 from dataclasses import replace
+from datetime import UTC, datetime
 from typing import Any
 
 import pykka
@@ -15,7 +17,7 @@ import pykka
 from rtmp_actors.relay.config import RelayConfig
 from rtmp_actors.relay.server import RelayServer
 
-__all__ = ["add_parser"]
+__all__ = ["JsonLogFormatter", "add_parser"]
 
 logger = logging.getLogger("rtmp_actors.serve")
 
@@ -54,6 +56,12 @@ def add_parser(subcommands: Any) -> None:
     parser.add_argument(
         "--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR")
     )
+    parser.add_argument(
+        "--log-format",
+        default="text",
+        choices=("text", "json"),
+        help="json: one JSON object per line (time, level, logger, message, connection_id)",
+    )
     parser.set_defaults(run=_run)
 
 
@@ -73,15 +81,45 @@ def _config(args: argparse.Namespace) -> RelayConfig:
         "push": tuple(args.push) or None,
         "pull": tuple(args.pull) or None,
     }
-    return replace(config, **{name: value for name, value in options.items() if value})
+    return replace(config, **{name: value for name, value in options.items() if value is not None})
+
+
+class JsonLogFormatter(logging.Formatter):
+    """Formats each record as one line of JSON.
+
+    The keys are ``time`` (UTC, ISO 8601), ``level``, ``logger`` and ``message``, then
+    ``connection_id`` when the record carries one (``extra={"connection_id": ...}``, as the
+    server, relay and protocol handler log calls pass), and ``exception`` when there is one.
+    """
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        connection_id = getattr(record, "connection_id", None)
+        if connection_id:
+            entry["connection_id"] = str(connection_id)
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        elif record.exc_text:
+            entry["exception"] = record.exc_text
+        return json.dumps(entry, default=str)
+
+
+def _setup_logging(level: str, log_format: str) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    if log_format == "json":
+        handler.setFormatter(JsonLogFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=level, handlers=[handler])
 
 
 def _run(args: argparse.Namespace) -> int:
-    logging.basicConfig(
-        level=args.log_level,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    _setup_logging(args.log_level, args.log_format)
     try:
         config = _config(args)
     except (OSError, ValueError) as error:
@@ -91,9 +129,19 @@ def _run(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     try:
-        relay = RelayServer(config).start()
+        relay = RelayServer(config)
+    except (OSError, ValueError) as error:
+        # A settings problem found on start (an unreadable or malformed access file, say).
+        print(f"serve: {error}", file=sys.stderr)
+        pykka.ActorRegistry.stop_all()
+        return 2
+    try:
+        relay.start()
     except OSError as error:
-        print(f"serve: cannot listen on {config.host}:{config.port}: {error}", file=sys.stderr)
+        where = f"{config.host}:{config.port}"
+        if config.http_port is not None:
+            where += f" (RTMP) or {config.http_host}:{config.http_port} (HTTP)"
+        print(f"serve: cannot listen on {where}: {error}", file=sys.stderr)
         pykka.ActorRegistry.stop_all()
         return 1
     host, port = relay.address

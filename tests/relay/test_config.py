@@ -36,7 +36,7 @@ def test_toml_overrides(tmp_path: Path) -> None:
     [
         ("[nope]\na = 1\n", "unknown table"),
         ("[server]\nprot = 1\n", "no setting 'prot'"),
-        ("[server]\nport = \"x\"\n", "port should be like 1935"),
+        ('[server]\nport = "x"\n', "port should be like 1935"),
         ("[stream]\ngop_cache = 1\n", "gop_cache should be like True"),
     ],
 )

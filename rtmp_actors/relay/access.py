@@ -1,0 +1,568 @@
+"""Who may publish and play: an access file, an HTTP callback, and the actor that asks them.
+
+Theory of operation:
+
+* Every publish and play request becomes an :class:`AccessRequest`. The connection's relay
+  receiver tells the :class:`AccessController` actor to ``check`` it, and routes the request
+  to the stream registry only once the controller has told it ``access_decided(token,
+  allowed, reason)``. Nothing here ever blocks an actor.
+* The access file (``--auth FILE``) is parsed once into an :class:`AccessList` and consulted
+  in the controller's thread (a set lookup). :class:`AccessFile` re-reads the file when its
+  size or modification time changes, at most once per ``reload_interval``; a file that has
+  become unreadable or invalid keeps the previous rules (logged).
+* The HTTP callback (``--auth-url URL``) works like nginx-rtmp's ``on_publish``/``on_play``:
+  a form-encoded POST (see :func:`callback_form`) whose 2xx answer allows; any other status
+  (redirects are not followed), a connection error or no answer within the timeout refuses.
+  :class:`HttpCallback` runs the requests on a small thread pool with a bound on requests in
+  flight; the controller also arms its own deadline, so a callback that trickles bytes cannot
+  hold a request past the timeout.
+* When both are configured both must allow: the file is asked first, and the callback only
+  about what the file allows.
+* Client-supplied names are data, never code: they reach the callback URL-encoded in the
+  request body and are never used in a shell or a path here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import itertools
+import logging
+import os
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+import pykka
+
+from rtmp_actors.actors.method_proxy import MethodProxy
+from rtmp_actors.actors.monitoring import MonitoredActor
+from rtmp_actors.transport.io_loop import TimerHandle
+
+__all__ = [
+    "AccessController",
+    "AccessFile",
+    "AccessKind",
+    "AccessList",
+    "AccessRequest",
+    "AccessRule",
+    "HttpCallback",
+    "callback_form",
+    "describe_refusal",
+]
+
+logger = logging.getLogger(__name__)
+
+Scheduler = Callable[[float, Callable[[], None]], TimerHandle]
+
+WILDCARD = "*"
+"""In a rule, matches any app or any stream key."""
+MAX_ACCESS_FILE_SIZE = 1024 * 1024
+"""Largest access file read, in bytes."""
+
+# Client-safe reasons (sent in the refusal); the details go to the server's log.
+UNKNOWN_KEY = "unknown stream key"
+CALLBACK_REFUSED = "refused by the auth service"
+CALLBACK_TIMEOUT = "the auth service did not answer in time"
+CALLBACK_UNAVAILABLE = "the auth service is unavailable"
+CALLBACK_BUSY = "too many pending access checks"
+
+
+class AccessKind(StrEnum):
+    """What a client asks to do with a stream."""
+
+    PUBLISH = "publish"
+    PLAY = "play"
+
+
+@dataclass(frozen=True, slots=True)
+class AccessRequest:
+    """One publish or play request to decide.
+
+    Attributes:
+        kind: Publish or play.
+        app: The connection's application name.
+        key: The stream key as sent, any ``?query`` included.
+        addr: The client's IP address ("" when unknown).
+        tc_url: The ``tcUrl`` of the client's connect ("" when it sent none).
+        flash_ver: The ``flashVer`` of the client's connect ("" when it sent none).
+        publish_type: For a publish, ``live``, ``record`` or ``append`` as sent.
+    """
+
+    kind: AccessKind
+    app: str
+    key: str
+    addr: str = ""
+    tc_url: str = ""
+    flash_ver: str = ""
+    publish_type: str = ""
+
+    @property
+    def name(self) -> str:
+        """The stream key without its query string."""
+        return self.key.partition("?")[0]
+
+    @property
+    def args(self) -> str:
+        """The query string of the stream key (without the ``?``), or ""."""
+        return self.key.partition("?")[2]
+
+
+@dataclass(frozen=True, slots=True)
+class AccessRule:
+    """One line of an access file.
+
+    Attributes:
+        kinds: What the rule allows.
+        app: The application it applies to, or ``*`` for any.
+        key: The stream key (without query string) it applies to, or ``*`` for any.
+    """
+
+    kinds: frozenset[AccessKind]
+    app: str
+    key: str
+
+
+_BOTH = frozenset(AccessKind)
+_VERBS = frozenset(kind.value for kind in AccessKind)
+
+
+class AccessList:
+    """Allow rules, read from an access file; anything no rule allows is refused.
+
+    The file has one rule per line; blank lines and everything after a ``#`` that starts a
+    line or follows a space are ignored::
+
+        # Encoders publish with their secret keys; anyone may play any stream of "live".
+        publish live/cam-7f3a9c
+        publish studio-b8e21d        # any app
+        play live/*
+        shared-test-key              # publish and play, any app
+
+    A rule is ``publish TARGET``, ``play TARGET`` or just ``TARGET`` (both), where TARGET is
+    ``KEY`` (any app) or ``APP/KEY``, split at the last ``/`` as in ``rtmp://host/APP/KEY``.
+    ``*`` as the app or the key matches any. Keys are compared without their query string
+    (``key?token=1`` is ``key``), exactly and case-sensitively.
+
+    Args:
+        rules: The rules.
+    """
+
+    def __init__(self, rules: Iterable[AccessRule] = ()) -> None:
+        self.rules = tuple(rules)
+        self._allowed = frozenset(
+            (kind, rule.app, rule.key) for rule in self.rules for kind in rule.kinds
+        )
+
+    @classmethod
+    def parse(cls, text: str, source: str = "<access rules>") -> AccessList:
+        """Parse the text of an access file.
+
+        Args:
+            text: The rules, one per line.
+            source: Names the text in error messages (the file's path).
+
+        Raises:
+            ValueError: For a line that is not a rule, naming the source and line number.
+        """
+        rules = []
+        for number, line in enumerate(text.splitlines(), start=1):
+            words = _strip_comment(line).split()
+            if not words:
+                continue
+            verb = words[0].lower()
+            if len(words) == 1 and verb not in _VERBS:
+                kinds, target = _BOTH, words[0]
+            elif len(words) == 2 and verb in _VERBS:
+                kinds, target = frozenset({AccessKind(verb)}), words[1]
+            else:
+                msg = (
+                    f"{source}:{number}: expected 'publish KEY', 'play KEY' or 'KEY' "
+                    f"(KEY may be APP/KEY), not {line.strip()!r}"
+                )
+                raise ValueError(msg)
+            app, slash, key = target.rpartition("/")
+            if not slash:
+                app = WILDCARD
+            if not app or not key:
+                msg = f"{source}:{number}: {target!r} has an empty app or key"
+                raise ValueError(msg)
+            rules.append(AccessRule(kinds, app, key.partition("?")[0]))
+        return cls(rules)
+
+    @classmethod
+    def from_file(cls, path: str | os.PathLike[str]) -> AccessList:
+        """Read and parse an access file (UTF-8, at most 1 MiB).
+
+        Raises:
+            OSError: If the file cannot be read.
+            ValueError: If it is too large, not UTF-8, or has a line that is not a rule.
+        """
+        with open(path, "rb") as file:
+            data = file.read(MAX_ACCESS_FILE_SIZE + 1)
+        if len(data) > MAX_ACCESS_FILE_SIZE:
+            msg = f"{path}: access file is larger than {MAX_ACCESS_FILE_SIZE} bytes"
+            raise ValueError(msg)
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as error:
+            msg = f"{path}: access file is not UTF-8: {error}"
+            raise ValueError(msg) from None
+        return cls.parse(text, str(path))
+
+    def allows(self, kind: AccessKind, app: str, key: str) -> bool:
+        """Whether some rule lets a client ``kind`` the stream ``app/key``."""
+        name = key.partition("?")[0]
+        allowed = self._allowed
+        return (
+            (kind, app, name) in allowed
+            or (kind, WILDCARD, name) in allowed
+            or (kind, app, WILDCARD) in allowed
+            or (kind, WILDCARD, WILDCARD) in allowed
+        )
+
+
+def _strip_comment(line: str) -> str:
+    if line.lstrip().startswith("#"):
+        return ""
+    for separator in (" #", "\t#"):
+        line = line.partition(separator)[0]
+    return line
+
+
+class AccessFile:
+    """An access file, re-read when it changes.
+
+    Args:
+        path: The file.
+        reload_interval: Look at the file's size and modification time at most this often.
+        clock: Monotonic seconds (for tests).
+
+    Raises:
+        OSError: If the file cannot be read at first.
+        ValueError: If it is not a valid access file at first.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        reload_interval: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.path = Path(path)
+        self._reload_interval = reload_interval
+        self._clock = clock
+        self._signature = self._stat()
+        self._rules = AccessList.from_file(self.path)
+        self._checked_at = clock()
+
+    def _stat(self) -> tuple[int, int] | None:
+        try:
+            status = self.path.stat()
+        except OSError:
+            return None
+        return status.st_mtime_ns, status.st_size
+
+    def current(self) -> AccessList:
+        """The rules, re-read first if the file changed since it was last read."""
+        now = self._clock()
+        if now - self._checked_at < self._reload_interval:
+            return self._rules
+        self._checked_at = now
+        signature = self._stat()
+        if signature == self._signature:
+            return self._rules
+        self._signature = signature
+        try:
+            self._rules = AccessList.from_file(self.path)
+        except (OSError, ValueError) as error:
+            logger.error("access file not reloaded, keeping its previous rules: %s", error)
+        else:
+            logger.info("access file %s reloaded: %d rules", self.path, len(self._rules.rules))
+        return self._rules
+
+
+def callback_form(request: AccessRequest) -> dict[str, str]:
+    """The fields POSTed to the auth callback, as nginx-rtmp's ``on_publish``/``on_play``.
+
+    Fields:
+        call: ``publish`` or ``play``.
+        app: The application name.
+        name: The stream key without its query string.
+        args: The stream key's query string (without ``?``), often a token; may be empty.
+        addr: The client's IP address.
+        tcurl: The ``tcUrl`` the client connected with.
+        flashver: The client's ``flashVer``.
+        type: For ``publish`` only: ``live``, ``record`` or ``append``.
+
+    Unlike nginx-rtmp, the client's query arguments are not merged into the form (they could
+    override the fields above); they come whole in ``args``.
+    """
+    form = {
+        "call": request.kind.value,
+        "app": request.app,
+        "name": request.name,
+        "args": request.args,
+        "addr": request.addr,
+        "tcurl": request.tc_url,
+        "flashver": request.flash_ver,
+    }
+    if request.kind is AccessKind.PUBLISH:
+        form["type"] = request.publish_type
+    return form
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """Make a 3xx answer an :class:`urllib.error.HTTPError` instead of following it."""
+
+    def redirect_request(self, *_args: Any, **_kwargs: Any) -> None:
+        return None
+
+
+class HttpCallback:
+    """Asks an HTTP endpoint about access requests, on a bounded pool of worker threads.
+
+    Proxies from the environment are not used: the callback is normally a local service.
+
+    Args:
+        url: An ``http://`` or ``https://`` URL.
+        timeout: Seconds for connecting and for each read.
+        max_workers: Requests made at the same time.
+        max_pending: Requests queued or in flight; beyond this :meth:`submit` refuses at once.
+
+    Raises:
+        ValueError: If the URL is not http(s) or names no host.
+    """
+
+    def __init__(
+        self, url: str, timeout: float = 5.0, max_workers: int = 4, max_pending: int = 64
+    ) -> None:
+        parts = urllib.parse.urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            msg = f"auth URL {url!r} is not an http:// or https:// URL with a host"
+            raise ValueError(msg)
+        self.url = url
+        self.timeout = timeout
+        self._max_pending = max_pending
+        self._pending = 0
+        self._lock = threading.Lock()
+        self._executor = ThreadPoolExecutor(max_workers, thread_name_prefix="rtmp-auth-callback")
+        self._opener = urllib.request.build_opener(urllib.request.ProxyHandler({}), _NoRedirect())
+
+    def ask(self, request: AccessRequest) -> tuple[bool, str]:
+        """POST the request's form and judge the answer (blocks; the pool runs this).
+
+        Returns:
+            ``(allowed, reason)``; the reason is client-safe, the details are logged.
+        """
+        body = urllib.parse.urlencode(callback_form(request)).encode("ascii")
+        http_request = urllib.request.Request(
+            self.url,
+            data=body,
+            method="POST",
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+        )
+        what = f"{request.kind.value} {request.app}/{request.name} from {request.addr or '?'}"
+        try:
+            with self._opener.open(http_request, timeout=self.timeout) as response:
+                status = response.status
+        except urllib.error.HTTPError as error:
+            error.close()
+            logger.info("auth callback refused %s: HTTP %s", what, error.code)
+            return False, CALLBACK_REFUSED
+        except (OSError, ValueError, http.client.HTTPException) as error:
+            # URLError (refused, unknown host, connect timeout), read timeouts, resets, and
+            # answers that are not HTTP.
+            reason = getattr(error, "reason", None)
+            if isinstance(error, TimeoutError) or isinstance(reason, TimeoutError):
+                logger.warning("auth callback %s: no answer about %s in time", self.url, what)
+                return False, CALLBACK_TIMEOUT
+            logger.warning("auth callback %s unavailable for %s: %s", self.url, what, error)
+            return False, CALLBACK_UNAVAILABLE
+        if 200 <= status < 300:
+            return True, ""
+        logger.info("auth callback refused %s: HTTP %s", what, status)
+        return False, CALLBACK_REFUSED
+
+    def submit(self, request: AccessRequest, done: Callable[[bool, str], None]) -> bool:
+        """Ask in the background; ``done(allowed, reason)`` is called on a worker thread.
+
+        Returns:
+            False (and ``done`` is never called) if ``max_pending`` requests are pending or
+            the pool has been shut down.
+        """
+        with self._lock:
+            if self._pending >= self._max_pending:
+                return False
+            self._pending += 1
+        try:
+            future = self._executor.submit(self.ask, request)
+        except RuntimeError:  # shut down
+            self._finished()
+            return False
+
+        def deliver(finished: Future[tuple[bool, str]]) -> None:
+            try:
+                if finished.cancelled():
+                    return
+                try:
+                    allowed, reason = finished.result()
+                except Exception:  # ask() catches what urllib raises; anything else is a bug
+                    logger.exception("auth callback failed")
+                    allowed, reason = False, CALLBACK_UNAVAILABLE
+                done(allowed, reason)
+            finally:
+                self._finished()
+
+        future.add_done_callback(deliver)
+        return True
+
+    def _finished(self) -> None:
+        with self._lock:
+            self._pending -= 1
+
+    @property
+    def pending(self) -> int:
+        """Requests queued or in flight."""
+        with self._lock:
+            return self._pending
+
+    def shutdown(self) -> None:
+        """Drop queued requests; requests in flight end by their own timeout."""
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+
+@dataclass(slots=True)
+class _Pending:
+    request: AccessRequest
+    reply_to: MethodProxy
+    token: Any
+    timer: TimerHandle | None = None
+
+
+class AccessController(MonitoredActor):
+    """Decides publish and play requests; answers ``reply_to.access_decided(token, ok, why)``.
+
+    With neither rules nor a callback everything is allowed.
+
+    Args:
+        rules: The access file (re-read when it changes) or fixed rules.
+        callback: The HTTP callback.
+        scheduler: ``scheduler(delay, function)`` runs ``function`` later on some thread (the
+            relay's I/O loop); used to refuse a callback that has not answered in time.
+            Without it only the callback's socket timeouts apply.
+        deadline: Seconds the callback has to answer (default: ``callback.timeout``).
+    """
+
+    def __init__(
+        self,
+        rules: AccessFile | AccessList | None = None,
+        callback: HttpCallback | None = None,
+        scheduler: Scheduler | None = None,
+        deadline: float | None = None,
+    ) -> None:
+        super().__init__()
+        self._rules = rules
+        self._callback = callback
+        self._schedule = scheduler
+        self._deadline = deadline
+        self._pending: dict[int, _Pending] = {}
+        self._tickets = itertools.count(1)
+
+    def check(self, request: AccessRequest, reply_to: MethodProxy, token: Any) -> None:
+        """Decide ``request``; the answer goes to ``reply_to.access_decided(token, ...)``."""
+        rules = self._rules.current() if isinstance(self._rules, AccessFile) else self._rules
+        if rules is not None and not rules.allows(request.kind, request.app, request.key):
+            logger.info(
+                "access file refuses %s %s/%s from %s",
+                request.kind.value,
+                request.app,
+                request.name,
+                request.addr or "?",
+            )
+            self._reply(reply_to, token, allowed=False, reason=UNKNOWN_KEY)
+            return
+        if self._callback is None:
+            self._reply(reply_to, token, allowed=True, reason="")
+            return
+        ticket = next(self._tickets)
+        me = MethodProxy(self.actor_ref)
+
+        def answered(allowed: bool, reason: str) -> None:
+            with contextlib.suppress(pykka.ActorDeadError):
+                me.callback_answered.defer(ticket, allowed, reason)
+
+        if not self._callback.submit(request, answered):
+            logger.warning("auth callback busy: refusing %s %s", request.kind.value, request.key)
+            self._reply(reply_to, token, allowed=False, reason=CALLBACK_BUSY)
+            return
+        pending = self._pending[ticket] = _Pending(request, reply_to, token)
+        if self._schedule is not None:
+
+            def expire() -> None:
+                with contextlib.suppress(pykka.ActorDeadError):
+                    me.callback_expired.defer(ticket)
+
+            deadline = self._deadline if self._deadline is not None else self._callback.timeout
+            pending.timer = self._schedule(deadline, expire)
+
+    def callback_answered(self, ticket: int, allowed: bool, reason: str) -> None:
+        """The HTTP callback answered (a worker thread tells this)."""
+        pending = self._pending.pop(ticket, None)
+        if pending is None:
+            return  # already refused as expired
+        if pending.timer is not None:
+            pending.timer.cancel()
+        self._reply(pending.reply_to, pending.token, allowed=allowed, reason=reason)
+
+    def callback_expired(self, ticket: int) -> None:
+        """The HTTP callback did not answer in time (the scheduler tells this)."""
+        pending = self._pending.pop(ticket, None)
+        if pending is None:
+            return
+        request = pending.request
+        logger.warning(
+            "auth callback: no answer about %s %s/%s in time",
+            request.kind.value,
+            request.app,
+            request.name,
+        )
+        self._reply(pending.reply_to, pending.token, allowed=False, reason=CALLBACK_TIMEOUT)
+
+    @staticmethod
+    def _reply(reply_to: MethodProxy, token: Any, *, allowed: bool, reason: str) -> None:
+        with contextlib.suppress(pykka.ActorDeadError):  # the connection has gone meanwhile
+            reply_to.access_decided.defer(token, allowed, reason)
+
+    def pending_checks(self) -> int:
+        """Requests waiting for the callback (for monitoring and tests)."""
+        return len(self._pending)
+
+    def on_stop(self) -> None:
+        """Refuse whatever is still waiting, and stop the callback's pool."""
+        for pending in self._pending.values():
+            if pending.timer is not None:
+                pending.timer.cancel()
+            self._reply(pending.reply_to, pending.token, allowed=False, reason=CALLBACK_UNAVAILABLE)
+        self._pending.clear()
+        if self._callback is not None:
+            self._callback.shutdown()
+
+    def on_failure(self, *_exc_info: Any) -> None:
+        """Stop the callback's pool."""
+        if self._callback is not None:
+            self._callback.shutdown()
+
+
+def describe_refusal(kind: AccessKind, reason: str) -> str:
+    """The description sent to a refused client: ``Publish denied: <reason>``."""
+    what = kind.value.capitalize()
+    return f"{what} denied: {reason}" if reason else f"{what} denied"

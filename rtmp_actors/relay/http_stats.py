@@ -1,0 +1,278 @@
+"""The relay's HTTP stats endpoint: ``GET /stats`` (JSON) and ``GET /metrics`` (Prometheus).
+
+Theory of operation:
+
+* The HTTP server is the standard library's, on its own daemon thread: it is outside the
+  actor system, so answering a request may ``ask`` the actors, always with a timeout.
+* Every request takes a fresh :class:`~rtmp_actors.relay.metrics.RelaySnapshot` (one ask
+  of the registry, then one of each stream, all in flight at once); nothing is cached.
+* Bounded: at most ``max_clients`` requests are served at once (more are closed at once),
+  each client socket times out, and a snapshot that cannot be taken in time is a 503.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import socket
+import threading
+import time
+from collections.abc import Callable, Mapping
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import TYPE_CHECKING, Any, Self
+from urllib.parse import urlsplit
+
+from rtmp_actors.media.metadata import StreamMetadata
+from rtmp_actors.relay.metrics import PROMETHEUS_CONTENT_TYPE, RelaySnapshot, render_prometheus
+
+if TYPE_CHECKING:
+    from rtmp_actors.relay.server import RelayServer
+    from rtmp_actors.relay.stream import StreamStats
+
+__all__ = ["StatsHttpServer", "metadata_summary", "stats_document", "take_snapshot"]
+
+logger = logging.getLogger(__name__)
+
+JSON_CONTENT_TYPE = "application/json"
+
+# What /stats shows of a stream's onMetaData: StreamMetadata attribute -> JSON name.
+_METADATA_SUMMARY = {
+    "video_width": "width",
+    "video_height": "height",
+    "video_codec": "video_codec",
+    "video_frame_rate": "frame_rate",
+    "video_bitrate_kbps": "video_bitrate_kbps",
+    "audio_codec": "audio_codec",
+    "audio_sample_rate": "audio_sample_rate",
+    "audio_channels": "audio_channels",
+    "audio_bitrate_kbps": "audio_bitrate_kbps",
+    "encoder": "encoder",
+}
+
+
+def take_snapshot(relay: RelayServer, timeout: float = 2.0) -> RelaySnapshot:
+    """The relay's state now, asked of its actors (call from outside the actor system).
+
+    Args:
+        relay: A started relay.
+        timeout: Seconds to wait for the registry and for each stream.
+
+    Raises:
+        pykka.Timeout: If the registry does not answer in time.
+    """
+    streams = relay.stream_stats(timeout)
+    server = relay.rtmp_server
+    bytes_in, bytes_out = server.byte_totals()
+    return RelaySnapshot(
+        uptime=relay.uptime,
+        connections=server.connection_count,
+        connections_accepted=server.connections_accepted,
+        bytes_in=bytes_in,
+        bytes_out=bytes_out,
+        streams=tuple(sorted(streams, key=lambda s: (s.app, s.key))),
+        monotonic=time.monotonic(),
+        wall=time.time(),
+    )
+
+
+def metadata_summary(metadata: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """The readable parts of a stream's ``onMetaData`` (size, codecs, rates), or None."""
+    if not metadata:
+        return None
+    parsed = StreamMetadata.from_dict(metadata)
+    summary: dict[str, Any] = {}
+    for attribute, name in _METADATA_SUMMARY.items():
+        value = getattr(parsed, attribute)
+        if isinstance(value, float) and not math.isfinite(value):
+            continue  # not representable in JSON
+        if value is not None:
+            summary[name] = value
+    return summary
+
+
+def _stream_document(stats: StreamStats, snapshot: RelaySnapshot) -> dict[str, Any]:
+    since = stats.publishing_since
+    age = None if since is None else max(0.0, snapshot.monotonic - since)
+    return {
+        "app": stats.app,
+        "key": stats.key,
+        "publisher": stats.publisher,
+        "players": stats.players,
+        "bytes_in": stats.bytes_in,
+        "messages_in": stats.messages_in,
+        "bitrate_kbps": round(stats.bitrate_kbps, 1),
+        "publishing_since": None if age is None else round(snapshot.wall - age, 3),
+        "publishing_seconds": None if age is None else round(age, 3),
+        "metadata": metadata_summary(stats.metadata),
+    }
+
+
+def stats_document(snapshot: RelaySnapshot) -> dict[str, Any]:
+    """The ``/stats`` JSON document of a snapshot.
+
+    ``publishing_since`` is a Unix time; ``bitrate_kbps`` is over the last few seconds.
+    """
+    return {
+        "uptime_seconds": round(snapshot.uptime, 3),
+        "connections": snapshot.connections,
+        "totals": {
+            "connections_accepted": snapshot.connections_accepted,
+            "bytes_in": snapshot.bytes_in,
+            "bytes_out": snapshot.bytes_out,
+        },
+        "streams": [_stream_document(s, snapshot) for s in snapshot.streams],
+    }
+
+
+Route = Callable[[], tuple[str, bytes]]
+
+
+class _Server(ThreadingHTTPServer):
+    """A threading HTTP server that serves at most ``max_clients`` requests at once."""
+
+    daemon_threads = True
+    block_on_close = False
+
+    def __init__(
+        self, address: tuple[str, int], routes: Mapping[str, Route], max_clients: int
+    ) -> None:
+        self.routes = routes
+        self._slots = threading.BoundedSemaphore(max_clients)
+        if ":" in address[0]:
+            self.address_family = socket.AF_INET6
+        super().__init__(address, _Handler)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        if not self._slots.acquire(blocking=False):
+            logger.warning("stats: too many requests at once; closing one from %s", client_address)
+            self.shutdown_request(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self._slots.release()
+            raise
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        logger.exception("stats: request from %s failed", client_address)
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        # ThreadingMixIn's, but the slot is free before the client sees the socket close.
+        try:
+            self.finish_request(request, client_address)
+        except Exception:
+            self.handle_error(request, client_address)
+        finally:
+            self._slots.release()
+            self.shutdown_request(request)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _Server
+    timeout = 10.0  # a client that sends nothing is dropped after this
+    server_version = "rtmp-actors"
+
+    def do_GET(self) -> None:
+        route = self.server.routes.get(urlsplit(self.path).path)
+        if route is None:
+            self._reply(404, "text/plain; charset=utf-8", b"not found\n")
+            return
+        try:
+            content_type, body = route()
+        except Exception as error:
+            logger.warning("stats: %s failed: %r", self.path, error)
+            self._reply(503, "text/plain; charset=utf-8", b"stats unavailable\n")
+            return
+        self._reply(200, content_type, body)
+
+    def _reply(self, status: int, content_type: str, body: bytes) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Cache-Control", "no-store")
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        logger.debug("stats: %s %s", self.address_string(), format % args)
+
+
+class StatsHttpServer:
+    """Serves a relay's ``/stats`` and ``/metrics`` over HTTP; every other path is a 404.
+
+    Args:
+        relay: The relay to report on.
+        host: Address to listen on.
+        port: Port to listen on (0 picks a free one; see :attr:`address`).
+        timeout: Seconds each request may wait for each actor it asks.
+        max_clients: Requests served at once; more are closed unanswered.
+    """
+
+    def __init__(
+        self,
+        relay: RelayServer,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        timeout: float = 2.0,
+        max_clients: int = 8,
+    ) -> None:
+        self._relay = relay
+        self._host = host
+        self._port = port
+        self._timeout = timeout
+        self._max_clients = max_clients
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> Self:
+        """Bind and start serving on a daemon thread; returns self.
+
+        Raises:
+            OSError: If the address cannot be bound.
+        """
+        routes: dict[str, Route] = {"/stats": self._stats, "/metrics": self._metrics}
+        try:
+            self._server = _Server((self._host, self._port), routes, self._max_clients)
+        except OSError as error:
+            msg = f"cannot serve stats on {self._host}:{self._port}: {error.strerror or error}"
+            raise OSError(error.errno, msg) from error
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.1},
+            name="rtmp-relay-stats",
+            daemon=True,
+        )
+        self._thread.start()
+        logger.info("stats on http://%s:%s/stats and /metrics", *self.address)
+        return self
+
+    @property
+    def address(self) -> tuple[str, int]:
+        """The (host, port) the server listens on."""
+        if self._server is None:
+            msg = "the stats server is not started"
+            raise RuntimeError(msg)
+        host, port = self._server.server_address[:2]
+        return str(host), int(port)
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop serving and close the socket (requests in progress finish on their own)."""
+        server, self._server = self._server, None
+        if server is None:
+            return
+        server.shutdown()
+        server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def _snapshot(self) -> RelaySnapshot:
+        return take_snapshot(self._relay, self._timeout)
+
+    def _stats(self) -> tuple[str, bytes]:
+        document = stats_document(self._snapshot())
+        return JSON_CONTENT_TYPE, json.dumps(document, indent=2).encode() + b"\n"
+
+    def _metrics(self) -> tuple[str, bytes]:
+        return PROMETHEUS_CONTENT_TYPE, render_prometheus(self._snapshot()).encode()

@@ -1,0 +1,173 @@
+"""Measuring the relay and exposing the measures: a byte-rate meter and Prometheus text.
+
+Theory of operation:
+
+* Each live stream keeps a :class:`RateMeter`: per-second byte counts in a ring of
+  ``window`` slots, so the memory is fixed whatever the message rate, and the rate is always
+  over the last few seconds rather than since the stream began.
+* :class:`RelaySnapshot` is everything the stats endpoints show, taken at one moment from
+  outside the actor system; :func:`render_prometheus` writes it in the Prometheus text
+  exposition format (version 0.0.4).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from rtmp_actors.relay.stream import StreamStats
+
+__all__ = [
+    "PROMETHEUS_CONTENT_TYPE",
+    "RateMeter",
+    "RelaySnapshot",
+    "escape_label_value",
+    "render_prometheus",
+]
+
+PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+
+class RateMeter:
+    """Bytes over a sliding window of recent whole seconds, in fixed memory.
+
+    The rate is the bytes counted in the last ``window`` clock seconds (the current, partial,
+    one included) divided by the time they cover: that time starts at the meter's ``start``
+    when that is more recent, and is never taken as less than one second, so the first
+    reading after a burst does not spike.
+
+    Args:
+        start: When measuring began (seconds, same clock as :meth:`add`).
+        window: Seconds the rate is measured over (at least 1).
+    """
+
+    __slots__ = ("_bytes", "_seconds", "_start", "_window")
+
+    def __init__(self, start: float, window: int = 5) -> None:
+        if window < 1:
+            msg = f"window must be at least 1 second, not {window}"
+            raise ValueError(msg)
+        self._window = window
+        self._start = start
+        self._seconds = [-1] * window  # the clock second each slot counts
+        self._bytes = [0] * window
+
+    def add(self, now: float, size: int) -> None:
+        """Count ``size`` bytes at time ``now``."""
+        second = math.floor(now)
+        slot = second % self._window
+        if self._seconds[slot] != second:
+            self._seconds[slot] = second
+            self._bytes[slot] = 0
+        self._bytes[slot] += size
+
+    def kbps(self, now: float) -> float:
+        """The rate at ``now``, in kilobits (1000 bits) per second."""
+        current = math.floor(now)
+        oldest = current - self._window + 1
+        total = sum(
+            size
+            for second, size in zip(self._seconds, self._bytes, strict=True)
+            if oldest <= second <= current
+        )
+        covered = now - max(float(oldest), self._start)
+        return total * 8 / 1000 / max(covered, 1.0)
+
+
+@dataclass(frozen=True, slots=True)
+class RelaySnapshot:
+    """The relay at one moment, for the stats endpoints.
+
+    Attributes:
+        uptime: Seconds since the relay started.
+        connections: Connections open now.
+        connections_accepted: Connections accepted since the relay started.
+        bytes_in: Bytes received over every connection, open or closed.
+        bytes_out: Bytes sent over every connection, open or closed.
+        streams: Every live stream, sorted by (app, key).
+        monotonic: ``time.monotonic()`` when the snapshot was taken.
+        wall: ``time.time()`` at the same moment (to date ``publishing_since``).
+    """
+
+    uptime: float
+    connections: int
+    connections_accepted: int
+    bytes_in: int
+    bytes_out: int
+    streams: tuple[StreamStats, ...]
+    monotonic: float
+    wall: float
+
+
+def escape_label_value(value: str) -> str:
+    r"""Escape a label value for the text format: ``\`` , ``"`` and newlines."""
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+def _escape_help(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("\n", "\\n")
+
+
+def _format_value(value: float) -> str:
+    if isinstance(value, int):
+        return str(value)
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "+Inf" if value > 0 else "-Inf"
+    return repr(value)
+
+
+Sample = tuple[Mapping[str, str], float]
+
+
+def _family(name: str, kind: str, help_text: str, samples: Iterable[Sample]) -> list[str]:
+    lines = [f"# HELP {name} {_escape_help(help_text)}", f"# TYPE {name} {kind}"]
+    for labels, value in samples:
+        text = ",".join(f'{key}="{escape_label_value(v)}"' for key, v in labels.items())
+        series = f"{name}{{{text}}}" if labels else name
+        lines.append(f"{series} {_format_value(value)}")
+    return lines
+
+
+def render_prometheus(snapshot: RelaySnapshot) -> str:
+    """The snapshot in the Prometheus text exposition format (one family per metric)."""
+    streams = snapshot.streams
+
+    def per_stream(value: Callable[[StreamStats], float]) -> list[Sample]:
+        return [({"app": s.app, "key": s.key}, value(s)) for s in streams]
+
+    families: list[tuple[str, str, str, list[Sample]]] = [
+        ("rtmp_actors_uptime_seconds", "gauge", "Seconds since the relay started.",
+         [({}, snapshot.uptime)]),
+        ("rtmp_actors_connections", "gauge", "Connections open now.",
+         [({}, snapshot.connections)]),
+        ("rtmp_actors_connections_accepted_total", "counter", "Connections accepted.",
+         [({}, snapshot.connections_accepted)]),
+        ("rtmp_actors_bytes_in_total", "counter", "Bytes received over every connection.",
+         [({}, snapshot.bytes_in)]),
+        ("rtmp_actors_bytes_out_total", "counter", "Bytes sent over every connection.",
+         [({}, snapshot.bytes_out)]),
+        ("rtmp_actors_streams", "gauge", "Live streams (with a publisher or players).",
+         [({}, len(streams))]),
+        ("rtmp_actors_stream_publishing", "gauge", "1 while the stream has a publisher.",
+         per_stream(lambda s: int(s.publisher is not None))),
+        ("rtmp_actors_stream_players", "gauge", "Players of the stream.",
+         per_stream(lambda s: s.players)),
+        ("rtmp_actors_stream_bytes_in_total", "counter",
+         "Audio and video payload bytes the stream received from its publishers.",
+         per_stream(lambda s: s.bytes_in)),
+        ("rtmp_actors_stream_messages_in_total", "counter",
+         "Audio and video messages the stream received from its publishers.",
+         per_stream(lambda s: s.messages_in)),
+        ("rtmp_actors_stream_bitrate_kbps", "gauge",
+         "Audio and video payload rate over the last few seconds, in kilobits per second.",
+         per_stream(lambda s: s.bitrate_kbps)),
+    ]  # fmt: skip
+    lines: list[str] = []
+    for name, kind, help_text, samples in families:
+        lines.extend(_family(name, kind, help_text, samples))
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,349 @@
+"""Recording every published stream to an FLV file (``rtmp-actors serve --record DIR``).
+
+Theory of operation:
+
+* :class:`StreamRecorder` is a :class:`StreamObserver`: every live stream tells it, in
+  order, what its publisher does. Each publication gets its own file,
+  ``DIR/<app>/<key>-<UTC time>.flv``, opened when publishing starts and finished when it
+  stops (or when the recorder stops: the relay's ``stop()``, a SIGTERM drain).
+* Names come from the client, so they are never trusted: :func:`safe_name` keeps only
+  ``[A-Za-z0-9._-]``, drops the key's query string (it often carries a token), removes
+  ``..`` and leading dots, and bounds the length; :func:`recording_path` also checks that the
+  resolved path stays inside DIR, and files are created exclusively (never overwritten).
+* Tags are written as the publisher sent them (same bodies, same timestamps), through a
+  buffered file that is flushed at least every ``flush_interval`` seconds of media time or
+  of wall time, so a killed relay loses at most about that much of each recording. A reader
+  following a file being recorded may meet a cut-off last tag (``FlvReader(strict=False)``).
+* ``onMetaData`` comes first: media that arrives before any metadata is held back (a few
+  messages at most) so the metadata can still go in front of it. Later metadata updates are
+  written where they come. The header's audio and video flags are set to what the file
+  really holds, updated in place as the file grows.
+* A file ends up deleted if no audio or video was written to it. Write errors (a full disk)
+  end that recording, logged, without disturbing the others.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import logging
+import os
+import re
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from rtmp_actors.media.flv import FlvHeader, FlvWriter, TagType
+from rtmp_actors.protocol.amf import EcmaArray, encode_values
+from rtmp_actors.relay.observer import StreamObserver
+from rtmp_actors.session.events import MediaType
+
+__all__ = ["FlvRecording", "StreamRecorder", "recording_path", "safe_name"]
+
+logger = logging.getLogger(__name__)
+
+MAX_NAME_LENGTH = 64
+"""Longest app or key part of a recording's file name."""
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
+_DOTS = re.compile(r"\.{2,}")
+_FLAGS_OFFSET = 4  # the audio/video flags byte of the FLV header
+_MAX_HELD = 64  # media messages held back waiting for metadata
+_MAX_HELD_MS = 1000
+_BUFFER_SIZE = 256 * 1024
+
+
+def safe_name(text: str, max_length: int = MAX_NAME_LENGTH) -> str:
+    """A file name part made from a client-supplied name.
+
+    Only ``A-Z a-z 0-9 . _ -`` are kept (anything else, path separators included, becomes
+    ``_``); runs of dots become ``_``, as does a leading dot; the result is cut to
+    ``max_length`` characters and is never empty.
+
+    >>> safe_name("../../etc/passwd")
+    '____etc_passwd'
+    """
+    name = _UNSAFE.sub("_", text)
+    name = _DOTS.sub("_", name)
+    if name.startswith("."):
+        name = "_" + name[1:]
+    return name[:max_length] or "_"
+
+
+def recording_path(
+    directory: str | os.PathLike[str], app: str, key: str, when: dt.datetime
+) -> Path:
+    """Where a recording of ``app/key`` started at ``when`` goes.
+
+    ``<directory>/<safe app>/<safe key>-<YYYYmmddTHHMMSSZ>.flv``; the key's query string is
+    left out.
+
+    Raises:
+        ValueError: If the path would not be inside ``directory`` (a symbolic link in the
+            way, say).
+    """
+    root = Path(directory).resolve()
+    stamp = when.astimezone(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    path = root / safe_name(app) / f"{safe_name(key.partition('?')[0])}-{stamp}.flv"
+    if not path.resolve().is_relative_to(root):
+        msg = f"recording path {path} is not inside {root}"
+        raise ValueError(msg)
+    return path
+
+
+def _create_exclusively(path: Path, attempts: int = 100) -> tuple[Path, BinaryIO]:
+    """Create a new file at ``path``, or at ``<stem>-<n><suffix>`` if it exists."""
+    candidate = path
+    for number in range(1, attempts + 1):
+        try:
+            return candidate, open(candidate, "xb", buffering=_BUFFER_SIZE)
+        except FileExistsError:
+            candidate = path.with_name(f"{path.stem}-{number}{path.suffix}")
+    msg = f"{path} and {attempts} numbered variants exist"
+    raise FileExistsError(msg)
+
+
+@dataclass(frozen=True, slots=True)
+class _Held:
+    media_type: MediaType
+    timestamp: int
+    data: bytes
+
+
+class FlvRecording:
+    """One FLV file being recorded (used by :class:`StreamRecorder`; not thread-safe).
+
+    Args:
+        path: The file to create (a numbered variant if it exists).
+        flush_interval: Flush at least this often, in seconds of media or wall time.
+        clock: Monotonic seconds (for tests).
+
+    Raises:
+        OSError: If the file cannot be created.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        flush_interval: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path, self._file = _create_exclusively(path)
+        self._writer = FlvWriter(self._file, FlvHeader(has_audio=False, has_video=False))
+        self._file.flush()  # a valid (empty) FLV from the start
+        self._clock = clock
+        self._flush_ms = int(flush_interval * 1000)
+        self._flush_seconds = flush_interval
+        self._flushed_at = clock()
+        self._flushed_timestamp: int | None = None
+        self._flags_written = 0
+        self._flags = 0
+        self._held: list[_Held] | None = []  # None once metadata or enough media came
+        self._last_timestamp = 0
+        self.media_tags = 0
+        self.closed = False
+
+    @property
+    def bytes_written(self) -> int:
+        """Bytes written so far (some may still be in the buffer)."""
+        return self._writer.bytes_written
+
+    def write_metadata(self, metadata: Mapping[str, Any]) -> None:
+        """Write ``onMetaData`` (an empty mapping, which clears it, is not written).
+
+        Raises:
+            OSError: On a write error.
+            ValueError, TypeError: If the metadata cannot be encoded.
+        """
+        if not metadata:
+            return
+        body = encode_values(["onMetaData", EcmaArray(metadata)])
+        held, self._held = self._held, None
+        self._writer.write(TagType.SCRIPT_DATA, self._last_timestamp if held is None else 0, body)
+        for message in held or ():
+            self._write_media(message.media_type, message.timestamp, message.data)
+
+    def write_media(self, media_type: MediaType, timestamp: int, data: bytes) -> None:
+        """Write one audio or video message (held back briefly while no metadata came).
+
+        Raises:
+            OSError: On a write error.
+            ValueError: If the message does not fit an FLV tag.
+        """
+        held = self._held
+        if held is not None:
+            held.append(_Held(media_type, timestamp, data))
+            if len(held) < _MAX_HELD and timestamp - held[0].timestamp < _MAX_HELD_MS:
+                return
+            self._held = None
+            for message in held:
+                self._write_media(message.media_type, message.timestamp, message.data)
+            return
+        self._write_media(media_type, timestamp, data)
+
+    def _write_media(self, media_type: MediaType, timestamp: int, data: bytes) -> None:
+        if media_type is MediaType.AUDIO:
+            tag_type, self._flags = TagType.AUDIO, self._flags | 0x04
+        else:
+            tag_type, self._flags = TagType.VIDEO, self._flags | 0x01
+        self._writer.write(tag_type, timestamp & 0xFFFFFFFF, data)
+        self.media_tags += 1
+        self._last_timestamp = timestamp
+        if self._flushed_timestamp is None:
+            self._flushed_timestamp = timestamp
+        if (
+            timestamp - self._flushed_timestamp >= self._flush_ms
+            or self._clock() - self._flushed_at >= self._flush_seconds
+        ):
+            self.flush()
+
+    def flush(self) -> None:
+        """Push buffered tags to the operating system and update the header's flags.
+
+        Raises:
+            OSError: On a write error.
+        """
+        if self._flags != self._flags_written:
+            self._file.flush()
+            end = self._file.tell()
+            self._file.seek(_FLAGS_OFFSET)
+            self._file.write(bytes((self._flags,)))
+            self._file.seek(end)
+            self._flags_written = self._flags
+        self._file.flush()
+        self._flushed_at = self._clock()
+        self._flushed_timestamp = self._last_timestamp if self.media_tags else None
+
+    def close(self) -> None:
+        """Write what is held back, flush and close; delete the file if it has no media.
+
+        Raises:
+            OSError: On a write error (the file is closed all the same).
+        """
+        if self.closed:
+            return
+        self.closed = True
+        try:
+            held, self._held = self._held, None
+            for message in held or ():
+                self._write_media(message.media_type, message.timestamp, message.data)
+            self.flush()
+        finally:
+            self._file.close()
+            if not self.media_tags:
+                with contextlib.suppress(OSError):
+                    self.path.unlink()
+
+    def abandon(self) -> None:
+        """Close after a write error, without writing more (keeps what is on disk)."""
+        self.closed = True
+        with contextlib.suppress(OSError, ValueError):
+            self._file.close()
+
+
+class StreamRecorder(StreamObserver):
+    """Records every publication the relay carries to ``directory/<app>/<key>-<time>.flv``.
+
+    Args:
+        directory: Where recordings go (created if missing).
+        flush_interval: Flush each file at least this often, in media or wall seconds.
+        max_recordings: Files open at once; publications beyond this are not recorded.
+        clock: Monotonic seconds (for tests).
+        now: The current time, for file names (for tests).
+
+    Raises:
+        OSError: If ``directory`` cannot be created.
+    """
+
+    def __init__(
+        self,
+        directory: str | os.PathLike[str],
+        flush_interval: float = 1.0,
+        max_recordings: int = 1000,
+        clock: Callable[[], float] = time.monotonic,
+        now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+    ) -> None:
+        super().__init__()
+        self.directory = Path(directory)
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self._flush_interval = flush_interval
+        self._max_recordings = max_recordings
+        self._clock = clock
+        self._now = now
+        self._recordings: dict[tuple[str, str], FlvRecording] = {}
+
+    def stream_published(self, app: str, key: str) -> None:
+        """Open a new file for this publication."""
+        self._finish(app, key)  # a missed unpublish: never two files for one stream
+        if len(self._recordings) >= self._max_recordings:
+            logger.warning(
+                "not recording %s/%s: %d recordings already", app, key, self._max_recordings
+            )
+            return
+        try:
+            path = recording_path(self.directory, app, key, self._now())
+            recording = FlvRecording(path, self._flush_interval, self._clock)
+        except (OSError, ValueError) as error:
+            logger.error("cannot record %s/%s: %s", app, key, error)
+            return
+        self._recordings[(app, key)] = recording
+        logger.info("recording %s/%s to %s", app, key, recording.path)
+
+    def stream_metadata(self, app: str, key: str, metadata: Mapping[str, Any]) -> None:
+        """Write ``onMetaData``."""
+        recording = self._recordings.get((app, key))
+        if recording is not None:
+            self._guard(app, key, recording, recording.write_metadata, metadata)
+
+    def stream_media(
+        self, app: str, key: str, media_type: MediaType, timestamp: int, data: bytes
+    ) -> None:
+        """Write one audio or video tag."""
+        recording = self._recordings.get((app, key))
+        if recording is not None:
+            self._guard(app, key, recording, recording.write_media, media_type, timestamp, data)
+
+    def stream_unpublished(self, app: str, key: str) -> None:
+        """Finish the file."""
+        self._finish(app, key)
+
+    def _guard(
+        self, app: str, key: str, recording: FlvRecording, write: Callable[..., None], *args: Any
+    ) -> None:
+        try:
+            write(*args)
+        except OSError as error:
+            logger.error("recording %s stopped: %s", recording.path, error)
+            recording.abandon()
+            self._recordings.pop((app, key), None)
+        except (ValueError, TypeError) as error:  # one tag that does not fit: skip it
+            logger.warning("recording %s: a message was not written: %s", recording.path, error)
+
+    def _finish(self, app: str, key: str) -> None:
+        recording = self._recordings.pop((app, key), None)
+        if recording is None:
+            return
+        try:
+            recording.close()
+        except OSError as error:
+            logger.error("recording %s not finished cleanly: %s", recording.path, error)
+            return
+        if recording.media_tags:
+            logger.info(
+                "recorded %s/%s: %s (%d bytes)", app, key, recording.path, recording.bytes_written
+            )
+
+    def recordings(self) -> dict[tuple[str, str], Path]:
+        """The files being recorded, by (app, key) (ask from outside the actors, with a timeout)."""
+        return {stream: recording.path for stream, recording in self._recordings.items()}
+
+    def on_stop(self) -> None:
+        """Finish every file."""
+        for app, key in list(self._recordings):
+            self._finish(app, key)
+
+    def on_failure(self, *_exc_info: Any) -> None:
+        """Finish every file."""
+        self.on_stop()

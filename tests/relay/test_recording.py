@@ -1,0 +1,394 @@
+"""Recording published streams to FLV: safe names, the file format, flushing, the relay."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pykka
+import pytest
+
+from rtmp_actors.actors.method_proxy import MethodProxy
+from rtmp_actors.client import RtmpClient
+from rtmp_actors.media.flv import FlvHeader, FlvReader, FlvTag, TagType, read_flv_file
+from rtmp_actors.protocol.amf import decode_values
+from rtmp_actors.relay.config import RelayConfig
+from rtmp_actors.relay.recording import (
+    MAX_NAME_LENGTH,
+    FlvRecording,
+    StreamRecorder,
+    recording_path,
+    safe_name,
+)
+from rtmp_actors.relay.server import RelayServer
+from rtmp_actors.session import client_events as client
+from rtmp_actors.session.events import MediaType
+from tests.actors.harness import TIMEOUT, EventLog
+
+AVC_CONFIG = b"\x17\x00\x00\x00\x00\x01\x42\x00\x1e\xff"
+AAC_CONFIG = b"\xaf\x00\x12\x10"
+WHEN = dt.datetime(2024, 5, 6, 7, 8, 9, tzinfo=dt.UTC)
+
+Media = tuple[MediaType, int, bytes]
+
+
+def keyframe(i: int) -> bytes:
+    return b"\x17\x01\x00\x00\x00" + i.to_bytes(4) * 100
+
+
+def inter(i: int) -> bytes:
+    return b"\x27\x01\x00\x00\x00" + i.to_bytes(4) * 50
+
+
+def audio(i: int) -> bytes:
+    return b"\xaf\x01" + i.to_bytes(2) * 20
+
+
+def stream_of(frames: int) -> list[Media]:
+    """Configuration, then 40 ms video frames (a keyframe every 25) and audio in between."""
+    sent: list[Media] = [(MediaType.VIDEO, 0, AVC_CONFIG), (MediaType.AUDIO, 0, AAC_CONFIG)]
+    for i in range(frames):
+        sent.append((MediaType.VIDEO, i * 40, keyframe(i) if i % 25 == 0 else inter(i)))
+        sent.append((MediaType.AUDIO, i * 40 + 1, audio(i)))
+    return sent
+
+
+def media_tags(tags: list[FlvTag]) -> list[Media]:
+    kinds = {TagType.AUDIO: MediaType.AUDIO, TagType.VIDEO: MediaType.VIDEO}
+    return [(kinds[TagType(t.tag_type)], t.timestamp, t.data) for t in tags if t.tag_type in kinds]
+
+
+def metadata_tags(tags: list[FlvTag]) -> list[dict[str, Any]]:
+    found = []
+    for tag in tags:
+        if tag.tag_type == TagType.SCRIPT_DATA:
+            name, value = decode_values(tag.data)
+            assert name == "onMetaData"
+            found.append(dict(value))
+    return found
+
+
+def read_live(path: Path) -> tuple[FlvHeader, list[FlvTag]]:
+    """What a reader following the file sees now (a cut-off last tag is left out)."""
+    with open(path, "rb") as stream:
+        reader = FlvReader(stream, strict=False)
+        return reader.header, list(reader)
+
+
+# --- Safe names -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ("key", "key"),
+        ("Cam-1_b.v2", "Cam-1_b.v2"),
+        ("a/b", "a_b"),
+        ("a\\b", "a_b"),
+        ("../../etc/passwd", "____etc_passwd"),
+        ("..", "_"),
+        (".", "_"),
+        (".hidden", "_hidden"),
+        ("", "_"),
+        ("café ☕", "caf___"),
+        ("$(rm -rf ~);`x`|y", "__rm_-rf_____x__y"),
+        ("nul\x00byte", "nul_byte"),
+    ],
+)
+def test_safe_name_keeps_only_harmless_characters(given: str, expected: str) -> None:
+    name = safe_name(given)
+    assert name == expected
+    assert ".." not in name
+    assert not name.startswith(".")
+
+
+def test_safe_name_is_bounded() -> None:
+    assert safe_name("k" * 1000) == "k" * MAX_NAME_LENGTH
+
+
+@pytest.mark.parametrize(
+    ("app", "key"),
+    [("live", "../../etc/passwd"), ("..", ".."), ("../..", "a/b"), ("/abs", "/etc/x")],
+)
+def test_recording_paths_stay_inside_the_folder(tmp_path: Path, app: str, key: str) -> None:
+    root = tmp_path / "rec"
+    path = recording_path(root, app, key, WHEN)
+    assert path.resolve().is_relative_to(root.resolve())
+    assert path.parent.parent == root.resolve()
+    assert path.name.endswith("-20240506T070809Z.flv")
+
+
+def test_the_query_string_is_not_part_of_the_name(tmp_path: Path) -> None:
+    path = recording_path(tmp_path, "live", "cam?token=s3cret", WHEN)
+    assert path.name == "cam-20240506T070809Z.flv"
+    assert path.parent.name == "live"
+
+
+def test_a_symbolic_link_out_of_the_folder_is_refused(tmp_path: Path) -> None:
+    root, outside = tmp_path / "rec", tmp_path / "outside"
+    root.mkdir()
+    outside.mkdir()
+    (root / "live").symlink_to(outside)
+    with pytest.raises(ValueError, match="not inside"):
+        recording_path(root, "live", "key", WHEN)
+
+
+# --- One recording ------------------------------------------------------------------------------
+
+
+def test_metadata_goes_first_even_when_media_came_before_it(tmp_path: Path) -> None:
+    recording = FlvRecording(tmp_path / "a.flv")
+    recording.write_media(MediaType.AUDIO, 0, AAC_CONFIG)
+    recording.write_media(MediaType.AUDIO, 23, audio(1))
+    recording.write_metadata({"audiocodecid": 10.0})
+    recording.write_media(MediaType.AUDIO, 46, audio(2))
+    recording.close()
+    tags = list(read_flv_file(recording.path))
+    assert tags[0].tag_type == TagType.SCRIPT_DATA
+    assert metadata_tags(tags) == [{"audiocodecid": 10.0}]
+    assert media_tags(tags) == [
+        (MediaType.AUDIO, 0, AAC_CONFIG),
+        (MediaType.AUDIO, 23, audio(1)),
+        (MediaType.AUDIO, 46, audio(2)),
+    ]
+    # Audio only: the header says so.
+    with open(recording.path, "rb") as stream:
+        header = FlvReader(stream).header
+    assert (header.has_audio, header.has_video) == (True, False)
+
+
+def test_media_is_not_held_forever_without_metadata(tmp_path: Path) -> None:
+    recording = FlvRecording(tmp_path / "a.flv")
+    sent = stream_of(40)  # 1.6 s: more than is held back
+    for message in sent:
+        recording.write_media(*message)
+    recording.flush()
+    header, tags = read_live(recording.path)
+    assert media_tags(tags) == sent
+    assert metadata_tags(tags) == []
+    assert (header.has_audio, header.has_video) == (True, True)
+    recording.close()
+
+
+def test_tags_reach_the_disk_every_second_of_media(tmp_path: Path) -> None:
+    recording = FlvRecording(tmp_path / "a.flv", flush_interval=1.0, clock=lambda: 0.0)
+    recording.write_metadata({"width": 320.0})
+    sent = stream_of(25)  # 0 .. 961 ms
+    for message in sent:
+        recording.write_media(*message)
+    _, tags = read_live(recording.path)
+    assert tags == []  # all still buffered
+    recording.write_media(MediaType.VIDEO, 1000, inter(25))
+    header, tags = read_live(recording.path)
+    assert metadata_tags(tags) == [{"width": 320.0}]
+    assert media_tags(tags) == [*sent, (MediaType.VIDEO, 1000, inter(25))]
+    assert (header.has_audio, header.has_video) == (True, True)
+    recording.close()
+
+
+def test_tags_reach_the_disk_every_second_of_wall_time(tmp_path: Path) -> None:
+    now = [0.0]
+    recording = FlvRecording(tmp_path / "a.flv", flush_interval=1.0, clock=lambda: now[0])
+    recording.write_metadata({"width": 320.0})
+    recording.write_media(MediaType.VIDEO, 0, keyframe(0))
+    assert read_live(recording.path)[1] == []
+    now[0] = 1.2  # a publisher sending slower than real time
+    recording.write_media(MediaType.VIDEO, 40, inter(1))
+    assert media_tags(read_live(recording.path)[1]) == [
+        (MediaType.VIDEO, 0, keyframe(0)),
+        (MediaType.VIDEO, 40, inter(1)),
+    ]
+    recording.close()
+
+
+def test_a_recording_without_media_leaves_no_file(tmp_path: Path) -> None:
+    recording = FlvRecording(tmp_path / "a.flv")
+    recording.write_metadata({"width": 1.0})
+    recording.close()
+    assert not recording.path.exists()
+
+
+def test_an_existing_file_is_never_overwritten(tmp_path: Path) -> None:
+    (tmp_path / "a.flv").write_bytes(b"precious")
+    recording = FlvRecording(tmp_path / "a.flv")
+    recording.write_media(MediaType.VIDEO, 0, keyframe(0))
+    recording.close()
+    assert recording.path == tmp_path / "a-1.flv"
+    assert (tmp_path / "a.flv").read_bytes() == b"precious"
+    assert media_tags(list(read_flv_file(recording.path))) == [(MediaType.VIDEO, 0, keyframe(0))]
+
+
+# --- The recorder actor ---------------------------------------------------------------------------
+
+
+def test_the_recorder_keeps_recording_other_streams_after_an_error(tmp_path: Path) -> None:
+    root = tmp_path / "rec"
+    root.mkdir()
+    (root / "broken").write_text("a file where the app's folder should be")
+    ref = StreamRecorder.start(root, now=lambda: WHEN)
+    recorder = MethodProxy(ref)
+    for app in ("broken", "live"):
+        recorder.stream_published.defer(app, "key")
+        recorder.stream_media.defer(app, "key", MediaType.VIDEO, 0, keyframe(0))
+    assert recorder.recordings().get(timeout=TIMEOUT) == {
+        ("live", "key"): root.resolve() / "live" / "key-20240506T070809Z.flv"
+    }
+    recorder.stream_unpublished.defer("live", "key")
+    assert recorder.recordings().get(timeout=TIMEOUT) == {}
+    assert media_tags(list(read_flv_file(root / "live" / "key-20240506T070809Z.flv"))) == [
+        (MediaType.VIDEO, 0, keyframe(0))
+    ]
+
+
+def test_the_recorder_records_at_most_max_recordings_at_once(tmp_path: Path) -> None:
+    recorder = MethodProxy(StreamRecorder.start(tmp_path, max_recordings=2))
+    for key in ("a", "b", "c"):
+        recorder.stream_published.defer("live", key)
+    assert sorted(recorder.recordings().get(timeout=TIMEOUT)) == [("live", "a"), ("live", "b")]
+    recorder.stream_unpublished.defer("live", "a")
+    recorder.stream_published.defer("live", "c")
+    assert sorted(recorder.recordings().get(timeout=TIMEOUT)) == [("live", "b"), ("live", "c")]
+
+
+# --- Through the relay --------------------------------------------------------------------------
+
+
+@pytest.fixture
+def record_dir(tmp_path: Path) -> Path:
+    return tmp_path / "recordings"
+
+
+@pytest.fixture
+def relay(record_dir: Path) -> Iterator[RelayServer]:
+    server = RelayServer(RelayConfig(port=0, record_dir=str(record_dir))).start()
+    yield server
+    server.stop()
+
+
+def recorder_of(_relay: RelayServer) -> MethodProxy:
+    (ref,) = pykka.ActorRegistry.get_by_class(StreamRecorder)
+    return MethodProxy(ref)
+
+
+def connected(relay: RelayServer, log: EventLog) -> RtmpClient:
+    host, port = relay.address
+    rtmp_client = RtmpClient.connect(
+        f"rtmp://{host}:{port}/live/x", event_receiver_factory=log.receiver_factory()
+    )
+    assert log.wait(client.ConnectionResponseReceived).was_accepted
+    return rtmp_client
+
+
+def publisher(relay: RelayServer, key: str) -> RtmpClient:
+    log = EventLog()
+    rtmp_client = connected(relay, log)
+    rtmp_client.session.request_publish(key)
+    assert log.wait(client.PublishResponseReceived).was_accepted
+    return rtmp_client
+
+
+def player(relay: RelayServer, key: str) -> EventLog:
+    log = EventLog()
+    connected(relay, log).session.request_playback(key)
+    assert log.wait(client.PlayResponseReceived).was_accepted
+    return log
+
+
+def received(log: EventLog, count: int) -> list[Media]:
+    return [
+        (e.data_type, e.timestamp, e.data)
+        for e in (log.wait(client.AudioVideoDataReceived) for _ in range(count))
+    ]
+
+
+def publish_and_sync(
+    relay: RelayServer, key: str, sent: list[Media], metadata: dict[str, Any]
+) -> tuple[RtmpClient, EventLog, Path]:
+    """Publish ``sent``; return once the recorder has handled all of it (a player shows when)."""
+    watcher = player(relay, key)
+    source = publisher(relay, key)
+    source.session.publish_metadata(key, metadata)
+    for message in sent:
+        source.session.publish_av_data(key, *message)
+    assert received(watcher, len(sent)) == sent
+    # The stream told the recorder before the player: asking it now, it has written all.
+    recordings = recorder_of(relay).recordings().get(timeout=TIMEOUT)
+    return source, watcher, recordings[("live", key)]
+
+
+def test_a_published_stream_is_recorded_tag_by_tag(relay: RelayServer, record_dir: Path) -> None:
+    sent = stream_of(60)  # 2.4 s of media
+    metadata = {"width": 1280.0, "height": 720.0, "encoder": "test"}
+    source, watcher, path = publish_and_sync(relay, "key", sent, metadata)
+    assert path.parent == (record_dir / "live").resolve()
+    assert path.name.startswith("key-")
+    assert path.suffix == ".flv"
+
+    # Readable while still publishing: at least everything up to the last full second is there.
+    _, tags = read_live(path)
+    assert metadata_tags(tags) == [metadata]
+    on_disk = media_tags(tags)
+    assert on_disk == sent[: len(on_disk)]
+    assert len(on_disk) >= sum(1 for _, timestamp, _ in sent if timestamp <= 2000)
+
+    source.session.stop_publish("key")
+    watcher.wait(client.StreamEnded)  # the stream told the recorder first
+    assert recorder_of(relay).recordings().get(timeout=TIMEOUT) == {}
+    with open(path, "rb") as stream:
+        reader = FlvReader(stream)  # strict: a complete, valid file
+        assert (reader.header.has_audio, reader.header.has_video) == (True, True)
+        tags = list(reader)
+    assert tags[0].tag_type == TagType.SCRIPT_DATA
+    assert metadata_tags(tags) == [metadata]
+    assert media_tags(tags) == sent
+
+
+def test_each_publication_gets_its_own_file(relay: RelayServer, record_dir: Path) -> None:
+    first_sent, second_sent = stream_of(3), stream_of(5)
+    source, watcher, first = publish_and_sync(relay, "key", first_sent, {"n": 1.0})
+    source.session.stop_publish("key")
+    watcher.wait(client.StreamEnded)
+    again = publisher(relay, "key")
+    again.session.publish_metadata("key", {"n": 2.0})
+    for message in second_sent:
+        again.session.publish_av_data("key", *message)
+    assert received(watcher, len(second_sent)) == second_sent
+    second = recorder_of(relay).recordings().get(timeout=TIMEOUT)[("live", "key")]
+    assert second != first
+    relay.stop()
+    assert sorted(record_dir.glob("live/*.flv")) == sorted([first, second])
+    assert media_tags(list(read_flv_file(first))) == first_sent
+    assert media_tags(list(read_flv_file(second))) == second_sent
+    assert metadata_tags(list(read_flv_file(second))) == [{"n": 2.0}]
+
+
+def test_stopping_the_relay_finishes_the_files(relay: RelayServer, record_dir: Path) -> None:
+    sent = stream_of(10)  # 0.4 s: nothing flushed yet
+    _source, _watcher, path = publish_and_sync(relay, "key", sent, {"width": 2.0})
+    assert read_live(path)[1] == []
+    relay.stop()  # what SIGTERM does in `rtmp-actors serve`
+    with open(path, "rb") as stream:
+        reader = FlvReader(stream)
+        assert (reader.header.has_audio, reader.header.has_video) == (True, True)
+        tags = list(reader)
+    assert media_tags(tags) == sent
+    assert metadata_tags(tags) == [{"width": 2.0}]
+    assert not pykka.ActorRegistry.get_by_class(StreamRecorder)
+
+
+@pytest.mark.parametrize("key", ["../../escaped", "a/b", "..", "x?token=../../y"])
+def test_hostile_stream_keys_are_recorded_inside_the_folder(
+    tmp_path: Path, relay: RelayServer, record_dir: Path, key: str
+) -> None:
+    sent = stream_of(2)
+    _source, _watcher, path = publish_and_sync(relay, key, sent, {"width": 3.0})
+    relay.stop()
+    assert path.resolve().is_relative_to(record_dir.resolve())
+    assert path.parent == (record_dir / "live").resolve()
+    assert ".." not in path.name
+    assert media_tags(list(read_flv_file(path))) == sent
+    # Nothing anywhere else: the test's folder holds only the recordings folder.
+    assert [p.name for p in tmp_path.iterdir()] == ["recordings"]
+    assert list(record_dir.rglob("*.flv")) == [path]
