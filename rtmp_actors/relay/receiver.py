@@ -190,7 +190,13 @@ class RelayReceiver(EventReceiverActor):
         try:
             getattr(stream, method).defer(self._connection_id, *args)
         except pykka.ActorDeadError:
+            if method in ("publisher_left", "player_left"):
+                return  # leaving a stream that already ended (the relay is stopping)
             # The stream actor failed: this connection cannot go on with it.
-            logger.error("%s: its stream is gone; closing", self._connection_id)
+            logger.error(
+                "%s: its stream is gone; closing",
+                self._connection_id,
+                extra={"connection_id": self._connection_id},
+            )
             with contextlib.suppress(pykka.ActorDeadError):
                 self._session.close.defer("the stream ended unexpectedly")

@@ -33,13 +33,14 @@ from __future__ import annotations
 import enum
 import logging
 import math
-from collections.abc import Mapping, MutableMapping
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from types import MappingProxyType
 from typing import Any, Final, NamedTuple
 
 from behaviours.session_handler import ByteCountDirection
 from rtmp_actors.errors import ProtocolError
+from rtmp_actors.logs import ConnectionLog
 from rtmp_actors.media.metadata import StreamMetadata, parse_on_metadata
 from rtmp_actors.protocol.amf import AmfValue, EcmaArray
 from rtmp_actors.protocol.commands import (
@@ -257,16 +258,6 @@ class _Transaction(enum.Enum):
     STREAM_COMMAND = "publish/play"
 
 
-class _ConnectionLog(logging.LoggerAdapter[logging.Logger]):
-    """Prefixes every line with the connection id."""
-
-    def process(
-        self, msg: Any, kwargs: MutableMapping[str, Any]
-    ) -> tuple[Any, MutableMapping[str, Any]]:
-        connection_id = (self.extra or {}).get("connection_id")
-        return (f"[{connection_id}] {msg}" if connection_id else msg), kwargs
-
-
 def _transaction_key(value: float) -> int | None:
     # Servers echo ids as AMF numbers (2.0 for 2); anything not a whole number matches nothing.
     if isinstance(value, bool) or not isinstance(value, int | float):
@@ -307,7 +298,7 @@ class ClientSession:
         self._config = config if config is not None else ClientSessionConfig()
         self._connection_id = connection_id
         self._started_at = now
-        self._log = _ConnectionLog(_logger, {"connection_id": connection_id})
+        self._log = ConnectionLog(_logger, connection_id)
         self._state = ClientState.IDLE
         self._amf3 = False
         self._server_capabilities: ServerCapabilities | None = None

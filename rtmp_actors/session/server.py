@@ -37,13 +37,14 @@ from __future__ import annotations
 import enum
 import logging
 import math
-from collections.abc import Mapping, MutableMapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, Final, NamedTuple, NoReturn
 
 from behaviours.session_handler import ByteCountDirection
 from rtmp_actors.errors import ProtocolError
+from rtmp_actors.logs import ConnectionLog
 from rtmp_actors.media.codecs import AudioFourCC, VideoFourCC
 from rtmp_actors.media.metadata import StreamMetadata
 from rtmp_actors.protocol.amf import AmfValue, EcmaArray
@@ -262,20 +263,6 @@ class _PlayRequest:
 _Request = _ConnectRequest | _PublishRequest | _PlayRequest
 
 
-class _ConnectionLog(logging.LoggerAdapter[logging.Logger]):
-    """Prefixes every log line with the connection id."""
-
-    def __init__(self, connection_id: str) -> None:
-        super().__init__(_LOG, {"connection_id": connection_id})
-        # Escaped: the prefix is part of the %-format string.
-        self._prefix = f"[{connection_id}] ".replace("%", "%%") if connection_id else ""
-
-    def process(
-        self, msg: Any, kwargs: MutableMapping[str, Any]
-    ) -> tuple[Any, MutableMapping[str, Any]]:
-        return f"{self._prefix}{msg}", kwargs
-
-
 def _app_name(app: str) -> str:
     """The application name without its query string and trailing slashes."""
     name, _, _ = app.partition("?")
@@ -328,7 +315,7 @@ class ServerSession:
     ) -> None:
         self._config = config
         self._connection_id = connection_id
-        self._log = _ConnectionLog(connection_id)
+        self._log = ConnectionLog(_LOG, connection_id)
         self._started_at = now
         self._now = now
         self._phase = _Phase.AWAITING_CONNECT
