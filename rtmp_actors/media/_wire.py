@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from typing import TypeVar
 
 from rtmp_actors.errors import ProtocolError
-from rtmp_actors.media.enhanced import MAX_TIMESTAMP_OFFSET_NANO, ModEx, ModExType
+from rtmp_actors.media.enhanced import MAX_TIMESTAMP_OFFSET_NANO, AvMultitrackType, ModEx, ModExType
 
 Buffer = bytes | bytearray | memoryview
 """What the parsers accept: anything indexable to ints and sliceable."""
@@ -118,3 +119,65 @@ def peek_packet_type(data: Buffer, multitrack: int) -> int:
             return -1
         packet_type = data[offset] & 0x0F
     return packet_type
+
+
+P = TypeVar("P")
+T = TypeVar("T")
+
+_LAYOUTS = tuple(AvMultitrackType)
+
+
+def read_multitrack(
+    data: Buffer,
+    offset: int,
+    *,
+    what: str,
+    fourccs: Mapping[str, str],
+    packet_type: Callable[[int, str], P],
+    read_track: Callable[[Buffer, int, int, int, str | None, P], T],
+) -> tuple[tuple[T, ...], AvMultitrackType]:
+    """Read the tracks of a multitrack audio or video message, starting at its layout byte.
+
+    Audio and video lay tracks out the same way; only their packet types and what a track
+    holds differ, which ``packet_type`` and ``read_track`` supply.
+
+    Raises:
+        ProtocolError: If the layout is unknown or a track is cut short.
+    """
+    need(data, offset + 1, f"{what} multitrack type")
+    layout_value = data[offset] >> 4
+    if layout_value > AvMultitrackType.MANY_TRACKS_MANY_CODECS:
+        msg = f"{what} has the unknown multitrack type {layout_value}"
+        raise ProtocolError(msg)
+    layout = _LAYOUTS[layout_value]
+    inner_type = packet_type(data[offset] & 0x0F, "inside a multitrack")
+    offset += 1
+    fourcc: str | None = None
+    if layout != AvMultitrackType.MANY_TRACKS_MANY_CODECS:
+        fourcc = read_fourcc(data, offset, fourccs, what)
+        offset += 4
+    tracks: list[T] = []
+    end_of_data = len(data)
+    while True:
+        if layout == AvMultitrackType.MANY_TRACKS_MANY_CODECS:
+            fourcc = read_fourcc(data, offset, fourccs, f"{what} track {len(tracks)}")
+            offset += 4
+        need(data, offset + 1, f"{what} track id")
+        track_id = data[offset]
+        offset += 1
+        if layout == AvMultitrackType.ONE_TRACK:
+            end = end_of_data
+        else:
+            need(data, offset + 3, f"{what} track {track_id} size")
+            end = offset + 3 + ui24(data, offset)
+            offset += 3
+            if end > end_of_data:
+                msg = (
+                    f"{what} track {track_id} claims {end - offset} bytes, "
+                    f"only {end_of_data - offset} remain"
+                )
+                raise ProtocolError(msg)
+        tracks.append(read_track(data, offset, end, track_id, fourcc, inner_type))
+        offset = end
+        if layout == AvMultitrackType.ONE_TRACK or offset >= end_of_data:
+            return tuple(tracks), layout

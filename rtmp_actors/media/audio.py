@@ -22,7 +22,7 @@ from rtmp_actors.media._wire import (
     peek_packet_type,
     read_fourcc,
     read_mod_ex,
-    ui24,
+    read_multitrack,
 )
 from rtmp_actors.media.codecs import AudioFourCC, SoundFormat, audio_codec_name
 from rtmp_actors.media.enhanced import AvMultitrackType, ModEx
@@ -170,7 +170,6 @@ _FOURCCS = {str(fourcc): fourcc for fourcc in AudioFourCC}
 _RATES = tuple(SoundRate)
 _SIZES = tuple(SoundSize)
 _TYPES = tuple(SoundType)
-_LAYOUTS = tuple(AvMultitrackType)
 _SOUND_FORMATS: dict[int, SoundFormat] = {int(f): f for f in SoundFormat}
 _CHANNELS: dict[int, AudioChannel] = {int(c): c for c in AudioChannel}
 _MEDIA_PACKET_TYPES: dict[int, AudioPacketType] = {
@@ -402,43 +401,14 @@ def _parse_enhanced(data: Buffer) -> AudioTagHeader:
 
 
 def _read_multitrack(data: Buffer, offset: int) -> tuple[tuple[AudioTrack, ...], AvMultitrackType]:
-    need(data, offset + 1, f"{_WHAT} multitrack type")
-    layout_value = data[offset] >> 4
-    if layout_value > AvMultitrackType.MANY_TRACKS_MANY_CODECS:
-        msg = f"{_WHAT} has the unknown multitrack type {layout_value}"
-        raise ProtocolError(msg)
-    layout = _LAYOUTS[layout_value]
-    packet_type = _media_packet_type(data[offset] & 0x0F, "inside a multitrack")
-    offset += 1
-    fourcc: str | None = None
-    if layout != AvMultitrackType.MANY_TRACKS_MANY_CODECS:
-        fourcc = read_fourcc(data, offset, _FOURCCS, _WHAT)
-        offset += 4
-    tracks: list[AudioTrack] = []
-    end_of_data = len(data)
-    while True:
-        if layout == AvMultitrackType.MANY_TRACKS_MANY_CODECS:
-            fourcc = read_fourcc(data, offset, _FOURCCS, f"{_WHAT} track {len(tracks)}")
-            offset += 4
-        need(data, offset + 1, f"{_WHAT} track id")
-        track_id = data[offset]
-        offset += 1
-        if layout == AvMultitrackType.ONE_TRACK:
-            end = end_of_data
-        else:
-            need(data, offset + 3, f"{_WHAT} track {track_id} size")
-            end = offset + 3 + ui24(data, offset)
-            offset += 3
-            if end > end_of_data:
-                msg = (
-                    f"{_WHAT} track {track_id} claims {end - offset} bytes, "
-                    f"only {end_of_data - offset} remain"
-                )
-                raise ProtocolError(msg)
-        tracks.append(_read_track(data, offset, end, track_id, fourcc, packet_type))
-        offset = end
-        if layout == AvMultitrackType.ONE_TRACK or offset >= end_of_data:
-            return tuple(tracks), layout
+    return read_multitrack(
+        data,
+        offset,
+        what=_WHAT,
+        fourccs=_FOURCCS,
+        packet_type=_media_packet_type,
+        read_track=_read_track,
+    )
 
 
 def _read_track(

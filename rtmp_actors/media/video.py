@@ -25,8 +25,8 @@ from rtmp_actors.media._wire import (
     peek_packet_type,
     read_fourcc,
     read_mod_ex,
+    read_multitrack,
     si24,
-    ui24,
 )
 from rtmp_actors.media.codecs import VideoCodecId, VideoFourCC, video_codec_name
 from rtmp_actors.media.enhanced import AvMultitrackType, ModEx
@@ -91,7 +91,6 @@ _CTS_FOURCCS = frozenset({VideoFourCC.AVC, VideoFourCC.HEVC, VideoFourCC.VVC})
 _AVC_LIKE = frozenset({int(VideoCodecId.AVC), int(VideoCodecId.HEVC_LEGACY)})
 _CODEC_IDS: dict[int, VideoCodecId] = {int(c): c for c in VideoCodecId}
 _FOURCCS = {str(fourcc): fourcc for fourcc in VideoFourCC}
-_LAYOUTS = tuple(AvMultitrackType)
 _FRAME_TYPES: dict[int, VideoFrameType] = {int(t): t for t in VideoFrameType}
 _COMMANDS: dict[int, VideoCommand] = {int(c): c for c in VideoCommand}
 # Packet types that may describe media (Multitrack and ModEx are wrappers, handled before).
@@ -358,43 +357,14 @@ def _parse_enhanced(data: Buffer) -> VideoTagHeader:
 
 
 def _read_multitrack(data: Buffer, offset: int) -> tuple[tuple[VideoTrack, ...], AvMultitrackType]:
-    need(data, offset + 1, f"{_WHAT} multitrack type")
-    layout_value = data[offset] >> 4
-    if layout_value > AvMultitrackType.MANY_TRACKS_MANY_CODECS:
-        msg = f"{_WHAT} has the unknown multitrack type {layout_value}"
-        raise ProtocolError(msg)
-    layout = _LAYOUTS[layout_value]
-    packet_type = _media_packet_type(data[offset] & 0x0F, "inside a multitrack")
-    offset += 1
-    fourcc: str | None = None
-    if layout != AvMultitrackType.MANY_TRACKS_MANY_CODECS:
-        fourcc = read_fourcc(data, offset, _FOURCCS, _WHAT)
-        offset += 4
-    tracks: list[VideoTrack] = []
-    end_of_data = len(data)
-    while True:
-        if layout == AvMultitrackType.MANY_TRACKS_MANY_CODECS:
-            fourcc = read_fourcc(data, offset, _FOURCCS, f"{_WHAT} track {len(tracks)}")
-            offset += 4
-        need(data, offset + 1, f"{_WHAT} track id")
-        track_id = data[offset]
-        offset += 1
-        if layout == AvMultitrackType.ONE_TRACK:
-            end = end_of_data
-        else:
-            need(data, offset + 3, f"{_WHAT} track {track_id} size")
-            end = offset + 3 + ui24(data, offset)
-            offset += 3
-            if end > end_of_data:
-                msg = (
-                    f"{_WHAT} track {track_id} claims {end - offset} bytes, "
-                    f"only {end_of_data - offset} remain"
-                )
-                raise ProtocolError(msg)
-        tracks.append(_read_track(data, offset, end, track_id, fourcc, packet_type))
-        offset = end
-        if layout == AvMultitrackType.ONE_TRACK or offset >= end_of_data:
-            return tuple(tracks), layout
+    return read_multitrack(
+        data,
+        offset,
+        what=_WHAT,
+        fourccs=_FOURCCS,
+        packet_type=_media_packet_type,
+        read_track=_read_track,
+    )
 
 
 def _read_track(
