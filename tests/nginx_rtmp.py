@@ -20,7 +20,7 @@ master_process off;
 worker_processes 1;
 pid {dir}/nginx.pid;
 error_log {dir}/error.log info;
-events {{ worker_connections 256; }}
+events {{ worker_connections 4096; }}
 rtmp {{
     server {{
         listen 127.0.0.1:{port};
