@@ -5,11 +5,10 @@ from __future__ import annotations
 import contextlib
 import socket
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from tests.peers import debian_tool, missing_peer
+from tests.peers import debian_tool, missing_peer, poll_until
 
 RTMP_MODULE = Path("/usr/lib/nginx/modules/ngx_rtmp_module.so")
 
@@ -42,17 +41,16 @@ def free_port() -> int:
 
 
 def wait_for_port(port: int, timeout: float = 10.0) -> None:
-    """Wait until something accepts connections on the port, or raise."""
-    deadline = time.monotonic() + timeout
-    while True:
+    """Wait until something accepts connections on the port, or fail."""
+
+    def accepting() -> bool:
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
+                return True
         except OSError:
-            if time.monotonic() > deadline:
-                raise
-            # Bounded poll for a server process we do not control; no event to wait on.
-            time.sleep(0.02)
+            return False
+
+    poll_until(accepting, timeout, f"a server on port {port}")
 
 
 @contextlib.contextmanager
