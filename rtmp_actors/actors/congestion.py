@@ -12,8 +12,7 @@ from __future__ import annotations
 
 import enum
 
-from rtmp_actors.media.audio import is_audio_sequence_header
-from rtmp_actors.media.video import is_video_keyframe, is_video_sequence_header
+from rtmp_actors.media.frames import FrameFlags
 
 __all__ = ["CongestionPolicy", "Verdict"]
 
@@ -42,10 +41,10 @@ class CongestionPolicy:
         self.dropped = 0
 
     def verdict(
-        self, *, video: bool, data: bytes, stream_id: int, queued_bytes: int, now: float
+        self, *, video: bool, flags: FrameFlags, stream_id: int, queued_bytes: int, now: float
     ) -> Verdict:
-        """Decide about one audio (``video=False``) or video message."""
-        if is_video_sequence_header(data) if video else is_audio_sequence_header(data):
+        """Decide about one audio (``video=False``) or video message, classified by ``flags``."""
+        if flags.sequence_header:
             return Verdict.SEND
         congested = queued_bytes > self._high_water
         if not congested:
@@ -57,7 +56,7 @@ class CongestionPolicy:
             return Verdict.DISCONNECT
         if not video:
             return self._drop() if congested else Verdict.SEND
-        if is_video_keyframe(data):
+        if flags.keyframe:
             self._waiting_for_keyframe.discard(stream_id)
             return Verdict.SEND
         if stream_id in self._waiting_for_keyframe:

@@ -72,7 +72,7 @@ class MediaSink:
             video = isinstance(content, VideoData)
             verdict = self._congestion.verdict(
                 video=video,
-                data=content.data,
+                flags=message.frame_flags,  # classified once, not once per player
                 stream_id=self.stream_id,
                 queued_bytes=self._transport.queued_bytes,
                 now=self._clock(),

@@ -31,6 +31,7 @@ from rtmp_actors.actors.media_sink import MediaSink
 from rtmp_actors.actors.method_proxy import MethodProxy
 from rtmp_actors.actors.monitoring import MonitoredActor
 from rtmp_actors.errors import ProtocolError
+from rtmp_actors.media.frames import frame_flags
 from rtmp_actors.protocol.connection import RtmpConnection
 from rtmp_actors.protocol.messages import AudioData, DetailedMessage, VideoData
 from rtmp_actors.transport.io_loop import TimerHandle
@@ -259,9 +260,10 @@ class ProtocolHandlerActor(MonitoredActor, ProtocolHandler):
         content = message.content
         if not isinstance(content, VideoData | AudioData):
             return False
+        video = isinstance(content, VideoData)
         verdict = self._congestion.verdict(
-            video=isinstance(content, VideoData),
-            data=content.data,
+            video=video,
+            flags=frame_flags(video, content.data),
             stream_id=message.stream_id,
             queued_bytes=self._transport.queued_bytes,
             now=self._clock(),

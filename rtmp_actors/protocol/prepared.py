@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from rtmp_actors.media.frames import FrameFlags, frame_flags
 from rtmp_actors.protocol.chunk_encoder import ChunkEncoder
-from rtmp_actors.protocol.messages import MessageContent, RawMessage
+from rtmp_actors.protocol.messages import AudioData, MessageContent, RawMessage, VideoData
 
 __all__ = ["PreparedMessage"]
 
@@ -16,13 +17,25 @@ class PreparedMessage:
     stream id and chunk size (usually all of them). Not thread-safe: one owner encodes.
     """
 
-    __slots__ = ("_encoded", "_payload", "content", "timestamp")
+    __slots__ = ("_encoded", "_flags", "_payload", "content", "timestamp")
 
     def __init__(self, content: MessageContent, timestamp: int) -> None:
         self.content = content
         self.timestamp = timestamp
         self._payload: bytes | None = None
         self._encoded: dict[tuple[int, int, int], bytes] = {}
+        self._flags: FrameFlags | None = None
+
+    @property
+    def frame_flags(self) -> FrameFlags:
+        """Sequence header and keyframe flags of an audio/video message, worked out once."""
+        if self._flags is None:
+            content = self.content
+            if isinstance(content, VideoData | AudioData):
+                self._flags = frame_flags(isinstance(content, VideoData), content.data)
+            else:
+                self._flags = FrameFlags(sequence_header=False, keyframe=False)
+        return self._flags
 
     def encoded(self, stream_id: int, chunk_size: int, chunk_stream_id: int) -> bytes:
         """The message's chunks for a connection with this stream id and chunk size."""

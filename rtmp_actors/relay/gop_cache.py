@@ -120,8 +120,10 @@ class GopCache:
         """Remember the latest ``onMetaData`` (None clears it)."""
         self.metadata = metadata
 
-    def add(self, media_type: MediaType, timestamp: int, data: bytes) -> None:
-        """Take one message the publisher sent."""
+    def add(
+        self, media_type: MediaType, timestamp: int, data: bytes, *, keyframe: bool | None = None
+    ) -> None:
+        """Take one message the publisher sent (``keyframe`` if the caller already knows)."""
         key = configuration_key(media_type, data)
         message = CachedMedia(media_type, timestamp, data)
         if key is not None:
@@ -129,7 +131,7 @@ class GopCache:
             return
         if media_type is MediaType.VIDEO:
             self._has_video = True
-            if is_video_keyframe(data):
+            if keyframe if keyframe is not None else is_video_keyframe(data):
                 self._gop = [message]
                 self._gop_bytes = len(data)
                 return

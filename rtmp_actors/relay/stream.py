@@ -31,14 +31,14 @@ import pykka
 from rtmp_actors.actors.media_sink import MediaSink
 from rtmp_actors.actors.method_proxy import MethodProxy
 from rtmp_actors.actors.monitoring import MonitoredActor
-from rtmp_actors.media.video import is_video_keyframe
 from rtmp_actors.protocol.amf import EcmaArray
 from rtmp_actors.protocol.commands import NetStreamCode, OnStatus
-from rtmp_actors.protocol.messages import AudioData, DataMessage, StreamBegin, StreamEof, VideoData
+from rtmp_actors.protocol.messages import AudioData, DataMessage, MessageContent, VideoData
 from rtmp_actors.protocol.prepared import PreparedMessage
 from rtmp_actors.relay.gop_cache import GopCache, configuration_key
 from rtmp_actors.relay.metrics import RateMeter
 from rtmp_actors.session.events import MediaType
+from rtmp_actors.session.server import publish_notices, unpublish_notices
 from rtmp_actors.transport.io_loop import TimerHandle
 
 __all__ = ["LiveStream", "PlayRequest", "PublishRequest", "StreamPolicy", "StreamStats"]
@@ -95,9 +95,8 @@ class PlayRequest:
 class _Player:
     request: PlayRequest
     needs_keyframe: bool = False
-    sent_messages: int = 0
     # The direct path to the player's connection, once its protocol handler opened it;
-    # until then messages wait here, in order (None: the sink was refused, use the session).
+    # until then messages wait in ``pending``, in order (None once the sink is open).
     sink: MediaSink | None = None
     pending: list[PreparedMessage] | None = field(default_factory=list)
 
@@ -225,10 +224,7 @@ class LiveStream(MonitoredActor):
             request.receiver.bind_publisher.defer(self.actor_ref, request.stream_id)
             request.session.accept_request.defer(request.request_id)
         for player in list(self._players.values()):
-            sid = player.request.stream_id
-            self._send(player, PreparedMessage(StreamBegin(sid), 0))
-            status = OnStatus.play_publish_notify(request.key).to_message()
-            self._send(player, PreparedMessage(status, 0))
+            self._send_notices(player, publish_notices(player.request.stream_id, request.key))
             player.needs_keyframe = True
         self._arm_idle_check()
         self._tell_observers("stream_published")
@@ -295,24 +291,23 @@ class LiveStream(MonitoredActor):
         self._bytes_in += len(data)
         self._rate.add(self._last_media, len(data))
         self._messages_in += 1
+        # Encoded and classified once, for the cache and every player alike.
+        prepared = _media_message(media_type, timestamp, data)
+        keyframe = prepared.frame_flags.keyframe
         if self._policy.gop_cache or self._players:
-            self._cache.add(media_type, timestamp, data)
+            self._cache.add(media_type, timestamp, data, keyframe=keyframe)
         for observer in self._observers:
             with contextlib.suppress(pykka.ActorDeadError):
                 observer.stream_media.defer(self.app, self.key, media_type, timestamp, data)
-        # For players waiting for a keyframe: worked out once, and only if there are any.
-        gate: tuple[bool, bool] | None = None  # (skip this message, it is the keyframe)
-        prepared = _media_message(media_type, timestamp, data)  # encoded once, for everybody
+        skip_for_waiting: bool | None = None  # worked out only if a player waits for a keyframe
         for player in list(self._players.values()):
             if player.needs_keyframe and media_type is MediaType.VIDEO:
-                if gate is None:
-                    keyframe = is_video_keyframe(data)
+                if skip_for_waiting is None:
                     # Sequence headers always go through: they are configuration, not frames.
-                    skip = not keyframe and configuration_key(media_type, data) is None
-                    gate = (skip, keyframe)
-                if gate[0]:
+                    skip_for_waiting = not keyframe and configuration_key(media_type, data) is None
+                if skip_for_waiting:
                     continue
-                if gate[1]:
+                if keyframe:
                     player.needs_keyframe = False
             self._send(player, prepared)
 
@@ -340,10 +335,7 @@ class LiveStream(MonitoredActor):
             self._idle_timer = None
         if notify:
             for player in list(self._players.values()):
-                sid = player.request.stream_id
-                self._send(player, PreparedMessage(StreamEof(sid), 0))
-                status = OnStatus.play_unpublish_notify(self.key).to_message()
-                self._send(player, PreparedMessage(status, 0))
+                self._send_notices(player, unpublish_notices(player.request.stream_id, self.key))
 
     def _tell_observers(self, method: str, *args: Any) -> None:
         for observer in self._observers:
@@ -367,13 +359,14 @@ class LiveStream(MonitoredActor):
         player = self._players.get((connection_id, stream_id))
         if player is None:
             return  # it left meanwhile
+        if sink is None:
+            # Refused: the accept was handled first, so its session is not playing and never
+            # will be for this request (the connection is going away). Its receiver will say
+            # it left; nothing more is sent to it meanwhile.
+            del self._players[(connection_id, stream_id)]
+            return
         pending, player.pending = player.pending or [], None
         player.sink = sink
-        if sink is None:
-            # Its session is not playing (it is going away): what waited is dropped and the
-            # session path is used from now on, starting at a keyframe.
-            player.needs_keyframe = True
-            return
         for message in pending:
             if not sink.send(message):
                 self._players.pop((connection_id, stream_id), None)
@@ -383,42 +376,21 @@ class LiveStream(MonitoredActor):
         """Send one message to a player, through its sink when it has one."""
         sink = player.sink
         if sink is not None:
-            if sink.send(message):
-                player.sent_messages += 1
-            else:  # the connection is closing; its receiver will tell us it left
+            if not sink.send(message):  # the connection is closing; its receiver says it left
                 self._players.pop((player.request.connection_id, player.request.stream_id), None)
             return
         pending = player.pending
-        if pending is not None:
-            if len(pending) < _MAX_PENDING:
-                pending.append(message)
-            else:  # the sink is slow to open: start it at a keyframe instead
-                pending.clear()
-                player.needs_keyframe = True
-            return
-        self._send_through_session(player, message)
+        assert pending is not None  # a player has a sink or is waiting for one
+        if len(pending) < _MAX_PENDING:
+            pending.append(message)
+        else:  # the sink is slow to open: start it at a keyframe instead
+            pending.clear()
+            player.needs_keyframe = True
 
-    def _send_through_session(self, player: _Player, message: PreparedMessage) -> None:
-        content = message.content
-        if isinstance(content, AudioData | VideoData):
-            kind = MediaType.VIDEO if isinstance(content, VideoData) else MediaType.AUDIO
-            self._tell_player(player, "send_av_data", kind, message.timestamp, content.data)
-        elif isinstance(content, DataMessage) and len(content.values) > 1:
-            self._tell_player(player, "send_metadata", content.values[1])
-        elif isinstance(content, StreamBegin):
-            self._tell_player(player, "send_stream_published")
-        elif isinstance(content, StreamEof):
-            self._tell_player(player, "send_stream_unpublished")
-
-    def _tell_player(self, player: _Player, method: str, *args: Any) -> None:
-        request = player.request
-        try:
-            getattr(request.session, method).defer(request.stream_id, *args)
-        except pykka.ActorDeadError:
-            # Its receiver will say it left; stop sending meanwhile.
-            self._players.pop((request.connection_id, request.stream_id), None)
-            return
-        player.sent_messages += 1
+    def _send_notices(self, player: _Player, notices: tuple[MessageContent, OnStatus]) -> None:
+        user_control, status = notices
+        self._send(player, PreparedMessage(user_control, 0))
+        self._send(player, PreparedMessage(status.to_message(), 0))
 
     # --- Idle handling --------------------------------------------------------------------------
 

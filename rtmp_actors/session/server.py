@@ -129,7 +129,14 @@ from rtmp_actors.session.server_events import (
     UnhandleableCommand,
 )
 
-__all__ = ["ServerSession", "SessionOutput", "StreamInfo", "StreamState"]
+__all__ = [
+    "ServerSession",
+    "SessionOutput",
+    "StreamInfo",
+    "StreamState",
+    "publish_notices",
+    "unpublish_notices",
+]
 
 _LOG = logging.getLogger(__name__)
 
@@ -261,6 +268,16 @@ class _PlayRequest:
 
 
 _Request = _ConnectRequest | _PublishRequest | _PlayRequest
+
+
+def publish_notices(stream_id: int, stream_key: str) -> tuple[StreamBegin, OnStatus]:
+    """What a waiting player is told when a publisher arrives (for relays too)."""
+    return StreamBegin(stream_id), OnStatus.play_publish_notify(stream_key)
+
+
+def unpublish_notices(stream_id: int, stream_key: str) -> tuple[StreamEof, OnStatus]:
+    """What a player is told when its publisher leaves; it keeps waiting for another."""
+    return StreamEof(stream_id), OnStatus.play_unpublish_notify(stream_key)
 
 
 def _app_name(app: str) -> str:
@@ -628,15 +645,17 @@ class ServerSession:
         """
         stream = self._playing_stream(stream_id)
         if stream is not None and stream.stream_key is not None:
-            self._send(StreamEof(stream_id))
-            self._send_command(OnStatus.play_unpublish_notify(stream.stream_key), stream_id)
+            eof, status = unpublish_notices(stream_id, stream.stream_key)
+            self._send(eof)
+            self._send_command(status, stream_id)
 
     def send_stream_published(self, stream_id: int) -> None:
         """Tell a player a publisher arrived: StreamBegin and ``NetStream.Play.PublishNotify``."""
         stream = self._playing_stream(stream_id)
         if stream is not None and stream.stream_key is not None:
-            self._send(StreamBegin(stream_id))
-            self._send_command(OnStatus.play_publish_notify(stream.stream_key), stream_id)
+            begin, status = publish_notices(stream_id, stream.stream_key)
+            self._send(begin)
+            self._send_command(status, stream_id)
 
     def send_ping_request(self, now: float) -> None:
         """Send a User Control PingRequest and raise :class:`PingRequestSent`.
