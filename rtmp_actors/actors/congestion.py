@@ -66,6 +66,17 @@ class CongestionPolicy:
             return self._drop()
         return Verdict.SEND
 
+    def clear_to_send(self, stream_id: int, queued_bytes: int) -> bool:
+        """Whether every message for ``stream_id`` would be sent now, whatever its kind.
+
+        True below the high-water mark with no video frame dropped on the stream since its
+        last keyframe; then the congestion clock is reset as :meth:`verdict` would.
+        """
+        if queued_bytes > self._high_water or stream_id in self._waiting_for_keyframe:
+            return False
+        self._congested_since = None
+        return True
+
     def _drop(self) -> Verdict:
         self.dropped += 1
         return Verdict.DROP

@@ -19,15 +19,11 @@ from collections.abc import Callable
 from typing import Any
 
 from rtmp_actors.actors.congestion import CongestionPolicy, Verdict
-from rtmp_actors.protocol.messages import AudioData, VideoData
-from rtmp_actors.protocol.prepared import PreparedMessage
+from rtmp_actors.protocol.prepared import FANOUT_CHUNK_STREAMS, PreparedBatch, PreparedMessage
 
 __all__ = ["MEDIA_SINK_CHUNK_STREAMS", "MediaSink"]
 
-_AUDIO_CSID = 20
-_VIDEO_CSID = 21
-_OTHER_CSID = 22
-MEDIA_SINK_CHUNK_STREAMS = frozenset({_AUDIO_CSID, _VIDEO_CSID, _OTHER_CSID})
+MEDIA_SINK_CHUNK_STREAMS = FANOUT_CHUNK_STREAMS
 """Chunk streams only media sinks write on."""
 
 
@@ -65,25 +61,37 @@ class MediaSink:
 
     def send(self, message: PreparedMessage) -> bool:
         """Write one message (media may be dropped under congestion); False once closed."""
-        if self._transport.is_closing:
+        transport = self._transport
+        if transport.is_closing:
             return False
-        content = message.content
-        if isinstance(content, VideoData | AudioData):
-            video = isinstance(content, VideoData)
+        if message.is_media:
             verdict = self._congestion.verdict(
-                video=video,
+                video=message.is_video,
                 flags=message.frame_flags,  # classified once, not once per player
                 stream_id=self.stream_id,
-                queued_bytes=self._transport.queued_bytes,
+                queued_bytes=transport.queued_bytes,
                 now=self._clock(),
             )
             if verdict is Verdict.DISCONNECT:
-                self._transport.abort(self._congestion.describe())
+                transport.abort(self._congestion.describe())
                 return False
             if verdict is Verdict.DROP:
                 return True
-            csid = _VIDEO_CSID if video else _AUDIO_CSID
-        else:
-            csid = _OTHER_CSID
-        self._transport.send_data(message.encoded(self.stream_id, self.chunk_size, csid))
+        transport.send_data(message.encoded(self.stream_id, self.chunk_size))
         return True
+
+    def send_batch(self, batch: PreparedBatch, start: int = 0) -> bool:
+        """Write ``batch.messages[start:]``, in one write unless the peer is congested.
+
+        Returns:
+            False once the connection is closed.
+        """
+        transport = self._transport
+        if transport.is_closing:
+            return False
+        if self._congestion.clear_to_send(self.stream_id, transport.queued_bytes):
+            # Every message would be sent: the bytes shared by all players go as they are.
+            transport.send_data(batch.encoded(self.stream_id, self.chunk_size, start))
+            return True
+        # Congested: decide message by message.
+        return all(self.send(message) for message in batch.messages[start:])

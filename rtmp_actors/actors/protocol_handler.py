@@ -4,7 +4,9 @@ Input arrives from the I/O loop as ``notify_input`` tells; decoded messages go t
 actor in one batch per read; the session's messages come back through ``send_message(s)`` and
 leave through the transport. The actor also:
 
-* reports byte totals to the session, coalesced (at most every ``byte_report_interval``);
+* reports byte totals to the session, coalesced (at most every ``byte_report_interval``),
+  along with the messages of a read when one is due, so a player's periodic acknowledgement
+  wakes its session once, not twice;
 * ends the connection if the handshake takes too long or the peer goes quiet;
 * drops media for a congested peer *before* encoding it (dropping encoded chunks would
   corrupt the peer's header decompression): audio frames and video inter frames are dropped
@@ -130,6 +132,7 @@ class ProtocolHandlerActor(MonitoredActor, ProtocolHandler):
         self._session: MethodProxy | None = None
         self._last_input = clock()
         self._reported: tuple[int, int] = (0, 0)
+        self._reported_at = float("-inf")
         self._report_pending = False
         self._timers: list[TimerHandle] = []
         self._congestion = CongestionPolicy(self._flow.high_water, self._flow.max_congestion)
@@ -193,8 +196,12 @@ class ProtocolHandlerActor(MonitoredActor, ProtocolHandler):
             self._transport.send_data(result.to_send)
         self._transport.input_consumed(len(data))
         if result.messages and self._session is not None:
-            self._session.handle_rtmp_inputs.defer(result.messages)
-        self._schedule_byte_report()
+            totals = self._byte_totals_due()
+            if totals is None:
+                self._schedule_byte_report()
+            self._session.handle_rtmp_inputs.defer(result.messages, totals)
+        else:
+            self._schedule_byte_report()
 
     def send_message(self, message: DetailedMessage) -> None:
         """Encode one message for the peer (media may be dropped under congestion)."""
@@ -281,12 +288,21 @@ class ProtocolHandlerActor(MonitoredActor, ProtocolHandler):
 
     def _report_bytes(self) -> None:
         self._report_pending = False
+        totals = self._byte_totals_due(force=True)
+        if totals is not None and self._session is not None:
+            self._session.notify_byte_totals.defer(*totals)
+
+    def _byte_totals_due(self, *, force: bool = False) -> tuple[int, int] | None:
+        """New totals to report now (None if unchanged, or reported too recently)."""
+        now = self._clock()
+        if not force and now - self._reported_at < self._flow.byte_report_interval:
+            return None
         # The transport's count includes what media sinks wrote past the connection.
         totals = (self._transport.bytes_sent, self._connection.bytes_received)
-        if totals == self._reported or self._session is None:
-            return
-        self._session.notify_byte_totals.defer(*totals)
-        self._reported = totals
+        if totals == self._reported:
+            return None
+        self._reported, self._reported_at = totals, now
+        return totals
 
     def on_receive(self, message: Any) -> Any:
         """Handle timer ticks."""

@@ -131,8 +131,16 @@ class SessionActor(MonitoredActor, SessionHandler):
         """Take one message from the peer."""
         self.handle_rtmp_inputs((message,))
 
-    def handle_rtmp_inputs(self, messages: Sequence[DetailedMessage]) -> None:
-        """Take the messages decoded from one read, in order."""
+    def handle_rtmp_inputs(
+        self, messages: Sequence[DetailedMessage], byte_totals: tuple[int, int] | None = None
+    ) -> None:
+        """Take the messages decoded from one read, in order, and maybe new byte totals.
+
+        Args:
+            messages: The messages.
+            byte_totals: ``(bytes_sent, bytes_received)``, when a report is due: one message
+                (and one batch of events) instead of two.
+        """
         if self._finished:
             return
         now = self._clock()
@@ -143,6 +151,8 @@ class SessionActor(MonitoredActor, SessionHandler):
             self._flush()
             self._close_connection(f"session error: {error}", abort=True)
             return
+        if byte_totals is not None:
+            self._take_byte_totals(byte_totals)
         self._flush()
 
     def notify_byte_count(self, direction: ByteCountDirection, total: int) -> None:
@@ -154,9 +164,12 @@ class SessionActor(MonitoredActor, SessionHandler):
     def notify_byte_totals(self, bytes_sent: int, bytes_received: int) -> None:
         """Take both byte totals at once (one NewByteIOTotals event instead of two)."""
         if not self._finished:
-            self._session.notify_byte_count(ByteCountDirection.BYTES_SENT, bytes_sent)
-            self._session.notify_byte_count(ByteCountDirection.BYTES_RECEIVED, bytes_received)
+            self._take_byte_totals((bytes_sent, bytes_received))
             self._flush()
+
+    def _take_byte_totals(self, totals: tuple[int, int]) -> None:
+        self._session.notify_byte_count(ByteCountDirection.BYTES_SENT, totals[0])
+        self._session.notify_byte_count(ByteCountDirection.BYTES_RECEIVED, totals[1])
 
     def notify_disconnected(self, reason: str | None) -> None:
         """The connection is gone: raise the final events, then stop."""

@@ -8,6 +8,11 @@ Theory of operation:
 * Players get exactly the publisher's messages (same payload objects, same timestamps). A
   player that joins mid-stream first gets the metadata, codec configuration and the current
   GOP (see :class:`GopCache`); if no GOP is cached, its video starts at the next keyframe.
+* Fan-out is batched: a message may wait up to ``batch_window`` for the ones after it, and
+  then every player in step with the stream gets the whole batch, encoded once for all, in
+  one write. The cost of a write to a socket hardly depends on its size, so this cuts the
+  server's system time per player nearly in proportion. Players not yet in step (waiting for
+  their connection's direct path or for a keyframe) are served message by message.
 * A player may wait for a publisher: it is accepted at once and told when one arrives
   (``NetStream.Play.PublishNotify``) or leaves (StreamEOF and
   ``NetStream.Play.UnpublishNotify``), and keeps waiting.
@@ -34,7 +39,7 @@ from rtmp_actors.actors.monitoring import MonitoredActor
 from rtmp_actors.protocol.amf import EcmaArray
 from rtmp_actors.protocol.commands import NetStreamCode, OnStatus
 from rtmp_actors.protocol.messages import AudioData, DataMessage, MessageContent, VideoData
-from rtmp_actors.protocol.prepared import PreparedMessage
+from rtmp_actors.protocol.prepared import PreparedBatch, PreparedMessage
 from rtmp_actors.relay.gop_cache import GopCache, configuration_key
 from rtmp_actors.relay.metrics import RateMeter
 from rtmp_actors.session.events import MediaType
@@ -57,12 +62,17 @@ class StreamPolicy:
         takeover: A second publisher replaces the first instead of being refused.
         idle_publisher_timeout: Seconds without media before a publisher is dropped (0: never).
         max_gop_bytes: Most bytes kept in the GOP cache of one stream.
+        batch_window: Seconds a message may wait for the ones after it, so that each player
+            gets them in one write (0: every message is written at once).
+        max_batch_bytes: A batch holding this many payload bytes is written at once.
     """
 
     gop_cache: bool = True
     takeover: bool = False
     idle_publisher_timeout: float = 10.0
     max_gop_bytes: int = 32 * 1024 * 1024
+    batch_window: float = 0.010
+    max_batch_bytes: int = 256 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +110,10 @@ class _Player:
     sink: MediaSink | None = None
     pending: list[PreparedMessage] | None = field(default_factory=list)
 
+    @property
+    def key(self) -> tuple[str, int]:
+        return self.request.connection_id, self.request.stream_id
+
 
 @dataclass(frozen=True, slots=True)
 class StreamStats:
@@ -127,6 +141,12 @@ _MAX_PENDING = 4096
 def _media_message(media_type: MediaType, timestamp: int, data: bytes) -> PreparedMessage:
     content = VideoData(data) if media_type is MediaType.VIDEO else AudioData(data)
     return PreparedMessage(content, timestamp)
+
+
+def _payload(message: PreparedMessage) -> bytes:
+    content = message.content
+    assert isinstance(content, VideoData | AudioData)
+    return content.data
 
 
 def _metadata_message(metadata: Mapping[str, Any]) -> PreparedMessage:
@@ -168,6 +188,14 @@ class LiveStream(MonitoredActor):
         self._cache = GopCache(max_bytes=policy.max_gop_bytes)
         self._publisher: PublishRequest | None = None
         self._players: dict[tuple[str, int], _Player] = {}
+        # Players in step with the stream get every message through the batch; the others
+        # (no direct path yet, or waiting for a keyframe) are served message by message.
+        self._in_step: dict[tuple[str, int], MediaSink] = {}
+        self._joining: dict[tuple[str, int], _Player] = {}
+        self._batch: list[PreparedMessage] = []
+        self._batch_bytes = 0
+        self._batch_starts: dict[tuple[str, int], int] = {}  # players that joined mid-batch
+        self._flush_timer: TimerHandle | None = None
         self._handled = 0  # requests handled, so the registry can tell a stale idle report
         self._last_media = 0.0
         self._publishing_since: float | None = None
@@ -223,9 +251,10 @@ class LiveStream(MonitoredActor):
             # Bind before accepting: the receiver's media events only start after the accept.
             request.receiver.bind_publisher.defer(self.actor_ref, request.stream_id)
             request.session.accept_request.defer(request.request_id)
+        self._flush_batch()
         for player in list(self._players.values()):
             self._send_notices(player, publish_notices(player.request.stream_id, request.key))
-            player.needs_keyframe = True
+            self._fall_out_of_step(player)
         self._arm_idle_check()
         self._tell_observers("stream_published")
         logger.info(
@@ -240,7 +269,8 @@ class LiveStream(MonitoredActor):
         """Accept a player; it gets the cached start of the stream, then the live messages."""
         self._handled += 1
         player = _Player(request)
-        self._players[(request.connection_id, request.stream_id)] = player
+        self._players[player.key] = player
+        self._joining[player.key] = player
         with contextlib.suppress(pykka.ActorDeadError):
             request.receiver.bind_player.defer(self.actor_ref, request.stream_id)
             request.session.accept_request.defer(request.request_id)
@@ -277,9 +307,8 @@ class LiveStream(MonitoredActor):
             return
         self._cache.set_metadata(metadata or None)
         self._tell_observers("stream_metadata", metadata)
-        prepared = _metadata_message(metadata)
-        for player in list(self._players.values()):
-            self._send(player, prepared)
+        self._add_to_batch(_metadata_message(metadata), 0)
+        self._batch_added()
 
     def publisher_media(
         self, connection_id: str, media_type: MediaType, timestamp: int, data: bytes
@@ -299,17 +328,60 @@ class LiveStream(MonitoredActor):
         for observer in self._observers:
             with contextlib.suppress(pykka.ActorDeadError):
                 observer.stream_media.defer(self.app, self.key, media_type, timestamp, data)
+        self._add_to_batch(prepared, len(data))
+        self._batch_added()
+
+    def _add_to_batch(self, prepared: PreparedMessage, size: int) -> None:
+        """Queue a message for the players in step; serve the joining ones right away."""
+        self._batch.append(prepared)
+        self._batch_bytes += size
+        if not self._joining:
+            return
+        index = len(self._batch) - 1
         skip_for_waiting: bool | None = None  # worked out only if a player waits for a keyframe
-        for player in list(self._players.values()):
-            if player.needs_keyframe and media_type is MediaType.VIDEO:
+        for player in list(self._joining.values()):
+            if player.needs_keyframe and prepared.is_video:
                 if skip_for_waiting is None:
-                    # Sequence headers always go through: they are configuration, not frames.
-                    skip_for_waiting = not keyframe and configuration_key(media_type, data) is None
+                    # Configuration always goes through: it is not a frame.
+                    skip_for_waiting = not prepared.frame_flags.keyframe and (
+                        configuration_key(MediaType.VIDEO, _payload(prepared)) is None
+                    )
                 if skip_for_waiting:
                     continue
-                if keyframe:
+                if prepared.frame_flags.keyframe:
                     player.needs_keyframe = False
-            self._send(player, prepared)
+            if player.sink is not None and not player.needs_keyframe:
+                self._step_in(player, index)  # this message goes out with its batch
+            else:
+                self._send(player, prepared)
+
+    def _batch_added(self) -> None:
+        if self._batch_bytes >= self._policy.max_batch_bytes or not self._policy.batch_window:
+            self._flush_batch()
+        elif self._flush_timer is None:
+            self._flush_timer = self._schedule(self._policy.batch_window, self._flush_callback())
+
+    def flush_batch(self) -> None:
+        """Write the open batch to the players in step (its timer calls this)."""
+        self._flush_timer = None
+        self._flush_batch()
+
+    def _flush_batch(self) -> None:
+        if self._flush_timer is not None:
+            self._flush_timer.cancel()
+            self._flush_timer = None
+        if not self._batch:
+            return
+        batch = PreparedBatch(self._batch)
+        starts = self._batch_starts
+        self._batch, self._batch_bytes, self._batch_starts = [], 0, {}
+        closed = None
+        # The hot loop: one write of bytes shared by everybody per player, nothing else.
+        for key, sink in self._in_step.items():
+            if not sink.send_batch(batch, starts.get(key, 0) if starts else 0):
+                closed = [*(closed or ()), key]
+        for key in closed or ():  # closing connections; their receivers say they left
+            self._forget(key)
 
     def publisher_left(self, connection_id: str) -> None:
         """The publisher stopped or disconnected: players are told and keep waiting."""
@@ -333,6 +405,7 @@ class LiveStream(MonitoredActor):
         if self._idle_timer is not None:
             self._idle_timer.cancel()
             self._idle_timer = None
+        self._flush_batch()
         if notify:
             for player in list(self._players.values()):
                 self._send_notices(player, unpublish_notices(player.request.stream_id, self.key))
@@ -349,10 +422,32 @@ class LiveStream(MonitoredActor):
 
     def player_left(self, connection_id: str, stream_id: int) -> None:
         """A player stopped or disconnected."""
-        if self._players.pop((connection_id, stream_id), None) is not None:
+        if self._forget((connection_id, stream_id)):
             if not self._players:
                 self._tell_observers("stream_unwanted")
             self._maybe_idle()
+
+    def _forget(self, key: tuple[str, int]) -> bool:
+        self._in_step.pop(key, None)
+        self._joining.pop(key, None)
+        self._batch_starts.pop(key, None)
+        return self._players.pop(key, None) is not None
+
+    def _step_in(self, player: _Player, batch_index: int) -> None:
+        """From ``batch_index`` of the open batch on, the player gets every message."""
+        assert player.sink is not None
+        key = player.key
+        del self._joining[key]
+        self._in_step[key] = player.sink
+        if batch_index:
+            self._batch_starts[key] = batch_index
+
+    def _fall_out_of_step(self, player: _Player) -> None:
+        """The player waits for a keyframe again (the batch was flushed before)."""
+        player.needs_keyframe = True
+        key = player.key
+        if self._in_step.pop(key, None) is not None:
+            self._joining[key] = player
 
     def media_sink_opened(self, connection_id: str, stream_id: int, sink: MediaSink | None) -> None:
         """A player's connection opened its direct path (or refused it with None)."""
@@ -363,21 +458,27 @@ class LiveStream(MonitoredActor):
             # Refused: the accept was handled first, so its session is not playing and never
             # will be for this request (the connection is going away). Its receiver will say
             # it left; nothing more is sent to it meanwhile.
-            del self._players[(connection_id, stream_id)]
+            self._forget(player.key)
             return
         pending, player.pending = player.pending or [], None
         player.sink = sink
         for message in pending:
             if not sink.send(message):
-                self._players.pop((connection_id, stream_id), None)
+                self._forget(player.key)
                 return
+        if not player.needs_keyframe:
+            self._step_in(player, len(self._batch))  # it had everything up to now
 
     def _send(self, player: _Player, message: PreparedMessage) -> None:
-        """Send one message to a player, through its sink when it has one."""
+        """Send one message to a player now, through its sink when it has one.
+
+        A player in step must not have an open batch (flush it first), or this would
+        overtake it.
+        """
         sink = player.sink
         if sink is not None:
             if not sink.send(message):  # the connection is closing; its receiver says it left
-                self._players.pop((player.request.connection_id, player.request.stream_id), None)
+                self._forget(player.key)
             return
         pending = player.pending
         assert pending is not None  # a player has a sink or is waiting for one
@@ -425,13 +526,20 @@ class LiveStream(MonitoredActor):
         self._maybe_idle()
 
     def _idle_callback(self) -> Callable[[], None]:
-        proxy = MethodProxy(self.actor_ref)
+        return self._timer_callback("check_idle_publisher")
 
-        def check() -> None:
+    def _flush_callback(self) -> Callable[[], None]:
+        return self._timer_callback("flush_batch")
+
+    def _timer_callback(self, method: str) -> Callable[[], None]:
+        """A callback for the scheduler (another thread) that tells this actor ``method()``."""
+        call = getattr(MethodProxy(self.actor_ref), method)
+
+        def tell() -> None:
             with contextlib.suppress(pykka.ActorDeadError):
-                proxy.check_idle_publisher.defer()
+                call.defer()
 
-        return check
+        return tell
 
     def _maybe_idle(self) -> None:
         if self._publisher is None and not self._players:
@@ -455,6 +563,7 @@ class LiveStream(MonitoredActor):
         )
 
     def on_stop(self) -> None:
-        """Cancel the idle timer."""
-        if self._idle_timer is not None:
-            self._idle_timer.cancel()
+        """Cancel the timers."""
+        for timer in (self._idle_timer, self._flush_timer):
+            if timer is not None:
+                timer.cancel()

@@ -43,7 +43,9 @@ class ServerSessionConfig:
         capabilities: The ``capabilities`` announced in the connect ``_result``.
         chunk_size: The outbound chunk size, announced with Set Chunk Size right after connect.
         window_ack_size: The Window Acknowledgement Size asked of the client.
-        peer_bandwidth: The Set Peer Bandwidth window (dynamic) given to the client.
+        peer_bandwidth: The Set Peer Bandwidth window (dynamic) given to the client. librtmp
+            players acknowledge every tenth of it, so a small one costs the server an
+            acknowledgement to process per player several times a second.
         limits: Bounds on names and other sizes the peer controls.
         ping_interval: Seconds between the pings sent once connected; 0 disables them.
         max_streams_per_connection: Most message streams (createStream) one client may hold.
@@ -54,8 +56,8 @@ class ServerSessionConfig:
     fms_version: str = "FMS/3,0,1,123"
     capabilities: int = 31
     chunk_size: int = 4096
-    window_ack_size: int = 2_500_000
-    peer_bandwidth: int = 2_500_000
+    window_ack_size: int = 5_000_000
+    peer_bandwidth: int = 5_000_000
     limits: Limits = DEFAULT_LIMITS
     ping_interval: float = 60.0
     max_streams_per_connection: int = 16

@@ -263,8 +263,8 @@ def test_ffmpeg_publish_sequence() -> None:
     output = drain(session)
     assert output.events == []
     assert shape(output.messages) == [
-        (0, WindowAcknowledgementSize(2_500_000)),
-        (0, SetPeerBandwidth(2_500_000, BandwidthLimitType.DYNAMIC)),
+        (0, WindowAcknowledgementSize(5_000_000)),
+        (0, SetPeerBandwidth(5_000_000, BandwidthLimitType.DYNAMIC)),
         (0, StreamBegin(0)),
         (0, SetChunkSize(4096)),
         (0, "_result", 1, "NetConnection.Connect.Success"),
