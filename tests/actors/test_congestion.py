@@ -6,7 +6,9 @@ from __future__ import annotations
 import socket
 from typing import Any
 
+from rtmp_actors.actors.congestion import CongestionPolicy, Verdict
 from rtmp_actors.actors.protocol_handler import FlowControl, ProtocolHandlerActor
+from rtmp_actors.media.frames import FrameFlags
 from rtmp_actors.protocol.commands import CreateStream, Play
 from rtmp_actors.protocol.connection import ConnectionRole, RtmpConnection
 from rtmp_actors.protocol.messages import (
@@ -188,3 +190,19 @@ def test_a_player_that_stops_reading_is_dropped_and_slows_nobody() -> None:
         assert good_log.wait(client.AudioVideoDataReceived).timestamp == 999_999
     finally:
         rtmp_server.stop()
+
+
+def test_clear_to_send_only_when_no_message_would_be_dropped() -> None:
+    policy = CongestionPolicy(high_water=100, max_congestion=15.0)
+    inter_frame = FrameFlags(sequence_header=False, keyframe=False)
+    key_frame = FrameFlags(sequence_header=False, keyframe=True)
+    assert policy.clear_to_send(1, queued_bytes=100)
+    assert not policy.clear_to_send(1, queued_bytes=101)
+    # An inter frame dropped under congestion: stream 1 waits for a keyframe, even once clear.
+    dropped = policy.verdict(video=True, flags=inter_frame, stream_id=1, queued_bytes=101, now=0)
+    assert dropped is Verdict.DROP
+    assert not policy.clear_to_send(1, queued_bytes=0)
+    assert policy.clear_to_send(2, queued_bytes=0)  # other streams are not held back
+    sent = policy.verdict(video=True, flags=key_frame, stream_id=1, queued_bytes=0, now=1)
+    assert sent is Verdict.SEND
+    assert policy.clear_to_send(1, queued_bytes=0)

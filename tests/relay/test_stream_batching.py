@@ -1,0 +1,340 @@
+"""A live stream's batched fan-out, with fake connections and a hand-driven timer.
+
+The stream actor runs for real; its players' sessions are fakes that record what they are
+told, and their media sinks write into fake transports. The batch timer only fires when a
+test fires it, so every test decides exactly what one batch holds.
+"""
+
+from __future__ import annotations
+
+import queue
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import pykka
+import pytest
+
+from rtmp_actors.actors.congestion import CongestionPolicy
+from rtmp_actors.actors.media_sink import MediaSink
+from rtmp_actors.protocol.chunk_decoder import ChunkDecoder
+from rtmp_actors.protocol.chunk_encoder import ChunkEncoder
+from rtmp_actors.protocol.messages import (
+    AudioData,
+    CommandMessage,
+    RawMessage,
+    StreamEof,
+    VideoData,
+    decode_message,
+)
+from rtmp_actors.relay.stream import LiveStream, PlayRequest, PublishRequest, StreamPolicy
+from rtmp_actors.session.events import MediaType
+
+TIMEOUT = 5.0
+AVC_CONFIG = b"\x17\x00\x00\x00\x00\x01\x42\x00\x1e\xff"
+WINDOW = 0.010
+
+
+def keyframe(i: int) -> bytes:
+    return b"\x17\x01\x00\x00\x00" + bytes([i]) * 64
+
+
+def inter(i: int) -> bytes:
+    return b"\x27\x01\x00\x00\x00" + bytes([i]) * 32
+
+
+def audio(i: int) -> bytes:
+    return b"\xaf\x01" + bytes([i]) * 8
+
+
+class _Calls:
+    """Stands for an actor proxy: records ``name.defer(*args)`` calls."""
+
+    def __init__(self) -> None:
+        self.calls: queue.Queue[tuple[str, tuple[Any, ...]]] = queue.Queue()
+
+    def __getattr__(self, name: str) -> Any:
+        calls = self.calls
+
+        class _Method:
+            @staticmethod
+            def defer(*args: Any) -> None:
+                calls.put((name, args))
+
+        return _Method()
+
+    def wait_for(self, name: str) -> tuple[Any, ...]:
+        while True:
+            called, args = self.calls.get(timeout=TIMEOUT)
+            if called == name:
+                return args
+
+
+@dataclass
+class FakeTransport:
+    """Records writes; ``queued_bytes`` is set by the test to fake a slow peer."""
+
+    writes: list[bytes] = field(default_factory=list)
+    queued_bytes: int = 0
+    is_closing: bool = False
+    bytes_sent: int = 0
+
+    def send_data(self, data: bytes) -> None:
+        self.writes.append(data)
+
+    def abort(self, reason: str) -> None:
+        self.is_closing = True
+
+    def messages(self) -> list[Any]:
+        """Every message written so far, decoded."""
+        decoder = ChunkDecoder()
+        # The sink's chunk size, which the real connection announced first.
+        decoder.receive_data(ChunkEncoder().encode(RawMessage(1, 0, 0, (4096).to_bytes(4), 2)))
+        return [
+            decode_message(raw).content
+            for data in self.writes
+            for raw in decoder.receive_data(data)
+        ]
+
+
+class Timers:
+    """A scheduler whose timers fire only when the test says so."""
+
+    def __init__(self) -> None:
+        self.pending: queue.Queue[tuple[float, Callable[[], None]]] = queue.Queue()
+
+    def __call__(self, delay: float, callback: Callable[[], None]) -> Any:
+        self.pending.put((delay, callback))
+        return _Handle()
+
+    def fire_batch_timer(self) -> None:
+        while True:
+            delay, callback = self.pending.get(timeout=TIMEOUT)
+            if delay == WINDOW:
+                callback()
+                return
+
+
+class _Handle:
+    def cancel(self) -> None:
+        pass
+
+
+@dataclass
+class Player:
+    transport: FakeTransport
+    session: _Calls
+
+
+class Harness:
+    def __init__(self, **policy: Any) -> None:
+        self.timers = Timers()
+        stream_policy = replace(
+            StreamPolicy(idle_publisher_timeout=0, batch_window=WINDOW), **policy
+        )
+        self.ref = LiveStream.start(
+            "live",
+            "key",
+            _Calls(),
+            stream_policy,
+            self.timers,  # type: ignore[arg-type]
+        )
+        self.stream = self.ref.proxy()
+        self.publisher_session = _Calls()
+        self._players = 0
+
+    def sync(self) -> None:
+        """Wait until the stream handled everything told so far."""
+        self.stream.stats().get(timeout=TIMEOUT)
+
+    def publish(self, connection_id: str = "publisher") -> None:
+        request = PublishRequest(
+            connection_id,
+            self.publisher_session,
+            _Calls(),
+            1,
+            "live",
+            "key",
+            1,  # type: ignore[arg-type]
+        )
+        self.stream.publish_requested(request).get(timeout=TIMEOUT)
+        self.publisher = connection_id
+
+    def media(self, kind: MediaType, timestamp: int, data: bytes) -> None:
+        self.stream.publisher_media(self.publisher, kind, timestamp, data).get(timeout=TIMEOUT)
+
+    def play(self, *, open_sink: bool = True) -> Player:
+        self._players += 1
+        connection_id = f"player{self._players}"
+        session = _Calls()
+        request = PlayRequest(connection_id, session, _Calls(), 1, "live", "key", 1)  # type: ignore[arg-type]
+        self.stream.play_requested(request).get(timeout=TIMEOUT)
+        player = Player(FakeTransport(), session)
+        if open_sink:
+            self.open_sink(connection_id, player)
+        return player
+
+    def open_sink(self, connection_id: str, player: Player) -> None:
+        stream_id, _reply_to = player.session.wait_for("open_media_sink")
+        sink = MediaSink(player.transport, stream_id, 4096, CongestionPolicy(1000, 15.0))
+        self.stream.media_sink_opened(connection_id, stream_id, sink).get(timeout=TIMEOUT)
+
+
+@pytest.fixture
+def harness() -> Iterator[Harness]:
+    yield Harness()
+    pykka.ActorRegistry.stop_all(timeout=10)
+
+
+def media_of(contents: list[Any]) -> list[tuple[str, bytes]]:
+    kinds = {VideoData: "video", AudioData: "audio"}
+    return [(kinds[type(c)], c.data) for c in contents if type(c) in kinds]
+
+
+def test_messages_wait_for_the_window_then_go_in_one_shared_write(harness: Harness) -> None:
+    harness.publish()
+    first, second = harness.play(), harness.play()
+    harness.media(MediaType.VIDEO, 0, AVC_CONFIG)
+    harness.media(MediaType.VIDEO, 0, keyframe(1))
+    harness.media(MediaType.AUDIO, 10, audio(1))
+    harness.sync()
+    assert first.transport.writes == second.transport.writes == []  # held for the window
+
+    harness.timers.fire_batch_timer()
+    harness.sync()
+    assert len(first.transport.writes) == len(second.transport.writes) == 1
+    assert first.transport.writes[0] is second.transport.writes[0]  # encoded once for both
+    assert media_of(first.transport.messages()) == [
+        ("video", AVC_CONFIG),
+        ("video", keyframe(1)),
+        ("audio", audio(1)),
+    ]
+
+
+def test_a_zero_window_writes_every_message_at_once() -> None:
+    harness = Harness(batch_window=0.0)
+    try:
+        harness.publish()
+        player = harness.play()
+        harness.media(MediaType.VIDEO, 0, keyframe(1))
+        harness.media(MediaType.AUDIO, 10, audio(1))
+        assert media_of(player.transport.messages()) == [
+            ("video", keyframe(1)),
+            ("audio", audio(1)),
+        ]
+        assert len(player.transport.writes) == 2
+    finally:
+        pykka.ActorRegistry.stop_all(timeout=10)
+
+
+def test_a_batch_that_reaches_its_byte_limit_is_written_at_once() -> None:
+    harness = Harness(max_batch_bytes=100)
+    try:
+        harness.publish()
+        player = harness.play()
+        harness.media(MediaType.AUDIO, 0, audio(1))  # 10 bytes: held
+        assert player.transport.writes == []
+        harness.media(MediaType.VIDEO, 0, keyframe(2))  # 79 more: still under 100
+        assert player.transport.writes == []
+        harness.media(MediaType.VIDEO, 40, keyframe(3))  # over: the batch goes
+        assert media_of(player.transport.messages()) == [
+            ("audio", audio(1)),
+            ("video", keyframe(2)),
+            ("video", keyframe(3)),
+        ]
+        assert len(player.transport.writes) == 1
+    finally:
+        pykka.ActorRegistry.stop_all(timeout=10)
+
+
+def test_a_player_joining_mid_batch_gets_the_cache_then_only_what_follows(
+    harness: Harness,
+) -> None:
+    harness.publish()
+    early = harness.play()
+    harness.media(MediaType.VIDEO, 0, keyframe(1))  # in the open batch, and in the GOP cache
+    late = harness.play()  # joins from the cache: the keyframe, at once
+    assert media_of(late.transport.messages()) == [("video", keyframe(1))]
+    harness.media(MediaType.VIDEO, 40, inter(2))
+    harness.timers.fire_batch_timer()
+    harness.sync()
+    assert media_of(early.transport.messages()) == [("video", keyframe(1)), ("video", inter(2))]
+    assert media_of(late.transport.messages()) == [("video", keyframe(1)), ("video", inter(2))]
+    assert len(early.transport.writes) == 1
+
+
+def test_a_player_waiting_for_a_keyframe_steps_in_at_it() -> None:
+    harness = Harness(gop_cache=False)
+    try:
+        harness.publish()
+        harness.media(MediaType.VIDEO, 0, keyframe(1))
+        harness.timers.fire_batch_timer()
+        player = harness.play()  # no cache: it waits for the next keyframe
+        harness.media(MediaType.VIDEO, 40, inter(2))  # skipped: it depends on keyframe 1
+        harness.media(MediaType.AUDIO, 41, audio(2))  # audio goes at once
+        assert media_of(player.transport.messages()) == [("audio", audio(2))]
+        harness.media(MediaType.VIDEO, 80, keyframe(3))  # from here on, with the batch
+        harness.media(MediaType.VIDEO, 120, inter(4))
+        assert len(player.transport.writes) == 1
+        harness.timers.fire_batch_timer()
+        harness.sync()
+        assert media_of(player.transport.messages()) == [
+            ("audio", audio(2)),
+            ("video", keyframe(3)),
+            ("video", inter(4)),
+        ]
+        assert len(player.transport.writes) == 2
+    finally:
+        pykka.ActorRegistry.stop_all(timeout=10)
+
+
+def test_a_player_whose_sink_opens_late_gets_everything_in_order(harness: Harness) -> None:
+    harness.publish()
+    player = harness.play(open_sink=False)
+    harness.media(MediaType.VIDEO, 0, keyframe(1))
+    harness.media(MediaType.AUDIO, 10, audio(1))
+    harness.open_sink("player1", player)  # what waited goes at once
+    harness.media(MediaType.VIDEO, 40, inter(2))  # the rest with the batch
+    harness.timers.fire_batch_timer()
+    harness.sync()
+    assert media_of(player.transport.messages()) == [
+        ("video", keyframe(1)),
+        ("audio", audio(1)),
+        ("video", inter(2)),
+    ]
+
+
+def test_the_unpublish_notices_follow_the_open_batch(harness: Harness) -> None:
+    harness.publish()
+    player = harness.play()
+    harness.media(MediaType.VIDEO, 0, keyframe(1))
+    harness.stream.publisher_left("publisher").get(timeout=TIMEOUT)
+    contents = player.transport.messages()
+    assert media_of(contents) == [("video", keyframe(1))]
+    assert isinstance(contents[-2], StreamEof)
+    assert isinstance(contents[-1], CommandMessage)
+    assert contents[-1].arguments[0]["code"] == "NetStream.Play.UnpublishNotify"
+
+
+def test_a_congested_player_gets_the_batch_message_by_message(harness: Harness) -> None:
+    harness.publish()
+    slow, fast = harness.play(), harness.play()
+    slow.transport.queued_bytes = 10_000  # over its high-water mark of 1000
+    harness.media(MediaType.VIDEO, 0, AVC_CONFIG)  # configuration: never dropped
+    harness.media(MediaType.AUDIO, 10, audio(1))  # dropped for the slow player
+    harness.timers.fire_batch_timer()
+    harness.sync()
+    assert media_of(slow.transport.messages()) == [("video", AVC_CONFIG)]
+    assert media_of(fast.transport.messages()) == [("video", AVC_CONFIG), ("audio", audio(1))]
+
+
+def test_a_closed_player_is_forgotten(harness: Harness) -> None:
+    harness.publish()
+    gone, staying = harness.play(), harness.play()
+    gone.transport.is_closing = True
+    harness.media(MediaType.VIDEO, 0, keyframe(1))
+    harness.timers.fire_batch_timer()
+    harness.sync()
+    assert harness.stream.stats().get(timeout=TIMEOUT).players == 1
+    assert gone.transport.writes == []
+    assert media_of(staying.transport.messages()) == [("video", keyframe(1))]
