@@ -109,7 +109,10 @@ class TimestampingProxy:
         while open_sides:
             for key, _ in selector.select(30):
                 source_sock: socket.socket = key.fileobj  # type: ignore[assignment]
-                data = source_sock.recv(262144)
+                try:
+                    data = source_sock.recv(262144)
+                except ConnectionResetError:  # a server that resets instead of closing
+                    data = b""
                 if not data:
                     selector.unregister(source_sock)
                     open_sides -= 1

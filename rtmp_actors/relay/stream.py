@@ -11,8 +11,13 @@ Theory of operation:
 * Fan-out is batched: a message may wait up to ``batch_window`` for the ones after it, and
   then every player in step with the stream gets the whole batch, encoded once for all, in
   one write. The cost of a write to a socket hardly depends on its size, so this cuts the
-  server's system time per player nearly in proportion. Players not yet in step (waiting for
-  their connection's direct path or for a keyframe) are served message by message.
+  server's system time per player nearly in proportion. With many players, writing a batch
+  costs a while itself; the window then stretches to twice that CPU time (up to
+  ``max_batch_window``), so a stream's writing keeps to about a third of a core and each
+  write carries more. CPU time, not wall time: a thread that was merely preempted did not
+  cost more, and stretching the window for it would only add latency. Players not yet in
+  step (waiting for their connection's direct path or for a keyframe) are served message
+  by message.
 * A player may wait for a publisher: it is accepted at once and told when one arrives
   (``NetStream.Play.PublishNotify``) or leaves (StreamEOF and
   ``NetStream.Play.UnpublishNotify``), and keeps waiting.
@@ -64,6 +69,8 @@ class StreamPolicy:
         max_gop_bytes: Most bytes kept in the GOP cache of one stream.
         batch_window: Seconds a message may wait for the ones after it, so that each player
             gets them in one write (0: every message is written at once).
+        max_batch_window: The longest the window stretches to while writing a batch to every
+            player costs much (it stretches to twice the CPU time the last batch took).
         max_batch_bytes: A batch holding this many payload bytes is written at once.
     """
 
@@ -72,6 +79,7 @@ class StreamPolicy:
     idle_publisher_timeout: float = 10.0
     max_gop_bytes: int = 32 * 1024 * 1024
     batch_window: float = 0.010
+    max_batch_window: float = 0.050
     max_batch_bytes: int = 256 * 1024
 
 
@@ -163,6 +171,7 @@ class LiveStream(MonitoredActor):
         policy: Stream behaviour.
         scheduler: ``scheduler(delay, callback)`` for the idle-publisher check.
         clock: Seconds, monotonic.
+        cpu_clock: CPU seconds of the calling thread, to measure what writing a batch costs.
         observers: Actors that see every publication of the stream (see
             :class:`~rtmp_actors.relay.observer.StreamObserver`): recorders, push relays.
     """
@@ -176,6 +185,7 @@ class LiveStream(MonitoredActor):
         scheduler: Scheduler,
         clock: Callable[[], float] = time.monotonic,
         observers: Sequence[MethodProxy] = (),
+        cpu_clock: Callable[[], float] = time.thread_time,
     ) -> None:
         super().__init__()
         self._observers = tuple(observers)
@@ -196,6 +206,8 @@ class LiveStream(MonitoredActor):
         self._batch_bytes = 0
         self._batch_starts: dict[tuple[str, int], int] = {}  # players that joined mid-batch
         self._flush_timer: TimerHandle | None = None
+        self._cpu_clock = cpu_clock
+        self._flush_cost = 0.0  # CPU seconds the last batch took to write to everybody
         self._handled = 0  # requests handled, so the registry can tell a stale idle report
         self._last_media = 0.0
         self._publishing_since: float | None = None
@@ -356,10 +368,12 @@ class LiveStream(MonitoredActor):
                 self._send(player, prepared)
 
     def _batch_added(self) -> None:
-        if self._batch_bytes >= self._policy.max_batch_bytes or not self._policy.batch_window:
+        policy = self._policy
+        if self._batch_bytes >= policy.max_batch_bytes or not policy.batch_window:
             self._flush_batch()
         elif self._flush_timer is None:
-            self._flush_timer = self._schedule(self._policy.batch_window, self._flush_callback())
+            window = min(max(policy.batch_window, 2 * self._flush_cost), policy.max_batch_window)
+            self._flush_timer = self._schedule(window, self._flush_callback())
 
     def flush_batch(self) -> None:
         """Write the open batch to the players in step (its timer calls this)."""
@@ -376,10 +390,12 @@ class LiveStream(MonitoredActor):
         starts = self._batch_starts
         self._batch, self._batch_bytes, self._batch_starts = [], 0, {}
         closed = None
+        began = self._cpu_clock()
         # The hot loop: one write of bytes shared by everybody per player, nothing else.
         for key, sink in self._in_step.items():
             if not sink.send_batch(batch, starts.get(key, 0) if starts else 0):
                 closed = [*(closed or ()), key]
+        self._flush_cost = self._cpu_clock() - began
         for key in closed or ():  # closing connections; their receivers say they left
             self._forget(key)
 

@@ -44,8 +44,9 @@ class ServerSessionConfig:
         chunk_size: The outbound chunk size, announced with Set Chunk Size right after connect.
         window_ack_size: The Window Acknowledgement Size asked of the client.
         peer_bandwidth: The Set Peer Bandwidth window (dynamic) given to the client. librtmp
-            players acknowledge every tenth of it, so a small one costs the server an
-            acknowledgement to process per player several times a second.
+            acknowledges every tenth of it (FFmpeg every ``window_ack_size``) and neither
+            limits its sending by it, so the default makes both acknowledge every 5 MB:
+            acknowledgements are pure overhead for a server, once per player each time.
         limits: Bounds on names and other sizes the peer controls.
         ping_interval: Seconds between the pings sent once connected; 0 disables them.
         max_streams_per_connection: Most message streams (createStream) one client may hold.
@@ -57,7 +58,7 @@ class ServerSessionConfig:
     capabilities: int = 31
     chunk_size: int = 4096
     window_ack_size: int = 5_000_000
-    peer_bandwidth: int = 5_000_000
+    peer_bandwidth: int = 50_000_000
     limits: Limits = DEFAULT_LIMITS
     ping_interval: float = 60.0
     max_streams_per_connection: int = 16

@@ -107,12 +107,11 @@ class Timers:
         self.pending.put((delay, callback))
         return _Handle()
 
-    def fire_batch_timer(self) -> None:
-        while True:
-            delay, callback = self.pending.get(timeout=TIMEOUT)
-            if delay == WINDOW:
-                callback()
-                return
+    def fire_batch_timer(self) -> float:
+        """Fire the batch timer (the only timer: idle publishers are never dropped here)."""
+        delay, callback = self.pending.get(timeout=TIMEOUT)
+        callback()
+        return delay
 
 
 class _Handle:
@@ -127,7 +126,7 @@ class Player:
 
 
 class Harness:
-    def __init__(self, **policy: Any) -> None:
+    def __init__(self, cpu_clock: Callable[[], float] | None = None, **policy: Any) -> None:
         self.timers = Timers()
         stream_policy = replace(
             StreamPolicy(idle_publisher_timeout=0, batch_window=WINDOW), **policy
@@ -138,6 +137,7 @@ class Harness:
             _Calls(),
             stream_policy,
             self.timers,  # type: ignore[arg-type]
+            **({"cpu_clock": cpu_clock} if cpu_clock else {}),
         )
         self.stream = self.ref.proxy()
         self.publisher_session = _Calls()
@@ -200,7 +200,7 @@ def test_messages_wait_for_the_window_then_go_in_one_shared_write(harness: Harne
     harness.sync()
     assert first.transport.writes == second.transport.writes == []  # held for the window
 
-    harness.timers.fire_batch_timer()
+    assert harness.timers.fire_batch_timer() == WINDOW
     harness.sync()
     assert len(first.transport.writes) == len(second.transport.writes) == 1
     assert first.transport.writes[0] is second.transport.writes[0]  # encoded once for both
@@ -338,3 +338,38 @@ def test_a_closed_player_is_forgotten(harness: Harness) -> None:
     assert harness.stream.stats().get(timeout=TIMEOUT).players == 1
     assert gone.transport.writes == []
     assert media_of(staying.transport.messages()) == [("video", keyframe(1))]
+
+
+def test_the_window_stretches_while_writing_a_batch_costs_much() -> None:
+    clock = SteppingClock()
+    harness = Harness(cpu_clock=clock, max_batch_window=0.050)
+    try:
+        harness.publish()
+        harness.play()
+        clock.step = 0.015  # per reading of the CPU clock: writing a batch costs 15 ms
+        harness.media(MediaType.VIDEO, 0, keyframe(1))
+        assert harness.timers.fire_batch_timer() == WINDOW  # nothing written yet
+        harness.sync()
+        harness.media(MediaType.VIDEO, 40, inter(2))
+        assert harness.timers.fire_batch_timer() == pytest.approx(0.030)
+        harness.sync()
+        clock.step = 0.100
+        harness.media(MediaType.VIDEO, 80, inter(3))
+        assert harness.timers.fire_batch_timer() == pytest.approx(0.030)
+        harness.sync()
+        harness.media(MediaType.VIDEO, 120, inter(4))
+        assert harness.timers.fire_batch_timer() == 0.050  # never beyond the longest window
+    finally:
+        pykka.ActorRegistry.stop_all(timeout=10)
+
+
+class SteppingClock:
+    """Advances by ``step`` each time it is read."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.step = 0.0
+
+    def __call__(self) -> float:
+        self.now += self.step
+        return self.now

@@ -264,7 +264,7 @@ def test_ffmpeg_publish_sequence() -> None:
     assert output.events == []
     assert shape(output.messages) == [
         (0, WindowAcknowledgementSize(5_000_000)),
-        (0, SetPeerBandwidth(5_000_000, BandwidthLimitType.DYNAMIC)),
+        (0, SetPeerBandwidth(50_000_000, BandwidthLimitType.DYNAMIC)),
         (0, StreamBegin(0)),
         (0, SetChunkSize(4096)),
         (0, "_result", 1, "NetConnection.Connect.Success"),
