@@ -222,8 +222,9 @@ def run(server: str, players: int, seconds: int, tmp: Path) -> None:
         for k, sent in proxy.sent_at.items()
         if k in probe.arrived
     }
-    # The first second is the players' start-up (hundreds of processes set up at once, for
-    # either server); it is reported, but the steady state is judged after it.
+    # FFmpeg sends the media it read while opening the RTMP output (about 0.5 s of it) in one
+    # burst, which every player then has to take in at once: a start-up transient for either
+    # server. It is reported, but the steady state is judged after the first second.
     steady = [ms for k, ms in latencies.items() if proxy.sent_at[k] - start >= WARM_UP]
     print(f"{server}: {players} rtmpdump players, {wall:.1f} s publishing {published / 1e6:.1f} MB")
     print(f"  kept up (>= 90% of the published bytes): {kept_up}/{players}")
@@ -237,6 +238,10 @@ def run(server: str, players: int, seconds: int, tmp: Path) -> None:
         )[-15:]
         for ms, size, ts in worst:
             print(f"    {ms:7.1f} ms  {size:7d} bytes  ts {ts}")
+        print("  first messages: sent at (ms from the first), latency (ms), timestamp, size")
+        for k, t in sorted(proxy.sent_at.items(), key=lambda kv: kv[1])[:40]:
+            ms = (probe.arrived[k] - t) * 1000 if k in probe.arrived else float("nan")
+            print(f"    {(t - start) * 1000:7.1f} {ms:7.1f} {k[0]:6d} {proxy.sizes[k]:7d}")
     if latencies:
         print(f"  added latency, all {len(latencies)} messages: {percentiles(latencies.values())}")
     if steady:
