@@ -48,7 +48,9 @@ class ServerSessionConfig:
             limits its sending by it, so the default makes both acknowledge every 5 MB:
             acknowledgements are pure overhead for a server, once per player each time.
         limits: Bounds on names and other sizes the peer controls.
-        ping_interval: Seconds between the pings sent once connected; 0 disables them.
+        ping_interval: Seconds between the pings sent once connected; 0 disables them. A
+            player may send nothing else for minutes (a low bitrate stream is acknowledged
+            rarely), so keep this well under the connection's idle timeout (60 s by default).
         max_streams_per_connection: Most message streams (createStream) one client may hold.
         enhanced_fourccs: The Enhanced RTMP FourCCs this server handles; ``"*"`` means any.
         caps_ex: The Enhanced RTMP v2 ``capsEx`` bits this server announces.
@@ -60,7 +62,7 @@ class ServerSessionConfig:
     window_ack_size: int = 5_000_000
     peer_bandwidth: int = 50_000_000
     limits: Limits = DEFAULT_LIMITS
-    ping_interval: float = 60.0
+    ping_interval: float = 20.0
     max_streams_per_connection: int = 16
     enhanced_fourccs: tuple[str, ...] = DEFAULT_ENHANCED_FOURCCS
     caps_ex: int = DEFAULT_CAPS_EX

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from rtmp_actors.actors.protocol_handler import FlowControl
 from rtmp_actors.protocol.commands import NetStreamCode
 from rtmp_actors.server import RtmpServer
 from rtmp_actors.session import client_events as client
@@ -223,3 +224,23 @@ def test_handlers_can_only_be_set_once() -> None:
     session.stop_playback("never-played").get(timeout=TIMEOUT)
     session.publish_av_data("nothing", MediaType.AUDIO, 0, b"\xaf\x01").get(timeout=TIMEOUT)
     assert session.actor_ref.is_alive()
+
+
+def test_a_silent_player_is_kept_alive_by_pings() -> None:
+    """A player sends nothing but ping responses; the defaults' ratio keeps it connected."""
+    defaults_ratio = ServerSessionConfig().ping_interval / FlowControl().idle_timeout
+    idle_timeout = 0.9
+    server_log = EventLog()
+    quick = start_server(
+        server_log,
+        config=ServerSessionConfig(ping_interval=idle_timeout * defaults_ratio),
+        flow=FlowControl(idle_timeout=idle_timeout),
+    )
+    try:
+        connect(quick, EventLog())
+        # Answers keep coming for three idle timeouts: a dropped player would answer no more.
+        for _ in range(round(3 / defaults_ratio)):
+            server_log.wait(server.PingResponseReceived)
+        assert not [e for e in server_log.seen if isinstance(e, server.Disconnected)]
+    finally:
+        quick.stop()
