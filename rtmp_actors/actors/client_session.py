@@ -56,6 +56,16 @@ class ClientSessionActor(SessionActor):
         """Stop publishing ``stream_key`` (ignored when not publishing)."""
         self._apply("stop_publish", stream_key)
 
+    def pause_playback(self, stream_key: str, paused: bool, milliseconds: float = 0) -> None:
+        """Pause (or resume, with ``paused=False``) a stream being played."""
+        self._apply("pause_playback", stream_key, paused, milliseconds)
+
+    def receive_media(
+        self, stream_key: str, *, audio: bool | None = None, video: bool | None = None
+    ) -> None:
+        """Turn audio and/or video of a played stream on or off (None: unchanged)."""
+        self._apply("receive_media", stream_key, audio=audio, video=video)
+
     def stop_playback(self, stream_key: str) -> None:
         """Stop playing ``stream_key`` (ignored when not playing)."""
         self._apply("stop_playback", stream_key)

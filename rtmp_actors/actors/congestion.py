@@ -77,6 +77,10 @@ class CongestionPolicy:
         self._congested_since = None
         return True
 
+    def require_keyframe(self, stream_id: int) -> None:
+        """Drop video inter frames for ``stream_id`` until its next keyframe (a gap ahead)."""
+        self._waiting_for_keyframe.add(stream_id)
+
     def _drop(self) -> Verdict:
         self.dropped += 1
         return Verdict.DROP

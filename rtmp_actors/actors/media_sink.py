@@ -10,7 +10,8 @@ and so on), so nothing written through the sink can overtake it.
 
 The sink writes on chunk streams of its own, always starting with a full header, so it never
 disturbs the header compression state of the connection's own chunk encoder. Its messages
-go through the same congestion policy as everything else.
+go through the same congestion policy as everything else, and honour the player's pause and
+receiveAudio/receiveVideo choices through a :class:`PlaybackGate` its session keeps current.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from collections.abc import Callable
 from typing import Any
 
 from rtmp_actors.actors.congestion import CongestionPolicy, Verdict
+from rtmp_actors.actors.playback_gate import PlaybackGate
 from rtmp_actors.protocol.prepared import FANOUT_CHUNK_STREAMS, PreparedBatch, PreparedMessage
 
 __all__ = ["MEDIA_SINK_CHUNK_STREAMS", "MediaSink"]
@@ -39,6 +41,7 @@ class MediaSink:
         chunk_size: The connection's outbound chunk size.
         congestion: The connection's congestion policy settings.
         clock: Seconds, monotonic.
+        gate: The player's pause and receiveAudio/receiveVideo choices (all media if None).
     """
 
     def __init__(
@@ -48,8 +51,10 @@ class MediaSink:
         chunk_size: int,
         congestion: CongestionPolicy,
         clock: Callable[[], float] = time.monotonic,
+        gate: PlaybackGate | None = None,
     ) -> None:
         self._transport = transport
+        self._gate = gate or PlaybackGate()
         self.stream_id = stream_id
         self.chunk_size = chunk_size
         self._congestion = congestion
@@ -66,6 +71,12 @@ class MediaSink:
         if transport.is_closing:
             return False
         if message.is_media:
+            gate = self._gate
+            if not gate.allows(message):
+                return True
+            if gate.keyframe_needed:
+                gate.keyframe_needed = False
+                self._congestion.require_keyframe(self.stream_id)
             verdict = self._congestion.verdict(
                 video=message.is_video,
                 flags=message.frame_flags,  # classified once, not once per player
@@ -90,9 +101,11 @@ class MediaSink:
         transport = self._transport
         if transport.is_closing:
             return False
-        if self._congestion.clear_to_send(self.stream_id, transport.queued_bytes):
+        gate = self._gate
+        clear = gate.open and not gate.keyframe_needed
+        if clear and self._congestion.clear_to_send(self.stream_id, transport.queued_bytes):
             # Every message would be sent: the bytes shared by all players go as they are.
             transport.send_data(batch.encoded(self.stream_id, self.chunk_size, start))
             return True
-        # Congested: decide message by message.
+        # Congested, or the player wants only some of it: decide message by message.
         return all(self.send(message) for message in batch.messages[start:])

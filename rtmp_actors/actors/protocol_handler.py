@@ -32,6 +32,7 @@ from rtmp_actors.actors.congestion import CongestionPolicy, Verdict
 from rtmp_actors.actors.media_sink import MediaSink
 from rtmp_actors.actors.method_proxy import MethodProxy
 from rtmp_actors.actors.monitoring import MonitoredActor
+from rtmp_actors.actors.playback_gate import PlaybackGate
 from rtmp_actors.errors import ProtocolError
 from rtmp_actors.media.frames import frame_flags
 from rtmp_actors.protocol.connection import RtmpConnection
@@ -222,11 +223,19 @@ class ProtocolHandlerActor(MonitoredActor, ProtocolHandler):
             self._transport.send_data(data)
         self._schedule_byte_report()
 
-    def open_media_sink(self, stream_id: int, reply_to: MethodProxy, connection_id: str) -> None:
+    def open_media_sink(
+        self,
+        stream_id: int,
+        reply_to: MethodProxy,
+        connection_id: str,
+        gate: PlaybackGate | None = None,
+    ) -> None:
         """Open a direct path for a playing stream; answers ``reply_to.media_sink_opened``.
 
         Everything the session sent before is already written, so nothing sent through the
         sink can overtake it. The answer carries None when the connection is closing.
+        ``gate`` is the player's pause and receiveAudio/receiveVideo state, kept by the
+        session.
         """
         sink = None
         if not self._closed:
@@ -236,6 +245,7 @@ class ProtocolHandlerActor(MonitoredActor, ProtocolHandler):
                 self._connection.chunk_size,
                 self._congestion,
                 self._clock,
+                gate,
             )
         with contextlib.suppress(pykka.ActorDeadError):
             reply_to.media_sink_opened.defer(connection_id, stream_id, sink)

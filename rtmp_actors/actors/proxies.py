@@ -69,6 +69,8 @@ class ClientSessionProxy(_SessionMembers, pykka.ActorProxy[ClientSessionActor]):
     publish_av_data = proxy_method(ClientSessionActor.publish_av_data)
     publish_metadata = proxy_method(ClientSessionActor.publish_metadata)
     stop_publish = proxy_method(ClientSessionActor.stop_publish)
+    pause_playback = proxy_method(ClientSessionActor.pause_playback)
+    receive_media = proxy_method(ClientSessionActor.receive_media)
     stop_playback = proxy_method(ClientSessionActor.stop_playback)
     close = proxy_method(ClientSessionActor.close)
 

@@ -9,6 +9,7 @@ from typing import Any
 import pykka
 
 from rtmp_actors.actors.method_proxy import MethodProxy
+from rtmp_actors.actors.playback_gate import PlaybackGate
 from rtmp_actors.actors.session_actor import SessionActor
 from rtmp_actors.media.metadata import StreamMetadata
 from rtmp_actors.session.events import MediaType
@@ -24,6 +25,28 @@ class ServerSessionActor(SessionActor):
     outside the actor system with ``.get(timeout=...)``). Calls about streams that are not in
     the right state are ignored, never fatal.
     """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._gates: dict[int, PlaybackGate] = {}  # of the streams with a media sink
+
+    def _inputs_handled(self) -> None:
+        # A pause or receiveAudio/Video reaches the sinks before its answer leaves.
+        if self._gates:
+            self._refresh_gates()
+
+    def _refresh_gates(self) -> None:
+        streams = self._session.streams
+        for stream_id, gate in list(self._gates.items()):
+            stream = streams.get(stream_id)
+            if stream is None or stream.state is not StreamState.PLAYING:
+                del self._gates[stream_id]  # a new play gets a new sink and gate
+                continue
+            gate.update(
+                paused=stream.paused,
+                receive_audio=stream.receive_audio,
+                receive_video=stream.receive_video,
+            )
 
     def accept_request(self, request_id: int) -> None:
         """Accept a connect, publish or play request."""
@@ -80,13 +103,16 @@ class ServerSessionActor(SessionActor):
 
         The answer is ``reply_to.media_sink_opened(connection_id, stream_id, sink)``, with
         None for the sink when the stream is not playing. Media sent through the sink skips
-        this session: pause and receiveAudio/receiveVideo do not apply to it.
+        this session, which keeps the sink's :class:`PlaybackGate` current instead: pause
+        and receiveAudio/receiveVideo apply to it (video resumes at a keyframe).
         """
         stream = self._session.streams.get(stream_id)
         playing = stream is not None and stream.state is StreamState.PLAYING
         if playing and self._protocol is not None and not self._finished:
+            gate = self._gates[stream_id] = PlaybackGate()
+            self._refresh_gates()
             with contextlib.suppress(pykka.ActorDeadError):
-                self._protocol.open_media_sink.defer(stream_id, reply_to, self.connection_id)
+                self._protocol.open_media_sink.defer(stream_id, reply_to, self.connection_id, gate)
                 return
         with contextlib.suppress(pykka.ActorDeadError):
             reply_to.media_sink_opened.defer(self.connection_id, stream_id, None)

@@ -153,7 +153,11 @@ class SessionActor(MonitoredActor, SessionHandler):
             return
         if byte_totals is not None:
             self._take_byte_totals(byte_totals)
+        self._inputs_handled()
         self._flush()
+
+    def _inputs_handled(self) -> None:
+        """Called after a read's messages changed the session, before its output goes out."""
 
     def notify_byte_count(self, direction: ByteCountDirection, total: int) -> None:
         """Take a byte total from the protocol handler."""

@@ -57,8 +57,11 @@ from rtmp_actors.protocol.commands import (
     NetConnectionCode,
     NetStreamCode,
     OnStatus,
+    Pause,
     Play,
     Publish,
+    ReceiveAudio,
+    ReceiveVideo,
     ReleaseStream,
     Result,
     SetDataFrame,
@@ -87,6 +90,7 @@ from rtmp_actors.session.client_config import ClientSessionConfig
 from rtmp_actors.session.client_events import (
     AudioVideoDataReceived,
     ConnectionResponseReceived,
+    PauseStatusReceived,
     PlayResetReceived,
     PlayResponseReceived,
     PublishResponseReceived,
@@ -648,6 +652,39 @@ class ClientSession:
             return
         self._release(stream, "cancelled")
 
+    def pause_playback(self, stream_key: str, paused: bool, milliseconds: float = 0) -> None:
+        """Pause or resume a stream being played (``pause``); ignored when not playing.
+
+        The server answers with ``NetStream.Pause.Notify`` or ``NetStream.Unpause.Notify``;
+        a live relay then holds media back, and restarts video at a keyframe.
+
+        Args:
+            stream_key: The played stream key.
+            paused: True to pause, False to resume.
+            milliseconds: The stream time at which playback pauses or resumes.
+        """
+        stream_id = self._playing_stream_id(stream_key)
+        if stream_id is None:
+            self._log.info("pause_playback(%r) ignored: not playing", stream_key)
+            return
+        self._send_command(Pause(paused, milliseconds), stream_id)
+
+    def receive_media(
+        self, stream_key: str, *, audio: bool | None = None, video: bool | None = None
+    ) -> None:
+        """Turn audio and/or video of a played stream on or off (``receiveAudio``/``Video``).
+
+        Ignored when not playing; None leaves that kind as it is.
+        """
+        stream_id = self._playing_stream_id(stream_key)
+        if stream_id is None:
+            self._log.info("receive_media(%r) ignored: not playing", stream_key)
+            return
+        if audio is not None:
+            self._send_command(ReceiveAudio(audio), stream_id)
+        if video is not None:
+            self._send_command(ReceiveVideo(video), stream_id)
+
     def stop_playback(self, stream_key: str) -> None:
         """Stop playing: ``deleteStream``; ignored when not requested.
 
@@ -845,13 +882,15 @@ class ClientSession:
             self._end(stream, "unpublished")
         elif code in (NetStreamCode.PLAY_STOP, _PLAY_COMPLETE):
             self._end(stream, "stopped")
+        elif code in (NetStreamCode.PAUSE_NOTIFY, NetStreamCode.UNPAUSE_NOTIFY):
+            self._emit(PauseStatusReceived(stream.key, code == NetStreamCode.PAUSE_NOTIFY))
         elif status.is_error or code in _PLAY_FAILURES:
             if not stream.answered:
                 self._refuse(stream, _description(status.description), code)
             else:
                 self._end(stream, "failed")
         else:
-            # NetStream.Data.Start, Pause/Seek notifications, Play.Switch...
+            # NetStream.Data.Start, Seek notifications, Play.Switch...
             self._log.debug("playing %r: %s", stream.key, code)
 
     # --- Inbound stream data -------------------------------------------------------------------
@@ -935,7 +974,13 @@ class ClientSession:
         return "session closed" if self._state is ClientState.CLOSING else "not connected"
 
     def _publishing_stream_id(self, stream_key: str) -> int | None:
-        stream = self._publishes.get(stream_key)
+        return self._answered_stream_id(self._publishes.get(stream_key))
+
+    def _playing_stream_id(self, stream_key: str) -> int | None:
+        return self._answered_stream_id(self._plays.get(stream_key))
+
+    @staticmethod
+    def _answered_stream_id(stream: _Stream | None) -> int | None:
         if stream is None or not stream.answered:
             return None
         return stream.stream_id

@@ -20,6 +20,7 @@ __all__ = [
     "Disconnected",
     "MediaType",
     "NewByteIOTotals",
+    "PauseStatusReceived",
     "PlayResetReceived",
     "PlayResponseReceived",
     "PublishResponseReceived",
@@ -129,6 +130,19 @@ class PlayResetReceived(SessionEvent):
 
     stream_key: str
     description: str
+
+
+@dataclass(frozen=True, slots=True)
+class PauseStatusReceived(SessionEvent):
+    """The server confirmed a pause or resume of a stream being played.
+
+    Attributes:
+        stream_key: The stream key being played.
+        paused: True for ``NetStream.Pause.Notify``, False for ``NetStream.Unpause.Notify``.
+    """
+
+    stream_key: str
+    paused: bool
 
 
 @dataclass(frozen=True, slots=True)

@@ -133,6 +133,69 @@ def test_players_wait_for_a_publisher_and_survive_its_leaving(relay: RelayServer
     assert media(watcher_log, 1) == [(MediaType.VIDEO, 140, keyframe(3))]
 
 
+def test_a_paused_player_gets_nothing_then_resumes_at_a_keyframe(relay: RelayServer) -> None:
+    pausing_log, steady_log = EventLog(), EventLog()
+    pausing, _steady = player(relay, pausing_log), player(relay, steady_log)
+    source = publisher(relay, EventLog())
+    source.session.publish_av_data("key", MediaType.VIDEO, 0, keyframe(1))
+    for log in (pausing_log, steady_log):
+        assert media(log, 1) == [(MediaType.VIDEO, 0, keyframe(1))]
+
+    pausing.session.pause_playback("key", True)
+    assert pausing_log.wait(client.PauseStatusReceived).paused
+    while_paused = [(MediaType.VIDEO, 40, inter(2)), (MediaType.AUDIO, 41, audio(2))]
+    for kind, timestamp, data in while_paused:
+        source.session.publish_av_data("key", kind, timestamp, data)
+    assert media(steady_log, 2) == while_paused  # so those went out to everybody
+
+    pausing.session.pause_playback("key", False)
+    assert not pausing_log.wait(client.PauseStatusReceived).paused
+    after = [
+        (MediaType.VIDEO, 80, inter(3)),  # not for the resumed player: its keyframe is gone
+        (MediaType.AUDIO, 81, audio(3)),
+        (MediaType.VIDEO, 120, keyframe(4)),
+        (MediaType.VIDEO, 160, inter(5)),
+    ]
+    for kind, timestamp, data in after:
+        source.session.publish_av_data("key", kind, timestamp, data)
+    assert media(pausing_log, 3) == after[1:]
+    assert media(steady_log, 4) == after
+
+
+def test_a_player_can_turn_video_off_and_on(relay: RelayServer) -> None:
+    listener_log = EventLog()
+    listener = player(relay, listener_log)
+    source = publisher(relay, EventLog())
+    source.session.publish_av_data("key", MediaType.VIDEO, 0, keyframe(1))
+    assert media(listener_log, 1) == [(MediaType.VIDEO, 0, keyframe(1))]
+
+    def receive_video(enabled: bool) -> None:
+        listener.session.receive_media("key", video=enabled)
+        # receiveVideo has no answer; an unpause (a no-op here) after it does.
+        listener.session.pause_playback("key", False)
+        assert not listener_log.wait(client.PauseStatusReceived).paused
+
+    receive_video(False)
+    video_off = [
+        (MediaType.VIDEO, 40, inter(2)),
+        (MediaType.VIDEO, 41, AVC_CONFIG),  # configuration still comes
+        (MediaType.AUDIO, 42, audio(2)),
+    ]
+    for kind, timestamp, data in video_off:
+        source.session.publish_av_data("key", kind, timestamp, data)
+    assert media(listener_log, 2) == video_off[1:]
+
+    receive_video(True)
+    video_on = [
+        (MediaType.VIDEO, 80, inter(3)),  # its keyframe was not sent: skipped
+        (MediaType.AUDIO, 81, audio(3)),
+        (MediaType.VIDEO, 120, keyframe(4)),
+    ]
+    for kind, timestamp, data in video_on:
+        source.session.publish_av_data("key", kind, timestamp, data)
+    assert media(listener_log, 2) == video_on[1:]
+
+
 def test_a_second_publisher_is_refused(relay: RelayServer) -> None:
     publisher(relay, EventLog())
     log = EventLog()

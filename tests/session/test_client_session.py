@@ -25,7 +25,11 @@ from rtmp_actors.protocol.commands import (
     NetStreamCode,
     OnBWDone,
     OnStatus,
+    Pause,
+    ReceiveAudio,
+    ReceiveVideo,
     Result,
+    parse_command,
 )
 from rtmp_actors.protocol.messages import (
     AggregateMessage,
@@ -58,6 +62,7 @@ from rtmp_actors.session.client_events import (
     Disconnected,
     MediaType,
     NewByteIOTotals,
+    PauseStatusReceived,
     PlayResetReceived,
     PlayResponseReceived,
     PublishResponseReceived,
@@ -1461,3 +1466,42 @@ def test_random_server_messages_never_break_the_session(
                 disconnected = True
         # At most one response per request.
         assert all(responses[key] <= fuzz.requests[key] for key in responses)
+
+
+# --- pause and receiveAudio/receiveVideo ---------------------------------------------------------
+
+
+def test_pause_and_receive_media_go_out_on_the_playing_stream() -> None:
+    session = connected_session()
+    play(session, "k", stream_id=2)
+    session.pause_playback("k", True, 1500)
+    session.pause_playback("k", False)
+    session.receive_media("k", video=False)
+    session.receive_media("k", audio=True, video=True)
+    sent = [(sid, parse_command(c)) for sid, c in commands(session.take_output())]
+    assert sent == [
+        (2, Pause(True, 1500)),
+        (2, Pause(False, 0)),
+        (2, ReceiveVideo(False)),
+        (2, ReceiveAudio(True)),
+        (2, ReceiveVideo(True)),
+    ]
+
+
+def test_pause_and_receive_media_are_ignored_unless_playing() -> None:
+    session = connected_session()
+    play(session, "k", start=False)  # not answered yet
+    session.pause_playback("k", True)
+    session.receive_media("other", audio=False)
+    assert session.take_output().messages == []
+
+
+def test_pause_notifications_raise_pause_status_received() -> None:
+    session = connected_session()
+    play(session, "k", stream_id=1)
+    session.handle_message(from_server(OnStatus.pause_notify("k"), 1), now=3.0)
+    session.handle_message(from_server(OnStatus.unpause_notify("k"), 1), now=3.0)
+    assert session.take_output().events == [
+        PauseStatusReceived("k", True),
+        PauseStatusReceived("k", False),
+    ]
