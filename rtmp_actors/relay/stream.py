@@ -389,14 +389,14 @@ class LiveStream(MonitoredActor):
         batch = PreparedBatch(self._batch)
         starts = self._batch_starts
         self._batch, self._batch_bytes, self._batch_starts = [], 0, {}
-        closed = None
+        closed: list[tuple[str, int]] = []
         began = self._cpu_clock()
         # The hot loop: one write of bytes shared by everybody per player, nothing else.
         for key, sink in self._in_step.items():
             if not sink.send_batch(batch, starts.get(key, 0) if starts else 0):
-                closed = [*(closed or ()), key]
+                closed.append(key)
         self._flush_cost = self._cpu_clock() - began
-        for key in closed or ():  # closing connections; their receivers say they left
+        for key in closed:  # closing connections; their receivers say they left
             self._forget(key)
 
     def publisher_left(self, connection_id: str) -> None:
