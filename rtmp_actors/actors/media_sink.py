@@ -4,9 +4,9 @@ Relaying every message to every player through that player's session and protoco
 actors costs two thread switches per message per player. A :class:`MediaSink` lets the one
 actor that owns a live stream write each message, encoded once for everybody
 (:class:`PreparedMessage`), or a batch of them in one write (:class:`PreparedBatch`),
-straight to each player's transport. The connection's protocol
-handler opens the sink only after writing what its session had already sent (``Play.Start``
-and so on), so nothing written through the sink can overtake it.
+straight to each player's transport. The connection's protocol handler opens the sink only
+after writing what its session had already sent (``Play.Start`` and so on), so nothing
+written through the sink can overtake it.
 
 The sink writes on chunk streams of its own, always starting with a full header, so it never
 disturbs the header compression state of the connection's own chunk encoder. Its messages
