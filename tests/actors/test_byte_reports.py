@@ -12,6 +12,7 @@ import pytest
 from rtmp_actors.actors.protocol_handler import FlowControl, ProtocolHandlerActor
 from rtmp_actors.protocol.connection import ConnectionRole, RtmpConnection
 from rtmp_actors.protocol.messages import DetailedMessage, PingRequest
+from rtmp_actors.transport.io_loop import TimerHandle
 from tests.actors.test_congestion import Clock, FakeTransport
 
 TIMEOUT = 5.0
@@ -45,7 +46,7 @@ class Timers:
 
     def __call__(self, delay: float, callback: Callable[[], None]) -> Any:
         self.armed.append((delay, callback))
-        return _Handle()
+        return TimerHandle(delay, 0, callback)
 
     def fire_byte_reports(self) -> int:
         due = [callback for delay, callback in self.armed if delay == REPORT_INTERVAL]
@@ -53,13 +54,6 @@ class Timers:
         for callback in due:
             callback()
         return len(due)
-
-
-class _Handle:
-    cancelled = False
-
-    def cancel(self) -> None:
-        self.cancelled = True
 
 
 @pytest.fixture

@@ -5,10 +5,10 @@ from __future__ import annotations
 from rtmp_actors.actors.congestion import CongestionPolicy
 from rtmp_actors.actors.media_sink import MediaSink
 from rtmp_actors.actors.playback_gate import PlaybackGate
-from rtmp_actors.protocol.chunk_decoder import ChunkDecoder
 from rtmp_actors.protocol.messages import AudioData, DataMessage, VideoData
 from rtmp_actors.protocol.prepared import PreparedBatch, PreparedMessage
 from tests.actors.test_congestion import FakeTransport
+from tests.wire import decoder_at
 
 AVC_CONFIG = PreparedMessage(VideoData(b"\x17\x00\x00\x00\x00config"), 0)
 KEYFRAME = PreparedMessage(VideoData(b"\x17\x01\x00\x00\x00key"), 40)
@@ -23,7 +23,7 @@ def sink_with(gate: PlaybackGate) -> tuple[MediaSink, FakeTransport]:
 
 
 def payloads(transport: FakeTransport) -> list[bytes]:
-    return [raw.payload for raw in ChunkDecoder().receive_data(b"".join(transport.sent))]
+    return [raw.payload for raw in decoder_at(4096).receive_data(b"".join(transport.sent))]
 
 
 def test_the_gate_follows_the_players_choices() -> None:

@@ -5,10 +5,9 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from rtmp_actors.protocol.chunk_decoder import ChunkDecoder
-from rtmp_actors.protocol.chunk_encoder import ChunkEncoder
-from rtmp_actors.protocol.messages import AudioData, DataMessage, RawMessage, VideoData
+from rtmp_actors.protocol.messages import AudioData, DataMessage, VideoData
 from rtmp_actors.protocol.prepared import FANOUT_CHUNK_STREAMS, PreparedBatch, PreparedMessage
+from tests.wire import decoder_at
 
 
 def test_golden_audio_message_on_its_own_chunk_stream() -> None:
@@ -72,10 +71,7 @@ def test_a_batch_decodes_to_its_messages_in_order(
     batch = PreparedBatch(messages)
     encoded = batch.encoded(stream_id, chunk_size, start)
     assert encoded == b"".join(m.encoded(stream_id, chunk_size) for m in messages[start:])
-    decoder = ChunkDecoder()
-    # The Set Chunk Size the connection announced before any fan-out message.
-    decoder.receive_data(ChunkEncoder().encode(RawMessage(1, 0, 0, chunk_size.to_bytes(4), 2)))
-    decoded = decoder.receive_data(encoded)
+    decoded = decoder_at(chunk_size).receive_data(encoded)
     assert [(r.type_id, r.stream_id, r.timestamp, r.payload) for r in decoded] == [
         (9 if video else 8, stream_id, timestamp, payload)
         for video, payload, timestamp in specs[start:]

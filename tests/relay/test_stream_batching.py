@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import queue
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import pykka
@@ -17,18 +17,18 @@ import pytest
 
 from rtmp_actors.actors.congestion import CongestionPolicy
 from rtmp_actors.actors.media_sink import MediaSink
-from rtmp_actors.protocol.chunk_decoder import ChunkDecoder
-from rtmp_actors.protocol.chunk_encoder import ChunkEncoder
 from rtmp_actors.protocol.messages import (
     AudioData,
     CommandMessage,
-    RawMessage,
     StreamEof,
     VideoData,
     decode_message,
 )
 from rtmp_actors.relay.stream import LiveStream, PlayRequest, PublishRequest, StreamPolicy
 from rtmp_actors.session.events import MediaType
+from rtmp_actors.transport.io_loop import TimerHandle
+from tests.actors.test_congestion import FakeTransport
+from tests.wire import decoder_at
 
 TIMEOUT = 5.0
 AVC_CONFIG = b"\x17\x00\x00\x00\x00\x01\x42\x00\x1e\xff"
@@ -70,31 +70,10 @@ class _Calls:
                 return args
 
 
-@dataclass
-class FakeTransport:
-    """Records writes; ``queued_bytes`` is set by the test to fake a slow peer."""
-
-    writes: list[bytes] = field(default_factory=list)
-    queued_bytes: int = 0
-    is_closing: bool = False
-    bytes_sent: int = 0
-
-    def send_data(self, data: bytes) -> None:
-        self.writes.append(data)
-
-    def abort(self, reason: str) -> None:
-        self.is_closing = True
-
-    def messages(self) -> list[Any]:
-        """Every message written so far, decoded."""
-        decoder = ChunkDecoder()
-        # The sink's chunk size, which the real connection announced first.
-        decoder.receive_data(ChunkEncoder().encode(RawMessage(1, 0, 0, (4096).to_bytes(4), 2)))
-        return [
-            decode_message(raw).content
-            for data in self.writes
-            for raw in decoder.receive_data(data)
-        ]
+def messages_of(transport: FakeTransport) -> list[Any]:
+    """Every message written to ``transport`` so far, decoded."""
+    decoder = decoder_at(4096)  # the sink's chunk size
+    return [decode_message(raw).content for raw in decoder.receive_data(b"".join(transport.sent))]
 
 
 class Timers:
@@ -105,18 +84,13 @@ class Timers:
 
     def __call__(self, delay: float, callback: Callable[[], None]) -> Any:
         self.pending.put((delay, callback))
-        return _Handle()
+        return TimerHandle(delay, 0, callback)
 
     def fire_batch_timer(self) -> float:
         """Fire the batch timer (the only timer: idle publishers are never dropped here)."""
         delay, callback = self.pending.get(timeout=TIMEOUT)
         callback()
         return delay
-
-
-class _Handle:
-    def cancel(self) -> None:
-        pass
 
 
 @dataclass
@@ -198,13 +172,13 @@ def test_messages_wait_for_the_window_then_go_in_one_shared_write(harness: Harne
     harness.media(MediaType.VIDEO, 0, keyframe(1))
     harness.media(MediaType.AUDIO, 10, audio(1))
     harness.sync()
-    assert first.transport.writes == second.transport.writes == []  # held for the window
+    assert first.transport.sent == second.transport.sent == []  # held for the window
 
     assert harness.timers.fire_batch_timer() == WINDOW
     harness.sync()
-    assert len(first.transport.writes) == len(second.transport.writes) == 1
-    assert first.transport.writes[0] is second.transport.writes[0]  # encoded once for both
-    assert media_of(first.transport.messages()) == [
+    assert len(first.transport.sent) == len(second.transport.sent) == 1
+    assert first.transport.sent[0] is second.transport.sent[0]  # encoded once for both
+    assert media_of(messages_of(first.transport)) == [
         ("video", AVC_CONFIG),
         ("video", keyframe(1)),
         ("audio", audio(1)),
@@ -218,11 +192,11 @@ def test_a_zero_window_writes_every_message_at_once() -> None:
         player = harness.play()
         harness.media(MediaType.VIDEO, 0, keyframe(1))
         harness.media(MediaType.AUDIO, 10, audio(1))
-        assert media_of(player.transport.messages()) == [
+        assert media_of(messages_of(player.transport)) == [
             ("video", keyframe(1)),
             ("audio", audio(1)),
         ]
-        assert len(player.transport.writes) == 2
+        assert len(player.transport.sent) == 2
     finally:
         pykka.ActorRegistry.stop_all(timeout=10)
 
@@ -233,16 +207,16 @@ def test_a_batch_that_reaches_its_byte_limit_is_written_at_once() -> None:
         harness.publish()
         player = harness.play()
         harness.media(MediaType.AUDIO, 0, audio(1))  # 10 bytes: held
-        assert player.transport.writes == []
+        assert player.transport.sent == []
         harness.media(MediaType.VIDEO, 0, keyframe(2))  # 79 more: still under 100
-        assert player.transport.writes == []
+        assert player.transport.sent == []
         harness.media(MediaType.VIDEO, 40, keyframe(3))  # over: the batch goes
-        assert media_of(player.transport.messages()) == [
+        assert media_of(messages_of(player.transport)) == [
             ("audio", audio(1)),
             ("video", keyframe(2)),
             ("video", keyframe(3)),
         ]
-        assert len(player.transport.writes) == 1
+        assert len(player.transport.sent) == 1
     finally:
         pykka.ActorRegistry.stop_all(timeout=10)
 
@@ -254,13 +228,13 @@ def test_a_player_joining_mid_batch_gets_the_cache_then_only_what_follows(
     early = harness.play()
     harness.media(MediaType.VIDEO, 0, keyframe(1))  # in the open batch, and in the GOP cache
     late = harness.play()  # joins from the cache: the keyframe, at once
-    assert media_of(late.transport.messages()) == [("video", keyframe(1))]
+    assert media_of(messages_of(late.transport)) == [("video", keyframe(1))]
     harness.media(MediaType.VIDEO, 40, inter(2))
     harness.timers.fire_batch_timer()
     harness.sync()
-    assert media_of(early.transport.messages()) == [("video", keyframe(1)), ("video", inter(2))]
-    assert media_of(late.transport.messages()) == [("video", keyframe(1)), ("video", inter(2))]
-    assert len(early.transport.writes) == 1
+    assert media_of(messages_of(early.transport)) == [("video", keyframe(1)), ("video", inter(2))]
+    assert media_of(messages_of(late.transport)) == [("video", keyframe(1)), ("video", inter(2))]
+    assert len(early.transport.sent) == 1
 
 
 def test_a_player_waiting_for_a_keyframe_steps_in_at_it() -> None:
@@ -272,18 +246,18 @@ def test_a_player_waiting_for_a_keyframe_steps_in_at_it() -> None:
         player = harness.play()  # no cache: it waits for the next keyframe
         harness.media(MediaType.VIDEO, 40, inter(2))  # skipped: it depends on keyframe 1
         harness.media(MediaType.AUDIO, 41, audio(2))  # audio goes at once
-        assert media_of(player.transport.messages()) == [("audio", audio(2))]
+        assert media_of(messages_of(player.transport)) == [("audio", audio(2))]
         harness.media(MediaType.VIDEO, 80, keyframe(3))  # from here on, with the batch
         harness.media(MediaType.VIDEO, 120, inter(4))
-        assert len(player.transport.writes) == 1
+        assert len(player.transport.sent) == 1
         harness.timers.fire_batch_timer()
         harness.sync()
-        assert media_of(player.transport.messages()) == [
+        assert media_of(messages_of(player.transport)) == [
             ("audio", audio(2)),
             ("video", keyframe(3)),
             ("video", inter(4)),
         ]
-        assert len(player.transport.writes) == 2
+        assert len(player.transport.sent) == 2
     finally:
         pykka.ActorRegistry.stop_all(timeout=10)
 
@@ -297,7 +271,7 @@ def test_a_player_whose_sink_opens_late_gets_everything_in_order(harness: Harnes
     harness.media(MediaType.VIDEO, 40, inter(2))  # the rest with the batch
     harness.timers.fire_batch_timer()
     harness.sync()
-    assert media_of(player.transport.messages()) == [
+    assert media_of(messages_of(player.transport)) == [
         ("video", keyframe(1)),
         ("audio", audio(1)),
         ("video", inter(2)),
@@ -309,7 +283,7 @@ def test_the_unpublish_notices_follow_the_open_batch(harness: Harness) -> None:
     player = harness.play()
     harness.media(MediaType.VIDEO, 0, keyframe(1))
     harness.stream.publisher_left("publisher").get(timeout=TIMEOUT)
-    contents = player.transport.messages()
+    contents = messages_of(player.transport)
     assert media_of(contents) == [("video", keyframe(1))]
     assert isinstance(contents[-2], StreamEof)
     assert isinstance(contents[-1], CommandMessage)
@@ -324,8 +298,8 @@ def test_a_congested_player_gets_the_batch_message_by_message(harness: Harness) 
     harness.media(MediaType.AUDIO, 10, audio(1))  # dropped for the slow player
     harness.timers.fire_batch_timer()
     harness.sync()
-    assert media_of(slow.transport.messages()) == [("video", AVC_CONFIG)]
-    assert media_of(fast.transport.messages()) == [("video", AVC_CONFIG), ("audio", audio(1))]
+    assert media_of(messages_of(slow.transport)) == [("video", AVC_CONFIG)]
+    assert media_of(messages_of(fast.transport)) == [("video", AVC_CONFIG), ("audio", audio(1))]
 
 
 def test_a_closed_player_is_forgotten(harness: Harness) -> None:
@@ -336,8 +310,8 @@ def test_a_closed_player_is_forgotten(harness: Harness) -> None:
     harness.timers.fire_batch_timer()
     harness.sync()
     assert harness.stream.stats().get(timeout=TIMEOUT).players == 1
-    assert gone.transport.writes == []
-    assert media_of(staying.transport.messages()) == [("video", keyframe(1))]
+    assert gone.transport.sent == []
+    assert media_of(messages_of(staying.transport)) == [("video", keyframe(1))]
 
 
 def test_the_window_stretches_while_writing_a_batch_costs_much() -> None:
