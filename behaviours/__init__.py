@@ -11,6 +11,8 @@ ProtocolHandler     the socket side (input), the session     Rtmp.Behaviours.Pro
 SessionHandler      the protocol handler                     Rtmp.Behaviours.SessionHandler
 EventReceiver       the session handler                      Rtmp.Behaviours.EventReceiver
 SocketHandler       the protocol handler                     Rtmp.Behaviours.SocketHandler
+MediaReceiver       a publisher's session (routed media)     (none: skips a forwarding hop)
+MediaWriter         a player's session (playback choices)    (none: the relay's fan-out)
 ==================  =======================================  ===============================
 
 Actors inherit these ABCs (``class X(pykka.ThreadingActor, SessionHandler)``), so a missing
@@ -19,6 +21,8 @@ are ignored), never by blocking on an answer.
 """
 
 from behaviours.event_receiver import EventReceiver, event_handler_name
+from behaviours.media_receiver import MediaReceiver
+from behaviours.media_writer import MediaWriter
 from behaviours.protocol_handler import ProtocolHandler
 from behaviours.session_handler import ByteCountDirection, SessionHandler
 from behaviours.socket_handler import PacketType, SocketHandler
@@ -26,6 +30,8 @@ from behaviours.socket_handler import PacketType, SocketHandler
 __all__ = [
     "ByteCountDirection",
     "EventReceiver",
+    "MediaReceiver",
+    "MediaWriter",
     "PacketType",
     "ProtocolHandler",
     "SessionHandler",

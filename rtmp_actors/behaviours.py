@@ -6,6 +6,8 @@ They live in the top-level ``behaviours`` package; this module re-exports them.
 from behaviours import (
     ByteCountDirection,
     EventReceiver,
+    MediaReceiver,
+    MediaWriter,
     PacketType,
     ProtocolHandler,
     SessionHandler,
@@ -16,6 +18,8 @@ from behaviours import (
 __all__ = [
     "ByteCountDirection",
     "EventReceiver",
+    "MediaReceiver",
+    "MediaWriter",
     "PacketType",
     "ProtocolHandler",
     "SessionHandler",

@@ -3,26 +3,23 @@
 Relaying every message to every player through that player's session and protocol handler
 actors costs two thread switches per message per player. A :class:`MediaSink` lets the one
 actor that owns a live stream write each message, encoded once for everybody
-(:class:`PreparedMessage`), or a batch of them in one write (:class:`PreparedBatch`),
-straight to each player's transport. The connection's protocol handler opens the sink only
-after writing what its session had already sent (``Play.Start`` and so on), so nothing
-written through the sink can overtake it.
+(:class:`PreparedMessage`), or several in one write (:class:`PreparedBatch`), straight to
+each player's transport. The connection's protocol handler opens the sink only after writing
+what its session had already sent (``Play.Start`` and so on), so nothing written through the
+sink can overtake it: the same call orders media after a player's notices.
 
 The sink writes on chunk streams of its own, always starting with a full header, so it never
-disturbs the header compression state of the connection's own chunk encoder. Its messages
-go through the same congestion policy as everything else, and honour the player's pause and
-receiveAudio/receiveVideo choices through a :class:`PlaybackGate` its session keeps current.
+disturbs the header compression state of the connection's own chunk encoder. It keeps no
+state of its own: the writer owns the player's :class:`PlaybackRules` and passes them in.
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
+from collections.abc import Iterable
 from typing import Any
 
-from rtmp_actors.actors.congestion import CongestionPolicy, Verdict
-from rtmp_actors.actors.playback_gate import PlaybackGate
 from rtmp_actors.protocol.prepared import FANOUT_CHUNK_STREAMS, PreparedBatch, PreparedMessage
+from rtmp_actors.session.playback import PlaybackRules, Verdict
 
 __all__ = ["MEDIA_SINK_CHUNK_STREAMS", "MediaSink"]
 
@@ -33,79 +30,84 @@ MEDIA_SINK_CHUNK_STREAMS = FANOUT_CHUNK_STREAMS
 class MediaSink:
     """Writes prepared messages of one playing stream to its connection.
 
-    Made by the connection's protocol handler; used by one thread (the stream's owner).
+    Made by the connection's protocol handler; then used by one thread (the stream's owner).
 
     Args:
         transport: The connection's transport (``send_data``, ``queued_bytes``, ``abort``).
         stream_id: The player's message stream id.
         chunk_size: The connection's outbound chunk size.
-        congestion: The connection's congestion policy settings.
-        clock: Seconds, monotonic.
-        gate: The player's pause and receiveAudio/receiveVideo choices (all media if None).
+        high_water: The connection's congestion mark (see :class:`PlaybackRules`).
+        max_congestion: Seconds the connection may stay above it.
     """
+
+    __slots__ = ("_transport", "chunk_size", "high_water", "max_congestion", "stream_id")
 
     def __init__(
         self,
         transport: Any,
         stream_id: int,
         chunk_size: int,
-        congestion: CongestionPolicy,
-        clock: Callable[[], float] = time.monotonic,
-        gate: PlaybackGate | None = None,
+        high_water: int,
+        max_congestion: float,
     ) -> None:
         self._transport = transport
-        self._gate = gate or PlaybackGate()
         self.stream_id = stream_id
         self.chunk_size = chunk_size
-        self._congestion = congestion
-        self._clock = clock
+        self.high_water = high_water
+        self.max_congestion = max_congestion
 
     @property
     def is_open(self) -> bool:
         """Whether the connection can still be written to."""
         return not self._transport.is_closing
 
-    def send(self, message: PreparedMessage) -> bool:
-        """Write one message (media may be dropped under congestion); False once closed."""
-        transport = self._transport
-        if transport.is_closing:
-            return False
-        if message.is_media:
-            gate = self._gate
-            if not gate.allows(message):
-                return True
-            if gate.keyframe_needed:
-                gate.keyframe_needed = False
-                self._congestion.require_keyframe(self.stream_id)
-            verdict = self._congestion.verdict(
-                video=message.is_video,
-                flags=message.frame_flags,  # classified once, not once per player
-                stream_id=self.stream_id,
-                queued_bytes=transport.queued_bytes,
-                now=self._clock(),
-            )
-            if verdict is Verdict.DISCONNECT:
-                transport.abort(self._congestion.describe())
-                return False
-            if verdict is Verdict.DROP:
-                return True
-        transport.send_data(message.encoded(self.stream_id, self.chunk_size))
-        return True
+    def new_rules(self, *, start_at_keyframe: bool = False) -> PlaybackRules:
+        """Playback rules with this connection's congestion limits."""
+        return PlaybackRules(
+            self.high_water, self.max_congestion, start_at_keyframe=start_at_keyframe
+        )
 
-    def send_batch(self, batch: PreparedBatch, start: int = 0) -> bool:
-        """Write ``batch.messages[start:]``, in one write unless the peer is congested.
+    def send_batch(self, batch: PreparedBatch, rules: PlaybackRules, now: float) -> bool:
+        """Write the batch in one write: as shared bytes when every message goes.
 
         Returns:
-            False once the connection is closed.
+            False once the connection is closed (or was closed for staying congested).
         """
         transport = self._transport
         if transport.is_closing:
             return False
-        gate = self._gate
-        clear = gate.open and not gate.keyframe_needed
-        if clear and self._congestion.clear_to_send(self.stream_id, transport.queued_bytes):
-            # Every message would be sent: the bytes shared by all players go as they are.
-            transport.send_data(batch.encoded(self.stream_id, self.chunk_size, start))
+        if rules.clear_to_send(transport.queued_bytes):
+            transport.send_data(batch.encoded(self.stream_id, self.chunk_size))
             return True
-        # Congested, or the player wants only some of it: decide message by message.
-        return all(self.send(message) for message in batch.messages[start:])
+        return self.send(batch.messages, rules, now)
+
+    def send(self, messages: Iterable[PreparedMessage], rules: PlaybackRules, now: float) -> bool:
+        """Write the messages the rules let through, in one write.
+
+        Returns:
+            False once the connection is closed (or was closed for staying congested).
+        """
+        transport = self._transport
+        if transport.is_closing:
+            return False
+        queued = transport.queued_bytes
+        parts: list[bytes] = []
+        for message in messages:
+            if message.is_media:
+                verdict = rules.admit(
+                    video=message.is_video,
+                    flags=message.frame_flags,  # classified once, not once per player
+                    queued_bytes=queued,
+                    now=now,
+                )
+                if verdict is Verdict.DISCONNECT:
+                    transport.abort(rules.describe())
+                    return False
+                if verdict is Verdict.DROP:
+                    continue
+            data = message.encoded(self.stream_id, self.chunk_size)
+            parts.append(data)
+            queued += len(data)
+        if parts:
+            transport.send_data(parts[0] if len(parts) == 1 else b"".join(parts))
+        return True

@@ -8,12 +8,10 @@ leave through the transport. The actor also:
   along with the messages of a read when one is due, so a player's periodic acknowledgement
   wakes its session once, not twice;
 * ends the connection if the handshake takes too long or the peer goes quiet;
-* drops media for a congested peer *before* encoding it (dropping encoded chunks would
-  corrupt the peer's header decompression): audio frames and video inter frames are dropped
-  while the transport's queue is above ``high_water``, and once a video frame is dropped
-  every following one is dropped until the next keyframe, so no frame ever arrives without
-  the frames it depends on. Sequence headers and metadata are never dropped. A peer that
-  stays congested for ``max_congestion`` seconds is disconnected.
+* writes the media its session sends, and so owns those playing streams'
+  :class:`PlaybackRules` (pause, receiveAudio/receiveVideo, congestion drops, restarting at
+  keyframes): the session tells it the player's choices as :class:`PlaybackChoice` values.
+  A peer that stays congested for ``max_congestion`` seconds is disconnected.
 """
 
 from __future__ import annotations
@@ -28,15 +26,14 @@ from typing import Any, Protocol
 import pykka
 
 from behaviours.protocol_handler import ProtocolHandler
-from rtmp_actors.actors.congestion import CongestionPolicy, Verdict
 from rtmp_actors.actors.media_sink import MediaSink
 from rtmp_actors.actors.method_proxy import MethodProxy
 from rtmp_actors.actors.monitoring import MonitoredActor
-from rtmp_actors.actors.playback_gate import PlaybackGate
 from rtmp_actors.errors import ProtocolError
 from rtmp_actors.media.frames import frame_flags
 from rtmp_actors.protocol.connection import RtmpConnection
 from rtmp_actors.protocol.messages import AudioData, DetailedMessage, VideoData
+from rtmp_actors.session.playback import PlaybackChoice, PlaybackRules, Verdict
 from rtmp_actors.transport.io_loop import TimerHandle
 
 __all__ = ["FlowControl", "ProtocolHandlerActor", "ProtocolTransport"]
@@ -136,7 +133,7 @@ class ProtocolHandlerActor(MonitoredActor, ProtocolHandler):
         self._reported_at = float("-inf")
         self._report_pending = False
         self._timers: list[TimerHandle] = []
-        self._congestion = CongestionPolicy(self._flow.high_water, self._flow.max_congestion)
+        self._playback: dict[int, PlaybackRules] = {}  # of the streams its session plays
         self._closed = False
 
     # --- Wiring -------------------------------------------------------------------------------
@@ -217,35 +214,44 @@ class ProtocolHandlerActor(MonitoredActor, ProtocolHandler):
         """Encode several messages, in order, as one write."""
         if self._closed:
             return
-        encoded = [self._connection.send_message(m) for m in messages if not self._should_drop(m)]
+        encoded = []
+        for message in messages:
+            if not self._should_drop(message):
+                encoded.append(self._connection.send_message(message))
+            elif self._closed:
+                return  # dropped for staying congested: nothing more goes out
         data = b"".join(encoded)
         if data:
             self._transport.send_data(data)
         self._schedule_byte_report()
 
-    def open_media_sink(
-        self,
-        stream_id: int,
-        reply_to: MethodProxy,
-        connection_id: str,
-        gate: PlaybackGate | None = None,
-    ) -> None:
+    def playback_changed(self, choice: PlaybackChoice) -> None:
+        """The player changed its choices for a stream its session plays (from the session)."""
+        self._rules_for(choice.stream_id, fresh=choice.new_play).apply(choice)
+
+    def _rules_for(self, stream_id: int, *, fresh: bool = False) -> PlaybackRules:
+        rules = self._playback.get(stream_id)
+        if rules is None or fresh:
+            flow = self._flow
+            rules = self._playback[stream_id] = PlaybackRules(flow.high_water, flow.max_congestion)
+        return rules
+
+    def open_media_sink(self, stream_id: int, reply_to: MethodProxy, connection_id: str) -> None:
         """Open a direct path for a playing stream; answers ``reply_to.media_sink_opened``.
 
         Everything the session sent before is already written, so nothing sent through the
-        sink can overtake it. The answer carries None when the connection is closing.
-        ``gate`` is the player's pause and receiveAudio/receiveVideo state, kept by the
-        session.
+        sink can overtake it. The answer carries None when the connection is closing. The
+        sink's writer owns that stream's playback rules from then on.
         """
         sink = None
         if not self._closed:
+            flow = self._flow
             sink = MediaSink(
                 self._transport,
                 stream_id,
                 self._connection.chunk_size,
-                self._congestion,
-                self._clock,
-                gate,
+                flow.high_water,
+                flow.max_congestion,
             )
         with contextlib.suppress(pykka.ActorDeadError):
             reply_to.media_sink_opened.defer(connection_id, stream_id, sink)
@@ -278,15 +284,15 @@ class ProtocolHandlerActor(MonitoredActor, ProtocolHandler):
         if not isinstance(content, VideoData | AudioData):
             return False
         video = isinstance(content, VideoData)
-        verdict = self._congestion.verdict(
+        rules = self._rules_for(message.stream_id)
+        verdict = rules.admit(
             video=video,
             flags=frame_flags(video, content.data),
-            stream_id=message.stream_id,
             queued_bytes=self._transport.queued_bytes,
             now=self._clock(),
         )
         if verdict is Verdict.DISCONNECT:
-            self.close_connection(self._congestion.describe(), abort=True)
+            self.close_connection(rules.describe(), abort=True)
         return verdict is not Verdict.SEND
 
     # --- Timers and byte totals ---------------------------------------------------------------

@@ -3,19 +3,27 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Mapping
 from typing import Any
 
 import pykka
 
 from rtmp_actors.actors.method_proxy import MethodProxy
-from rtmp_actors.actors.playback_gate import PlaybackGate
 from rtmp_actors.actors.session_actor import SessionActor
 from rtmp_actors.media.metadata import StreamMetadata
-from rtmp_actors.session.events import MediaType
-from rtmp_actors.session.server import StreamState
+from rtmp_actors.session.events import MediaType, SessionEvent
+from rtmp_actors.session.playback import PlaybackChoice
+from rtmp_actors.session.server import SessionOutput, StreamState
+from rtmp_actors.session.server_events import (
+    AudioVideoDataReceived,
+    PublishingFinished,
+    StreamMetaDataChanged,
+)
 
 __all__ = ["ServerSessionActor"]
+
+logger = logging.getLogger(__name__)
 
 
 class ServerSessionActor(SessionActor):
@@ -24,29 +32,108 @@ class ServerSessionActor(SessionActor):
     Every method is meant to be called through a proxy without waiting on the result (or from
     outside the actor system with ``.get(timeout=...)``). Calls about streams that are not in
     the right state are ignored, never fatal.
+
+    Besides the event receiver, two kinds of peers may be attached to single streams: a
+    :class:`~behaviours.MediaReceiver` takes a publishing stream's media straight from here
+    (:meth:`route_media`), and a :class:`~behaviours.MediaWriter` writes a playing stream's
+    media through a media sink (:meth:`open_media_sink`) and is told the player's choices.
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._gates: dict[int, PlaybackGate] = {}  # of the streams with a media sink
+        self._media_routes: dict[int, MethodProxy] = {}  # publishing stream id -> receiver
+        self._media_writers: dict[int, MethodProxy] = {}  # playing stream id -> writer
 
-    def _inputs_handled(self) -> None:
-        # A pause or receiveAudio/Video reaches the sinks before its answer leaves.
-        if self._gates:
-            self._refresh_gates()
+    # --- Routing ------------------------------------------------------------------------------
 
-    def _refresh_gates(self) -> None:
-        streams = self._session.streams
-        for stream_id, gate in list(self._gates.items()):
-            stream = streams.get(stream_id)
-            if stream is None or stream.state is not StreamState.PLAYING:
-                del self._gates[stream_id]  # a new play gets a new sink and gate
-                continue
-            gate.update(
-                paused=stream.paused,
-                receive_audio=stream.receive_audio,
-                receive_video=stream.receive_video,
+    def _output_taken(self, output: SessionOutput) -> None:
+        # A pause reaches the media's writers before its answer leaves.
+        for choice in output.playback:
+            self._tell_choice(choice)
+
+    def _tell_choice(self, choice: PlaybackChoice) -> None:
+        if self._protocol is not None:
+            with contextlib.suppress(pykka.ActorDeadError):
+                self._protocol.playback_changed.defer(choice)
+        if choice.new_play:
+            self._media_writers.pop(choice.stream_id, None)  # a new play opens its own sink
+            return
+        writer = self._media_writers.get(choice.stream_id)
+        if writer is not None:
+            with contextlib.suppress(pykka.ActorDeadError):
+                writer.playback_changed.defer(self.connection_id, choice.stream_id, choice)
+
+    def _route_events(self, events: list[SessionEvent]) -> list[SessionEvent]:
+        routes = self._media_routes
+        if not routes:
+            return events
+        kept: list[SessionEvent] = []
+        routed: dict[int, list[SessionEvent]] = {}
+        finished: list[int] = []
+        for event in events:
+            if isinstance(event, AudioVideoDataReceived | StreamMetaDataChanged):
+                if event.stream_id in routes:
+                    routed.setdefault(event.stream_id, []).append(event)
+                    continue
+            elif isinstance(event, PublishingFinished) and event.stream_id in routes:
+                finished.append(event.stream_id)
+            kept.append(event)
+        for stream_id, media in routed.items():
+            try:
+                routes[stream_id].media_received.defer(self.connection_id, media)
+            except pykka.ActorDeadError:
+                # The receiver failed: this publication cannot go on without it.
+                logger.error(
+                    "%s: the media receiver of stream %d is gone; closing",
+                    self.connection_id,
+                    stream_id,
+                    extra={"connection_id": self.connection_id},
+                )
+                routes.pop(stream_id)
+                MethodProxy(self.actor_ref).close.defer("the stream ended unexpectedly")
+        for stream_id in finished:
+            routes.pop(stream_id, None)
+        return kept
+
+    def route_media(self, stream_id: int, receiver: MethodProxy) -> None:
+        """Send stream ``stream_id``'s media and metadata to ``receiver``, not the event receiver.
+
+        ``receiver.media_received(connection_id, events)`` gets the stream's
+        ``AudioVideoDataReceived`` and ``StreamMetaDataChanged`` events in order, one call
+        per batch of input, until the publication ends; every other event still goes to the
+        event receiver. Call it before accepting the publish request, so no media precedes
+        it.
+        """
+        self._media_routes[stream_id] = receiver
+
+    def open_media_sink(self, stream_id: int, reply_to: MethodProxy) -> None:
+        """Ask for a direct path for a playing stream (see :class:`MediaSink`).
+
+        The answer is ``reply_to.media_sink_opened(connection_id, stream_id, sink)``, with
+        None for the sink when the stream is not playing. Everything this session sent
+        before, it writes before the sink opens. ``reply_to`` writes the stream's media from
+        then on and is told the player's choices (``playback_changed``), starting with the
+        current ones, until the stream's next play.
+        """
+        stream = self._session.streams.get(stream_id)
+        if (
+            stream is not None
+            and stream.state is StreamState.PLAYING
+            and self._protocol is not None
+            and not self._finished
+        ):
+            self._media_writers[stream_id] = reply_to
+            current = PlaybackChoice(
+                stream_id, stream.paused, stream.receive_audio, stream.receive_video
             )
+            with contextlib.suppress(pykka.ActorDeadError):
+                reply_to.playback_changed.defer(self.connection_id, stream_id, current)
+                self._protocol.open_media_sink.defer(stream_id, reply_to, self.connection_id)
+                return
+        with contextlib.suppress(pykka.ActorDeadError):
+            reply_to.media_sink_opened.defer(self.connection_id, stream_id, None)
+
+    # --- API ------------------------------------------------------------------------------------
 
     def accept_request(self, request_id: int) -> None:
         """Accept a connect, publish or play request."""
@@ -97,25 +184,6 @@ class ServerSessionActor(SessionActor):
     ) -> None:
         """Ask the client to reconnect, possibly elsewhere (Enhanced RTMP v2)."""
         self._apply("send_reconnect_request", tc_url, description)
-
-    def open_media_sink(self, stream_id: int, reply_to: MethodProxy) -> None:
-        """Ask for a direct path for a playing stream (see :class:`MediaSink`).
-
-        The answer is ``reply_to.media_sink_opened(connection_id, stream_id, sink)``, with
-        None for the sink when the stream is not playing. Media sent through the sink skips
-        this session, which keeps the sink's :class:`PlaybackGate` current instead: pause
-        and receiveAudio/receiveVideo apply to it (video resumes at a keyframe).
-        """
-        stream = self._session.streams.get(stream_id)
-        playing = stream is not None and stream.state is StreamState.PLAYING
-        if playing and self._protocol is not None and not self._finished:
-            gate = self._gates[stream_id] = PlaybackGate()
-            self._refresh_gates()
-            with contextlib.suppress(pykka.ActorDeadError):
-                self._protocol.open_media_sink.defer(stream_id, reply_to, self.connection_id, gate)
-                return
-        with contextlib.suppress(pykka.ActorDeadError):
-            reply_to.media_sink_opened.defer(self.connection_id, stream_id, None)
 
     def close(self, reason: str | None = None) -> None:
         """End every stream politely, flush, then close the connection."""

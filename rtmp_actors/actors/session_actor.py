@@ -153,11 +153,7 @@ class SessionActor(MonitoredActor, SessionHandler):
             return
         if byte_totals is not None:
             self._take_byte_totals(byte_totals)
-        self._inputs_handled()
         self._flush()
-
-    def _inputs_handled(self) -> None:
-        """Called after a read's messages changed the session, before its output goes out."""
 
     def notify_byte_count(self, direction: ByteCountDirection, total: int) -> None:
         """Take a byte total from the protocol handler."""
@@ -187,6 +183,7 @@ class SessionActor(MonitoredActor, SessionHandler):
 
     def _flush(self) -> None:
         output = self._session.take_output()
+        self._output_taken(output)
         if output.messages and not self._protocol_gone:
             if self._protocol is None:
                 logger.warning(
@@ -199,7 +196,7 @@ class SessionActor(MonitoredActor, SessionHandler):
                 # last messages then have nowhere to go, which is fine.
                 with contextlib.suppress(pykka.ActorDeadError):
                     self._protocol.send_messages.defer(output.messages)
-        events = output.events
+        events = self._route_events(output.events)
         totals = [event for event in events if isinstance(event, NewByteIOTotals)]
         if len(totals) > 1:
             # Only the latest totals matter; earlier ones in the same batch are stale.
@@ -209,6 +206,13 @@ class SessionActor(MonitoredActor, SessionHandler):
         if output.close:
             self._close_connection(output.close_reason)
         self._rearm_timer()
+
+    def _output_taken(self, output: Any) -> None:
+        """Called with each output before its messages and events go out."""
+
+    def _route_events(self, events: list[SessionEvent]) -> list[SessionEvent]:
+        """The events for the event receiver (a subclass may send some elsewhere)."""
+        return events
 
     def _emit(self, events: list[SessionEvent]) -> None:
         if self._receiver is None:

@@ -39,6 +39,7 @@ __all__ = [
     "SoundRate",
     "SoundSize",
     "SoundType",
+    "is_audio_configuration",
     "is_audio_sequence_header",
     "parse_audio_tag",
 ]
@@ -460,6 +461,23 @@ def _read_multichannel_config(
 _AAC = 10
 _EX_HEADER = 9
 _MULTITRACK = 5
+
+
+def is_audio_configuration(data: Buffer) -> bool:
+    """Tell whether an audio message describes the stream rather than carrying samples.
+
+    True for sequence headers (legacy AAC and Enhanced) and Enhanced SequenceEnd and
+    MultichannelConfig packets, inside ModEx and multitrack wrappers. Looks at a few bytes
+    only and never raises.
+    """
+    if not data:
+        return False
+    sound_format = data[0] >> 4
+    if sound_format == _AAC:
+        return len(data) > 1 and data[1] == 0  # AacPacketType.SEQUENCE_HEADER
+    if sound_format == _EX_HEADER:
+        return peek_packet_type(data, _MULTITRACK) in (0, 2, 4)  # START, END, MULTICHANNEL
+    return False
 
 
 def is_audio_sequence_header(data: Buffer) -> bool:

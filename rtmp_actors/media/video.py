@@ -38,6 +38,7 @@ __all__ = [
     "VideoPacketType",
     "VideoTagHeader",
     "VideoTrack",
+    "is_video_configuration",
     "is_video_keyframe",
     "is_video_sequence_header",
     "parse_video_tag",
@@ -414,6 +415,27 @@ def is_video_keyframe(data: Buffer) -> bool:
     if first & 0x0F in _AVC_LIKE:
         return len(data) > 1 and data[1] == 1  # AvcPacketType.NALU
     return True
+
+
+_CONFIGURATION_PACKET_TYPES = frozenset({0, 2, 4, 5})  # SEQUENCE_START/END, METADATA, MPEG2TS
+
+
+def is_video_configuration(data: Buffer) -> bool:
+    """Tell whether a video message describes the stream rather than carrying a picture.
+
+    True for sequence headers and ends (legacy AVC-like and Enhanced) and Enhanced metadata
+    (such as HDR colour information), inside ModEx and multitrack wrappers: the messages a
+    player needs whatever frames it skips. Looks at a few bytes only and never raises.
+    """
+    if not data:
+        return False
+    first = data[0]
+    if first & 0x80:
+        # Whatever the frame type: FFmpeg sends metadata with the command frame type.
+        return peek_packet_type(data, _MULTITRACK) in _CONFIGURATION_PACKET_TYPES
+    if first & 0x0F in _AVC_LIKE and first >> 4 != _COMMAND_FRAME:
+        return len(data) > 1 and data[1] in (0, 2)  # SEQUENCE_HEADER, END_OF_SEQUENCE
+    return False
 
 
 def is_video_sequence_header(data: Buffer) -> bool:

@@ -54,7 +54,7 @@ class PreparedMessage:
             if isinstance(content, VideoData | AudioData):
                 self._flags = frame_flags(self.is_video, content.data)
             else:
-                self._flags = FrameFlags(sequence_header=False, keyframe=False)
+                self._flags = FrameFlags(configuration=False, keyframe=False)
         return self._flags
 
     @property
@@ -85,8 +85,9 @@ class PreparedMessage:
 class PreparedBatch:
     """Consecutive prepared messages written to each player in one go.
 
-    Their bytes are joined once per (stream id, chunk size, first message), so one system
-    call per player carries the whole batch.
+    Their bytes are joined once per (stream id, chunk size), so one system call per player
+    carries the whole batch, and every player sharing the stream id and chunk size gets the
+    same ``bytes`` object.
 
     Args:
         messages: The messages, in order.
@@ -96,14 +97,17 @@ class PreparedBatch:
 
     def __init__(self, messages: Sequence[PreparedMessage]) -> None:
         self.messages = tuple(messages)
-        self._joined: dict[tuple[int, int, int], bytes] = {}
+        self._joined: dict[tuple[int, int], bytes] = {}
 
-    def encoded(self, stream_id: int, chunk_size: int, start: int = 0) -> bytes:
-        """The chunks of ``messages[start:]`` for this stream id and chunk size."""
-        key = (stream_id, chunk_size, start)
+    def encoded(self, stream_id: int, chunk_size: int) -> bytes:
+        """The chunks of every message for this stream id and chunk size."""
+        key = (stream_id, chunk_size)
         joined = self._joined.get(key)
         if joined is None:
-            joined = self._joined[key] = b"".join(
-                message.encoded(stream_id, chunk_size) for message in self.messages[start:]
-            )
+            messages = self.messages
+            if len(messages) == 1:
+                joined = messages[0].encoded(stream_id, chunk_size)
+            else:
+                joined = b"".join(message.encoded(stream_id, chunk_size) for message in messages)
+            self._joined[key] = joined
         return joined

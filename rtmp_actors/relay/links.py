@@ -720,6 +720,9 @@ class PullLink(_UpstreamLink):
         if local is not None and local.request_id == stream_id:
             local.stream = MethodProxy(stream)
 
+    def route_media(self, stream_id: int, receiver: MethodProxy) -> None:
+        """The local stream would take media straight from a session; the link sends its own."""
+
     def accept_request(self, request_id: int) -> None:
         """The local stream accepted the publish: send what was kept, then go live."""
         local = self._local

@@ -3,21 +3,24 @@
 Theory of operation:
 
 * Everything about a stream happens in its actor, in order: publish and play requests
-  (routed here by the registry), the publisher's media, players leaving. There are no
-  locks and no shared state with other streams.
+  (routed here by the registry), the publisher's media (straight from the publisher's
+  session, see :meth:`ServerSessionActor.route_media`), players' choices, players leaving.
+  There are no locks and no shared state with other streams or connections.
 * Players get exactly the publisher's messages (same payload objects, same timestamps). A
   player that joins mid-stream first gets the metadata, codec configuration and the current
   GOP (see :class:`GopCache`); if no GOP is cached, its video starts at the next keyframe.
-* Fan-out is batched: a message may wait up to ``batch_window`` for the ones after it, and
-  then every player in step with the stream gets the whole batch, encoded once for all, in
-  one write. The cost of a write to a socket hardly depends on its size, so this cuts the
-  server's system time per player nearly in proportion. With many players, writing a batch
-  costs a while itself; the window then stretches to twice that CPU time (up to
-  ``max_batch_window``), so a stream's writing keeps to about a third of a core and each
-  write carries more. CPU time, not wall time: a thread that was merely preempted did not
-  cost more, and stretching the window for it would only add latency. Players not yet in
-  step (waiting for their connection's direct path or for a keyframe) are served message
-  by message.
+* Fan-out writes when it can, with no timer: a message that arrives while the actor has
+  nothing else to do goes to every player at once. Messages that arrive while it is busy
+  (writing the last ones to hundreds of players, say) wait in its mailbox and go out
+  together, one write per player for all of them, encoded once and shared by everybody. So
+  low load gets the lowest latency, and high load gets large writes by itself. A player
+  whose socket is not writable has its bytes queued by its transport, and the I/O loop
+  writes everything queued in one system call when the socket drains.
+* The stream writes its players' media, so it owns their :class:`PlaybackRules` (pause,
+  receiveAudio/receiveVideo, congestion drops, restarting at keyframes); each player's
+  session tells it the player's choices. Notices to players (a publisher arrived or left)
+  are sent by the player's session; a new publisher's media waits until the session has
+  written the notice and reopened the player's media sink behind it.
 * A player may wait for a publisher: it is accepted at once and told when one arrives
   (``NetStream.Play.PublishNotify``) or leaves (StreamEOF and
   ``NetStream.Play.UnpublishNotify``), and keeps waiting.
@@ -30,6 +33,7 @@ Theory of operation:
 from __future__ import annotations
 
 import contextlib
+import itertools
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -38,17 +42,20 @@ from typing import Any
 
 import pykka
 
+from behaviours.media_receiver import MediaReceiver
+from behaviours.media_writer import MediaWriter
 from rtmp_actors.actors.media_sink import MediaSink
 from rtmp_actors.actors.method_proxy import MethodProxy
 from rtmp_actors.actors.monitoring import MonitoredActor
 from rtmp_actors.protocol.amf import EcmaArray
-from rtmp_actors.protocol.commands import NetStreamCode, OnStatus
-from rtmp_actors.protocol.messages import AudioData, DataMessage, MessageContent, VideoData
+from rtmp_actors.protocol.commands import NetStreamCode
+from rtmp_actors.protocol.messages import AudioData, DataMessage, VideoData
 from rtmp_actors.protocol.prepared import PreparedBatch, PreparedMessage
-from rtmp_actors.relay.gop_cache import GopCache, configuration_key
+from rtmp_actors.relay.gop_cache import GopCache
 from rtmp_actors.relay.metrics import RateMeter
 from rtmp_actors.session.events import MediaType
-from rtmp_actors.session.server import publish_notices, unpublish_notices
+from rtmp_actors.session.playback import PlaybackChoice, PlaybackRules
+from rtmp_actors.session.server_events import AudioVideoDataReceived, StreamMetaDataChanged
 from rtmp_actors.transport.io_loop import TimerHandle
 
 __all__ = ["LiveStream", "PlayRequest", "PublishRequest", "StreamPolicy", "StreamStats"]
@@ -67,25 +74,21 @@ class StreamPolicy:
         takeover: A second publisher replaces the first instead of being refused.
         idle_publisher_timeout: Seconds without media before a publisher is dropped (0: never).
         max_gop_bytes: Most bytes kept in the GOP cache of one stream.
-        batch_window: Seconds a message may wait for the ones after it, so that each player
-            gets them in one write (0: every message is written at once).
-        max_batch_window: The longest the window stretches to while writing a batch to every
-            player costs much (it stretches to twice the CPU time the last batch took).
-        max_batch_bytes: A batch holding this many payload bytes is written at once.
     """
 
     gop_cache: bool = True
     takeover: bool = False
     idle_publisher_timeout: float = 10.0
     max_gop_bytes: int = 32 * 1024 * 1024
-    batch_window: float = 0.010
-    max_batch_window: float = 0.050
-    max_batch_bytes: int = 256 * 1024
 
 
 @dataclass(frozen=True, slots=True)
 class PublishRequest:
-    """A connection asks to publish (built by the connection's relay receiver)."""
+    """A connection asks to publish (built by the connection's relay receiver).
+
+    ``session`` must take ``route_media``, ``accept_request``, ``reject_request`` and
+    ``close`` tells.
+    """
 
     connection_id: str
     session: MethodProxy
@@ -112,15 +115,24 @@ class PlayRequest:
 @dataclass(slots=True)
 class _Player:
     request: PlayRequest
+    # The player's rules, made once its first media sink opens (they need the connection's
+    # congestion limits); until then what they will start from is kept here.
+    rules: PlaybackRules | None = None
+    choice: PlaybackChoice | None = None
     needs_keyframe: bool = False
-    # The direct path to the player's connection, once its protocol handler opened it;
-    # until then messages wait in ``pending``, in order (None once the sink is open).
-    sink: MediaSink | None = None
-    pending: list[PreparedMessage] | None = field(default_factory=list)
+    # Until its media sink is open and current, messages wait here, in order.
+    pending: list[PreparedMessage] = field(default_factory=list)
+    sinks_asked: int = 1  # sink requests not answered yet: only the last answer is current
 
     @property
     def key(self) -> tuple[str, int]:
         return self.request.connection_id, self.request.stream_id
+
+    def require_keyframe(self) -> None:
+        if self.rules is None:
+            self.needs_keyframe = True
+        else:
+            self.rules.require_keyframe()
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,22 +158,25 @@ class StreamStats:
 _MAX_PENDING = 4096
 
 
+class _Flush:
+    """Told to itself: write what came in while the mailbox was busy."""
+
+    __slots__ = ()
+
+
+_FLUSH = _Flush()
+
+
 def _media_message(media_type: MediaType, timestamp: int, data: bytes) -> PreparedMessage:
     content = VideoData(data) if media_type is MediaType.VIDEO else AudioData(data)
     return PreparedMessage(content, timestamp)
-
-
-def _payload(message: PreparedMessage) -> bytes:
-    content = message.content
-    assert isinstance(content, VideoData | AudioData)
-    return content.data
 
 
 def _metadata_message(metadata: Mapping[str, Any]) -> PreparedMessage:
     return PreparedMessage(DataMessage(("onMetaData", EcmaArray(metadata))), 0)
 
 
-class LiveStream(MonitoredActor):
+class LiveStream(MonitoredActor, MediaReceiver, MediaWriter):
     """The actor for one (app, stream key).
 
     Args:
@@ -171,7 +186,6 @@ class LiveStream(MonitoredActor):
         policy: Stream behaviour.
         scheduler: ``scheduler(delay, callback)`` for the idle-publisher check.
         clock: Seconds, monotonic.
-        cpu_clock: CPU seconds of the calling thread, to measure what writing a batch costs.
         observers: Actors that see every publication of the stream (see
             :class:`~rtmp_actors.relay.observer.StreamObserver`): recorders, push relays.
     """
@@ -185,7 +199,6 @@ class LiveStream(MonitoredActor):
         scheduler: Scheduler,
         clock: Callable[[], float] = time.monotonic,
         observers: Sequence[MethodProxy] = (),
-        cpu_clock: Callable[[], float] = time.thread_time,
     ) -> None:
         super().__init__()
         self._observers = tuple(observers)
@@ -195,19 +208,16 @@ class LiveStream(MonitoredActor):
         self._policy = policy
         self._schedule = scheduler
         self._clock = clock
+        self._me = MethodProxy(self.actor_ref)
         self._cache = GopCache(max_bytes=policy.max_gop_bytes)
         self._publisher: PublishRequest | None = None
         self._players: dict[tuple[str, int], _Player] = {}
-        # Players in step with the stream get every message through the batch; the others
-        # (no direct path yet, or waiting for a keyframe) are served message by message.
-        self._in_step: dict[tuple[str, int], MediaSink] = {}
-        self._joining: dict[tuple[str, int], _Player] = {}
+        # Players with a current media sink get the batches; the others wait for one.
+        self._writing: dict[tuple[str, int], tuple[MediaSink, PlaybackRules]] = {}
+        self._waiting: dict[tuple[str, int], _Player] = {}
         self._batch: list[PreparedMessage] = []
-        self._batch_bytes = 0
-        self._batch_starts: dict[tuple[str, int], int] = {}  # players that joined mid-batch
-        self._flush_timer: TimerHandle | None = None
-        self._cpu_clock = cpu_clock
-        self._flush_cost = 0.0  # CPU seconds the last batch took to write to everybody
+        self._flush_told = False
+        self._turn = 0  # who is written first rotates, so no player is always last
         self._handled = 0  # requests handled, so the registry can tell a stale idle report
         self._last_media = 0.0
         self._publishing_since: float | None = None
@@ -220,6 +230,7 @@ class LiveStream(MonitoredActor):
 
     def publish_requested(self, request: PublishRequest) -> None:
         """Accept, refuse, or (by policy) let a new publisher take over."""
+        self._flush()
         self._handled += 1
         current = self._publisher
         if current is not None and not self._policy.takeover:
@@ -260,13 +271,15 @@ class LiveStream(MonitoredActor):
         self._last_media = self._publishing_since
         self._rate = RateMeter(self._publishing_since)
         with contextlib.suppress(pykka.ActorDeadError):
-            # Bind before accepting: the receiver's media events only start after the accept.
+            # Routed and bound before the accept: media only starts after it.
+            request.session.route_media.defer(request.stream_id, self._me)
             request.receiver.bind_publisher.defer(self.actor_ref, request.stream_id)
             request.session.accept_request.defer(request.request_id)
-        self._flush_batch()
         for player in list(self._players.values()):
-            self._send_notices(player, publish_notices(player.request.stream_id, request.key))
-            self._fall_out_of_step(player)
+            self._tell_player(player, "send_stream_published")
+            # Its session writes the notice, then opens a new sink behind it: until then the
+            # new publisher's media waits, and it starts at a keyframe.
+            self._reopen_sink(player)
         self._arm_idle_check()
         self._tell_observers("stream_published")
         logger.info(
@@ -279,27 +292,27 @@ class LiveStream(MonitoredActor):
 
     def play_requested(self, request: PlayRequest) -> None:
         """Accept a player; it gets the cached start of the stream, then the live messages."""
+        self._flush()
         self._handled += 1
         player = _Player(request)
         self._players[player.key] = player
-        self._joining[player.key] = player
+        self._waiting[player.key] = player
         with contextlib.suppress(pykka.ActorDeadError):
             request.receiver.bind_player.defer(self.actor_ref, request.stream_id)
             request.session.accept_request.defer(request.request_id)
-            request.session.open_media_sink.defer(request.stream_id, MethodProxy(self.actor_ref))
+            request.session.open_media_sink.defer(request.stream_id, self._me)
         if self._publisher is not None:
-            self._send_join(player)
+            self._join(player)
         elif len(self._players) == 1:
             self._tell_observers("stream_wanted")  # a pull relay may fetch it from upstream
 
-    def _send_join(self, player: _Player) -> None:
-        request = player.request
+    def _join(self, player: _Player) -> None:
         if self._cache.metadata is not None:
-            self._send(player, _metadata_message(self._cache.metadata))
+            self._hold(player, _metadata_message(self._cache.metadata))
         if self._policy.gop_cache:
             for message in self._cache.join():
-                prepared = _media_message(message.media_type, message.timestamp, message.data)
-                self._send(player, prepared)
+                media = _media_message(message.media_type, message.timestamp, message.data)
+                self._hold(player, media)
             player.needs_keyframe = self._cache.waits_for_keyframe
         else:
             player.needs_keyframe = True
@@ -307,95 +320,95 @@ class LiveStream(MonitoredActor):
             "%s/%s: %s joined",
             self.app,
             self.key,
-            request.connection_id,
-            extra={"connection_id": request.connection_id},
+            player.request.connection_id,
+            extra={"connection_id": player.request.connection_id},
         )
 
-    # --- Publisher traffic (from the publisher's receiver) ------------------------------------
+    # --- Publisher traffic (from the publisher's session) -------------------------------------
+
+    def media_received(
+        self, connection_id: str, events: Sequence[AudioVideoDataReceived | StreamMetaDataChanged]
+    ) -> None:
+        """The publisher's media and metadata from one batch of its input."""
+        if not self._is_publisher(connection_id):
+            return
+        for event in events:
+            if isinstance(event, AudioVideoDataReceived):
+                self._take_media(event.data_type, event.timestamp, event.data)
+            else:
+                self._take_metadata(dict(event.raw))
+        self._flush_soon()
 
     def publisher_metadata(self, connection_id: str, metadata: Mapping[str, Any]) -> None:
         """The publisher sent (or cleared, with an empty mapping) ``onMetaData``."""
-        if not self._is_publisher(connection_id):
-            return
-        self._cache.set_metadata(metadata or None)
-        self._tell_observers("stream_metadata", metadata)
-        self._add_to_batch(_metadata_message(metadata), 0)
-        self._batch_added()
+        if self._is_publisher(connection_id):
+            self._take_metadata(metadata)
+            self._flush_soon()
 
     def publisher_media(
         self, connection_id: str, media_type: MediaType, timestamp: int, data: bytes
     ) -> None:
-        """The publisher sent one audio or video message: cache it and fan it out."""
-        if not self._is_publisher(connection_id):
-            return
-        self._last_media = self._clock()
+        """The publisher sent one audio or video message."""
+        if self._is_publisher(connection_id):
+            self._take_media(media_type, timestamp, data)
+            self._flush_soon()
+
+    def _take_metadata(self, metadata: Mapping[str, Any]) -> None:
+        self._cache.set_metadata(metadata or None)
+        self._tell_observers("stream_metadata", metadata)
+        self._add(_metadata_message(metadata))
+
+    def _take_media(self, media_type: MediaType, timestamp: int, data: bytes) -> None:
+        self._last_media = now = self._clock()
         self._bytes_in += len(data)
-        self._rate.add(self._last_media, len(data))
+        self._rate.add(now, len(data))
         self._messages_in += 1
         # Encoded and classified once, for the cache and every player alike.
         prepared = _media_message(media_type, timestamp, data)
-        keyframe = prepared.frame_flags.keyframe
         if self._policy.gop_cache or self._players:
-            self._cache.add(media_type, timestamp, data, keyframe=keyframe)
+            self._cache.add(media_type, timestamp, data, keyframe=prepared.frame_flags.keyframe)
         for observer in self._observers:
             with contextlib.suppress(pykka.ActorDeadError):
                 observer.stream_media.defer(self.app, self.key, media_type, timestamp, data)
-        self._add_to_batch(prepared, len(data))
-        self._batch_added()
+        self._add(prepared)
 
-    def _add_to_batch(self, prepared: PreparedMessage, size: int) -> None:
-        """Queue a message for the players in step; serve the joining ones right away."""
-        self._batch.append(prepared)
-        self._batch_bytes += size
-        if not self._joining:
-            return
-        index = len(self._batch) - 1
-        skip_for_waiting: bool | None = None  # worked out only if a player waits for a keyframe
-        for player in list(self._joining.values()):
-            if player.needs_keyframe and prepared.is_video:
-                if skip_for_waiting is None:
-                    # Configuration always goes through: it is not a frame.
-                    skip_for_waiting = not prepared.frame_flags.keyframe and (
-                        configuration_key(MediaType.VIDEO, _payload(prepared)) is None
-                    )
-                if skip_for_waiting:
-                    continue
-                if prepared.frame_flags.keyframe:
-                    player.needs_keyframe = False
-            if player.sink is not None and not player.needs_keyframe:
-                self._step_in(player, index)  # this message goes out with its batch
-            else:
-                self._send(player, prepared)
+    def _add(self, message: PreparedMessage) -> None:
+        self._batch.append(message)
+        for player in self._waiting.values():
+            self._hold(player, message)
 
-    def _batch_added(self) -> None:
-        policy = self._policy
-        if self._batch_bytes >= policy.max_batch_bytes or not policy.batch_window:
-            self._flush_batch()
-        elif self._flush_timer is None:
-            window = min(max(policy.batch_window, 2 * self._flush_cost), policy.max_batch_window)
-            self._flush_timer = self._schedule(window, self._flush_callback())
+    def _flush_soon(self) -> None:
+        """Write the batch now if nothing else waits in the mailbox, else right after it."""
+        if self.actor_inbox.empty():
+            self._flush()
+        elif not self._flush_told:
+            self._flush_told = True
+            self.actor_ref.tell(_FLUSH)
 
-    def flush_batch(self) -> None:
-        """Write the open batch to the players in step (its timer calls this)."""
-        self._flush_timer = None
-        self._flush_batch()
+    def on_receive(self, message: Any) -> Any:
+        """Write what came in while the mailbox was busy."""
+        if message is _FLUSH:
+            self._flush_told = False
+            self._flush()
+        return None
 
-    def _flush_batch(self) -> None:
-        if self._flush_timer is not None:
-            self._flush_timer.cancel()
-            self._flush_timer = None
+    def _flush(self) -> None:
+        """Write the batch to every player with a sink: one write each, shared bytes."""
         if not self._batch:
             return
         batch = PreparedBatch(self._batch)
-        starts = self._batch_starts
-        self._batch, self._batch_bytes, self._batch_starts = [], 0, {}
-        closed: list[tuple[str, int]] = []
-        began = self._cpu_clock()
-        # The hot loop: one write of bytes shared by everybody per player, nothing else.
-        for key, sink in self._in_step.items():
-            if not sink.send_batch(batch, starts.get(key, 0) if starts else 0):
-                closed.append(key)
-        self._flush_cost = self._cpu_clock() - began
+        self._batch = []
+        writers = list(self._writing.items())
+        if not writers:
+            return
+        turn = self._turn = (self._turn + 1) % len(writers)
+        now = self._clock()
+        # The hot loop: one write per player, of bytes shared by everybody when it can.
+        closed = [
+            key
+            for key, (sink, rules) in itertools.chain(writers[turn:], writers[:turn])
+            if not sink.send_batch(batch, rules, now)
+        ]
         for key in closed:  # closing connections; their receivers say they left
             self._forget(key)
 
@@ -403,6 +416,7 @@ class LiveStream(MonitoredActor):
         """The publisher stopped or disconnected: players are told and keep waiting."""
         if not self._is_publisher(connection_id):
             return
+        self._flush()
         logger.info(
             "%s/%s: %s stopped publishing",
             self.app,
@@ -414,6 +428,7 @@ class LiveStream(MonitoredActor):
         self._maybe_idle()
 
     def _end_publishing(self, *, notify: bool) -> None:
+        self._flush()
         self._tell_observers("stream_unpublished")
         self._publisher = None
         self._publishing_since = None
@@ -421,10 +436,10 @@ class LiveStream(MonitoredActor):
         if self._idle_timer is not None:
             self._idle_timer.cancel()
             self._idle_timer = None
-        self._flush_batch()
-        if notify:
-            for player in list(self._players.values()):
-                self._send_notices(player, unpublish_notices(player.request.stream_id, self.key))
+        for player in self._players.values():
+            player.pending.clear()  # the start of a publication that is over
+            if notify:
+                self._tell_player(player, "send_stream_unpublished")
 
     def _tell_observers(self, method: str, *args: Any) -> None:
         for observer in self._observers:
@@ -438,76 +453,78 @@ class LiveStream(MonitoredActor):
 
     def player_left(self, connection_id: str, stream_id: int) -> None:
         """A player stopped or disconnected."""
+        self._flush()
         if self._forget((connection_id, stream_id)):
             if not self._players:
                 self._tell_observers("stream_unwanted")
             self._maybe_idle()
 
     def _forget(self, key: tuple[str, int]) -> bool:
-        self._in_step.pop(key, None)
-        self._joining.pop(key, None)
-        self._batch_starts.pop(key, None)
+        self._writing.pop(key, None)
+        self._waiting.pop(key, None)
         return self._players.pop(key, None) is not None
 
-    def _step_in(self, player: _Player, batch_index: int) -> None:
-        """From ``batch_index`` of the open batch on, the player gets every message."""
-        assert player.sink is not None
-        key = player.key
-        del self._joining[key]
-        self._in_step[key] = player.sink
-        if batch_index:
-            self._batch_starts[key] = batch_index
-
-    def _fall_out_of_step(self, player: _Player) -> None:
-        """The player waits for a keyframe again (the batch was flushed before)."""
-        player.needs_keyframe = True
-        key = player.key
-        if self._in_step.pop(key, None) is not None:
-            self._joining[key] = player
+    def playback_changed(self, connection_id: str, stream_id: int, choice: PlaybackChoice) -> None:
+        """The player changed what it wants (pause, receiveAudio/receiveVideo)."""
+        player = self._players.get((connection_id, stream_id))
+        if player is None:
+            return
+        self._flush()  # what came before the change goes by the old choice
+        player.choice = choice
+        if player.rules is not None:
+            player.rules.apply(choice)
 
     def media_sink_opened(self, connection_id: str, stream_id: int, sink: MediaSink | None) -> None:
         """A player's connection opened its direct path (or refused it with None)."""
         player = self._players.get((connection_id, stream_id))
         if player is None:
             return  # it left meanwhile
+        self._flush()
+        player.sinks_asked -= 1
         if sink is None:
-            # Refused: the accept was handled first, so its session is not playing and never
-            # will be for this request (the connection is going away). Its receiver will say
-            # it left; nothing more is sent to it meanwhile.
+            # Refused: the connection is going away (or the stream no longer plays). Its
+            # receiver will say it left; nothing more is sent to it meanwhile.
             self._forget(player.key)
             return
-        pending, player.pending = player.pending or [], None
-        player.sink = sink
-        for message in pending:
-            if not sink.send(message):
-                self._forget(player.key)
-                return
-        if not player.needs_keyframe:
-            self._step_in(player, len(self._batch))  # it had everything up to now
-
-    def _send(self, player: _Player, message: PreparedMessage) -> None:
-        """Send one message to a player now, through its sink when it has one.
-
-        A player in step must not have an open batch (flush it first), or this would
-        overtake it.
-        """
-        sink = player.sink
-        if sink is not None:
-            if not sink.send(message):  # the connection is closing; its receiver says it left
-                self._forget(player.key)
+        if player.sinks_asked:
+            return  # newer notices went out after this sink: wait for the sink behind them
+        rules = player.rules
+        if rules is None:
+            rules = player.rules = sink.new_rules(start_at_keyframe=player.needs_keyframe)
+            if player.choice is not None:
+                rules.apply(player.choice)
+        elif player.needs_keyframe:
+            rules.require_keyframe()
+        player.needs_keyframe = False
+        pending, player.pending = player.pending, []
+        if not sink.send(pending, rules, self._clock()):
+            self._forget(player.key)
             return
+        del self._waiting[player.key]
+        self._writing[player.key] = (sink, rules)
+
+    def _reopen_sink(self, player: _Player) -> None:
+        """Hold the player's media until its session opened a new sink (behind its notices)."""
+        player.pending.clear()
+        player.require_keyframe()
+        player.sinks_asked += 1
+        self._writing.pop(player.key, None)
+        self._waiting[player.key] = player
+        with contextlib.suppress(pykka.ActorDeadError):
+            player.request.session.open_media_sink.defer(player.request.stream_id, self._me)
+
+    def _hold(self, player: _Player, message: PreparedMessage) -> None:
+        """Keep a message for a player whose sink is not open yet."""
         pending = player.pending
-        assert pending is not None  # a player has a sink or is waiting for one
         if len(pending) < _MAX_PENDING:
             pending.append(message)
         else:  # the sink is slow to open: start it at a keyframe instead
             pending.clear()
-            player.needs_keyframe = True
+            player.require_keyframe()
 
-    def _send_notices(self, player: _Player, notices: tuple[MessageContent, OnStatus]) -> None:
-        user_control, status = notices
-        self._send(player, PreparedMessage(user_control, 0))
-        self._send(player, PreparedMessage(status.to_message(), 0))
+    def _tell_player(self, player: _Player, method: str) -> None:
+        with contextlib.suppress(pykka.ActorDeadError):
+            getattr(player.request.session, method).defer(player.request.stream_id)
 
     # --- Idle handling --------------------------------------------------------------------------
 
@@ -542,14 +559,8 @@ class LiveStream(MonitoredActor):
         self._maybe_idle()
 
     def _idle_callback(self) -> Callable[[], None]:
-        return self._timer_callback("check_idle_publisher")
-
-    def _flush_callback(self) -> Callable[[], None]:
-        return self._timer_callback("flush_batch")
-
-    def _timer_callback(self, method: str) -> Callable[[], None]:
-        """A callback for the scheduler (another thread) that tells this actor ``method()``."""
-        call = getattr(MethodProxy(self.actor_ref), method)
+        """A callback for the scheduler (another thread) that tells this actor to check."""
+        call = self._me.check_idle_publisher
 
         def tell() -> None:
             with contextlib.suppress(pykka.ActorDeadError):
@@ -579,7 +590,6 @@ class LiveStream(MonitoredActor):
         )
 
     def on_stop(self) -> None:
-        """Cancel the timers."""
-        for timer in (self._idle_timer, self._flush_timer):
-            if timer is not None:
-                timer.cancel()
+        """Cancel the idle timer."""
+        if self._idle_timer is not None:
+            self._idle_timer.cancel()

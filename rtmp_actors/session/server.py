@@ -110,6 +110,7 @@ from rtmp_actors.protocol.messages import (
     decode_messages,
 )
 from rtmp_actors.session.events import MediaType, SessionError, SessionEvent
+from rtmp_actors.session.playback import PlaybackChoice
 from rtmp_actors.session.server_config import ServerSessionConfig
 from rtmp_actors.session.server_events import (
     AcknowledgementReceived,
@@ -202,12 +203,17 @@ class SessionOutput(NamedTuple):
         events: Events for the event receiver, in order.
         close: Flush the messages, then close the connection (reported once).
         close_reason: Why, when ``close`` is set.
+        playback: The players' new choices (pause, receiveAudio/receiveVideo, a new play),
+            in order, for whoever writes each playing stream's media: it applies them with
+            :class:`~rtmp_actors.session.playback.PlaybackRules`. Take them before the
+            messages: a pause must hold back media before its answer leaves.
     """
 
     messages: list[DetailedMessage]
     events: list[SessionEvent]
     close: bool
     close_reason: str | None
+    playback: list[PlaybackChoice]
 
 
 class _Phase(enum.Enum):
@@ -219,6 +225,12 @@ class _Phase(enum.Enum):
 
 
 _FINISHED: Final = frozenset({_Phase.CLOSING, _Phase.DISCONNECTED})
+# Looking an enum member up on its class is slow next to the rest of the per-media-message
+# work; the inbound media path uses these instead.
+_CONNECTED: Final = _Phase.CONNECTED
+_PUBLISHING: Final = StreamState.PUBLISHING
+_AUDIO: Final = MediaType.AUDIO
+_VIDEO: Final = MediaType.VIDEO
 
 
 @dataclass(slots=True)
@@ -235,6 +247,11 @@ class _Stream:
         self.state = StreamState.CREATED
         self.stream_key = None
         self.paused = False
+
+    def choice(self, *, new_play: bool = False) -> PlaybackChoice:
+        return PlaybackChoice(
+            self.stream_id, self.paused, self.receive_audio, self.receive_video, new_play
+        )
 
     def info(self) -> StreamInfo:
         return StreamInfo(
@@ -345,6 +362,7 @@ class ServerSession:
         self._next_request_id = 1
         self._held_commands: list[DetailedMessage] = []
         self._messages: list[DetailedMessage] = []
+        self._playback: list[PlaybackChoice] = []
         self._events: list[SessionEvent] = []
         self._close_requested = False
         self._close_reason: str | None = None
@@ -443,10 +461,18 @@ class ServerSession:
                 before ``connect``); end the connection.
         """
         self._now = now
-        if self._phase in _FINISHED:
-            self._ignore("%s after the session closed", _describe(message.content))
-            return
         content = message.content
+        if self._phase is _CONNECTED:
+            # Audio and video are nearly all that a publisher sends: dispatch them first.
+            if type(content) is AudioData:
+                self._on_media(message, _AUDIO, content.data, now)
+                return
+            if type(content) is VideoData:
+                self._on_media(message, _VIDEO, content.data, now)
+                return
+        if self._phase in _FINISHED:
+            self._ignore("%s after the session closed", _describe(content))
+            return
         if self._phase is _Phase.AWAITING_CONNECT and not self._allowed_before_connect(content):
             self._fail(f"expected connect as the first command, got {_describe(content)}")
         match content:
@@ -455,9 +481,9 @@ class ServerSession:
             case DataMessage():
                 self._on_data(message, content)
             case AudioData(data=data):
-                self._on_media(message, MediaType.AUDIO, data, now)
+                self._on_media(message, _AUDIO, data, now)
             case VideoData(data=data):
-                self._on_media(message, MediaType.VIDEO, data, now)
+                self._on_media(message, _VIDEO, data, now)
             case AggregateMessage(payload=payload):
                 self._on_aggregate(message, payload, now)
             case _:
@@ -522,9 +548,12 @@ class ServerSession:
             self._events,
             self._close_requested,
             self._close_reason if self._close_requested else None,
+            self._playback,
         )
         self._messages = []
         self._events = []
+        if self._playback:
+            self._playback = []
         self._close_requested = False
         return output
 
@@ -603,10 +632,10 @@ class ServerSession:
     def send_av_data(
         self, stream_id: int, data_type: MediaType, timestamp: int, data: bytes
     ) -> None:
-        """Send one audio or video message to a playing stream.
+        """Send one audio or video message to a playing stream (ignored unless it is playing).
 
-        Dropped when the stream is not playing, is paused, or the player turned that media
-        type off (``receiveAudio``/``receiveVideo``).
+        Pause and receiveAudio/receiveVideo are applied by whoever writes the media (see
+        ``SessionOutput.playback``), together with the congestion rules, in one place.
 
         Args:
             stream_id: The player's message stream.
@@ -614,14 +643,10 @@ class ServerSession:
             timestamp: The message timestamp in milliseconds (wrapped to 32 bits).
             data: The FLV tag body.
         """
-        stream = self._playing_stream(stream_id)
-        if stream is None or stream.paused:
+        if self._playing_stream(stream_id) is None:
             return
-        if data_type is MediaType.AUDIO:
-            if stream.receive_audio:
-                self._send(AudioData(data), stream_id, timestamp & _U32)
-        elif stream.receive_video:
-            self._send(VideoData(data), stream_id, timestamp & _U32)
+        content = AudioData(data) if data_type is MediaType.AUDIO else VideoData(data)
+        self._send(content, stream_id, timestamp & _U32)
 
     def send_stream_eof(self, stream_id: int) -> None:
         """Send User Control StreamEOF for a playing stream."""
@@ -1008,7 +1033,9 @@ class ServerSession:
 
     def _accept_play(self, request: _PlayRequest) -> None:
         stream_id, key = request.stream_id, request.stream_key
-        self._streams[stream_id].state = StreamState.PLAYING
+        stream = self._streams[stream_id]
+        stream.state = StreamState.PLAYING
+        self._playback.append(stream.choice(new_play=True))
         if request.reset:
             self._send_command(OnStatus.play_reset(key), stream_id)
         self._send(StreamBegin(stream_id))
@@ -1023,6 +1050,7 @@ class ServerSession:
             self._ignore("pause on stream %d, which is not playing", stream_id)
             return
         stream.paused = command.pause
+        self._playback.append(stream.choice())
         status = OnStatus.pause_notify if command.pause else OnStatus.unpause_notify
         self._send_command(status(stream.stream_key), stream_id)
 
@@ -1037,10 +1065,13 @@ class ServerSession:
         stream = self._streams.get(stream_id)
         if stream is None:
             self._ignore("receive%s on unknown stream %d", media.value.title(), stream_id)
-        elif media is MediaType.AUDIO:
-            stream.receive_audio = enabled
         else:
-            stream.receive_video = enabled
+            if media is MediaType.AUDIO:
+                stream.receive_audio = enabled
+            else:
+                stream.receive_video = enabled
+            if stream.state is StreamState.PLAYING:
+                self._playback.append(stream.choice())
 
     def _on_close_stream(self, stream_id: int) -> None:
         stream = self._streams.get(stream_id)
@@ -1107,13 +1138,14 @@ class ServerSession:
     def _on_media(
         self, message: DetailedMessage, media: MediaType, data: bytes, now: float
     ) -> None:
-        stream = self._publishing_stream(message.stream_id)
-        if stream is None or stream.stream_key is None:
+        # _publishing_stream and _emit, inlined: this runs for every media message.
+        stream = self._streams.get(message.stream_id)
+        if stream is None or stream.state is not _PUBLISHING or stream.stream_key is None:
             self._ignore("%s on stream %d, which is not publishing", media.value, message.stream_id)
             return
-        self._emit(
+        self._events.append(
             AudioVideoDataReceived(
-                self._app,
+                self._app_name or "",
                 stream.stream_key,
                 stream.stream_id,
                 media,

@@ -13,7 +13,7 @@ from rtmp_actors.actors.protocol_handler import FlowControl, ProtocolHandlerActo
 from rtmp_actors.protocol.connection import ConnectionRole, RtmpConnection
 from rtmp_actors.protocol.messages import DetailedMessage, PingRequest
 from rtmp_actors.transport.io_loop import TimerHandle
-from tests.actors.test_congestion import Clock, FakeTransport
+from tests.fakes import Clock, FakeTransport
 
 TIMEOUT = 5.0
 REPORT_INTERVAL = 0.5

@@ -6,9 +6,7 @@ from __future__ import annotations
 import socket
 from typing import Any
 
-from rtmp_actors.actors.congestion import CongestionPolicy, Verdict
 from rtmp_actors.actors.protocol_handler import FlowControl, ProtocolHandlerActor
-from rtmp_actors.media.frames import FrameFlags
 from rtmp_actors.protocol.commands import CreateStream, Play
 from rtmp_actors.protocol.connection import ConnectionRole, RtmpConnection
 from rtmp_actors.protocol.messages import (
@@ -22,42 +20,12 @@ from rtmp_actors.session import server_events as server
 from rtmp_actors.session.events import MediaType
 from tests.actors.harness import EventLog, connect, start_server
 from tests.actors.test_teardown import raw_handshake
+from tests.fakes import Clock, FakeTransport
 
 KEYFRAME = b"\x17\x01\x00\x00\x00key"
 INTER = b"\x27\x01\x00\x00\x00inter"
 SEQUENCE_HEADER = b"\x17\x00\x00\x00\x00avcC"
 AUDIO = b"\xaf\x01aac"
-
-
-class FakeTransport:
-    """A transport whose queue length the test sets."""
-
-    def __init__(self) -> None:
-        self.queued_bytes = 0
-        self.bytes_sent = 0
-        self.is_closing = False
-        self.sent: list[bytes] = []
-        self.aborted: str | None = None
-
-    def send_data(self, data: bytes, packet_type: Any = None) -> None:
-        self.sent.append(data)
-
-    def close(self, reason: str | None = None) -> None:
-        self.aborted = reason
-
-    def abort(self, reason: str) -> None:
-        self.aborted = reason
-
-    def input_consumed(self, size: int) -> None:
-        pass
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def handler_with(transport: FakeTransport, clock: Clock) -> tuple[ProtocolHandlerActor, Any]:
@@ -190,19 +158,3 @@ def test_a_player_that_stops_reading_is_dropped_and_slows_nobody() -> None:
         assert good_log.wait(client.AudioVideoDataReceived).timestamp == 999_999
     finally:
         rtmp_server.stop()
-
-
-def test_clear_to_send_only_when_no_message_would_be_dropped() -> None:
-    policy = CongestionPolicy(high_water=100, max_congestion=15.0)
-    inter_frame = FrameFlags(sequence_header=False, keyframe=False)
-    key_frame = FrameFlags(sequence_header=False, keyframe=True)
-    assert policy.clear_to_send(1, queued_bytes=100)
-    assert not policy.clear_to_send(1, queued_bytes=101)
-    # An inter frame dropped under congestion: stream 1 waits for a keyframe, even once clear.
-    dropped = policy.verdict(video=True, flags=inter_frame, stream_id=1, queued_bytes=101, now=0)
-    assert dropped is Verdict.DROP
-    assert not policy.clear_to_send(1, queued_bytes=0)
-    assert policy.clear_to_send(2, queued_bytes=0)  # other streams are not held back
-    sent = policy.verdict(video=True, flags=key_frame, stream_id=1, queued_bytes=0, now=1)
-    assert sent is Verdict.SEND
-    assert policy.clear_to_send(1, queued_bytes=0)

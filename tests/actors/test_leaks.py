@@ -97,6 +97,9 @@ def cycle(address: tuple[str, int], index: int) -> None:
 def settle(rtmp_server: RtmpServer, known_threads: set[threading.Thread]) -> None:
     """Wait for every connection to end and for the threads they used to finish."""
     assert rtmp_server.wait_for_connections(0, 60)
+    # A connection counts as ended before its actors' threads have quite finished.
+    for ref in pykka.ActorRegistry.get_all():
+        assert ref.actor_stopped.wait(TIMEOUT)
     for thread in threading.enumerate():
         if thread not in known_threads:
             thread.join(TIMEOUT)

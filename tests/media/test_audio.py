@@ -16,6 +16,7 @@ from rtmp_actors.media.audio import (
     SoundRate,
     SoundSize,
     SoundType,
+    is_audio_configuration,
     is_audio_sequence_header,
     parse_audio_tag,
 )
@@ -390,3 +391,25 @@ def test_is_audio_sequence_header(hex_text: str, expected: bool) -> None:
         assert not expected
     else:
         assert header.is_sequence_header is expected
+
+
+@pytest.mark.parametrize(
+    ("hex_text", "expected"),
+    [
+        ("af 00 1190", True),
+        ("af 01 21", False),
+        ("90 4f707573 00", True),  # SequenceStart
+        ("92 4f707573", True),  # SequenceEnd
+        ("94 4f707573 01 01 00000004", True),  # MultichannelConfig
+        ("91 4f707573 00", False),
+        ("95 01 4f707573 01 00", False),
+        ("2f 00", False),
+        ("", False),
+        ("97 02 00", False),
+    ],
+)
+def test_audio_configuration_is_whatever_carries_no_samples(hex_text: str, expected: bool) -> None:
+    data = tag(hex_text)
+    assert is_audio_configuration(data) is expected
+    if is_audio_sequence_header(data):
+        assert expected

@@ -13,6 +13,7 @@ from rtmp_actors.media.video import (
     VideoPacketType,
     VideoTagHeader,
     VideoTrack,
+    is_video_configuration,
     is_video_keyframe,
     is_video_sequence_header,
     parse_video_tag,
@@ -508,6 +509,7 @@ def test_hot_path_checks_never_raise_on_malformed_tags(hex_text: str, message: s
     data = tag(hex_text)
     assert is_video_keyframe(data) in (True, False)
     assert is_video_sequence_header(data) in (True, False)
+    assert is_video_configuration(data) in (True, False)
 
 
 # --- Hot-path checks agree with the parser ----------------------------------------------------
@@ -553,6 +555,39 @@ def test_hot_path_checks(hex_text: str, keyframe: bool, sequence_header: bool) -
     # Views and bytearrays work as well as bytes.
     assert is_video_keyframe(memoryview(data)) is keyframe
     assert is_video_sequence_header(bytearray(data)) is sequence_header
+
+
+@pytest.mark.parametrize(
+    ("hex_text", "configuration"),
+    [
+        ("17 00 000000 01", True),  # AVC sequence header
+        ("17 02 000000", True),  # AVC end of sequence
+        ("17 01 000050 00", False),
+        ("27 01 000000 00", False),
+        ("12 00", False),  # H.263 pictures
+        ("90 68766331 01", True),  # SequenceStart
+        ("92 61763031", True),  # SequenceEnd
+        ("94 61763031 00", True),  # Metadata (colorInfo)
+        ("d4 68766331 02", True),  # Metadata with the command frame type, as FFmpeg sends it
+        ("95 61763031 00", True),  # MPEG2TSSequenceStart
+        ("91 68766331 000000 00", False),
+        ("a3 68766331 00", False),
+        ("d1 68766331 000000", False),  # a command frame with coded frames: not configuration
+        ("57 00", False),  # legacy command frame
+        ("97 02 000001 04 61763031 aa", True),  # ModEx around Metadata
+        ("96 04 61763031 00 aa", True),  # multitrack Metadata
+        ("", False),
+        ("97", False),
+    ],
+)
+def test_configuration_is_whatever_carries_no_picture(hex_text: str, configuration: bool) -> None:
+    data = tag(hex_text)
+    assert is_video_configuration(data) is configuration
+    assert is_video_configuration(memoryview(data)) is configuration
+    if is_video_sequence_header(data):
+        assert configuration  # every sequence header is configuration
+    if configuration:
+        assert not is_video_keyframe(data)
 
 
 def test_hot_path_checks_need_only_the_first_bytes() -> None:

@@ -65,6 +65,7 @@ from rtmp_actors.protocol.messages import (
     encode_message,
 )
 from rtmp_actors.session.events import MediaType, SessionError, SessionEvent
+from rtmp_actors.session.playback import PlaybackChoice
 from rtmp_actors.session.server import ServerSession, SessionOutput, StreamState
 from rtmp_actors.session.server_config import ServerSessionConfig
 from rtmp_actors.session.server_events import (
@@ -676,7 +677,7 @@ def test_rejected_connect_gets_error_and_closes() -> None:
     assert session.closed
     assert not session.connected
 
-    assert feed(session, cmd(CreateStream(2))) == SessionOutput([], [], False, None)
+    assert feed(session, cmd(CreateStream(2))) == SessionOutput([], [], False, None, [])
     session.notify_disconnected(None)
     assert drain(session).events == [Disconnected(None)]
 
@@ -744,7 +745,7 @@ def test_answers_to_unknown_or_answered_requests_are_ignored() -> None:
     for request_id in (event.request_id, 1, 999, -1):
         session.accept_request(request_id)
         session.reject_request(request_id, "late")
-    assert drain(session) == SessionOutput([], [], False, None)
+    assert drain(session) == SessionOutput([], [], False, None, [])
     assert session.streams[stream_id].state is StreamState.PUBLISHING
 
 
@@ -913,7 +914,7 @@ def test_late_data_and_unknown_streams_are_ignored_and_counted() -> None:
         message(set_data_frame({"width": 1.0}), stream_id),
         message(set_data_frame({"width": 1.0}), 0),
     ]
-    assert feed(session, *late) == SessionOutput([], [], False, None)
+    assert feed(session, *late) == SessionOutput([], [], False, None, [])
     assert session.ignored_message_count == before + 4
 
     feed(session, cmd(DeleteStream(stream_id)))
@@ -945,7 +946,7 @@ def test_delete_stream_of_an_unknown_or_bad_id_is_ignored() -> None:
         message(CommandMessage("deleteStream", 0, None, ("one",))),
         message(CommandMessage("deleteStream", 0, None, (1.5,))),
     )
-    assert output == SessionOutput([], [], False, None)
+    assert output == SessionOutput([], [], False, None, [])
 
 
 # --- Metadata ------------------------------------------------------------------------------------
@@ -1009,28 +1010,38 @@ def test_aggregate_messages_are_split_into_media_events() -> None:
 # --- Playback controls and sends -----------------------------------------------------------------
 
 
-def test_pause_and_unpause_gate_media() -> None:
+def test_pause_and_unpause_are_reported_for_the_media_writer() -> None:
     session = connected(FFMPEG_PLAY_CONNECT)
     stream_id = playing(session)
     output = feed(session, cmd(Pause(pause=True, milliseconds=1200), stream_id))
     assert [status(sent) for sent in output.messages] == [
         (stream_id, "onStatus", "status", "NetStream.Pause.Notify")
     ]
+    assert output.playback == [PlaybackChoice(stream_id, paused=True)]
     assert session.streams[stream_id].paused
+    # The session sends what it is given; the writer's PlaybackRules hold media back.
     session.send_av_data(stream_id, MediaType.VIDEO, 0, AVC_HEADER)
-    assert drain(session).messages == []
+    assert len(drain(session).messages) == 1
 
     output = feed(session, cmd(Pause(pause=False, milliseconds=1200), stream_id))
     assert status(output.messages[0])[3] == "NetStream.Unpause.Notify"
-    session.send_av_data(stream_id, MediaType.VIDEO, 0, AVC_HEADER)
-    assert len(drain(session).messages) == 1
+    assert output.playback == [PlaybackChoice(stream_id)]
+
+
+def test_an_accepted_play_is_reported_as_a_new_play() -> None:
+    session = connected(FFMPEG_PLAY_CONNECT)
+    stream_id = create_stream(session)
+    feed(session, cmd(ReceiveVideo(False), stream_id))  # before the play: kept for it
+    (requested,) = feed(session, cmd(Play("key"), stream_id)).events
+    session.accept_request(requested.request_id)
+    assert drain(session).playback == [PlaybackChoice(stream_id, video=False, new_play=True)]
 
 
 def test_pause_or_seek_on_a_stream_that_does_not_play_is_ignored() -> None:
     session = connected()
     stream_id = create_stream(session)
     output = feed(session, cmd(Pause(pause=True), stream_id), cmd(Seek(10), stream_id))
-    assert output == SessionOutput([], [], False, None)
+    assert output == SessionOutput([], [], False, None, [])
 
 
 def test_seek_is_acknowledged() -> None:
@@ -1040,19 +1051,17 @@ def test_seek_is_acknowledged() -> None:
     assert status(reply) == (stream_id, "onStatus", "status", "NetStream.Seek.Notify")
 
 
-def test_receive_audio_and_video_flags_filter_media() -> None:
+def test_receive_audio_and_video_flags_are_reported_for_the_media_writer() -> None:
     session = connected(FFMPEG_PLAY_CONNECT)
     stream_id = playing(session)
-    feed(session, cmd(ReceiveAudio(enabled=False), stream_id))
-    session.send_av_data(stream_id, MediaType.AUDIO, 0, AAC_HEADER)
-    session.send_av_data(stream_id, MediaType.VIDEO, 0, AVC_HEADER)
-    assert [type(sent.content) for sent in drain(session).messages] == [VideoData]
-
-    feed(session, cmd(ReceiveAudio(enabled=True), stream_id), cmd(ReceiveVideo(False), stream_id))
-    session.send_av_data(stream_id, MediaType.AUDIO, 0, AAC_HEADER)
-    session.send_av_data(stream_id, MediaType.VIDEO, 0, AVC_HEADER)
-    assert [type(sent.content) for sent in drain(session).messages] == [AudioData]
+    output = feed(session, cmd(ReceiveAudio(enabled=False), stream_id))
+    assert output.playback == [PlaybackChoice(stream_id, audio=False)]
+    output = feed(
+        session, cmd(ReceiveAudio(enabled=True), stream_id), cmd(ReceiveVideo(False), stream_id)
+    )
+    assert output.playback == [PlaybackChoice(stream_id), PlaybackChoice(stream_id, video=False)]
     assert not session.streams[stream_id].receive_video
+    assert drain(session).playback == []  # reported once
 
 
 def test_user_control_sends_to_a_playing_stream() -> None:
@@ -1146,7 +1155,7 @@ def test_unsolicited_answers_from_the_client_are_ignored() -> None:
         message(CommandMessage("_result", 1, None, ())),
         message(CommandMessage("onStatus", 0, None, ({"code": "x"},))),
     )
-    assert output == SessionOutput([], [], False, None)
+    assert output == SessionOutput([], [], False, None, [])
 
 
 def test_malformed_known_command_with_a_transaction_gets_an_error() -> None:
@@ -1288,7 +1297,7 @@ def test_periodic_ping_and_round_trip() -> None:
     assert session.next_deadline() == 112.0
 
     session.handle_timer(111.9)
-    assert drain(session) == SessionOutput([], [], False, None)
+    assert drain(session) == SessionOutput([], [], False, None, [])
     session.handle_timer(112.0)
     output = drain(session)
     assert output.messages == [DetailedMessage(0, 0, PingRequest(12_000))]
@@ -1371,7 +1380,7 @@ def test_close_is_polite_then_closes() -> None:
     session.send_ping_request(1.0)
     session.close("again")
     session.notify_byte_count(ByteCountDirection.BYTES_SENT, 10)
-    assert drain(session) == SessionOutput([], [], False, None)
+    assert drain(session) == SessionOutput([], [], False, None, [])
     session.notify_disconnected(None)
     assert drain(session).events == [
         PublishingFinished("live", "up", published),
@@ -1400,7 +1409,7 @@ def test_disconnection_finishes_active_streams_then_nothing_more() -> None:
     session.accept_request(4)
     session.handle_timer(1e9)
     session.close()
-    assert drain(session) == SessionOutput([], [], False, None)
+    assert drain(session) == SessionOutput([], [], False, None, [])
     assert session.streams == {}
 
 
@@ -1633,7 +1642,7 @@ def test_random_input_raises_only_session_errors(start: str, steps: list[Any]) -
             assert session.closed
         output = drain(session)  # also checks every message encodes
         if disconnected:
-            assert output == SessionOutput([], [], False, None)
+            assert output == SessionOutput([], [], False, None, [])
         disconnected = disconnected or any(isinstance(e, Disconnected) for e in output.events)
         for sent in output.messages:
             if isinstance(sent.content, CommandMessage):
