@@ -8,6 +8,7 @@ import ssl
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -213,3 +214,36 @@ def test_tls_round_trip(loop: IoLoop, tls_files: tuple[Path, Path]) -> None:
         assert recv_exactly(client, 500_000) == b"reply" * 100_000  # type: ignore[arg-type]
     listener.close()
     assert protocol.lost.get(timeout=TIMEOUT) in (None, "read failed: EOF occurred")
+
+
+class CountingSocket(socket.socket):
+    """A socket that remembers the buffers of each ``sendmsg`` call."""
+
+    calls: list[int]
+
+    def sendmsg(self, buffers: Any, *args: Any) -> int:
+        buffers = list(buffers)
+        self.calls.append(len(buffers))
+        return super().sendmsg(buffers, *args)
+
+
+def test_writes_queued_while_the_socket_is_full_go_in_one_system_call(loop: IoLoop) -> None:
+    ours, peer = socket.socketpair()
+    ours.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+    peer.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    counting = CountingSocket(ours.family, ours.type, fileno=ours.detach())
+    counting.calls = []
+    transport = Transport(loop, counting)
+    transport.start(RecordingProtocol())
+    filler = bytes(1_000_000)
+    transport.send_data(filler)  # more than the socket takes: the rest waits in the queue
+    assert transport.queued_bytes > 0
+    blocks = [bytes([i]) * 1000 for i in range(1, 11)]
+    for block in blocks:
+        transport.send_data(block)  # the peer reads nothing yet: all of them wait
+    peer.settimeout(TIMEOUT)
+    assert recv_exactly(peer, len(filler) + 10_000) == filler + b"".join(blocks)
+    # The first write once the socket drained carried the filler's rest and every block.
+    assert counting.calls[0] == 1 + len(blocks)
+    transport.abort("done")
+    peer.close()
