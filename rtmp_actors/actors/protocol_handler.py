@@ -218,7 +218,7 @@ class ProtocolHandlerActor(MonitoredActor, ProtocolHandler):
         for message in messages:
             if not self._should_drop(message):
                 encoded.append(self._connection.send_message(message))
-            elif self._closed:
+            elif self._transport.is_closing:
                 return  # dropped for staying congested: nothing more goes out
         data = b"".join(encoded)
         if data:

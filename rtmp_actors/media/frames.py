@@ -22,8 +22,18 @@ class FrameFlags(NamedTuple):
     keyframe: bool
 
 
+# Every possible answer, built once: frame_flags runs for every media message relayed.
+_FLAGS = (
+    (
+        FrameFlags(configuration=False, keyframe=False),
+        FrameFlags(configuration=False, keyframe=True),
+    ),
+    (FrameFlags(configuration=True, keyframe=False), FrameFlags(configuration=True, keyframe=True)),
+)
+
+
 def frame_flags(video: bool, data: Buffer) -> FrameFlags:
     """Classify one audio (``video=False``) or video message from its first bytes."""
     if video:
-        return FrameFlags(is_video_configuration(data), is_video_keyframe(data))
-    return FrameFlags(is_audio_configuration(data), False)
+        return _FLAGS[is_video_configuration(data)][is_video_keyframe(data)]
+    return _FLAGS[is_audio_configuration(data)][False]

@@ -13,6 +13,10 @@ Theory of operation:
 * Timestamps are 32-bit and wrap; a format 3 chunk that starts a new message after a format 0
   chunk uses the format 0 timestamp as its delta (RTMP spec 5.3.1.2.4; FFmpeg and librtmp
   agree).
+* Large reads usually hold many whole messages, each sent as one header and its format 3
+  continuations. A fast path (:meth:`ChunkDecoder._whole_messages`) decodes those in one step
+  and copies each payload once; whatever it does not handle is left to the general path,
+  which stays the reference: the fast path only ever produces what the general path would.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ from rtmp_actors.protocol.messages import (
     SetChunkSize,
 )
 
-__all__ = ["DEFAULT_CHUNK_SIZE", "ChunkDecoder"]
+__all__ = ["DEFAULT_CHUNK_SIZE", "ChunkDecoder", "MessageFields"]
 
 DEFAULT_CHUNK_SIZE = 128
 _EXTENDED = 0xFFFFFF
@@ -37,10 +41,20 @@ _WRAP = 0xFFFFFFFF
 _MAX_HEADER = 18  # 3-byte basic header + 11-byte message header + 4-byte extended timestamp
 
 _U32 = struct.Struct(">I")
+_U32_LE = struct.Struct("<I")
+_U32_U32 = struct.Struct(">II")
+# Message types that change how the following chunks are read (see _finish).
+_APPLIED_BY_DECODER = frozenset({int(MessageType.SET_CHUNK_SIZE), int(MessageType.ABORT)})
+# Where the payload starts after a one-byte basic header, by header format.
+_PAYLOAD_OFFSET = (12, 8, 4, 1)
 # Timestamp and length are 3-byte big-endian fields read as bytes; the stream id is the one
 # little-endian field in RTMP.
 _FMT0 = struct.Struct("<3s3sBI")
 _FMT1 = struct.Struct(">3s3sB")  # timestamp delta, length, type id
+
+MessageFields = tuple[int, int, int, bytes, int]
+"""A whole message as ``(type_id, stream_id, timestamp, payload, chunk_stream_id)``: the fields
+of a :class:`RawMessage`, for callers that decode it further and need no RawMessage object."""
 
 
 class _InboundChunkStream:
@@ -87,6 +101,8 @@ chunk_stream_id=2)]
 
     def __init__(self, limits: Limits = DEFAULT_LIMITS) -> None:
         self._limits = limits
+        # Longer messages are left to the general path, which applies the limit of their type.
+        self._fast_max_length = min(limits.max_media_message_size, limits.max_message_size)
         self._chunk_size = DEFAULT_CHUNK_SIZE
         self._streams: dict[int, _InboundChunkStream] = {}
         self._tail = b""  # an incomplete chunk header left over from the last call
@@ -114,8 +130,23 @@ chunk_stream_id=2)]
             ProtocolError: If the bytes break the chunk stream protocol or a limit. The
                 decoder is unusable afterwards: the connection should end.
         """
+        try:
+            fields = self.receive_fields(data)
+        except ProtocolError as error:
+            intact: list[MessageFields] = list(error.messages_before_error)  # type: ignore[arg-type]
+            error.messages_before_error = [RawMessage(*message) for message in intact]
+            raise
+        return [RawMessage(*message) for message in fields]
+
+    def receive_fields(self, data: bytes) -> list[MessageFields]:
+        """Like :meth:`receive_data`, but return each message as its fields (a tuple).
+
+        Raises:
+            ProtocolError: As :meth:`receive_data`, with ``messages_before_error`` holding the
+                fields of the messages completed before the error.
+        """
         self.bytes_received += len(data)
-        messages: list[RawMessage] = []
+        messages: list[MessageFields] = []
         if self._tail:
             data = self._tail + data
             self._tail = b""
@@ -126,6 +157,9 @@ chunk_stream_id=2)]
             if self._chunk_remaining:
                 pos = self._continue_chunk(data, view, 0, end, messages)
             while pos < end:
+                pos = self._whole_messages(data, view, pos, end, messages)
+                if pos == end:
+                    break
                 header_end = self._read_header(data, pos, end)
                 if header_end < 0:
                     self._tail = bytes(data[pos:])
@@ -135,6 +169,96 @@ chunk_stream_id=2)]
             error.messages_before_error = messages
             raise
         return messages
+
+    # --- Fast path ----------------------------------------------------------------------------
+
+    def _whole_messages(
+        self, data: bytes, view: memoryview, pos: int, end: int, messages: list[MessageFields]
+    ) -> int:
+        """Decode the messages from ``pos`` that are wholly in ``data``; return where it stopped.
+
+        Handled here: a new message on a known chunk stream with a one-byte basic header and
+        no extended timestamp, whose continuations (if any) follow it directly as one-byte
+        format 3 headers, all within ``data``. Anything else (a new or wide chunk stream id,
+        an extended timestamp, a message the read cuts, an interleaved chunk, Set Chunk Size
+        and Abort, a limit) stops the loop *before* any state changes, and the general path
+        reads that header again.
+        """
+        streams = self._streams
+        chunk_size = self._chunk_size
+        step = chunk_size + 1
+        max_length = self._fast_max_length
+        # Nothing stays pending here, so the room for pending bytes does not change.
+        room = self._limits.max_pending_bytes - self._pending_bytes
+        append = messages.append
+        while pos < end:
+            first = data[pos]
+            csid = first & 0x3F
+            stream = streams.get(csid)  # None for 0 and 1, which mark wider ids
+            if stream is None or stream.remaining:
+                break
+            fmt = first >> 6
+            at = pos + _PAYLOAD_OFFSET[fmt]
+            if at > end:
+                break
+            if fmt < 2:
+                # Basic header byte and 3-byte timestamp, then 3-byte length and type id.
+                word, length_and_type = _U32_U32.unpack_from(data, pos)
+                delta = word & _EXTENDED
+                if delta == _EXTENDED:
+                    break
+                length = length_and_type >> 8
+                type_id = length_and_type & 0xFF
+                if fmt:
+                    timestamp = (stream.timestamp + delta) & _WRAP
+                    stream_id = stream.stream_id
+                else:
+                    timestamp = delta
+                    stream_id = _U32_LE.unpack_from(data, pos + 8)[0]
+            elif fmt == 3:
+                if stream.extended:
+                    break
+                delta = stream.delta
+                timestamp = (stream.timestamp + delta) & _WRAP
+                length = stream.length
+                type_id = stream.type_id
+                stream_id = stream.stream_id
+            else:
+                delta = _U32.unpack_from(data, pos)[0] & _EXTENDED
+                if delta == _EXTENDED:
+                    break
+                timestamp = (stream.timestamp + delta) & _WRAP
+                length = stream.length
+                type_id = stream.type_id
+                stream_id = stream.stream_id
+            if length > max_length or type_id in _APPLIED_BY_DECODER:
+                break
+            if length <= chunk_size:
+                stop = at + length
+                if stop > end:
+                    break
+                payload = data[at:stop]
+            else:
+                # One header byte before each further chunk_size bytes of payload.
+                stop = at + length + (length - 1) // chunk_size
+                if stop > end or length > room:
+                    break
+                markers = data[at + chunk_size : stop : step]
+                if markers.count(0xC0 | csid) != len(markers):
+                    break  # another chunk comes in between
+                window = view[at:stop]
+                payload = b"".join([window[i : i + chunk_size] for i in range(0, stop - at, step)])
+            if fmt != 3:
+                stream.length = length
+                stream.type_id = type_id
+                stream.stream_id = stream_id
+                stream.delta = delta
+                stream.extended = False
+                stream.extended_value = delta
+            stream.timestamp = timestamp
+            append((type_id, stream_id, timestamp, payload, csid))
+            pos = stop
+        return pos
 
     # --- Header parsing -----------------------------------------------------------------------
 
@@ -262,7 +386,7 @@ chunk_stream_id=2)]
     # --- Payload ------------------------------------------------------------------------------
 
     def _continue_chunk(
-        self, data: bytes, view: memoryview, pos: int, end: int, messages: list[RawMessage]
+        self, data: bytes, view: memoryview, pos: int, end: int, messages: list[MessageFields]
     ) -> int:
         """Consume the current chunk's payload from ``pos``; return the new position."""
         stream = self._current
@@ -281,8 +405,6 @@ chunk_stream_id=2)]
             self._chunk_remaining = 0
             self._finish(stream, data[pos:stop], messages)
             return stop
-        if partial is None:
-            partial = stream.partial = bytearray()
         pending = self._pending_bytes + take
         if pending > self._limits.max_pending_bytes:
             raise LimitExceededError(
@@ -291,28 +413,38 @@ chunk_stream_id=2)]
                 self._limits.max_pending_bytes,
                 "bytes held in partially received messages",
             )
-        self._pending_bytes = pending
-        partial += view[pos:stop]
         stream.remaining -= take
         self._chunk_remaining = want - take
-        if not stream.remaining:
+        if partial is not None and not stream.remaining:
+            # The message's last bytes: copied once, with the rest, into its payload.
             self._pending_bytes -= len(partial)
             stream.partial = None
-            self._finish(stream, bytes(partial), messages)
+            self._finish(stream, b"".join((partial, view[pos:stop])), messages)
             return stop
+        if partial is None:
+            partial = stream.partial = bytearray()
+        self._pending_bytes = pending
+        partial += view[pos:stop]
         if self._chunk_remaining:
             return stop
-        return self._fast_continuations(stream, data, view, stop, end)
+        return self._fast_continuations(stream, data, view, stop, end, messages)
 
     def _fast_continuations(
-        self, stream: _InboundChunkStream, data: bytes, view: memoryview, pos: int, end: int
+        self,
+        stream: _InboundChunkStream,
+        data: bytes,
+        view: memoryview,
+        pos: int,
+        end: int,
+        messages: list[MessageFields],
     ) -> int:
         """Consume whole format 3 continuation chunks of the current message in a tight loop.
 
         With small chunk sizes almost every chunk is a one-byte header followed by a payload
-        on the same chunk stream; handling those here keeps the per-chunk cost low. Anything
-        else (another chunk stream, an extended timestamp, a short read) goes back to the
-        general path.
+        on the same chunk stream; handling those here keeps the per-chunk cost low. When all
+        the rest of the message follows that way, the message completes here, its remaining
+        bytes copied once. Anything else (another chunk stream, an extended timestamp, a short
+        read) goes back to the general path.
         """
         csid = self._current_csid
         if csid >= 64 or stream.extended:
@@ -322,6 +454,20 @@ chunk_stream_id=2)]
         partial = stream.partial
         assert partial is not None
         remaining = stream.remaining
+        step = chunk_size + 1
+        stop = pos + remaining + (remaining + chunk_size - 1) // chunk_size
+        if stop <= end and self._pending_bytes + remaining <= self._limits.max_pending_bytes:
+            markers = data[pos:stop:step]
+            if markers.count(marker) == len(markers):
+                window = view[pos:stop]
+                payload = b"".join(
+                    (partial, *[window[i : i + chunk_size] for i in range(1, stop - pos, step)])
+                )
+                self._pending_bytes -= len(partial)
+                stream.partial = None
+                stream.remaining = 0
+                self._finish(stream, payload, messages)
+                return stop
         start_pending = len(partial)
         # The last chunk of the message is left to the general path, which completes it.
         while remaining > chunk_size and pos < end and data[pos] == marker:
@@ -346,13 +492,10 @@ chunk_stream_id=2)]
         return pos
 
     def _finish(
-        self, stream: _InboundChunkStream, payload: bytes, messages: list[RawMessage]
+        self, stream: _InboundChunkStream, payload: bytes, messages: list[MessageFields]
     ) -> None:
         type_id = stream.type_id
-        message = RawMessage(
-            type_id, stream.stream_id, stream.timestamp, payload, self._current_csid
-        )
-        messages.append(message)
+        messages.append((type_id, stream.stream_id, stream.timestamp, payload, self._current_csid))
         self._current = None
         if type_id == MessageType.SET_CHUNK_SIZE:
             size = SetChunkSize.decode_payload(payload).size

@@ -19,20 +19,29 @@ from typing import NamedTuple
 
 from rtmp_actors.errors import ProtocolError
 from rtmp_actors.limits import DEFAULT_LIMITS, Limits
-from rtmp_actors.protocol.chunk_decoder import ChunkDecoder
+from rtmp_actors.protocol.chunk_decoder import ChunkDecoder, MessageFields
 from rtmp_actors.protocol.chunk_encoder import ChunkEncoder
 from rtmp_actors.protocol.handshake import ClientHandshake, HandshakeMode, ServerHandshake
 from rtmp_actors.protocol.messages import (
     Acknowledgement,
+    AudioData,
     DetailedMessage,
+    MessageContent,
     MessageType,
     RawMessage,
+    VideoData,
     WindowAcknowledgementSize,
     decode_messages,
     encode_message,
 )
 
 __all__ = ["ConnectionRole", "ReceiveResult", "RtmpConnection"]
+
+# Audio and video are most of what arrives; their payload needs no decoding.
+_MEDIA_CONTENT: dict[int, Callable[[bytes], MessageContent]] = {
+    MessageType.AUDIO: AudioData,
+    MessageType.VIDEO: VideoData,
+}
 
 
 class ConnectionRole(enum.Enum):
@@ -147,7 +156,7 @@ class RtmpConnection:
         messages: list[DetailedMessage] = []
         if data:
             try:
-                raws = self._decoder.receive_data(data)
+                raws = self._decoder.receive_fields(data)
             except ProtocolError as error:
                 raws = list(error.messages_before_error)  # type: ignore[arg-type]
                 self._decode_into(messages, raws)  # what arrived intact still counts
@@ -159,10 +168,17 @@ class RtmpConnection:
                 out.append(acknowledgement)
         return ReceiveResult(messages, self._count_sent(b"".join(out)))
 
-    def _decode_into(self, messages: list[DetailedMessage], raws: list[RawMessage]) -> None:
+    def _decode_into(self, messages: list[DetailedMessage], raws: list[MessageFields]) -> None:
+        append = messages.append
+        media_content = _MEDIA_CONTENT.get
         try:
-            for raw in raws:
-                if raw.type_id == MessageType.WINDOW_ACKNOWLEDGEMENT_SIZE:
+            for type_id, stream_id, timestamp, payload, chunk_stream_id in raws:
+                media = media_content(type_id)
+                if media is not None:
+                    append(DetailedMessage(timestamp, stream_id, media(payload)))
+                    continue
+                raw = RawMessage(type_id, stream_id, timestamp, payload, chunk_stream_id)
+                if type_id == MessageType.WINDOW_ACKNOWLEDGEMENT_SIZE:
                     self._set_window(raw)
                 messages.extend(decode_messages(raw, self._limits))
         except ProtocolError as error:

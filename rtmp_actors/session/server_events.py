@@ -14,7 +14,7 @@ from typing import Any
 
 from rtmp_actors.media.metadata import StreamMetadata
 from rtmp_actors.protocol.commands import Connect, PlayMode
-from rtmp_actors.protocol.messages import CommandMessage
+from rtmp_actors.protocol.messages import CommandMessage, slot_setters
 from rtmp_actors.session.events import Disconnected, MediaType, NewByteIOTotals, SessionEvent
 
 __all__ = [
@@ -187,6 +187,45 @@ class AudioVideoDataReceived(SessionEvent):
     data: bytes
     timestamp: int
     received_at: float
+
+    # One per media message: set the slots directly (see slot_setters).
+    def __init__(
+        self,
+        app_name: str,
+        stream_key: str,
+        stream_id: int,
+        data_type: MediaType,
+        data: bytes,
+        timestamp: int,
+        received_at: float,
+    ) -> None:
+        _set_av_app_name(self, app_name)
+        _set_av_stream_key(self, stream_key)
+        _set_av_stream_id(self, stream_id)
+        _set_av_data_type(self, data_type)
+        _set_av_data(self, data)
+        _set_av_timestamp(self, timestamp)
+        _set_av_received_at(self, received_at)
+
+
+(
+    _set_av_app_name,
+    _set_av_stream_key,
+    _set_av_stream_id,
+    _set_av_data_type,
+    _set_av_data,
+    _set_av_timestamp,
+    _set_av_received_at,
+) = slot_setters(
+    AudioVideoDataReceived,
+    "app_name",
+    "stream_key",
+    "stream_id",
+    "data_type",
+    "data",
+    "timestamp",
+    "received_at",
+)
 
 
 @dataclass(frozen=True, slots=True)

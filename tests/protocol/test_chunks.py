@@ -448,3 +448,151 @@ def test_fuzz_corrupted_valid_streams(
     corrupted = wire[:position] + garbage + wire[position + len(garbage) :]
     with contextlib.suppress(ProtocolError):
         feed_random_splits(corrupted, position)
+
+
+# --- Whole messages in one read (the decoder's fast path) -------------------------------------
+
+
+def chunks_of(message: RawMessage, chunk_size: int) -> list[bytes]:
+    """One message's chunks, a format 0 header first and format 3 headers after (no compression).
+
+    A timestamp from 0xFFFFFF up goes in the extended field, repeated on every continuation.
+    """
+    timestamp = message.timestamp
+    extended = timestamp >= 0xFFFFFF
+    tail = timestamp.to_bytes(4) if extended else b""
+    header = (
+        basic_header(0, message.chunk_stream_id)
+        + min(timestamp, 0xFFFFFF).to_bytes(3)
+        + len(message.payload).to_bytes(3)
+        + bytes((message.type_id,))
+        + message.stream_id.to_bytes(4, "little")
+        + tail
+    )
+    continuation = basic_header(3, message.chunk_stream_id) + tail
+    payload = message.payload
+    pieces = [payload[i : i + chunk_size] for i in range(0, len(payload), chunk_size)] or [b""]
+    return [header + pieces[0]] + [continuation + piece for piece in pieces[1:]]
+
+
+@st.composite
+def interleaved_wires(draw: st.DrawFn) -> tuple[bytes, list[RawMessage]]:
+    """Batches of messages on distinct chunk streams whose chunks interleave as a sender may.
+
+    Returns the wire and the messages in the order they complete.
+    """
+    chunk_size = draw(st.sampled_from([1, 2, 7, 128, 300]))
+    set_size = RawMessage(1, 0, 0, chunk_size.to_bytes(4), 2)
+    wire = [b"".join(chunks_of(set_size, 128))]
+    expected = [set_size]
+    for _ in range(draw(st.integers(1, 4))):
+        csids = draw(st.lists(CSIDS, min_size=1, max_size=4, unique=True))
+        queues = []
+        for csid in csids:
+            message = RawMessage(
+                draw(st.sampled_from([8, 9, 18, 20, 200])),
+                draw(st.sampled_from([0, 1, 2**31])),
+                draw(st.sampled_from([0, 40, 0xFFFFFE, 0xFFFFFF, 2**32 - 1])),
+                draw(st.binary(max_size=700)),
+                csid,
+            )
+            queues.append((message, chunks_of(message, chunk_size)))
+        # Take the next chunk from a random message until all are sent.
+        while queues:
+            index = draw(st.integers(0, len(queues) - 1))
+            message, chunks = queues[index]
+            wire.append(chunks.pop(0))
+            if not chunks:
+                expected.append(message)
+                del queues[index]
+    return b"".join(wire), expected
+
+
+def feed_in_reads(data: bytes, seed: int, largest: int) -> list[RawMessage]:
+    decoder = ChunkDecoder()
+    rng = random.Random(seed)
+    out: list[RawMessage] = []
+    pos = 0
+    while pos < len(data):
+        step = rng.randint(1, largest)
+        out += decoder.receive_data(data[pos : pos + step])
+        pos += step
+    return out
+
+
+@settings(max_examples=200, suppress_health_check=[HealthCheck.too_slow])
+@given(sequence=message_sequences(), initial_chunk_size=st.integers(1, 5000), seed=st.integers())
+def test_header_compressed_streams_decode_alike_in_any_reads(
+    sequence: tuple[list[RawMessage], list[int]], initial_chunk_size: int, seed: int
+) -> None:
+    messages, _ = sequence
+    encoder = ChunkEncoder()
+    prefix = [RawMessage(1, 0, 0, initial_chunk_size.to_bytes(4), 2)]
+    wire = b"".join(encoder.encode(m) for m in prefix + messages)
+    assert feed_whole(wire) == prefix + messages
+    assert feed_in_reads(wire, seed, 3000) == prefix + messages
+
+
+@settings(max_examples=200, suppress_health_check=[HealthCheck.too_slow])
+@given(case=interleaved_wires(), seed=st.integers())
+def test_interleaved_chunks_decode_alike_in_any_reads(
+    case: tuple[bytes, list[RawMessage]], seed: int
+) -> None:
+    wire, expected = case
+    assert feed_whole(wire) == expected
+    assert feed_in_reads(wire, seed, 2000) == expected
+    assert feed_bytewise(wire) == expected
+
+
+@settings(max_examples=300)
+@given(
+    sequence=message_sequences(),
+    position=st.integers(0, 10_000),
+    garbage=st.binary(min_size=1, max_size=64),
+)
+def test_corrupted_streams_fail_alike_in_one_read_and_byte_at_a_time(
+    sequence: tuple[list[RawMessage], list[int]], position: int, garbage: bytes
+) -> None:
+    messages, _ = sequence
+    encoder = ChunkEncoder()
+    wire = b"".join(encoder.encode(m) for m in messages)
+    position %= len(wire) + 1
+    corrupted = wire[:position] + garbage + wire[position + len(garbage) :]
+
+    def outcome(pieces: list[bytes]) -> tuple[list[RawMessage], str | None, int]:
+        decoder = ChunkDecoder()
+        out: list[RawMessage] = []
+        for piece in pieces:
+            try:
+                out += decoder.receive_data(piece)
+            except ProtocolError as error:
+                out += error.messages_before_error  # type: ignore[arg-type]
+                return out, type(error).__name__, decoder.chunk_size
+        return out, None, decoder.chunk_size
+
+    bytewise = [corrupted[i : i + 1] for i in range(len(corrupted))]
+    assert outcome([corrupted]) == outcome(bytewise)
+
+
+def test_pending_bytes_limit_applies_to_a_message_wholly_in_one_read() -> None:
+    # Chunked messages are assembled from their chunks, so they count against the limit even
+    # when all their chunks arrive together; a single-chunk message is sliced out and does not.
+    limits = Limits(max_pending_bytes=1000)
+    message = RawMessage(9, 1, 0, bytes(1200), 6)
+    chunked = ChunkEncoder().encode(message)
+    with pytest.raises(LimitExceededError, match="max_pending_bytes"):
+        ChunkDecoder(limits).receive_data(chunked)
+    encoder = ChunkEncoder()
+    single = encoder.encode(RawMessage(1, 0, 0, (4096).to_bytes(4), 2)) + encoder.encode(message)
+    assert ChunkDecoder(limits).receive_data(single)[1] == message
+
+
+def test_receive_fields_returns_the_fields_of_the_messages() -> None:
+    messages = [RawMessage(9, 1, 40, bytes(range(256)) * 3, 6), RawMessage(8, 1, 41, b"a", 4)]
+    encoder = ChunkEncoder()
+    wire = b"".join(encoder.encode(m) for m in messages)
+    fields = ChunkDecoder().receive_fields(wire)
+    assert fields == [
+        (m.type_id, m.stream_id, m.timestamp, m.payload, m.chunk_stream_id) for m in messages
+    ]
+    assert all(type(f[3]) is bytes for f in fields)

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import copy
+import dataclasses
+import inspect
+import pickle
 
 import pytest
 from hypothesis import given
@@ -41,6 +45,8 @@ from rtmp_actors.protocol.messages import (
     encode_message,
     expand_aggregate,
 )
+from rtmp_actors.session.events import MediaType
+from rtmp_actors.session.server_events import AudioVideoDataReceived
 
 GOLDEN = [
     (SetChunkSize(4096), 1, "00001000"),
@@ -211,3 +217,67 @@ def test_fuzz_non_amf_payloads_raise_only_protocol_error(type_id: int, payload: 
 )
 def test_round_trip_non_amf_contents(content: MessageContent) -> None:
     assert decode_content(content.type_id, content.encode_payload()) == content
+
+
+# --- Hand-written __init__ of the per-message classes ---------------------------------------
+
+PER_MESSAGE_SAMPLES: list[tuple[type, dict[str, object]]] = [
+    (
+        RawMessage,
+        {"type_id": 9, "stream_id": 1, "timestamp": 40, "payload": b"\x17", "chunk_stream_id": 6},
+    ),
+    (AudioData, {"data": b"\xaf\x01"}),
+    (VideoData, {"data": b"\x17\x01"}),
+    (
+        DetailedMessage,
+        {
+            "timestamp": 40,
+            "stream_id": 1,
+            "content": VideoData(b"\x17"),
+            "force_uncompressed": True,
+        },
+    ),
+    (
+        AudioVideoDataReceived,
+        {
+            "app_name": "live",
+            "stream_key": "key",
+            "stream_id": 1,
+            "data_type": MediaType.VIDEO,
+            "data": b"\x17\x01",
+            "timestamp": 40,
+            "received_at": 5.0,
+        },
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("cls", "values"), PER_MESSAGE_SAMPLES, ids=[cls.__name__ for cls, _ in PER_MESSAGE_SAMPLES]
+)
+def test_hand_written_init_matches_the_dataclass_fields(
+    cls: type, values: dict[str, object]
+) -> None:
+    # These classes set their slots directly for speed; they must still be the same dataclass.
+    fields = dataclasses.fields(cls)
+    parameters = list(inspect.signature(cls.__init__).parameters.values())[1:]
+    assert [p.name for p in parameters] == [f.name for f in fields]
+    for parameter, spec in zip(parameters, fields, strict=True):
+        expected = inspect.Parameter.empty if spec.default is dataclasses.MISSING else spec.default
+        assert parameter.default == expected
+    instance = cls(*values.values())
+    assert instance == cls(**values)
+    assert {f.name: getattr(instance, f.name) for f in fields} == values
+    assert dataclasses.replace(instance) == instance
+    assert pickle.loads(pickle.dumps(instance)) == instance
+    assert copy.copy(instance) == instance
+    assert hash(instance) == hash(cls(**values))
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        setattr(instance, fields[0].name, None)
+
+
+def test_defaults_of_the_hand_written_inits() -> None:
+    assert RawMessage(8, 1, 0, b"").chunk_stream_id == 0
+    message = DetailedMessage(0, 1, AudioData(b""))
+    assert message.force_uncompressed is False
+    assert message == DetailedMessage(0, 1, AudioData(b""), force_uncompressed=True)

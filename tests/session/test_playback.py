@@ -610,7 +610,12 @@ def test_nothing_of_a_media_type_is_delivered_while_it_is_off(
             and outcome.kind not in CONFIGS
             and not on(outcome.choice, outcome.kind)
         ):
-            assert (outcome.verdict, outcome.counted) == (Verdict.DROP, 0)
+            # Dropped without counting; or the peer stayed congested and is to be cut off,
+            # which the congestion clock decides whatever the player chose.
+            assert (outcome.verdict, outcome.counted) in (
+                (Verdict.DROP, 0),
+                (Verdict.DISCONNECT, 1),
+            )
 
 
 @settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow])
