@@ -14,8 +14,7 @@ than the limits is dropped, and late joiners then start at the next keyframe ins
 from __future__ import annotations
 
 from collections.abc import Hashable, Iterator, Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from rtmp_actors.errors import ProtocolError
 from rtmp_actors.media.audio import parse_audio_tag
@@ -35,9 +34,8 @@ _VIDEO_CONFIG_PACKETS = frozenset(
 )
 
 
-@dataclass(frozen=True, slots=True)
-class CachedMedia:
-    """One audio or video message kept for late joiners."""
+class CachedMedia(NamedTuple):
+    """One audio or video message kept for late joiners (a tuple: one is made per message)."""
 
     media_type: MediaType
     timestamp: int

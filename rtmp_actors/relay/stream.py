@@ -332,9 +332,10 @@ class LiveStream(MonitoredActor, MediaReceiver, MediaWriter):
         """The publisher's media and metadata from one batch of its input."""
         if not self._is_publisher(connection_id):
             return
+        now = self._clock()
         for event in events:
             if isinstance(event, AudioVideoDataReceived):
-                self._take_media(event.data_type, event.timestamp, event.data)
+                self._take_media(event.data_type, event.timestamp, event.data, now)
             else:
                 self._take_metadata(dict(event.raw))
         self._flush_soon()
@@ -350,7 +351,7 @@ class LiveStream(MonitoredActor, MediaReceiver, MediaWriter):
     ) -> None:
         """The publisher sent one audio or video message."""
         if self._is_publisher(connection_id):
-            self._take_media(media_type, timestamp, data)
+            self._take_media(media_type, timestamp, data, self._clock())
             self._flush_soon()
 
     def _take_metadata(self, metadata: Mapping[str, Any]) -> None:
@@ -358,8 +359,8 @@ class LiveStream(MonitoredActor, MediaReceiver, MediaWriter):
         self._tell_observers("stream_metadata", metadata)
         self._add(_metadata_message(metadata))
 
-    def _take_media(self, media_type: MediaType, timestamp: int, data: bytes) -> None:
-        self._last_media = now = self._clock()
+    def _take_media(self, media_type: MediaType, timestamp: int, data: bytes, now: float) -> None:
+        self._last_media = now
         self._bytes_in += len(data)
         self._rate.add(now, len(data))
         self._messages_in += 1
@@ -396,11 +397,12 @@ class LiveStream(MonitoredActor, MediaReceiver, MediaWriter):
         """Write the batch to every player with a sink: one write each, shared bytes."""
         if not self._batch:
             return
-        batch = PreparedBatch(self._batch)
-        self._batch = []
         writers = list(self._writing.items())
         if not writers:
+            self._batch.clear()
             return
+        batch = PreparedBatch(self._batch)
+        self._batch = []
         turn = self._turn = (self._turn + 1) % len(writers)
         now = self._clock()
         # The hot loop: one write per player, of bytes shared by everybody when it can.
