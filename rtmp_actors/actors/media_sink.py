@@ -6,7 +6,10 @@ actor that owns a live stream write each message, encoded once for everybody
 (:class:`PreparedMessage`), or several in one write (:class:`PreparedBatch`), straight to
 each player's transport. The connection's protocol handler opens the sink only after writing
 what its session had already sent (``Play.Start`` and so on), so nothing written through the
-sink can overtake it: the same call orders media after a player's notices.
+sink can overtake it. The sink also carries the player's notices about the publisher
+(``NetStream.Play.PublishNotify`` and ``UnpublishNotify``), built by its session and encoded
+when the sink opens, so the stream writes them in their place among the media with no
+round trip through the session.
 
 The sink writes on chunk streams of its own, always starting with a full header, so it never
 disturbs the header compression state of the connection's own chunk encoder. It keeps no
@@ -15,11 +18,12 @@ state of its own: the writer owns the player's :class:`PlaybackRules` and passes
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from rtmp_actors.protocol.prepared import FANOUT_CHUNK_STREAMS, PreparedBatch, PreparedMessage
 from rtmp_actors.session.playback import PlaybackRules, Verdict
+from rtmp_actors.session.server import PlayerNotice
 
 __all__ = ["MEDIA_SINK_CHUNK_STREAMS", "MediaSink"]
 
@@ -38,9 +42,17 @@ class MediaSink:
         chunk_size: The connection's outbound chunk size.
         high_water: The connection's congestion mark (see :class:`PlaybackRules`).
         max_congestion: Seconds the connection may stay above it.
+        notices: The encoded notices of the playing stream, from its session.
     """
 
-    __slots__ = ("_transport", "chunk_size", "high_water", "max_congestion", "stream_id")
+    __slots__ = (
+        "_notices",
+        "_transport",
+        "chunk_size",
+        "high_water",
+        "max_congestion",
+        "stream_id",
+    )
 
     def __init__(
         self,
@@ -49,8 +61,10 @@ class MediaSink:
         chunk_size: int,
         high_water: int,
         max_congestion: float,
+        notices: Mapping[PlayerNotice, bytes] | None = None,
     ) -> None:
         self._transport = transport
+        self._notices = notices or {}
         self.stream_id = stream_id
         self.chunk_size = chunk_size
         self.high_water = high_water
@@ -66,6 +80,16 @@ class MediaSink:
         return PlaybackRules(
             self.high_water, self.max_congestion, start_at_keyframe=start_at_keyframe
         )
+
+    def send_notice(self, notice: PlayerNotice) -> bool:
+        """Write one of the player's notices; False once the connection is closed."""
+        transport = self._transport
+        if transport.is_closing:
+            return False
+        data = self._notices.get(notice)
+        if data:
+            transport.send_data(data)
+        return True
 
     def send_batch(self, batch: PreparedBatch, rules: PlaybackRules, now: float) -> bool:
         """Write the batch in one write: as shared bytes when every message goes.

@@ -19,7 +19,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -33,7 +33,9 @@ from rtmp_actors.errors import ProtocolError
 from rtmp_actors.media.frames import frame_flags
 from rtmp_actors.protocol.connection import RtmpConnection
 from rtmp_actors.protocol.messages import AudioData, DetailedMessage, VideoData
+from rtmp_actors.protocol.prepared import PreparedMessage
 from rtmp_actors.session.playback import PlaybackChoice, PlaybackRules, Verdict
+from rtmp_actors.session.server import PlayerNotice
 from rtmp_actors.transport.io_loop import TimerHandle
 
 __all__ = ["FlowControl", "ProtocolHandlerActor", "ProtocolTransport"]
@@ -236,22 +238,38 @@ class ProtocolHandlerActor(MonitoredActor, ProtocolHandler):
             rules = self._playback[stream_id] = PlaybackRules(flow.high_water, flow.max_congestion)
         return rules
 
-    def open_media_sink(self, stream_id: int, reply_to: MethodProxy, connection_id: str) -> None:
+    def open_media_sink(
+        self,
+        stream_id: int,
+        reply_to: MethodProxy,
+        connection_id: str,
+        notices: Mapping[PlayerNotice, Sequence[DetailedMessage]] | None = None,
+    ) -> None:
         """Open a direct path for a playing stream; answers ``reply_to.media_sink_opened``.
 
         Everything the session sent before is already written, so nothing sent through the
         sink can overtake it. The answer carries None when the connection is closing. The
-        sink's writer owns that stream's playback rules from then on.
+        sink's writer owns that stream's playback rules from then on. ``notices`` (from the
+        session) are encoded here, once, for the sink to write when the writer says.
         """
         sink = None
         if not self._closed:
             flow = self._flow
+            chunk_size = self._connection.chunk_size
+            encoded = {
+                notice: b"".join(
+                    PreparedMessage(m.content, m.timestamp).encoded(m.stream_id, chunk_size)
+                    for m in messages
+                )
+                for notice, messages in (notices or {}).items()
+            }
             sink = MediaSink(
                 self._transport,
                 stream_id,
-                self._connection.chunk_size,
+                chunk_size,
                 flow.high_water,
                 flow.max_congestion,
+                encoded,
             )
         with contextlib.suppress(pykka.ActorDeadError):
             reply_to.media_sink_opened.defer(connection_id, stream_id, sink)

@@ -111,7 +111,8 @@ class ServerSessionActor(SessionActor):
 
         The answer is ``reply_to.media_sink_opened(connection_id, stream_id, sink)``, with
         None for the sink when the stream is not playing. Everything this session sent
-        before, it writes before the sink opens. ``reply_to`` writes the stream's media from
+        before, it writes before the sink opens; the sink carries the stream's notices
+        (:meth:`ServerSession.player_notices`). ``reply_to`` writes the stream's media from
         then on and is told the player's choices (``playback_changed``), starting with the
         current ones, until the stream's next play.
         """
@@ -126,9 +127,12 @@ class ServerSessionActor(SessionActor):
             current = PlaybackChoice(
                 stream_id, stream.paused, stream.receive_audio, stream.receive_video
             )
+            notices = self._session.player_notices(stream_id)
             with contextlib.suppress(pykka.ActorDeadError):
                 reply_to.playback_changed.defer(self.connection_id, stream_id, current)
-                self._protocol.open_media_sink.defer(stream_id, reply_to, self.connection_id)
+                self._protocol.open_media_sink.defer(
+                    stream_id, reply_to, self.connection_id, notices
+                )
                 return
         with contextlib.suppress(pykka.ActorDeadError):
             reply_to.media_sink_opened.defer(self.connection_id, stream_id, None)

@@ -19,8 +19,8 @@ Theory of operation:
 * The stream writes its players' media, so it owns their :class:`PlaybackRules` (pause,
   receiveAudio/receiveVideo, congestion drops, restarting at keyframes); each player's
   session tells it the player's choices. Notices to players (a publisher arrived or left)
-  are sent by the player's session; a new publisher's media waits until the session has
-  written the notice and reopened the player's media sink behind it.
+  are built by the player's session and handed over with its media sink, so the stream
+  writes them in order with the media, with no round trip on the way.
 * A player may wait for a publisher: it is accepted at once and told when one arrives
   (``NetStream.Play.PublishNotify``) or leaves (StreamEOF and
   ``NetStream.Play.UnpublishNotify``), and keeps waiting.
@@ -55,6 +55,7 @@ from rtmp_actors.relay.gop_cache import GopCache
 from rtmp_actors.relay.metrics import RateMeter
 from rtmp_actors.session.events import MediaType
 from rtmp_actors.session.playback import PlaybackChoice, PlaybackRules
+from rtmp_actors.session.server import PlayerNotice
 from rtmp_actors.session.server_events import AudioVideoDataReceived, StreamMetaDataChanged
 from rtmp_actors.transport.io_loop import TimerHandle
 
@@ -120,9 +121,8 @@ class _Player:
     rules: PlaybackRules | None = None
     choice: PlaybackChoice | None = None
     needs_keyframe: bool = False
-    # Until its media sink is open and current, messages wait here, in order.
-    pending: list[PreparedMessage] = field(default_factory=list)
-    sinks_asked: int = 1  # sink requests not answered yet: only the last answer is current
+    # Until its media sink is open, messages and notices wait here, in order.
+    pending: list[PreparedMessage | PlayerNotice] = field(default_factory=list)
 
     @property
     def key(self) -> tuple[str, int]:
@@ -276,10 +276,8 @@ class LiveStream(MonitoredActor, MediaReceiver, MediaWriter):
             request.receiver.bind_publisher.defer(self.actor_ref, request.stream_id)
             request.session.accept_request.defer(request.request_id)
         for player in list(self._players.values()):
-            self._tell_player(player, "send_stream_published")
-            # Its session writes the notice, then opens a new sink behind it: until then the
-            # new publisher's media waits, and it starts at a keyframe.
-            self._reopen_sink(player)
+            self._notify(player, PlayerNotice.PUBLISHED)
+            player.require_keyframe()  # a new publication: nothing before it is decodable
         self._arm_idle_check()
         self._tell_observers("stream_published")
         logger.info(
@@ -438,10 +436,10 @@ class LiveStream(MonitoredActor, MediaReceiver, MediaWriter):
         if self._idle_timer is not None:
             self._idle_timer.cancel()
             self._idle_timer = None
-        for player in self._players.values():
+        for player in list(self._players.values()):
             player.pending.clear()  # the start of a publication that is over
             if notify:
-                self._tell_player(player, "send_stream_unpublished")
+                self._notify(player, PlayerNotice.UNPUBLISHED)
 
     def _tell_observers(self, method: str, *args: Any) -> None:
         for observer in self._observers:
@@ -482,14 +480,11 @@ class LiveStream(MonitoredActor, MediaReceiver, MediaWriter):
         if player is None:
             return  # it left meanwhile
         self._flush()
-        player.sinks_asked -= 1
         if sink is None:
             # Refused: the connection is going away (or the stream no longer plays). Its
             # receiver will say it left; nothing more is sent to it meanwhile.
             self._forget(player.key)
             return
-        if player.sinks_asked:
-            return  # newer notices went out after this sink: wait for the sink behind them
         rules = player.rules
         if rules is None:
             rules = player.rules = sink.new_rules(start_at_keyframe=player.needs_keyframe)
@@ -498,35 +493,42 @@ class LiveStream(MonitoredActor, MediaReceiver, MediaWriter):
         elif player.needs_keyframe:
             rules.require_keyframe()
         player.needs_keyframe = False
-        pending, player.pending = player.pending, []
-        if not sink.send(pending, rules, self._clock()):
+        if not self._send_pending(player, sink, rules):
             self._forget(player.key)
             return
         del self._waiting[player.key]
         self._writing[player.key] = (sink, rules)
 
-    def _reopen_sink(self, player: _Player) -> None:
-        """Hold the player's media until its session opened a new sink (behind its notices)."""
-        player.pending.clear()
-        player.require_keyframe()
-        player.sinks_asked += 1
-        self._writing.pop(player.key, None)
-        self._waiting[player.key] = player
-        with contextlib.suppress(pykka.ActorDeadError):
-            player.request.session.open_media_sink.defer(player.request.stream_id, self._me)
+    def _send_pending(self, player: _Player, sink: MediaSink, rules: PlaybackRules) -> bool:
+        """Write what waited for the sink, in order; False once the connection is closed."""
+        pending, player.pending = player.pending, []
+        now = self._clock()
+        run: list[PreparedMessage] = []
+        for item in pending:
+            if isinstance(item, PlayerNotice):
+                if not (sink.send(run, rules, now) and sink.send_notice(item)):
+                    return False
+                run = []
+            else:
+                run.append(item)
+        return sink.send(run, rules, now)
+
+    def _notify(self, player: _Player, notice: PlayerNotice) -> None:
+        """Tell a player about its publisher, in order with its media."""
+        sink = self._writing.get(player.key)
+        if sink is None:
+            player.pending.append(notice)
+        elif not sink[0].send_notice(notice):
+            self._forget(player.key)
 
     def _hold(self, player: _Player, message: PreparedMessage) -> None:
         """Keep a message for a player whose sink is not open yet."""
         pending = player.pending
         if len(pending) < _MAX_PENDING:
             pending.append(message)
-        else:  # the sink is slow to open: start it at a keyframe instead
-            pending.clear()
+        else:  # the sink is slow to open: start it at a keyframe instead (notices stay)
+            player.pending = [item for item in pending if isinstance(item, PlayerNotice)]
             player.require_keyframe()
-
-    def _tell_player(self, player: _Player, method: str) -> None:
-        with contextlib.suppress(pykka.ActorDeadError):
-            getattr(player.request.session, method).defer(player.request.stream_id)
 
     # --- Idle handling --------------------------------------------------------------------------
 

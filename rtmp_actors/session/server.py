@@ -131,6 +131,7 @@ from rtmp_actors.session.server_events import (
 )
 
 __all__ = [
+    "PlayerNotice",
     "ServerSession",
     "SessionOutput",
     "StreamInfo",
@@ -285,6 +286,13 @@ class _PlayRequest:
 
 
 _Request = _ConnectRequest | _PublishRequest | _PlayRequest
+
+
+class PlayerNotice(enum.Enum):
+    """What a waiting player is told about its stream's publisher."""
+
+    PUBLISHED = "published"  # StreamBegin and NetStream.Play.PublishNotify
+    UNPUBLISHED = "unpublished"  # StreamEOF and NetStream.Play.UnpublishNotify
 
 
 def publish_notices(stream_id: int, stream_key: str) -> tuple[StreamBegin, OnStatus]:
@@ -668,19 +676,35 @@ class ServerSession:
 
         The stream stays playing: the player keeps waiting for a new publisher.
         """
-        stream = self._playing_stream(stream_id)
-        if stream is not None and stream.stream_key is not None:
-            eof, status = unpublish_notices(stream_id, stream.stream_key)
-            self._send(eof)
-            self._send_command(status, stream_id)
+        self._messages.extend(self.player_notices(stream_id).get(PlayerNotice.UNPUBLISHED, ()))
 
     def send_stream_published(self, stream_id: int) -> None:
         """Tell a player a publisher arrived: StreamBegin and ``NetStream.Play.PublishNotify``."""
+        self._messages.extend(self.player_notices(stream_id).get(PlayerNotice.PUBLISHED, ()))
+
+    def player_notices(self, stream_id: int) -> dict[PlayerNotice, list[DetailedMessage]]:
+        """The notices of a playing stream, for a writer that sends them in order with media.
+
+        A relay writes a playing stream's media past the session (see ``MediaSink``); it
+        gets these when the stream's media sink opens, so its notices keep their place among
+        the media without a round trip through the session. Empty unless the stream plays.
+        """
         stream = self._playing_stream(stream_id)
-        if stream is not None and stream.stream_key is not None:
-            begin, status = publish_notices(stream_id, stream.stream_key)
-            self._send(begin)
-            self._send_command(status, stream_id)
+        if stream is None or stream.stream_key is None:
+            return {}
+        begin, published = publish_notices(stream_id, stream.stream_key)
+        eof, unpublished = unpublish_notices(stream_id, stream.stream_key)
+        amf3 = self._amf3
+        return {
+            PlayerNotice.PUBLISHED: [
+                DetailedMessage(0, 0, begin),
+                DetailedMessage(0, stream_id, published.to_message(amf3=amf3)),
+            ],
+            PlayerNotice.UNPUBLISHED: [
+                DetailedMessage(0, 0, eof),
+                DetailedMessage(0, stream_id, unpublished.to_message(amf3=amf3)),
+            ],
+        }
 
     def send_ping_request(self, now: float) -> None:
         """Send a User Control PingRequest and raise :class:`PingRequestSent`.

@@ -22,6 +22,7 @@ from rtmp_actors.protocol.messages import AudioData, VideoData, decode_message
 from rtmp_actors.relay.stream import LiveStream, PlayRequest, PublishRequest, StreamPolicy
 from rtmp_actors.session.events import MediaType
 from rtmp_actors.session.playback import PlaybackChoice
+from rtmp_actors.session.server import PlayerNotice
 from rtmp_actors.session.server_events import AudioVideoDataReceived
 from rtmp_actors.transport.io_loop import TimerHandle
 from tests.fakes import FakeTransport
@@ -29,6 +30,8 @@ from tests.wire import decoder_at
 
 TIMEOUT = 5.0
 AVC_CONFIG = b"\x17\x00\x00\x00\x00\x01\x42\x00\x1e\xff"
+PUBLISHED, UNPUBLISHED = b"<published notice>", b"<unpublished notice>"
+NOTICES = {PlayerNotice.PUBLISHED: PUBLISHED, PlayerNotice.UNPUBLISHED: UNPUBLISHED}
 
 
 def keyframe(i: int) -> bytes:
@@ -95,6 +98,13 @@ def media_of(transport: FakeTransport) -> list[tuple[str, bytes]]:
     return [(kinds[type(c)], c.data) for c in messages_of(transport) if type(c) in kinds]
 
 
+def media_of_bytes(data: bytes) -> list[tuple[str, bytes]]:
+    """The media in one write (decoded on its own: each message starts with a full header)."""
+    transport = FakeTransport()
+    transport.sent.append(data)
+    return media_of(transport)
+
+
 @dataclass
 class Player:
     connection_id: str
@@ -153,7 +163,7 @@ class Harness:
 
     def open_sink(self, player: Player) -> None:
         stream_id, _reply_to = player.session.wait_for("open_media_sink")
-        sink = MediaSink(player.transport, stream_id, 4096, 1000, 15.0)
+        sink = MediaSink(player.transport, stream_id, 4096, 1000, 15.0, NOTICES)
         self.stream.media_sink_opened(player.connection_id, stream_id, sink).get(timeout=TIMEOUT)
 
     def busy(self) -> threading.Event:
@@ -291,30 +301,44 @@ def test_a_player_whose_sink_opens_late_gets_everything_in_order(harness: Harnes
     ]
 
 
-def test_notices_go_through_the_players_session(harness: Harness) -> None:
+def test_the_sessions_notices_are_written_in_order_with_the_media(harness: Harness) -> None:
     player = harness.play()  # waits for a publisher
     harness.publish()
-    assert player.session.wait_for("send_stream_published") == (1,)
     harness.media(MediaType.VIDEO, 0, keyframe(1))
-    assert player.transport.sent == []  # held until the sink behind the notice opens
-    harness.open_sink(player)
-    assert media_of(player.transport) == [("video", keyframe(1))]
     harness.stream.publisher_left("publisher").get(timeout=TIMEOUT)
-    assert player.session.wait_for("send_stream_unpublished") == (1,)
-    # The stream wrote media only: the notices are the session's to build and send.
-    assert all(isinstance(m, VideoData | AudioData) for m in messages_of(player.transport))
+    published, media, unpublished = player.transport.sent
+    assert (published, unpublished) == (PUBLISHED, UNPUBLISHED)
+    assert media_of_bytes(media) == [("video", keyframe(1))]
 
 
-def test_a_stale_sink_waits_for_the_one_behind_the_newest_notice(harness: Harness) -> None:
+def test_a_notice_waits_with_the_media_for_a_sink_to_open(harness: Harness) -> None:
     player = harness.play(open_sink=False)
-    stale_stream_id, _ = player.session.wait_for("open_media_sink")
     harness.publish()
     harness.media(MediaType.VIDEO, 0, keyframe(1))
-    stale = MediaSink(player.transport, stale_stream_id, 4096, 1000, 15.0)
-    harness.stream.media_sink_opened(player.connection_id, 1, stale).get(timeout=TIMEOUT)
-    assert player.transport.sent == []  # the notice may not be written yet
-    harness.open_sink(player)  # the sink requested after the notice
-    assert media_of(player.transport) == [("video", keyframe(1))]
+    assert player.transport.sent == []
+    harness.open_sink(player)
+    published, media = player.transport.sent
+    assert published == PUBLISHED
+    assert media_of_bytes(media) == [("video", keyframe(1))]
+
+
+def test_a_new_publisher_starts_its_players_at_a_keyframe() -> None:
+    harness = Harness(takeover=True)
+    try:
+        harness.publish("first")
+        player = harness.play()
+        harness.media(MediaType.VIDEO, 0, keyframe(1))
+        harness.publish("second")
+        harness.media(MediaType.VIDEO, 40, inter(2))  # the new publisher's: no keyframe yet
+        harness.media(MediaType.VIDEO, 80, keyframe(3))
+        sent = player.transport.sent
+        assert sent[1] == PUBLISHED  # takeover: no unpublish notice
+        assert [media_of_bytes(data) for data in (sent[0], *sent[2:])] == [
+            [("video", keyframe(1))],
+            [("video", keyframe(3))],
+        ]
+    finally:
+        pykka.ActorRegistry.stop_all(timeout=10)
 
 
 def test_the_players_choices_apply_to_what_follows(harness: Harness) -> None:

@@ -66,7 +66,7 @@ from rtmp_actors.protocol.messages import (
 )
 from rtmp_actors.session.events import MediaType, SessionError, SessionEvent
 from rtmp_actors.session.playback import PlaybackChoice
-from rtmp_actors.session.server import ServerSession, SessionOutput, StreamState
+from rtmp_actors.session.server import PlayerNotice, ServerSession, SessionOutput, StreamState
 from rtmp_actors.session.server_config import ServerSessionConfig
 from rtmp_actors.session.server_events import (
     AcknowledgementReceived,
@@ -1089,6 +1089,24 @@ def test_relay_notifications_keep_the_player_playing() -> None:
         (stream_id, "onStatus", 0, "NetStream.Play.PublishNotify"),
     ]
     assert session.streams[stream_id].state is StreamState.PLAYING
+
+
+def test_player_notices_are_what_the_session_would_send() -> None:
+    session = connected(FFMPEG_PLAY_CONNECT)
+    stream_id = playing(session)
+    notices = session.player_notices(stream_id)
+    assert shape(notices[PlayerNotice.PUBLISHED]) == [
+        (0, StreamBegin(stream_id)),
+        (stream_id, "onStatus", 0, "NetStream.Play.PublishNotify"),
+    ]
+    assert shape(notices[PlayerNotice.UNPUBLISHED]) == [
+        (0, StreamEof(stream_id)),
+        (stream_id, "onStatus", 0, "NetStream.Play.UnpublishNotify"),
+    ]
+    assert drain(session).messages == []  # handed over, not sent
+    session.send_stream_published(stream_id)
+    assert drain(session).messages == notices[PlayerNotice.PUBLISHED]
+    assert session.player_notices(create_stream(session)) == {}  # not playing
 
 
 def test_sends_to_streams_that_do_not_play_are_ignored() -> None:
