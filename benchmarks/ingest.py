@@ -1,9 +1,28 @@
 """Ingest speed: one FFmpeg publisher sending an FLV as fast as it can.
 
-Target (issue 3): "One publisher ingesting as fast as FFmpeg sends: at least 1 Gbit/s, and at
-most 3 CPU-seconds per GB ingested (the pure-Python asyncio peer pyrtmp needs about 28)."
+Targets:
 
-Method:
+* issue 3 (``--server inproc``, the default): "One publisher ingesting as fast as FFmpeg
+  sends: at least 1 Gbit/s, and at most 3 CPU-seconds per GB ingested (the pure-Python asyncio
+  peer pyrtmp needs about 28)."
+* issue 8 (``--server relay``): the relay server (``rtmp-actors serve`` as its own process, as
+  users run it) ingesting 300 MB of 4 Mbit/s content pushed by FFmpeg without ``-re`` spends
+  at most 2.5 CPU-seconds per GB. ``--server nginx`` measures nginx-rtmp the same way, for
+  context; ``--server both`` runs the relay, then nginx-rtmp.
+
+Method, ``--server relay|nginx|both``:
+
+* The server runs as its own process (``servers.py``: ``rtmp-actors serve`` or, with
+  ``--relay-tree DIR``, the same entry point from another source tree; nginx-rtmp as
+  ``tests/nginx_rtmp.py`` configures it). Nothing plays: the publisher is alone.
+* FFmpeg publishes (``-stream_loop``, no ``-re``) ``--megabytes`` (300) of a cached 4 Mbit/s
+  FLV. The payload is the audio/video tag bodies of the file, times the loops.
+* The publishing window runs from FFmpeg's start until the server has closed the connection
+  (after FFmpeg is done and the server has read everything); the server's CPU time over it is
+  read from ``/proc/PID/stat`` (user + system, all threads; nginx: every process), and its
+  peak RSS (VmHWM) at the end. Each server is judged on the median of ``--repeat`` runs.
+
+Method, ``--server inproc``:
 
 * 1280x720 25 fps noise pictures are encoded once with the imageio-ffmpeg FFmpeg (H.264 at
   ``--mbits`` Mbit/s plus 128 kbit/s AAC, 60 s, cached under ``benchmarks/.cache``). By default
@@ -29,7 +48,8 @@ Method:
 the top functions; a profiled run is several times slower, so its figures are not the
 benchmark's.
 
-Run: ``.venv/bin/python benchmarks/ingest.py [--repeat N] [--mbits 40 4 | --file x.flv]``.
+Run: ``.venv/bin/python benchmarks/ingest.py [--repeat N] [--mbits 40 4 | --file x.flv]``, or
+``.venv/bin/python benchmarks/ingest.py --server both`` (needs nginx-rtmp).
 """
 
 from __future__ import annotations
@@ -42,6 +62,8 @@ import math
 import os
 import pstats
 import resource
+import shlex
+import shutil
 import statistics
 import subprocess
 import sys
@@ -57,6 +79,13 @@ sys.path.insert(0, str(ROOT))
 
 import pykka  # noqa: E402
 
+from benchmarks.servers import (  # noqa: E402
+    RunningServer,
+    cpu_times,
+    peak_rss,
+    server_under_test,
+    wait_for,
+)
 from rtmp_actors.actors.connection_unit import ConnectionInfo  # noqa: E402
 from rtmp_actors.actors.event_receivers import EventReceiverActor  # noqa: E402
 from rtmp_actors.server import RtmpServer  # noqa: E402
@@ -72,6 +101,7 @@ from tests.peers import ffmpeg_exe, run_ffmpeg  # noqa: E402
 CACHE = ROOT / "benchmarks" / ".cache"
 TARGET_GBITS = 1.0
 TARGET_CPU_PER_GB = 3.0
+TARGET_RELAY_CPU_PER_GB = 2.5  # issue 8, the relay as its own process
 GB = 1e9
 
 
@@ -351,29 +381,178 @@ def summarize(flv: Path, runs: list[Run]) -> bool:
     return ok_speed and ok_cost
 
 
+# --- The server as its own process (--server relay|nginx|both) -------------------------------
+
+
+def flv_payload(path: Path) -> tuple[int, int]:
+    """(audio/video tag body bytes, audio/video tags) of an FLV file: what one loop carries."""
+    data = path.read_bytes()
+    pos = int.from_bytes(data[5:9], "big") + 4  # past the header and the first back pointer
+    payload = tags = 0
+    while pos + 11 <= len(data):
+        size = int.from_bytes(data[pos + 1 : pos + 4], "big")
+        if data[pos] & 0x1F in (8, 9):
+            payload += size
+            tags += 1
+        pos += 11 + size + 4
+    return payload, tags
+
+
+@dataclass
+class ProcessRun:
+    """One ingest into a server process."""
+
+    payload_bytes: int
+    media_messages: int
+    wall: float
+    cpu_user: float
+    cpu_sys: float
+    ffmpeg_cpu: float
+
+    @property
+    def cpu(self) -> float:
+        return self.cpu_user + self.cpu_sys
+
+    @property
+    def payload_gbits(self) -> float:
+        return self.payload_bytes * 8 / self.wall / 1e9
+
+    @property
+    def cpu_per_gb(self) -> float:
+        return self.cpu / (self.payload_bytes / GB)
+
+
+def ingest_process(flv: Path, loops: int, server: RunningServer, timeout: float) -> ProcessRun:
+    """Publish ``flv`` ``loops`` times over (no ``-re``) until the server closed the session."""
+    payload, tags = flv_payload(flv)
+    command = [
+        ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error",
+        "-stream_loop", str(loops - 1), "-i", str(flv),
+        "-c", "copy", "-f", "flv", f"rtmp://127.0.0.1:{server.port}/live/bench",
+    ]  # fmt: skip
+    pids = server.pids()
+    with tempfile.TemporaryFile() as log:
+        children_before = cpu_usage(resource.RUSAGE_CHILDREN)
+        user_before, sys_before = cpu_times(pids)
+        started = time.monotonic()
+        ffmpeg = subprocess.Popen(command, stdin=subprocess.DEVNULL, stderr=log)
+        try:
+            returncode = ffmpeg.wait(timeout)
+        finally:
+            if ffmpeg.poll() is None:
+                ffmpeg.kill()
+                ffmpeg.wait()
+        children_after = cpu_usage(resource.RUSAGE_CHILDREN)
+        if returncode != 0:
+            log.seek(0)
+            msg = f"ffmpeg failed ({returncode}): {log.read().decode(errors='replace')}"
+            raise RuntimeError(msg)
+    # The server may still be reading what FFmpeg wrote last: the window ends once it closed.
+    if not wait_for(lambda: server.connections() == 0, 60, 0.02):
+        msg = "the server did not close the publisher's connection within 60 s"
+        raise RuntimeError(msg)
+    wall = time.monotonic() - started
+    user_after, sys_after = cpu_times(pids)
+    return ProcessRun(
+        payload_bytes=payload * loops,
+        media_messages=tags * loops,
+        wall=wall,
+        cpu_user=user_after - user_before,
+        cpu_sys=sys_after - sys_before,
+        ffmpeg_cpu=sum(children_after[:2]) - sum(children_before[:2]),
+    )
+
+
+def print_process_run(index: int, run: ProcessRun) -> None:
+    gigabytes = run.payload_bytes / GB
+    print(
+        f"run {index}: {run.payload_bytes / 1e6:.1f} MB payload in {run.media_messages} "
+        f"audio/video messages, {run.wall:.2f} s, {run.payload_gbits:.3f} Gbit/s payload"
+    )
+    print(
+        f"  server CPU {run.cpu:.2f} s (user {run.cpu_user:.2f}, sys {run.cpu_sys:.2f}) = "
+        f"{run.cpu_per_gb:.2f} CPU-s/GB (user {run.cpu_user / gigabytes:.2f}, "
+        f"sys {run.cpu_sys / gigabytes:.2f}), {run.cpu / run.wall:.0%} of one core; "
+        f"FFmpeg CPU {run.ffmpeg_cpu / gigabytes:.2f} CPU-s/GB (not the server's)"
+    )
+
+
+def run_process_server(kind: str, files: list[Path], args: argparse.Namespace) -> bool:
+    """Ingest each file ``--repeat`` times into a server process; whether targets are met."""
+    ok = True
+    workdir = Path(tempfile.mkdtemp(prefix="ingest-"))
+    try:
+        relay_args = shlex.split(args.relay_args)
+        with server_under_test(kind, workdir, args.relay_tree, relay_args) as server:
+            print(f"{kind}: {server.description}")
+            for flv in files:
+                loops = max(1, math.ceil(args.megabytes * 1e6 / flv_payload(flv)[0]))
+                print(f"publishing {flv} ({flv.stat().st_size / 1e6:.1f} MB) {loops} times per run")
+                runs = []
+                for index in range(1, args.repeat + 1):
+                    runs.append(ingest_process(flv, loops, server, args.timeout))
+                    print_process_run(index, runs[-1])
+                costs = [run.cpu_per_gb for run in runs]
+                cost = statistics.median(costs)
+                speed = statistics.median(run.payload_gbits for run in runs)
+                line = (
+                    f"{kind} {flv.name}, median of {len(runs)} (best): {cost:.2f} "
+                    f"({min(costs):.2f}) CPU-s/GB, {speed:.3f} Gbit/s"
+                )
+                if kind == "relay":
+                    met = cost <= TARGET_RELAY_CPU_PER_GB
+                    ok = ok and met
+                    line += f"; target <= {TARGET_RELAY_CPU_PER_GB}: {verdict(met)}"
+                print(line)
+            print(f"{kind}: peak RSS {peak_rss(server.pids()) / 2**20:.1f} MiB (VmHWM)")
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    return ok
+
+
 def main() -> None:
     """Encode (once), then ingest each file ``--repeat`` times and report."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--server",
+        choices=("inproc", "relay", "nginx", "both"),
+        default="inproc",
+        help="inproc: an RtmpServer in this process; relay/nginx/both: a server process",
+    )
     parser.add_argument("--file", type=Path, action="append", help="FLV to publish (repeatable)")
     parser.add_argument(
         "--mbits",
         type=int,
         nargs="+",
-        default=[40, 4],
-        help="video bitrates of the generated FLVs (without --file)",
+        help="video bitrates of the generated FLVs, without --file (inproc: 40 4, else: 4)",
     )
     parser.add_argument("--seconds", type=int, default=60, help="length of the generated FLVs")
-    parser.add_argument(
-        "--gigabytes", type=float, default=1.0, help="payload per run (FFmpeg loops the file)"
-    )
+    size = parser.add_mutually_exclusive_group()
+    size.add_argument("--gigabytes", type=float, help="payload per run (FFmpeg loops the file)")
+    size.add_argument("--megabytes", type=float, help="payload per run (inproc: 1000, else: 300)")
     parser.add_argument("--repeat", type=int, default=3, help="ingest runs per file")
     parser.add_argument("--timeout", type=float, default=600, help="seconds allowed per run")
     parser.add_argument("--profile", action="store_true", help="cProfile the server's threads")
     parser.add_argument("--top", type=int, default=30, help="functions shown with --profile")
+    parser.add_argument("--relay-tree", type=Path, help="run rtmp-actors serve from this tree")
+    parser.add_argument("--relay-args", default="", help="extra `rtmp-actors serve` arguments")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
-
-    files = args.file or [source_flv(args.seconds, mbits) for mbits in args.mbits]
+    inproc = args.server == "inproc"
+    if args.gigabytes is not None:
+        args.megabytes = args.gigabytes * 1000
+    elif args.megabytes is None:
+        args.megabytes = 1000.0 if inproc else 300.0
+    mbits = args.mbits or ([40, 4] if inproc else [4])
+    files = args.file or [source_flv(args.seconds, rate) for rate in mbits]
+    if not inproc:
+        if args.profile:
+            parser.error("--profile profiles the in-process server only")
+        kinds = ("relay", "nginx") if args.server == "both" else (args.server,)
+        verdicts = [run_process_server(kind, files, args) for kind in kinds]
+        print(f"targets {'met' if all(verdicts) else 'MISSED'} (judged on medians)")
+        return
+    args.gigabytes = args.megabytes / 1000
     profiler = ThreadProfiler() if args.profile else None
     if profiler is not None:
         profiler.install()
@@ -407,8 +586,8 @@ def main() -> None:
         pykka.ActorRegistry.stop_all()
     if profiler is not None:
         print(profiler.report(args.top))
-    peak_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(f"peak RSS of this process: {peak_rss / 1024:.0f} MiB")
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(f"peak RSS of this process: {rss / 1024:.0f} MiB")
     verdicts = [summarize(flv, runs) for flv, runs in results.items()]
     print(f"targets {'met' if all(verdicts) else 'MISSED'} (judged on medians)")
     if profiler is not None:

@@ -1,0 +1,252 @@
+"""The server under test as its own process, for the benchmarks that compare servers.
+
+``relay`` is ``rtmp-actors serve`` as users run it (the console script of this checkout, or
+``--relay-tree DIR``: the same entry point imported from another source tree, such as a git
+worktree of an older commit, run by this venv's Python). ``nginx`` is nginx-rtmp as
+``tests/nginx_rtmp.py`` configures it (``master_process off``, so one process does all the
+work). Both inherit this process's open file limit.
+
+Also here: reading a process's CPU time and peak resident memory from ``/proc``, and making
+children die with the benchmark.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import json
+import os
+import resource
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.nginx_rtmp import nginx_rtmp  # noqa: E402
+
+GB = 1e9
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+_PR_SET_PDEATHSIG = 1
+# The console script's entry point (setup.cfg), for a relay run from another source tree.
+_RELAY_MAIN = "import sys; from rtmp_actors.cli import main; sys.exit(main(sys.argv[1:]))"
+
+
+def free_port() -> int:
+    """A loopback TCP port that was free a moment ago."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def raise_open_files(needed: int) -> int:
+    """Raise the soft open file limit to at least ``needed`` (children inherit it).
+
+    Returns:
+        The soft limit now.
+
+    Raises:
+        RuntimeError: If the hard limit is below ``needed``.
+    """
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft >= needed:
+        return soft
+    if hard != resource.RLIM_INFINITY and hard < needed:
+        msg = f"{needed} open files needed, the hard limit is {hard} (raise `ulimit -Hn`)"
+        raise RuntimeError(msg)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (needed, hard))
+    return needed
+
+
+def die_with_parent(sig: int = signal.SIGKILL) -> None:
+    """Have the kernel send ``sig`` to this process when its parent dies (Linux only).
+
+    Used as ``preexec_fn`` (or first thing in a child) so that no child outlives a benchmark
+    that was killed outright, where ``finally`` blocks do not run.
+    """
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, sig, 0, 0, 0)
+
+
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and its descendants (nginx: master and workers)."""
+    pids, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        pids.append(current)
+        with contextlib.suppress(OSError):
+            for task in os.listdir(f"/proc/{current}/task"):
+                children = Path(f"/proc/{current}/task/{task}/children").read_text()
+                todo.extend(int(child) for child in children.split())
+    return pids
+
+
+def cpu_times(pids: Sequence[int]) -> tuple[float, float]:
+    """(user, system) CPU seconds of the processes so far, all threads included."""
+    user = system = 0.0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        # utime and stime are fields 14 and 15 of stat(5); fields[0] is field 3.
+        user += int(fields[11]) / CLOCK_TICKS
+        system += int(fields[12]) / CLOCK_TICKS
+    return user, system
+
+
+def peak_rss(pids: Sequence[int]) -> int:
+    """Sum of the processes' peak resident set sizes (VmHWM), in bytes."""
+    total = 0
+    for pid in pids:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                total += int(line.split()[1]) * 1024
+    return total
+
+
+def count_sockets(port: int, states: Sequence[str] = ("state", "established")) -> int:
+    """The server side sockets of ``port`` in ``states`` (an ``ss`` state filter)."""
+    out = subprocess.run(
+        ["ss", "-Htn", *states, f"( sport = :{port} )"],
+        capture_output=True, text=True, check=True, timeout=30,
+    ).stdout  # fmt: skip
+    return len(out.splitlines())
+
+
+def wait_for(condition: Callable[[], bool], timeout: float, interval: float = 0.1) -> bool:
+    """Poll another process's progress until ``condition`` holds (True) or ``timeout`` (False)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(interval)
+    return True
+
+
+@dataclass
+class RunningServer:
+    """A started server under test.
+
+    Attributes:
+        kind: ``relay`` or ``nginx``.
+        description: What runs, for the report.
+        port: Its RTMP port on 127.0.0.1.
+        pid: Its (main) process.
+        http_port: The relay's stats port (None for nginx).
+    """
+
+    kind: str
+    description: str
+    port: int
+    pid: int
+    http_port: int | None = None
+
+    def pids(self) -> list[int]:
+        """The server's processes now."""
+        return process_tree(self.pid)
+
+    def players(self) -> int:
+        """Players connected: the relay's own count, or nginx's established sockets.
+
+        nginx keeps no count we can read cheaply, so every established connection counts.
+        """
+        if self.http_port is None:
+            return count_sockets(self.port)
+        try:
+            with urllib.request.urlopen(
+                f"http://127.0.0.1:{self.http_port}/stats", timeout=10
+            ) as reply:
+                streams = json.load(reply)["streams"]
+        except OSError:
+            return 0  # busy or not listening yet
+        return sum(int(stream["players"]) for stream in streams)
+
+    def wait_for_players(self, count: int, timeout: float) -> bool:
+        """Whether the server counts at least ``count`` players within ``timeout`` seconds."""
+        return wait_for(lambda: self.players() >= count, timeout, 0.2)
+
+    def connections(self) -> int:
+        """Connections the server has not closed yet (the peer may have)."""
+        return count_sockets(self.port, ("state", "connected", "exclude", "time-wait"))
+
+
+def relay_command(tree: Path | None, args: Sequence[str]) -> tuple[list[str], dict[str, str]]:
+    """The command line and environment of ``rtmp-actors serve ARGS``.
+
+    Args:
+        tree: A source tree to import ``rtmp_actors`` from; None for this checkout's
+            installed console script.
+        args: Arguments after ``serve``.
+    """
+    env = dict(os.environ)
+    if tree is None:
+        return [str(ROOT / ".venv" / "bin" / "rtmp-actors"), "serve", *args], env
+    env["PYTHONPATH"] = str(tree)
+    # -P: no script directory on sys.path, so nothing shadows the tree.
+    return [sys.executable, "-P", "-c", _RELAY_MAIN, "serve", *args], env
+
+
+def relay_origin(tree: Path | None) -> str:
+    """Where the relay's ``rtmp_actors`` package is imported from, as the relay would."""
+    command, env = relay_command(tree, [])
+    python = command[0] if tree is not None else sys.executable
+    out = subprocess.run(
+        [python, "-P", "-c", "import rtmp_actors; print(rtmp_actors.__file__)"],
+        env=env, cwd=tree or ROOT, capture_output=True, text=True, check=True, timeout=60,
+    ).stdout  # fmt: skip
+    return str(Path(out.strip()).parent)
+
+
+@contextlib.contextmanager
+def server_under_test(
+    kind: str, workdir: Path, relay_tree: Path | None = None, relay_args: Sequence[str] = ()
+) -> Iterator[RunningServer]:
+    """Run the relay or nginx-rtmp until the block ends.
+
+    Args:
+        kind: ``relay`` or ``nginx``.
+        workdir: A scratch folder (nginx's configuration and logs).
+        relay_tree: See :func:`relay_command`.
+        relay_args: Extra ``rtmp-actors serve`` arguments.
+
+    Raises:
+        RuntimeError: If the server does not start listening.
+    """
+    if kind == "nginx":
+        with nginx_rtmp(workdir / "nginx") as port:
+            pid = int((workdir / "nginx" / "nginx.pid").read_text())
+            yield RunningServer("nginx", "nginx-rtmp (tests/nginx_rtmp.py)", port, pid)
+        return
+    port, http_port = free_port(), free_port()
+    args = ["--port", str(port), "--http", str(http_port), "--log-level", "WARNING", *relay_args]
+    command, env = relay_command(relay_tree, args)
+    relay = subprocess.Popen(
+        command,
+        env=env,
+        cwd=relay_tree or ROOT,
+        preexec_fn=lambda: die_with_parent(signal.SIGTERM),  # noqa: PLW1509 (no threads yet)
+    )
+    try:
+
+        def listening() -> bool:
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 1):
+                return True
+            return False
+
+        if not wait_for(listening, 30) or relay.poll() is not None:
+            msg = f"the relay did not start listening on port {port}"
+            raise RuntimeError(msg)
+        description = f"rtmp-actors serve ({relay_origin(relay_tree)})"
+        yield RunningServer("relay", description, port, relay.pid, http_port)
+    finally:
+        relay.terminate()
+        try:
+            relay.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            relay.kill()
+            relay.wait()
