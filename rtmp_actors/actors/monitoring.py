@@ -47,6 +47,8 @@ from typing import TYPE_CHECKING, Any
 
 import pykka
 
+from rtmp_actors.actors.when_idle import WhenIdle
+
 if TYPE_CHECKING:
     from types import TracebackType
 
@@ -206,7 +208,8 @@ class MonitoredActor(pykka.ThreadingActor):
     Use it exactly like ``ThreadingActor``. Overriding ``on_start``, ``on_stop`` and
     ``on_failure`` needs no ``super()`` call for monitoring to work (calling it does no harm),
     and a failing ``on_start``, which pykka reports through neither ``on_stop`` nor
-    ``on_failure``, is still a ``FAILED`` exit. Do not override the private pykka methods
+    ``on_failure``, is still a ``FAILED`` exit. It also runs the :class:`WhenIdle` markers
+    that come round in its mailbox. Do not override the private pykka methods
     ``_actor_loop``, ``_handle_failure`` or ``_handle_receive``.
     """
 
@@ -242,6 +245,9 @@ class MonitoredActor(pykka.ThreadingActor):
 
     def _handle_receive(self, message: Any) -> Any:
         try:
+            if isinstance(message, WhenIdle):
+                message.run()
+                return None
             return super()._handle_receive(message)
         except BaseException as exc:
             if not isinstance(exc, Exception):

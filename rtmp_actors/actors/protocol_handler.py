@@ -1,8 +1,9 @@
 """The protocol handler actor: one connection's wire state, between socket and session.
 
 Input arrives from the I/O loop as ``notify_input`` tells; decoded messages go to the session
-actor in one batch per read; the session's messages come back through ``send_message(s)`` and
-leave through the transport. The actor also:
+actor in one batch per read, or, when reads pile up in the mailbox, in one batch for all of
+them once they are decoded (see :class:`WhenIdle`); the session's messages come back through
+``send_message(s)`` and leave through the transport. The actor also:
 
 * reports byte totals to the session, coalesced (at most every ``byte_report_interval``),
   along with the messages of a read when one is due, so a player's periodic acknowledgement
@@ -29,6 +30,7 @@ from behaviours.protocol_handler import ProtocolHandler
 from rtmp_actors.actors.media_sink import MediaSink
 from rtmp_actors.actors.method_proxy import MethodProxy
 from rtmp_actors.actors.monitoring import MonitoredActor
+from rtmp_actors.actors.when_idle import WhenIdle
 from rtmp_actors.errors import ProtocolError
 from rtmp_actors.media.frames import frame_flags
 from rtmp_actors.protocol.connection import RtmpConnection
@@ -136,6 +138,8 @@ class ProtocolHandlerActor(MonitoredActor, ProtocolHandler):
         self._report_pending = False
         self._timers: list[TimerHandle] = []
         self._playback: dict[int, PlaybackRules] = {}  # of the streams its session plays
+        self._undelivered: list[DetailedMessage] = []  # decoded, for the session
+        self._delivery = WhenIdle(self, self._deliver)
         self._closed = False
 
     # --- Wiring -------------------------------------------------------------------------------
@@ -187,21 +191,30 @@ class ProtocolHandlerActor(MonitoredActor, ProtocolHandler):
             result = self._connection.receive_data(data)
         except ProtocolError as error:
             self._transport.input_consumed(len(data))
-            intact = list(error.messages_before_error)
-            if intact and self._session is not None:
-                self._session.handle_rtmp_inputs.defer(intact)
+            # The connection decodes into DetailedMessage; the error's type is shared by layers.
+            self._undelivered.extend(error.messages_before_error)  # type: ignore[arg-type]
+            self._deliver()
             self.close_connection(f"protocol error: {error}", abort=True)
             return
         if result.to_send:
             self._transport.send_data(result.to_send)
         self._transport.input_consumed(len(data))
         if result.messages and self._session is not None:
-            totals = self._byte_totals_due()
-            if totals is None:
-                self._schedule_byte_report()
-            self._session.handle_rtmp_inputs.defer(result.messages, totals)
+            self._undelivered.extend(result.messages)
+            self._delivery.request()
         else:
             self._schedule_byte_report()
+
+    def _deliver(self) -> None:
+        """Hand the decoded messages to the session, with byte totals when a report is due."""
+        messages = self._undelivered
+        if not messages or self._session is None:
+            return
+        self._undelivered = []
+        totals = self._byte_totals_due()
+        if totals is None:
+            self._schedule_byte_report()
+        self._session.handle_rtmp_inputs.defer(messages, totals)
 
     def send_message(self, message: DetailedMessage) -> None:
         """Encode one message for the peer (media may be dropped under congestion)."""
@@ -290,6 +303,7 @@ class ProtocolHandlerActor(MonitoredActor, ProtocolHandler):
     def connection_lost(self, reason: str | None) -> None:
         """The transport is gone: tell the session, then stop."""
         self._closed = True
+        self._deliver()
         self._report_bytes()
         if self._session is not None:
             self._session.notify_disconnected.defer(reason)
@@ -321,6 +335,7 @@ class ProtocolHandlerActor(MonitoredActor, ProtocolHandler):
             self._arm("bytes", self._flow.byte_report_interval)
 
     def _report_bytes(self) -> None:
+        self._deliver()  # what was read comes before totals that count it
         self._report_pending = False
         totals = self._byte_totals_due(force=True)
         if totals is not None and self._session is not None:

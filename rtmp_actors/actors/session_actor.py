@@ -19,6 +19,7 @@ import pykka
 from behaviours.session_handler import ByteCountDirection, SessionHandler
 from rtmp_actors.actors.method_proxy import MethodProxy
 from rtmp_actors.actors.monitoring import MonitoredActor
+from rtmp_actors.actors.when_idle import WhenIdle
 from rtmp_actors.protocol.messages import DetailedMessage
 from rtmp_actors.session.events import (
     NewByteIOTotals,
@@ -93,6 +94,7 @@ class SessionActor(MonitoredActor, SessionHandler):
         self._timer: TimerHandle | None = None
         self._timer_deadline: float | None = None
         self._finished = False
+        self._flush_when_idle = WhenIdle(self, self._flush)
 
     # --- Wiring (called from outside the actor system, with a timeout) ---------------------------
 
@@ -153,7 +155,8 @@ class SessionActor(MonitoredActor, SessionHandler):
             return
         if byte_totals is not None:
             self._take_byte_totals(byte_totals)
-        self._flush()
+        # More input waiting: answer it all at once (one hand-on instead of one per read).
+        self._flush_when_idle.request()
 
     def notify_byte_count(self, direction: ByteCountDirection, total: int) -> None:
         """Take a byte total from the protocol handler."""

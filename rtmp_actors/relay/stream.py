@@ -47,6 +47,7 @@ from behaviours.media_writer import MediaWriter
 from rtmp_actors.actors.media_sink import MediaSink
 from rtmp_actors.actors.method_proxy import MethodProxy
 from rtmp_actors.actors.monitoring import MonitoredActor
+from rtmp_actors.actors.when_idle import WhenIdle
 from rtmp_actors.protocol.amf import EcmaArray
 from rtmp_actors.protocol.commands import NetStreamCode
 from rtmp_actors.protocol.messages import AudioData, DataMessage, VideoData
@@ -158,15 +159,6 @@ class StreamStats:
 _MAX_PENDING = 4096
 
 
-class _Flush:
-    """Told to itself: write what came in while the mailbox was busy."""
-
-    __slots__ = ()
-
-
-_FLUSH = _Flush()
-
-
 def _media_message(media_type: MediaType, timestamp: int, data: bytes) -> PreparedMessage:
     content = VideoData(data) if media_type is MediaType.VIDEO else AudioData(data)
     return PreparedMessage(content, timestamp)
@@ -216,7 +208,7 @@ class LiveStream(MonitoredActor, MediaReceiver, MediaWriter):
         self._writing: dict[tuple[str, int], tuple[MediaSink, PlaybackRules]] = {}
         self._waiting: dict[tuple[str, int], _Player] = {}
         self._batch: list[PreparedMessage] = []
-        self._flush_told = False
+        self._flush_when_idle = WhenIdle(self, self._flush)
         self._turn = 0  # who is written first rotates, so no player is always last
         self._handled = 0  # requests handled, so the registry can tell a stale idle report
         self._last_media = 0.0
@@ -336,13 +328,13 @@ class LiveStream(MonitoredActor, MediaReceiver, MediaWriter):
                 self._take_media(event.data_type, event.timestamp, event.data, now)
             else:
                 self._take_metadata(dict(event.raw))
-        self._flush_soon()
+        self._flush_when_idle.request()
 
     def publisher_metadata(self, connection_id: str, metadata: Mapping[str, Any]) -> None:
         """The publisher sent (or cleared, with an empty mapping) ``onMetaData``."""
         if self._is_publisher(connection_id):
             self._take_metadata(metadata)
-            self._flush_soon()
+            self._flush_when_idle.request()
 
     def publisher_media(
         self, connection_id: str, media_type: MediaType, timestamp: int, data: bytes
@@ -350,7 +342,7 @@ class LiveStream(MonitoredActor, MediaReceiver, MediaWriter):
         """The publisher sent one audio or video message."""
         if self._is_publisher(connection_id):
             self._take_media(media_type, timestamp, data, self._clock())
-            self._flush_soon()
+            self._flush_when_idle.request()
 
     def _take_metadata(self, metadata: Mapping[str, Any]) -> None:
         self._cache.set_metadata(metadata or None)
@@ -375,21 +367,6 @@ class LiveStream(MonitoredActor, MediaReceiver, MediaWriter):
         self._batch.append(message)
         for player in self._waiting.values():
             self._hold(player, message)
-
-    def _flush_soon(self) -> None:
-        """Write the batch now if nothing else waits in the mailbox, else right after it."""
-        if self.actor_inbox.empty():
-            self._flush()
-        elif not self._flush_told:
-            self._flush_told = True
-            self.actor_ref.tell(_FLUSH)
-
-    def on_receive(self, message: Any) -> Any:
-        """Write what came in while the mailbox was busy."""
-        if message is _FLUSH:
-            self._flush_told = False
-            self._flush()
-        return None
 
     def _flush(self) -> None:
         """Write the batch to every player with a sink: one write each, shared bytes."""
