@@ -206,8 +206,29 @@ class ThreadProfiler:
         return out.getvalue()
 
 
+class IngestFigures:
+    """What both kinds of run work out from their payload, wall time and CPU time."""
+
+    payload_bytes: int
+    wall: float
+    cpu_user: float
+    cpu_sys: float
+
+    @property
+    def cpu(self) -> float:
+        return self.cpu_user + self.cpu_sys
+
+    @property
+    def payload_gbits(self) -> float:
+        return self.payload_bytes * 8 / self.wall / 1e9
+
+    @property
+    def cpu_per_gb(self) -> float:
+        return self.cpu / (self.payload_bytes / GB)
+
+
 @dataclass
-class Run:
+class Run(IngestFigures):
     """One ingest's figures."""
 
     payload_bytes: int
@@ -222,20 +243,8 @@ class Run:
     thread_cpu: dict[str, float]
 
     @property
-    def cpu(self) -> float:
-        return self.cpu_user + self.cpu_sys
-
-    @property
-    def payload_gbits(self) -> float:
-        return self.payload_bytes * 8 / self.wall / 1e9
-
-    @property
     def wire_gbits(self) -> float:
         return self.wire_bytes * 8 / self.wall / 1e9
-
-    @property
-    def cpu_per_gb(self) -> float:
-        return self.cpu / (self.payload_bytes / GB)
 
 
 def cpu_usage(who: int) -> tuple[float, float, int, int]:
@@ -399,7 +408,7 @@ def flv_payload(path: Path) -> tuple[int, int]:
 
 
 @dataclass
-class ProcessRun:
+class ProcessRun(IngestFigures):
     """One ingest into a server process."""
 
     payload_bytes: int
@@ -408,18 +417,6 @@ class ProcessRun:
     cpu_user: float
     cpu_sys: float
     ffmpeg_cpu: float
-
-    @property
-    def cpu(self) -> float:
-        return self.cpu_user + self.cpu_sys
-
-    @property
-    def payload_gbits(self) -> float:
-        return self.payload_bytes * 8 / self.wall / 1e9
-
-    @property
-    def cpu_per_gb(self) -> float:
-        return self.cpu / (self.payload_bytes / GB)
 
 
 def ingest_process(flv: Path, loops: int, server: RunningServer, timeout: float) -> ProcessRun:

@@ -463,6 +463,22 @@ _EX_HEADER = 9
 _MULTITRACK = 5
 
 
+_SEQUENCE_START_TYPES = frozenset({0})
+_CONFIGURATION_TYPES = frozenset({0, 2, 4})  # SEQUENCE_START, SEQUENCE_END, MULTICHANNEL_CONFIG
+
+
+def _is_aac_config_or_enhanced(data: Buffer, enhanced_types: frozenset[int]) -> bool:
+    """An AAC sequence header, or an Enhanced packet of one of ``enhanced_types``."""
+    if not data:
+        return False
+    sound_format = data[0] >> 4
+    if sound_format == _AAC:
+        return len(data) > 1 and data[1] == 0  # AacPacketType.SEQUENCE_HEADER
+    if sound_format == _EX_HEADER:
+        return peek_packet_type(data, _MULTITRACK) in enhanced_types
+    return False
+
+
 def is_audio_configuration(data: Buffer) -> bool:
     """Tell whether an audio message describes the stream rather than carrying samples.
 
@@ -470,14 +486,7 @@ def is_audio_configuration(data: Buffer) -> bool:
     MultichannelConfig packets, inside ModEx and multitrack wrappers. Looks at a few bytes
     only and never raises.
     """
-    if not data:
-        return False
-    sound_format = data[0] >> 4
-    if sound_format == _AAC:
-        return len(data) > 1 and data[1] == 0  # AacPacketType.SEQUENCE_HEADER
-    if sound_format == _EX_HEADER:
-        return peek_packet_type(data, _MULTITRACK) in (0, 2, 4)  # START, END, MULTICHANNEL
-    return False
+    return _is_aac_config_or_enhanced(data, _CONFIGURATION_TYPES)
 
 
 def is_audio_sequence_header(data: Buffer) -> bool:
@@ -486,11 +495,4 @@ def is_audio_sequence_header(data: Buffer) -> bool:
     Covers legacy AAC and Enhanced SequenceStart, inside ModEx and multitrack wrappers. Looks
     at a few bytes only and never raises. A MultichannelConfig packet is not a sequence header.
     """
-    if not data:
-        return False
-    sound_format = data[0] >> 4
-    if sound_format == _AAC:
-        return len(data) > 1 and data[1] == 0  # AacPacketType.SEQUENCE_HEADER
-    if sound_format == _EX_HEADER:
-        return peek_packet_type(data, _MULTITRACK) == 0  # AudioPacketType.SEQUENCE_START
-    return False
+    return _is_aac_config_or_enhanced(data, _SEQUENCE_START_TYPES)

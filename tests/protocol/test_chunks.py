@@ -432,6 +432,14 @@ def test_fuzz_arbitrary_bytes_raise_only_protocol_error(data: bytes, seed: int) 
         feed_random_splits(data, seed)
 
 
+def corrupt(messages: list[RawMessage], position: int, garbage: bytes) -> bytes:
+    """The chunks of ``messages`` with ``garbage`` written over them at ``position``."""
+    encoder = ChunkEncoder()
+    wire = b"".join(encoder.encode(m) for m in messages)
+    position %= len(wire) + 1
+    return wire[:position] + garbage + wire[position + len(garbage) :]
+
+
 @settings(max_examples=300)
 @given(
     sequence=message_sequences(),
@@ -441,11 +449,7 @@ def test_fuzz_arbitrary_bytes_raise_only_protocol_error(data: bytes, seed: int) 
 def test_fuzz_corrupted_valid_streams(
     sequence: tuple[list[RawMessage], list[int]], position: int, garbage: bytes
 ) -> None:
-    messages, _ = sequence
-    encoder = ChunkEncoder()
-    wire = b"".join(encoder.encode(m) for m in messages)
-    position %= len(wire) + 1
-    corrupted = wire[:position] + garbage + wire[position + len(garbage) :]
+    corrupted = corrupt(sequence[0], position, garbage)
     with contextlib.suppress(ProtocolError):
         feed_random_splits(corrupted, position)
 
@@ -553,11 +557,7 @@ def test_interleaved_chunks_decode_alike_in_any_reads(
 def test_corrupted_streams_fail_alike_in_one_read_and_byte_at_a_time(
     sequence: tuple[list[RawMessage], list[int]], position: int, garbage: bytes
 ) -> None:
-    messages, _ = sequence
-    encoder = ChunkEncoder()
-    wire = b"".join(encoder.encode(m) for m in messages)
-    position %= len(wire) + 1
-    corrupted = wire[:position] + garbage + wire[position + len(garbage) :]
+    corrupted = corrupt(sequence[0], position, garbage)
 
     def outcome(pieces: list[bytes]) -> tuple[list[RawMessage], str | None, int]:
         decoder = ChunkDecoder()
