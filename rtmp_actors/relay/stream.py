@@ -285,6 +285,7 @@ class LiveStream(MonitoredActor, MediaReceiver, MediaWriter):
         self._flush()
         self._handled += 1
         player = _Player(request)
+        self._forget(player.key)  # a stream id played again: the new play replaces the old
         self._players[player.key] = player
         self._waiting[player.key] = player
         with contextlib.suppress(pykka.ActorDeadError):
