@@ -35,11 +35,16 @@ _VIDEO_CONFIG_PACKETS = frozenset(
 
 
 class CachedMedia(NamedTuple):
-    """One audio or video message kept for late joiners (a tuple: one is made per message)."""
+    """One audio or video message kept for late joiners (a tuple: one is made per message).
+
+    ``prepared`` is whatever the caller keeps with it (a live stream keeps the message
+    encoded for its players, so joiners share those bytes too).
+    """
 
     media_type: MediaType
     timestamp: int
     data: bytes
+    prepared: Any = None
 
 
 def _video_key(data: bytes) -> Hashable | None:
@@ -119,11 +124,17 @@ class GopCache:
         self.metadata = metadata
 
     def add(
-        self, media_type: MediaType, timestamp: int, data: bytes, *, keyframe: bool | None = None
+        self,
+        media_type: MediaType,
+        timestamp: int,
+        data: bytes,
+        *,
+        keyframe: bool | None = None,
+        prepared: Any = None,
     ) -> None:
         """Take one message the publisher sent (``keyframe`` if the caller already knows)."""
         key = configuration_key(media_type, data)
-        message = CachedMedia(media_type, timestamp, data)
+        message = CachedMedia(media_type, timestamp, data, prepared)
         if key is not None:
             self._configuration[key] = message
             return

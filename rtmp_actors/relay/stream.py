@@ -302,8 +302,7 @@ class LiveStream(MonitoredActor, MediaReceiver, MediaWriter):
             self._hold(player, _metadata_message(self._cache.metadata))
         if self._policy.gop_cache:
             for message in self._cache.join():
-                media = _media_message(message.media_type, message.timestamp, message.data)
-                self._hold(player, media)
+                self._hold(player, message.prepared)  # encoded once for all joiners too
             player.needs_keyframe = self._cache.waits_for_keyframe
         else:
             player.needs_keyframe = True
@@ -358,7 +357,8 @@ class LiveStream(MonitoredActor, MediaReceiver, MediaWriter):
         # Encoded and classified once, for the cache and every player alike.
         prepared = _media_message(media_type, timestamp, data)
         if self._policy.gop_cache or self._players:
-            self._cache.add(media_type, timestamp, data, keyframe=prepared.frame_flags.keyframe)
+            keyframe = prepared.frame_flags.keyframe
+            self._cache.add(media_type, timestamp, data, keyframe=keyframe, prepared=prepared)
         for observer in self._observers:
             with contextlib.suppress(pykka.ActorDeadError):
                 observer.stream_media.defer(self.app, self.key, media_type, timestamp, data)

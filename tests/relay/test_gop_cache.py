@@ -95,3 +95,12 @@ def test_clear() -> None:
     cache.add(MediaType.VIDEO, 0, KEY)
     cache.clear()
     assert (cache.metadata, list(cache.join())) == (None, [])
+
+
+def test_what_the_caller_keeps_with_a_message_comes_back_with_it() -> None:
+    cache = GopCache()
+    config, key, inter = object(), object(), object()
+    cache.add(MediaType.VIDEO, 0, b"\x17\x00\x00\x00\x00config", prepared=config)
+    cache.add(MediaType.VIDEO, 0, b"\x17\x01\x00\x00\x00key", keyframe=True, prepared=key)
+    cache.add(MediaType.VIDEO, 40, b"\x27\x01\x00\x00\x00inter", keyframe=False, prepared=inter)
+    assert [message.prepared for message in cache.join()] == [config, key, inter]
