@@ -3,20 +3,15 @@
 from __future__ import annotations
 
 import abc
-import enum
 from typing import TYPE_CHECKING
+
+# Defined in the sans-I/O core, which must not import this package (it imports pykka).
+from rtmp_actors.session.events import ByteCountDirection
 
 if TYPE_CHECKING:
     from rtmp_actors.protocol.messages import DetailedMessage
 
 __all__ = ["ByteCountDirection", "SessionHandler"]
-
-
-class ByteCountDirection(enum.Enum):
-    """Which byte total :meth:`SessionHandler.notify_byte_count` reports."""
-
-    BYTES_RECEIVED = "bytes_received"
-    BYTES_SENT = "bytes_sent"
 
 
 class SessionHandler(abc.ABC):

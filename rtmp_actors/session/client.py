@@ -38,7 +38,6 @@ from dataclasses import dataclass, replace
 from types import MappingProxyType
 from typing import Any, Final, NamedTuple
 
-from behaviours.session_handler import ByteCountDirection
 from rtmp_actors.errors import ProtocolError
 from rtmp_actors.logs import ConnectionLog
 from rtmp_actors.media.metadata import StreamMetadata, parse_on_metadata
@@ -98,7 +97,13 @@ from rtmp_actors.session.client_events import (
     StreamEnded,
     StreamMetaDataReceived,
 )
-from rtmp_actors.session.events import Disconnected, MediaType, NewByteIOTotals, SessionEvent
+from rtmp_actors.session.events import (
+    ByteCountDirection,
+    Disconnected,
+    MediaType,
+    NewByteIOTotals,
+    SessionEvent,
+)
 
 __all__ = ["ClientSession", "ClientState", "ServerCapabilities", "SessionOutput"]
 

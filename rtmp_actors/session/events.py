@@ -7,11 +7,25 @@ from dataclasses import dataclass
 
 from rtmp_actors.errors import RtmpError
 
-__all__ = ["Disconnected", "MediaType", "NewByteIOTotals", "SessionError", "SessionEvent"]
+__all__ = [
+    "ByteCountDirection",
+    "Disconnected",
+    "MediaType",
+    "NewByteIOTotals",
+    "SessionError",
+    "SessionEvent",
+]
 
 
 class SessionError(RtmpError):
     """The peer broke the session protocol badly enough that the connection must end."""
+
+
+class ByteCountDirection(enum.Enum):
+    """Which byte total a session is told (``notify_byte_count``)."""
+
+    BYTES_RECEIVED = "bytes_received"
+    BYTES_SENT = "bytes_sent"
 
 
 class MediaType(enum.Enum):

@@ -42,7 +42,6 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, Final, NamedTuple, NoReturn
 
-from behaviours.session_handler import ByteCountDirection
 from rtmp_actors.errors import ProtocolError
 from rtmp_actors.logs import ConnectionLog
 from rtmp_actors.media.codecs import AudioFourCC, VideoFourCC
@@ -109,7 +108,7 @@ from rtmp_actors.protocol.messages import (
     WindowAcknowledgementSize,
     decode_messages,
 )
-from rtmp_actors.session.events import MediaType, SessionError, SessionEvent
+from rtmp_actors.session.events import ByteCountDirection, MediaType, SessionError, SessionEvent
 from rtmp_actors.session.playback import PlaybackChoice
 from rtmp_actors.session.server_config import ServerSessionConfig
 from rtmp_actors.session.server_events import (
