@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import abc
-from typing import TYPE_CHECKING
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 # Defined in the sans-I/O core, which must not import this package (it imports pykka).
 from rtmp_actors.session.events import ByteCountDirection
@@ -24,3 +25,25 @@ class SessionHandler(abc.ABC):
     @abc.abstractmethod
     def notify_byte_count(self, direction: ByteCountDirection, total: int) -> None:
         """Take the connection's byte *total* so far in one direction (not a delta)."""
+
+    @abc.abstractmethod
+    def handle_rtmp_inputs(
+        self, messages: Sequence[DetailedMessage], byte_totals: tuple[int, int] | None = None
+    ) -> None:
+        """Take the messages of one or more reads, in order, and maybe new byte totals."""
+
+    @abc.abstractmethod
+    def notify_byte_totals(self, bytes_sent: int, bytes_received: int) -> None:
+        """Take both byte totals at once."""
+
+    @abc.abstractmethod
+    def notify_disconnected(self, reason: str | None) -> None:
+        """The connection is gone: raise the final events, then stop."""
+
+    @abc.abstractmethod
+    def set_protocol_handler(self, protocol_handler: Any) -> str:
+        """Wire the protocol handler actor (a ref); ``"handler_already_set"`` the 2nd time."""
+
+    @abc.abstractmethod
+    def set_event_handler(self, receiver: Any) -> str:
+        """Wire the event receiver actor (a ref); ``"handler_already_set"`` the 2nd time."""
