@@ -303,8 +303,7 @@ class ProtocolHandlerActor(MonitoredActor, ProtocolHandler):
     def connection_lost(self, reason: str | None) -> None:
         """The transport is gone: tell the session, then stop."""
         self._closed = True
-        self._deliver()
-        self._report_bytes()
+        self._report_bytes()  # delivers what was read first
         if self._session is not None:
             self._session.notify_disconnected.defer(reason)
         self.stop()

@@ -14,7 +14,7 @@ from rtmp_actors.actors.session_actor import SessionActor
 from rtmp_actors.media.metadata import StreamMetadata
 from rtmp_actors.session.events import MediaType, SessionEvent
 from rtmp_actors.session.playback import PlaybackChoice
-from rtmp_actors.session.server import SessionOutput, StreamState
+from rtmp_actors.session.server import SessionOutput
 from rtmp_actors.session.server_events import (
     AudioVideoDataReceived,
     PublishingFinished,
@@ -52,16 +52,16 @@ class ServerSessionActor(SessionActor):
             self._tell_choice(choice)
 
     def _tell_choice(self, choice: PlaybackChoice) -> None:
-        if self._protocol is not None:
-            with contextlib.suppress(pykka.ActorDeadError):
-                self._protocol.playback_changed.defer(choice)
+        # One writer owns a stream's rules: its media sink's writer if it has one, else the
+        # protocol handler. A new play starts over with the protocol handler.
         if choice.new_play:
-            self._media_writers.pop(choice.stream_id, None)  # a new play opens its own sink
-            return
+            self._media_writers.pop(choice.stream_id, None)
         writer = self._media_writers.get(choice.stream_id)
-        if writer is not None:
-            with contextlib.suppress(pykka.ActorDeadError):
+        with contextlib.suppress(pykka.ActorDeadError):
+            if writer is not None:
                 writer.playback_changed.defer(self.connection_id, choice.stream_id, choice)
+            elif self._protocol is not None:
+                self._protocol.playback_changed.defer(choice)
 
     def _route_events(self, events: list[SessionEvent]) -> list[SessionEvent]:
         routes = self._media_routes
@@ -116,17 +116,9 @@ class ServerSessionActor(SessionActor):
         then on and is told the player's choices (``playback_changed``), starting with the
         current ones, until the stream's next play.
         """
-        stream = self._session.streams.get(stream_id)
-        if (
-            stream is not None
-            and stream.state is StreamState.PLAYING
-            and self._protocol is not None
-            and not self._finished
-        ):
+        current = self._session.playback_choice(stream_id)
+        if current is not None and self._protocol is not None and not self._finished:
             self._media_writers[stream_id] = reply_to
-            current = PlaybackChoice(
-                stream_id, stream.paused, stream.receive_audio, stream.receive_video
-            )
             notices = self._session.player_notices(stream_id)
             with contextlib.suppress(pykka.ActorDeadError):
                 reply_to.playback_changed.defer(self.connection_id, stream_id, current)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import logging
 from typing import Any
 
 import pykka
@@ -17,8 +16,6 @@ from rtmp_actors.relay.stream import PlayRequest, PublishRequest
 from rtmp_actors.session import server_events as events
 
 __all__ = ["RelayReceiver"]
-
-logger = logging.getLogger(__name__)
 
 MAX_PENDING_CHECKS = 16
 """Publish/play requests of one connection waiting for the access controller."""

@@ -463,14 +463,10 @@ class LiveStream(MonitoredActor, MediaReceiver, MediaWriter):
             # receiver will say it left; nothing more is sent to it meanwhile.
             self._forget(player.key)
             return
-        rules = player.rules
-        if rules is None:
-            rules = player.rules = sink.new_rules(start_at_keyframe=player.needs_keyframe)
-            if player.choice is not None:
-                rules.apply(player.choice)
-        elif player.needs_keyframe:
-            rules.require_keyframe()
-        player.needs_keyframe = False
+        # A player's one sink opens once: its rules start from what was kept for them.
+        rules = player.rules = sink.new_rules(start_at_keyframe=player.needs_keyframe)
+        if player.choice is not None:
+            rules.apply(player.choice)
         if not self._send_pending(player, sink, rules):
             self._forget(player.key)
             return

@@ -295,7 +295,7 @@ class PlayerNotice(enum.Enum):
 
 
 def publish_notices(stream_id: int, stream_key: str) -> tuple[StreamBegin, OnStatus]:
-    """What a waiting player is told when a publisher arrives (for relays too)."""
+    """What a waiting player is told when a publisher arrives."""
     return StreamBegin(stream_id), OnStatus.play_publish_notify(stream_key)
 
 
@@ -675,11 +675,11 @@ class ServerSession:
 
         The stream stays playing: the player keeps waiting for a new publisher.
         """
-        self._messages.extend(self.player_notices(stream_id).get(PlayerNotice.UNPUBLISHED, ()))
+        self._messages.extend(self._notice_messages(stream_id, PlayerNotice.UNPUBLISHED))
 
     def send_stream_published(self, stream_id: int) -> None:
         """Tell a player a publisher arrived: StreamBegin and ``NetStream.Play.PublishNotify``."""
-        self._messages.extend(self.player_notices(stream_id).get(PlayerNotice.PUBLISHED, ()))
+        self._messages.extend(self._notice_messages(stream_id, PlayerNotice.PUBLISHED))
 
     def player_notices(self, stream_id: int) -> dict[PlayerNotice, list[DetailedMessage]]:
         """The notices of a playing stream, for a writer that sends them in order with media.
@@ -688,22 +688,24 @@ class ServerSession:
         gets these when the stream's media sink opens, so its notices keep their place among
         the media without a round trip through the session. Empty unless the stream plays.
         """
+        notices = {notice: self._notice_messages(stream_id, notice) for notice in PlayerNotice}
+        return notices if all(notices.values()) else {}
+
+    def _notice_messages(self, stream_id: int, notice: PlayerNotice) -> list[DetailedMessage]:
         stream = self._playing_stream(stream_id)
         if stream is None or stream.stream_key is None:
-            return {}
-        begin, published = publish_notices(stream_id, stream.stream_key)
-        eof, unpublished = unpublish_notices(stream_id, stream.stream_key)
-        amf3 = self._amf3
-        return {
-            PlayerNotice.PUBLISHED: [
-                DetailedMessage(0, 0, begin),
-                DetailedMessage(0, stream_id, published.to_message(amf3=amf3)),
-            ],
-            PlayerNotice.UNPUBLISHED: [
-                DetailedMessage(0, 0, eof),
-                DetailedMessage(0, stream_id, unpublished.to_message(amf3=amf3)),
-            ],
-        }
+            return []
+        notices = publish_notices if notice is PlayerNotice.PUBLISHED else unpublish_notices
+        user_control, status = notices(stream_id, stream.stream_key)
+        return [
+            DetailedMessage(0, 0, user_control),
+            DetailedMessage(0, stream_id, status.to_message(amf3=self._amf3)),
+        ]
+
+    def playback_choice(self, stream_id: int) -> PlaybackChoice | None:
+        """The player's current choices for a playing stream (None unless it plays)."""
+        stream = self._playing_stream(stream_id)
+        return None if stream is None else stream.choice()
 
     def send_ping_request(self, now: float) -> None:
         """Send a User Control PingRequest and raise :class:`PingRequestSent`.

@@ -1062,6 +1062,8 @@ def test_receive_audio_and_video_flags_are_reported_for_the_media_writer() -> No
     assert output.playback == [PlaybackChoice(stream_id), PlaybackChoice(stream_id, video=False)]
     assert not session.streams[stream_id].receive_video
     assert drain(session).playback == []  # reported once
+    assert session.playback_choice(stream_id) == PlaybackChoice(stream_id, video=False)
+    assert session.playback_choice(create_stream(session)) is None  # not playing
 
 
 def test_user_control_sends_to_a_playing_stream() -> None:
