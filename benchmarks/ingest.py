@@ -55,6 +55,7 @@ Run: ``.venv/bin/python benchmarks/ingest.py [--repeat N] [--mbits 40 4 | --file
 from __future__ import annotations
 
 import argparse
+import contextlib
 import cProfile
 import io
 import logging
@@ -70,6 +71,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -304,33 +306,49 @@ class ThreadCpuSampler:
         return roles
 
 
-def ingest_once(flv: Path, loops: int, port: int, stats: IngestStats, timeout: float) -> Run:
-    """Publish ``flv`` ``loops`` times over with FFmpeg (no ``-re``) until the session ends."""
-    command = [
+def publish_command(flv: Path, loops: int, port: int) -> list[str]:
+    """FFmpeg publishing ``flv`` ``loops`` times over, as fast as it can (no ``-re``)."""
+    return [
         ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error",
         "-stream_loop", str(loops - 1), "-i", str(flv),
         "-c", "copy", "-f", "flv", f"rtmp://127.0.0.1:{port}/live/bench",
     ]  # fmt: skip
-    sampler = ThreadCpuSampler()
+
+
+@contextlib.contextmanager
+def publishing(command: list[str], timeout: float) -> Iterator[None]:
+    """Run FFmpeg while the block runs, then wait for it to finish (killed on a failure).
+
+    Raises:
+        RuntimeError: FFmpeg failed (with its log) or outlived ``timeout``.
+    """
     with tempfile.TemporaryFile() as log:
-        children_before = cpu_usage(resource.RUSAGE_CHILDREN)
-        user_before, sys_before, switches_before, faults_before = cpu_usage(resource.RUSAGE_SELF)
         ffmpeg = subprocess.Popen(command, stdin=subprocess.DEVNULL, stderr=log)
         try:
-            if not sampler.wait(stats.done, timeout):
-                msg = f"the session did not end within {timeout} s"
-                raise RuntimeError(msg)
-            user_after, sys_after, switches_after, faults_after = cpu_usage(resource.RUSAGE_SELF)
+            yield
             returncode = ffmpeg.wait(timeout)
         finally:
             if ffmpeg.poll() is None:
                 ffmpeg.kill()
                 ffmpeg.wait()
-        children_after = cpu_usage(resource.RUSAGE_CHILDREN)
         if returncode != 0:
             log.seek(0)
             msg = f"ffmpeg failed ({returncode}): {log.read().decode(errors='replace')}"
             raise RuntimeError(msg)
+
+
+def ingest_once(flv: Path, loops: int, port: int, stats: IngestStats, timeout: float) -> Run:
+    """Publish ``flv`` ``loops`` times over with FFmpeg (no ``-re``) until the session ends."""
+    command = publish_command(flv, loops, port)
+    sampler = ThreadCpuSampler()
+    children_before = cpu_usage(resource.RUSAGE_CHILDREN)
+    user_before, sys_before, switches_before, faults_before = cpu_usage(resource.RUSAGE_SELF)
+    with publishing(command, timeout):
+        if not sampler.wait(stats.done, timeout):
+            msg = f"the session did not end within {timeout} s"
+            raise RuntimeError(msg)
+        user_after, sys_after, switches_after, faults_after = cpu_usage(resource.RUSAGE_SELF)
+    children_after = cpu_usage(resource.RUSAGE_CHILDREN)
     if stats.connected_at is None or stats.disconnected_at is None:
         msg = "the session ended without ever connecting"
         raise RuntimeError(msg)
@@ -422,28 +440,14 @@ class ProcessRun(IngestFigures):
 def ingest_process(flv: Path, loops: int, server: RunningServer, timeout: float) -> ProcessRun:
     """Publish ``flv`` ``loops`` times over (no ``-re``) until the server closed the session."""
     payload, tags = flv_payload(flv)
-    command = [
-        ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error",
-        "-stream_loop", str(loops - 1), "-i", str(flv),
-        "-c", "copy", "-f", "flv", f"rtmp://127.0.0.1:{server.port}/live/bench",
-    ]  # fmt: skip
+    command = publish_command(flv, loops, server.port)
     pids = server.pids()
-    with tempfile.TemporaryFile() as log:
-        children_before = cpu_usage(resource.RUSAGE_CHILDREN)
-        user_before, sys_before = cpu_times(pids)
-        started = time.monotonic()
-        ffmpeg = subprocess.Popen(command, stdin=subprocess.DEVNULL, stderr=log)
-        try:
-            returncode = ffmpeg.wait(timeout)
-        finally:
-            if ffmpeg.poll() is None:
-                ffmpeg.kill()
-                ffmpeg.wait()
-        children_after = cpu_usage(resource.RUSAGE_CHILDREN)
-        if returncode != 0:
-            log.seek(0)
-            msg = f"ffmpeg failed ({returncode}): {log.read().decode(errors='replace')}"
-            raise RuntimeError(msg)
+    children_before = cpu_usage(resource.RUSAGE_CHILDREN)
+    user_before, sys_before = cpu_times(pids)
+    started = time.monotonic()
+    with publishing(command, timeout):
+        pass  # FFmpeg pushes until its input ends
+    children_after = cpu_usage(resource.RUSAGE_CHILDREN)
     # The server may still be reading what FFmpeg wrote last: the window ends once it closed.
     if not wait_for(lambda: server.connections() == 0, 60, 0.02):
         msg = "the server did not close the publisher's connection within 60 s"
