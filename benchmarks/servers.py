@@ -30,20 +30,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.nginx_rtmp import nginx_rtmp  # noqa: E402
+from tests.nginx_rtmp import free_port, nginx_rtmp  # noqa: E402
+from tests.peers import stop_process  # noqa: E402
 
 GB = 1e9
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 _PR_SET_PDEATHSIG = 1
 # The console script's entry point (setup.cfg), for a relay run from another source tree.
 _RELAY_MAIN = "import sys; from rtmp_actors.cli import main; sys.exit(main(sys.argv[1:]))"
-
-
-def free_port() -> int:
-    """A loopback TCP port that was free a moment ago."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def raise_open_files(needed: int) -> int:
@@ -244,9 +238,4 @@ def server_under_test(
         description = f"rtmp-actors serve ({relay_origin(relay_tree)})"
         yield RunningServer("relay", description, port, relay.pid, http_port)
     finally:
-        relay.terminate()
-        try:
-            relay.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            relay.kill()
-            relay.wait()
+        stop_process(relay, 30)

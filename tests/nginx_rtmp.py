@@ -8,7 +8,7 @@ import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
-from tests.peers import debian_tool, missing_peer, poll_until
+from tests.peers import debian_tool, missing_peer, poll_until, stop_process
 
 RTMP_MODULE = Path("/usr/lib/nginx/modules/ngx_rtmp_module.so")
 
@@ -75,10 +75,5 @@ def nginx_rtmp(workdir: Path, chunk_size: int = 4096) -> Iterator[int]:
         wait_for_port(port)
         yield port
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process, 10)
         log.close()

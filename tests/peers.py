@@ -8,7 +8,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import pytest
 
@@ -73,3 +73,13 @@ def poll_until(condition: Callable[[], bool], timeout: float, what: str) -> None
         if time.monotonic() > deadline:
             pytest.fail(f"timed out after {timeout} s waiting for {what}")
         idle.wait(0.02)  # a bounded poll of another process, not synchronisation
+
+
+def stop_process(process: subprocess.Popen[Any], timeout: float) -> None:
+    """Ask a peer process to end (SIGTERM); kill it if it is still there after ``timeout``."""
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
