@@ -1,15 +1,29 @@
 """The exceptions rtmp_actors raises.
 
-Every decoder in the protocol core (handshake, chunk stream, messages, AMF, FLV and codec
-headers) raises only :class:`ProtocolError` on bad input, whatever the bytes are. Anything else
-escaping a decoder is a bug.
+Two kinds of mistake, told apart as h11 does:
+
+* :class:`RemoteProtocolError`: the peer (or a file) broke the protocol. Every decoder in the
+  protocol core (handshake, chunk stream, messages, AMF, FLV and codec headers) raises only
+  this on bad input, whatever the bytes are; a connection that meets one ends. Anything else
+  escaping a decoder is a bug.
+* :class:`LocalProtocolError`: the caller misused the API (answered a request that does not
+  exist, sent media on a stream it does not publish, encoded a value RTMP cannot carry). The
+  connection's state is unchanged; fix the calling code.
+
+Both are :class:`ProtocolError` s, so code that catches that keeps working.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-__all__ = ["LimitExceededError", "ProtocolError", "RtmpError"]
+__all__ = [
+    "LimitExceededError",
+    "LocalProtocolError",
+    "ProtocolError",
+    "RemoteProtocolError",
+    "RtmpError",
+]
 
 
 class RtmpError(Exception):
@@ -17,7 +31,7 @@ class RtmpError(Exception):
 
 
 class ProtocolError(RtmpError):
-    """The peer (or a file) sent bytes that break the protocol; the message says what.
+    """Something broke the RTMP protocol: the common base of the two kinds below.
 
     Attributes:
         messages_before_error: Whole messages the raising layer decoded from the same input
@@ -28,7 +42,15 @@ class ProtocolError(RtmpError):
     messages_before_error: Sequence[object] = ()
 
 
-class LimitExceededError(ProtocolError):
+class RemoteProtocolError(ProtocolError):
+    """The peer (or a file) sent bytes that break the protocol; the message says what."""
+
+
+class LocalProtocolError(ProtocolError):
+    """The caller used the API in a way the protocol or the session's state does not allow."""
+
+
+class LimitExceededError(RemoteProtocolError):
     """The peer asked for more than a configured limit allows (see :class:`~rtmp_actors.Limits`).
 
     Attributes:

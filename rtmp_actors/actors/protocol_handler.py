@@ -38,13 +38,11 @@ from rtmp_actors.protocol.messages import AudioData, DetailedMessage, VideoData
 from rtmp_actors.protocol.prepared import PreparedMessage
 from rtmp_actors.session.playback import PlaybackChoice, PlaybackRules, Verdict
 from rtmp_actors.session.server import PlayerNotice
-from rtmp_actors.transport.io_loop import TimerHandle
+from rtmp_actors.transport.io_loop import Scheduler, TimerHandle
 
 __all__ = ["FlowControl", "ProtocolHandlerActor", "ProtocolTransport"]
 
 logger = logging.getLogger(__name__)
-
-Scheduler = Callable[[float, Callable[[], None]], TimerHandle]
 
 
 class ProtocolTransport(Protocol):

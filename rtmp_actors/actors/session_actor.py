@@ -26,7 +26,7 @@ from rtmp_actors.session.events import (
     SessionError,
     SessionEvent,
 )
-from rtmp_actors.transport.io_loop import TimerHandle
+from rtmp_actors.transport.io_loop import Scheduler, TimerHandle
 
 __all__ = ["HANDLER_ALREADY_SET", "SessionActor", "SessionMachine"]
 
@@ -34,8 +34,6 @@ logger = logging.getLogger(__name__)
 
 HANDLER_ALREADY_SET = "handler_already_set"
 """What ``set_event_handler``/``set_protocol_handler`` answer when called a second time."""
-
-Scheduler = Callable[[float, Callable[[], None]], TimerHandle]
 
 
 class SessionOutputLike(Protocol):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import TypeVar
 
-from rtmp_actors.errors import ProtocolError
+from rtmp_actors.errors import RemoteProtocolError
 from rtmp_actors.media.enhanced import MAX_TIMESTAMP_OFFSET_NANO, AvMultitrackType, ModEx, ModExType
 
 Buffer = bytes | bytearray | memoryview
@@ -19,7 +19,7 @@ def need(data: Buffer, end: int, what: str) -> None:
     """Raise unless ``data`` has at least ``end`` bytes."""
     if end > len(data):
         msg = f"{what} is cut short: needs {end} bytes, the tag has {len(data)}"
-        raise ProtocolError(msg)
+        raise RemoteProtocolError(msg)
 
 
 def ui24(data: Buffer, offset: int) -> int:
@@ -73,11 +73,11 @@ def read_mod_ex(data: Buffer, offset: int, what: str) -> tuple[int, int, tuple[M
         if mod_ex_type == ModExType.TIMESTAMP_OFFSET_NANO:
             if size < 3:
                 msg = f"{what} TimestampOffsetNano has {size} bytes of data, needs 3"
-                raise ProtocolError(msg)
+                raise RemoteProtocolError(msg)
             nano = ui24(entry_data, 0)
             if nano > MAX_TIMESTAMP_OFFSET_NANO:
                 msg = f"{what} TimestampOffsetNano {nano} is above {MAX_TIMESTAMP_OFFSET_NANO}"
-                raise ProtocolError(msg)
+                raise RemoteProtocolError(msg)
             entries.append(ModEx(ModExType.TIMESTAMP_OFFSET_NANO, entry_data))
         else:
             entries.append(ModEx(mod_ex_type, entry_data))
@@ -148,7 +148,7 @@ def read_multitrack(
     layout_value = data[offset] >> 4
     if layout_value > AvMultitrackType.MANY_TRACKS_MANY_CODECS:
         msg = f"{what} has the unknown multitrack type {layout_value}"
-        raise ProtocolError(msg)
+        raise RemoteProtocolError(msg)
     layout = _LAYOUTS[layout_value]
     inner_type = packet_type(data[offset] & 0x0F, "inside a multitrack")
     offset += 1
@@ -176,7 +176,7 @@ def read_multitrack(
                     f"{what} track {track_id} claims {end - offset} bytes, "
                     f"only {end_of_data - offset} remain"
                 )
-                raise ProtocolError(msg)
+                raise RemoteProtocolError(msg)
         tracks.append(read_track(data, offset, end, track_id, fourcc, inner_type))
         offset = end
         if layout == AvMultitrackType.ONE_TRACK or offset >= end_of_data:

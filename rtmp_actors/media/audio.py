@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import IntEnum, IntFlag
 
-from rtmp_actors.errors import ProtocolError
+from rtmp_actors.errors import RemoteProtocolError
 from rtmp_actors.media._wire import (
     MOD_EX,
     Buffer,
@@ -336,7 +336,7 @@ def parse_audio_tag(data: Buffer) -> AudioTagHeader:
         need(data, 2, f"{_WHAT} AAC header")
         if data[1] > AacPacketType.RAW:
             msg = f"{_WHAT} has the unknown AAC packet type {data[1]}"
-            raise ProtocolError(msg)
+            raise RemoteProtocolError(msg)
         packet_type = (AudioPacketType.SEQUENCE_START, AudioPacketType.CODED_FRAMES)[data[1]]
         header_size = 2
     else:
@@ -366,7 +366,7 @@ def _media_packet_type(value: int, context: str) -> AudioPacketType:
             msg = f"{_WHAT} has packet type {value} {context}, where it is not allowed"
         else:
             msg = f"{_WHAT} has the unknown packet type {value}"
-        raise ProtocolError(msg)
+        raise RemoteProtocolError(msg)
     return packet_type
 
 
@@ -432,7 +432,7 @@ def _read_multichannel_config(
     what = f"{_WHAT} track {track_id} MultichannelConfig"
     if offset + 2 > end:
         msg = f"{what} is cut short before its channel order and count"
-        raise ProtocolError(msg)
+        raise RemoteProtocolError(msg)
     order_value = data[offset]
     count = data[offset + 1]
     offset += 2
@@ -441,7 +441,7 @@ def _read_multichannel_config(
     if order_value == AudioChannelOrder.NATIVE:
         if offset + 4 > end:
             msg = f"{what} is cut short before its channel mask"
-            raise ProtocolError(msg)
+            raise RemoteProtocolError(msg)
         mask = int.from_bytes(data[offset : offset + 4])
         return MultichannelConfig(
             AudioChannelOrder.NATIVE, count, AudioChannelMask(mask)
@@ -449,11 +449,11 @@ def _read_multichannel_config(
     if order_value == AudioChannelOrder.CUSTOM:
         if offset + count > end:
             msg = f"{what} is cut short in its map of {count} channels"
-            raise ProtocolError(msg)
+            raise RemoteProtocolError(msg)
         mapping = tuple(_CHANNELS.get(c, c) for c in data[offset : offset + count])
         return MultichannelConfig(AudioChannelOrder.CUSTOM, count, None, mapping), offset + count
     msg = f"{what} has the unknown channel order {order_value}"
-    raise ProtocolError(msg)
+    raise RemoteProtocolError(msg)
 
 
 # --- Hot-path check -------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import Protocol
 
-from rtmp_actors.errors import LimitExceededError, ProtocolError
+from rtmp_actors.errors import LimitExceededError, RemoteProtocolError
 from rtmp_actors.limits import DEFAULT_LIMITS
 from rtmp_actors.media._wire import Buffer
 
@@ -126,14 +126,14 @@ class FlvHeader:
         """
         if len(data) < FLV_HEADER_SIZE:
             msg = f"FLV header is cut short: {len(data)} of {FLV_HEADER_SIZE} bytes"
-            raise ProtocolError(msg)
+            raise RemoteProtocolError(msg)
         if bytes(data[:3]) != _SIGNATURE:
             msg = f"not an FLV file: it starts with {bytes(data[:3])!r}, not b'FLV'"
-            raise ProtocolError(msg)
+            raise RemoteProtocolError(msg)
         data_offset = int.from_bytes(data[5:9])
         if data_offset < FLV_HEADER_SIZE:
             msg = f"FLV header claims a size of {data_offset} bytes, below {FLV_HEADER_SIZE}"
-            raise ProtocolError(msg)
+            raise RemoteProtocolError(msg)
         flags = data[4]
         return cls(bool(flags & 0x04), bool(flags & 0x01), data[3], data_offset)
 
@@ -230,7 +230,7 @@ class FlvReader:
         value = int.from_bytes(first_back_pointer)
         if value != 0 and strict:
             msg = f"PreviousTagSize0 at byte {self._position} is {value}, not 0"
-            raise ProtocolError(msg)
+            raise RemoteProtocolError(msg)
         self._position += 4
 
     @property
@@ -270,7 +270,7 @@ class FlvReader:
         first = head[0]
         if first & 0xC0 and self._strict:
             msg = f"FLV tag at byte {where} has reserved bits set in its type byte {first:#04x}"
-            raise ProtocolError(msg)
+            raise RemoteProtocolError(msg)
         size = int.from_bytes(head[1:4])
         if size > self._max_tag_size:
             raise LimitExceededError(
@@ -297,14 +297,14 @@ class FlvReader:
                 f"back pointer after the tag at byte {where} is {value}, "
                 f"but the tag takes {TAG_HEADER_SIZE + size} bytes"
             )
-            raise ProtocolError(msg)
+            raise RemoteProtocolError(msg)
         self._position = where + TAG_HEADER_SIZE + size + 4
         return tag
 
     def _cut_short(self, what: str) -> None:
         if self._strict:
             msg = f"FLV file ends inside {what}"
-            raise ProtocolError(msg)
+            raise RemoteProtocolError(msg)
         self.truncated = True
         self._done = True
 
@@ -328,7 +328,7 @@ class FlvReader:
             chunk = self._read(min(size, _SKIP_CHUNK))
             if not chunk:
                 msg = f"FLV file ends inside the {size} header bytes after byte 9"
-                raise ProtocolError(msg)
+                raise RemoteProtocolError(msg)
             size -= len(chunk)
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import IntEnum
 
-from rtmp_actors.errors import ProtocolError
+from rtmp_actors.errors import RemoteProtocolError
 from rtmp_actors.media._wire import (
     MOD_EX,
     Buffer,
@@ -225,7 +225,7 @@ def parse_video_tag(data: Buffer) -> VideoTagHeader:
     """
     if not data:
         msg = "video tag is empty"
-        raise ProtocolError(msg)
+        raise RemoteProtocolError(msg)
     if data[0] & 0x80:
         return _parse_enhanced(data)
     return _parse_legacy(data)
@@ -235,7 +235,7 @@ def _frame_type(value: int) -> VideoFrameType:
     frame_type = _FRAME_TYPES.get(value)
     if frame_type is None:
         msg = f"{_WHAT} has the reserved frame type {value}"
-        raise ProtocolError(msg)
+        raise RemoteProtocolError(msg)
     return frame_type
 
 
@@ -265,7 +265,7 @@ def _parse_legacy(data: Buffer) -> VideoTagHeader:
         need(data, 5, f"{_WHAT} AVC header")
         if data[1] > AvcPacketType.END_OF_SEQUENCE:
             msg = f"{_WHAT} has the unknown AVC packet type {data[1]}"
-            raise ProtocolError(msg)
+            raise RemoteProtocolError(msg)
         packet_type = _LEGACY_PACKET_TYPES[data[1]]
         composition_time = si24(data, 2)
         header_size = 5
@@ -297,7 +297,7 @@ def _media_packet_type(value: int, context: str) -> VideoPacketType:
             msg = f"{_WHAT} has packet type {value} {context}, where it is not allowed"
         else:
             msg = f"{_WHAT} has the unknown packet type {value}"
-        raise ProtocolError(msg)
+        raise RemoteProtocolError(msg)
     return packet_type
 
 
@@ -380,7 +380,7 @@ def _read_track(
     if packet_type == VideoPacketType.CODED_FRAMES and fourcc in _CTS_FOURCCS:
         if offset + 3 > end:
             msg = f"{_WHAT} track {track_id} is too short for its composition time"
-            raise ProtocolError(msg)
+            raise RemoteProtocolError(msg)
         composition_time = si24(data, offset)
         offset += 3
     return VideoTrack(track_id, fourcc, packet_type, composition_time, offset, end - offset)

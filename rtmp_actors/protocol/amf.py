@@ -40,7 +40,7 @@ import pyamf.amf0
 import pyamf.amf3
 from pyamf.util.pure import BufferedByteStream
 
-from rtmp_actors.errors import ProtocolError
+from rtmp_actors.errors import ProtocolError, RemoteProtocolError
 from rtmp_actors.limits import DEFAULT_LIMITS, Limits
 
 __all__ = [
@@ -152,12 +152,12 @@ def _number(value: float) -> int | float:
 def _date_from_ms(ms: float) -> datetime:
     if not math.isfinite(ms):
         msg = f"AMF date is not a finite number of milliseconds ({ms!r})"
-        raise ProtocolError(msg)
+        raise RemoteProtocolError(msg)
     try:
         return _EPOCH + timedelta(milliseconds=ms)
     except OverflowError:
         msg = f"AMF date of {ms!r} ms since 1970 is out of range"
-        raise ProtocolError(msg) from None
+        raise RemoteProtocolError(msg) from None
 
 
 def _ms_from_date(value: datetime) -> float:
@@ -201,7 +201,7 @@ class _Guard:
             state.depth -= 1
 
     def _fail(self, message: str) -> ProtocolError:
-        return ProtocolError(f"{message} (at byte {self.stream.tell()})")
+        return RemoteProtocolError(f"{message} (at byte {self.stream.tell()})")
 
     def _enter(self, container: Any, what: str) -> None:
         state = self._state
@@ -696,13 +696,13 @@ def decode_values(
         raise
     except RecursionError:
         msg = f"AMF data nests too deeply for the Python stack (at byte {stream.tell()})"
-        raise ProtocolError(msg) from None
+        raise RemoteProtocolError(msg) from None
     except (OSError, EOFError, pyamf.EOStream, struct.error):
         msg = f"AMF data is truncated (at byte {stream.tell()} of {end})"
-        raise ProtocolError(msg) from None
+        raise RemoteProtocolError(msg) from None
     except (pyamf.BaseError, ValueError, OverflowError) as error:
         msg = f"malformed AMF data at byte {stream.tell()}: {error}"
-        raise ProtocolError(msg) from None
+        raise RemoteProtocolError(msg) from None
     return values
 
 

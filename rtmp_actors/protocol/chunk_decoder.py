@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import struct
 
-from rtmp_actors.errors import LimitExceededError, ProtocolError
+from rtmp_actors.errors import LimitExceededError, ProtocolError, RemoteProtocolError
 from rtmp_actors.limits import DEFAULT_LIMITS, Limits
 from rtmp_actors.protocol.messages import (
     MEDIA_MESSAGE_TYPES,
@@ -278,7 +278,7 @@ chunk_stream_id=2)]
         if stream is None:
             if fmt != 0:
                 msg = f"chunk stream {csid} starts with a format {fmt} header instead of 0"
-                raise ProtocolError(msg)
+                raise RemoteProtocolError(msg)
             if len(self._streams) >= self._limits.max_chunk_streams:
                 raise LimitExceededError(
                     "max_chunk_streams",
@@ -329,7 +329,7 @@ chunk_stream_id=2)]
                         f"type {type_id}, {length} bytes while {stream.remaining} bytes of a "
                         f"type {stream.type_id}, {stream.length}-byte message are outstanding"
                     )
-                    raise ProtocolError(msg)
+                    raise RemoteProtocolError(msg)
             else:
                 stream.extended = extended
                 stream.extended_value = field

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field, replace
 from enum import IntFlag, StrEnum
 from typing import ClassVar, Final, Self
 
-from rtmp_actors.errors import LimitExceededError, ProtocolError
+from rtmp_actors.errors import LimitExceededError, RemoteProtocolError
 from rtmp_actors.limits import DEFAULT_LIMITS, Limits
 from rtmp_actors.protocol.amf import UNDEFINED, AmfValue
 from rtmp_actors.protocol.messages import CommandMessage, DataMessage
@@ -177,13 +177,13 @@ def _argument(message: CommandMessage, index: int) -> AmfValue:
 def _expect_name(message: CommandMessage, name: str) -> None:
     if message.name != name:
         msg = f"expected a {name!r} command, got {message.name!r}"
-        raise ProtocolError(msg)
+        raise RemoteProtocolError(msg)
 
 
 def _name(value: AmfValue, what: str, limits: Limits) -> str:
     if not isinstance(value, str):
         msg = f"{what} must be a string, got {type(value).__name__}"
-        raise ProtocolError(msg)
+        raise RemoteProtocolError(msg)
     size = len(value.encode("utf-8"))
     if size > limits.max_name_length:
         raise LimitExceededError("max_name_length", size, limits.max_name_length, what)
@@ -195,7 +195,7 @@ def _optional_str(value: AmfValue, what: str) -> str | None:
         return None
     if not isinstance(value, str):
         msg = f"{what} must be a string, got {type(value).__name__}"
-        raise ProtocolError(msg)
+        raise RemoteProtocolError(msg)
     return value
 
 
@@ -204,7 +204,7 @@ def _optional_number(value: AmfValue, what: str) -> float | None:
         return None
     if not _is_number(value):
         msg = f"{what} must be a number, got {type(value).__name__}"
-        raise ProtocolError(msg)
+        raise RemoteProtocolError(msg)
     return value  # type: ignore[no-any-return]
 
 
@@ -222,7 +222,7 @@ def _flag(value: AmfValue, what: str, *, default: bool) -> bool:
     if _is_number(value):
         return bool(value)
     msg = f"{what} must be a boolean, got {type(value).__name__}"
-    raise ProtocolError(msg)
+    raise RemoteProtocolError(msg)
 
 
 def _optional_bool(value: AmfValue, what: str) -> bool | None:
@@ -232,7 +232,7 @@ def _optional_bool(value: AmfValue, what: str) -> bool | None:
 def _integer(value: AmfValue, what: str) -> int:
     if not _is_number(value) or not math.isfinite(value) or value != int(value):
         msg = f"{what} must be a whole number, got {value!r}"
-        raise ProtocolError(msg)
+        raise RemoteProtocolError(msg)
     return int(value)
 
 
@@ -244,14 +244,14 @@ def _stream_id(value: AmfValue, what: str) -> int:
     stream_id = _integer(value, what)
     if not 0 <= stream_id <= MAX_STREAM_ID:
         msg = f"{what} {stream_id} is outside 0..{MAX_STREAM_ID}"
-        raise ProtocolError(msg)
+        raise RemoteProtocolError(msg)
     return stream_id
 
 
 def _object(value: AmfValue, what: str) -> dict[str, AmfValue]:
     if not isinstance(value, dict):
         msg = f"{what} must be an object, got {type(value).__name__}"
-        raise ProtocolError(msg)
+        raise RemoteProtocolError(msg)
     return value
 
 
@@ -264,7 +264,7 @@ def _fourcc_list(value: AmfValue, what: str) -> list[str] | None:
         return None
     if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
         msg = f"{what} must be an array of strings, got {value!r:.80}"
-        raise ProtocolError(msg)
+        raise RemoteProtocolError(msg)
     return list(value)
 
 
@@ -377,7 +377,7 @@ def _object_encoding(value: AmfValue, what: str) -> int | None:
     encoding = _optional_integer(value, what)
     if encoding not in (None, 0, 3):
         msg = f"{what} must be 0 (AMF0) or 3 (AMF3), got {encoding}"
-        raise ProtocolError(msg)
+        raise RemoteProtocolError(msg)
     return encoding
 
 
@@ -464,11 +464,11 @@ class Connect(Command):
         _expect_name(message, cls.name)
         if _absent(message.command_object):
             msg = "connect has no command object"
-            raise ProtocolError(msg)
+            raise RemoteProtocolError(msg)
         obj = _object(message.command_object, "connect command object")
         if "app" not in obj:
             msg = "connect command object has no app"
-            raise ProtocolError(msg)
+            raise RemoteProtocolError(msg)
         return cls(
             app=_name(obj["app"], "connect app name", limits),
             tc_url=_optional_str(obj.get("tcUrl"), "connect tcUrl"),
@@ -695,7 +695,7 @@ class ConnectResult(Command):
         properties = _optional_object(result.command_object, "connect _result properties") or {}
         if result.information is None:
             msg = "connect _result has no information object"
-            raise ProtocolError(msg)
+            raise RemoteProtocolError(msg)
         info = result.information
 
         def enhanced(key: str) -> AmfValue:
@@ -963,7 +963,7 @@ class OnStatus(Command):
         code = info.get("code")
         if not isinstance(code, str):
             msg = f"onStatus information has no code string (got {code!r:.80})"
-            raise ProtocolError(msg)
+            raise RemoteProtocolError(msg)
         return cls(
             code=code,
             level=_optional_str(info.get("level"), "onStatus level"),
@@ -1225,7 +1225,7 @@ class Pause(Command):
         _expect_name(message, cls.name)
         if _absent(_argument(message, 0)):
             msg = "pause has no pause flag"
-            raise ProtocolError(msg)
+            raise RemoteProtocolError(msg)
         return cls(
             _flag(_argument(message, 0), "pause flag", default=True),
             _number(_argument(message, 1), "pause milliseconds", 0),
@@ -1263,7 +1263,7 @@ class Seek(Command):
         milliseconds = _optional_number(_argument(message, 0), "seek milliseconds")
         if milliseconds is None:
             msg = "seek has no time"
-            raise ProtocolError(msg)
+            raise RemoteProtocolError(msg)
         return cls(milliseconds, message.transaction_id)
 
     def to_message(self, *, amf3: bool = False) -> CommandMessage:
@@ -1339,7 +1339,7 @@ class _FlagCommand(Command):
         _expect_name(message, cls.name)
         if _absent(_argument(message, 0)):
             msg = f"{cls.name} has no flag"
-            raise ProtocolError(msg)
+            raise RemoteProtocolError(msg)
         return cls(
             _flag(_argument(message, 0), f"{cls.name} flag", default=True), message.transaction_id
         )
@@ -1484,7 +1484,7 @@ def parse_command(message: CommandMessage, limits: Limits = DEFAULT_LIMITS) -> C
 def _data_name(message: DataMessage, name: str) -> None:
     if message.name != name:
         msg = f"expected a {name!r} data message, got {message.name!r}"
-        raise ProtocolError(msg)
+        raise RemoteProtocolError(msg)
 
 
 def _data_value(message: DataMessage, index: int) -> AmfValue:
@@ -1521,7 +1521,7 @@ class SetDataFrame:
         handler = _data_value(message, 1)
         if not isinstance(handler, str):
             msg = f"@setDataFrame handler must be a string, got {type(handler).__name__}"
-            raise ProtocolError(msg)
+            raise RemoteProtocolError(msg)
         return cls(_object(_data_value(message, 2), "@setDataFrame metadata"), handler)
 
     def to_message(self, *, amf3: bool = False) -> DataMessage:

@@ -17,7 +17,7 @@ import os
 from collections.abc import Callable
 from typing import NamedTuple
 
-from rtmp_actors.errors import ProtocolError
+from rtmp_actors.errors import ProtocolError, RemoteProtocolError
 from rtmp_actors.limits import DEFAULT_LIMITS, Limits
 from rtmp_actors.protocol.chunk_decoder import ChunkDecoder, MessageFields
 from rtmp_actors.protocol.chunk_encoder import ChunkEncoder
@@ -189,7 +189,7 @@ class RtmpConnection:
         size = WindowAcknowledgementSize.decode_payload(raw.payload).size
         if size == 0:
             msg = "the peer set a Window Acknowledgement Size of 0"
-            raise ProtocolError(msg)
+            raise RemoteProtocolError(msg)
         self._ack_window = size
 
     def _acknowledgement_due(self) -> bytes | None:

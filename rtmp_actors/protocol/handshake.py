@@ -36,7 +36,7 @@ import os
 from collections.abc import Callable
 from enum import Enum
 
-from rtmp_actors.errors import ProtocolError
+from rtmp_actors.errors import ProtocolError, RemoteProtocolError
 
 __all__ = [
     "DEFAULT_CLIENT_VERSION",
@@ -167,7 +167,7 @@ def _version_error(name: str, version: int) -> ProtocolError:
         detail = "this looks like a text protocol such as HTTP, not RTMP"
     else:
         detail = "not an RTMP handshake"
-    return ProtocolError(
+    return RemoteProtocolError(
         f"{name} is {version} (0x{version:02x}), expected {RTMP_VERSION}: {detail}"
     )
 
@@ -269,7 +269,7 @@ class _Handshake:
         """
         if self._error is not None:
             msg = f"the handshake already failed: {self._error}"
-            raise ProtocolError(msg)
+            raise RemoteProtocolError(msg)
         if self.is_complete:
             msg = "the handshake is complete; pass further bytes to the chunk stream decoder"
             raise RuntimeError(msg)
@@ -343,7 +343,7 @@ class _Handshake:
                     "signature derived from its digest"
                 )
             msg = f"{theirs} {detail} (verify_peer_response=False would accept it)"
-            raise ProtocolError(msg)
+            raise RemoteProtocolError(msg)
 
     def _draw(self, size: int) -> bytes:
         data = bytes(self._random_bytes(size))

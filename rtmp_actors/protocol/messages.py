@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import ClassVar
 
-from rtmp_actors.errors import LimitExceededError, ProtocolError
+from rtmp_actors.errors import LimitExceededError, RemoteProtocolError
 from rtmp_actors.limits import DEFAULT_LIMITS, Limits
 from rtmp_actors.protocol import amf
 from rtmp_actors.protocol.amf import AmfValue
@@ -182,7 +182,7 @@ class MessageContent:
 def _need(payload: bytes, size: int, what: str) -> None:
     if len(payload) < size:
         msg = f"{what} payload is {len(payload)} bytes, needs at least {size}"
-        raise ProtocolError(msg)
+        raise RemoteProtocolError(msg)
 
 
 # --- Protocol control messages (types 1, 2, 3, 5, 6) ---------------------------------------
@@ -205,7 +205,7 @@ class SetChunkSize(MessageContent):
         (size,) = _U32.unpack_from(payload)
         if size & 0x80000000 or size == 0:
             msg = f"Set Chunk Size of {size} is outside 1..2147483647"
-            raise ProtocolError(msg)
+            raise RemoteProtocolError(msg)
         return cls(size)
 
 
@@ -280,7 +280,7 @@ class SetPeerBandwidth(MessageContent):
             return cls(window_size, BandwidthLimitType(limit_type))
         except ValueError:
             msg = f"Set Peer Bandwidth has unknown limit type {limit_type}"
-            raise ProtocolError(msg) from None
+            raise RemoteProtocolError(msg) from None
 
 
 # --- User Control messages (type 4) ---------------------------------------------------------
@@ -535,12 +535,12 @@ class CommandMessage(MessageContent):
         if amf3:
             if payload[:1] != b"\x00":
                 msg = f"AMF3 command message starts with format byte {payload[:1].hex()}, not 00"
-                raise ProtocolError(msg)
+                raise RemoteProtocolError(msg)
             payload = payload[1:]
         values = amf.decode_values(payload, limits)
         if not values or not isinstance(values[0], str):
             msg = "command message does not start with a command name string"
-            raise ProtocolError(msg)
+            raise RemoteProtocolError(msg)
         name = values[0]
         name_length = len(name.encode())
         if name_length > limits.max_name_length:
@@ -554,7 +554,7 @@ class CommandMessage(MessageContent):
             or not math.isfinite(transaction_id)
         ):
             msg = f"command {name!r} has a transaction id {transaction_id!r} that is not a number"
-            raise ProtocolError(msg)
+            raise RemoteProtocolError(msg)
         command_object = values[2] if len(values) > 2 else None
         return cls(name, transaction_id, command_object, tuple(values[3:]), amf3)
 
@@ -739,7 +739,7 @@ def expand_aggregate(raw: RawMessage) -> Iterator[RawMessage]:
     while offset < end:
         if end - offset < 11:
             msg = f"aggregate message has a truncated sub-message header at byte {offset}"
-            raise ProtocolError(msg)
+            raise RemoteProtocolError(msg)
         type_id, size_bytes, ts_bytes, ts_high, _ = _AGGREGATE_TAG_HEADER.unpack_from(
             payload, offset
         )
@@ -749,7 +749,7 @@ def expand_aggregate(raw: RawMessage) -> Iterator[RawMessage]:
         body_end = body_start + size
         if body_end + 4 > end:
             msg = f"aggregate sub-message at byte {offset} claims {size} bytes beyond the end"
-            raise ProtocolError(msg)
+            raise RemoteProtocolError(msg)
         if first_timestamp is None:
             first_timestamp = timestamp
         rebased = (raw.timestamp + timestamp - first_timestamp) & MAX_TIMESTAMP
@@ -775,6 +775,6 @@ def decode_messages(raw: RawMessage, limits: Limits = DEFAULT_LIMITS) -> list[De
     for sub in expand_aggregate(raw):
         if sub.type_id == MessageType.AGGREGATE:
             msg = "aggregate message nests another aggregate"
-            raise ProtocolError(msg)
+            raise RemoteProtocolError(msg)
         result.append(decode_message(sub, limits))
     return result

@@ -45,7 +45,7 @@ import pykka
 
 from rtmp_actors.actors.method_proxy import MethodProxy
 from rtmp_actors.actors.monitoring import MonitoredActor
-from rtmp_actors.transport.io_loop import TimerHandle
+from rtmp_actors.transport.io_loop import Scheduler, TimerHandle
 
 __all__ = [
     "AccessController",
@@ -61,7 +61,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-Scheduler = Callable[[float, Callable[[], None]], TimerHandle]
 
 WILDCARD = "*"
 """In a rule, matches any app or any stream key."""

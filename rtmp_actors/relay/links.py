@@ -51,7 +51,7 @@ import fnmatch
 import itertools
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -70,7 +70,7 @@ from rtmp_actors.relay.stream import PublishRequest
 from rtmp_actors.session import client_events as events
 from rtmp_actors.session.client_config import ClientSessionConfig
 from rtmp_actors.session.events import MediaType
-from rtmp_actors.transport.io_loop import IoLoop, TimerHandle
+from rtmp_actors.transport.io_loop import IoLoop, Scheduler, TimerHandle
 from rtmp_actors.url import RtmpUrl
 
 __all__ = [
@@ -86,7 +86,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-Scheduler = Callable[[float, Callable[[], None]], TimerHandle]
 StreamName = tuple[str, str]  # (app, key)
 
 _link_ids = itertools.count(1)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,13 +13,11 @@ import pykka
 from rtmp_actors.actors.method_proxy import MethodProxy
 from rtmp_actors.actors.monitoring import MonitoredActor
 from rtmp_actors.relay.stream import LiveStream, PlayRequest, PublishRequest, StreamPolicy
-from rtmp_actors.transport.io_loop import TimerHandle
+from rtmp_actors.transport.io_loop import Scheduler
 
 __all__ = ["StreamRegistry"]
 
 logger = logging.getLogger(__name__)
-
-Scheduler = Callable[[float, Callable[[], None]], TimerHandle]
 
 
 @dataclass(slots=True)

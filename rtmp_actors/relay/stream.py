@@ -58,13 +58,11 @@ from rtmp_actors.session.events import MediaType
 from rtmp_actors.session.playback import PlaybackChoice, PlaybackRules
 from rtmp_actors.session.server import PlayerNotice
 from rtmp_actors.session.server_events import AudioVideoDataReceived, StreamMetaDataChanged
-from rtmp_actors.transport.io_loop import TimerHandle
+from rtmp_actors.transport.io_loop import Scheduler, TimerHandle
 
 __all__ = ["LiveStream", "PlayRequest", "PublishRequest", "StreamPolicy", "StreamStats"]
 
 logger = logging.getLogger(__name__)
-
-Scheduler = Callable[[float, Callable[[], None]], TimerHandle]
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,7 +24,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-__all__ = ["IoLoop", "Listener", "TimerHandle"]
+__all__ = ["IoLoop", "Listener", "Scheduler", "TimerHandle"]
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +53,11 @@ class TimerHandle:
         """
         self.cancelled = True
         self.callback = _nothing
+
+
+Scheduler = Callable[[float, Callback], TimerHandle]
+"""Runs a callback after a delay in seconds: what actors get instead of a timer thread
+(:meth:`IoLoop.call_later`, or a fake clock in tests)."""
 
 
 class Listener:
