@@ -13,11 +13,17 @@ EventReceiver       the session handler                      Rtmp.Behaviours.Eve
 SocketHandler       the protocol handler                     Rtmp.Behaviours.SocketHandler
 MediaReceiver       a publisher's session (routed media)     (none: skips a forwarding hop)
 MediaWriter         a player's session (playback choices)    (none: the relay's fan-out)
+PublisherSession    a relay stream (answers, routes media)   (none: relay only)
+PlayerSession       a relay stream (answers, media sinks)    (none: relay only)
+PublisherReceiver   a relay stream (binds the publisher)     (none: relay only)
+PlayerReceiver      a relay stream (binds a player)          (none: relay only)
 ==================  =======================================  ===============================
 
 Actors inherit these ABCs (``class X(pykka.ThreadingActor, SessionHandler)``), so a missing
-method fails at ``start()``; peers reach each other only by ``tell`` (proxy calls whose futures
-are ignored), never by blocking on an answer.
+method fails at ``start()``; peers reach each other only by ``tell`` through a typed
+:class:`~rtmp_actors.actors.actor_handle.ActorHandle`
+(``handle.tell(SessionHandler.notify_disconnected, reason)``, checked by mypy), never by
+blocking on an answer. Each ABC declares exactly the methods other actors call.
 """
 
 from behaviours.event_receiver import EventReceiver, event_handler_name
@@ -26,6 +32,12 @@ from behaviours.media_writer import MediaWriter
 from behaviours.protocol_handler import ProtocolHandler
 from behaviours.session_handler import ByteCountDirection, SessionHandler
 from behaviours.socket_handler import PacketType, SocketHandler
+from behaviours.stream_peers import (
+    PlayerReceiver,
+    PlayerSession,
+    PublisherReceiver,
+    PublisherSession,
+)
 
 __all__ = [
     "ByteCountDirection",
@@ -33,7 +45,11 @@ __all__ = [
     "MediaReceiver",
     "MediaWriter",
     "PacketType",
+    "PlayerReceiver",
+    "PlayerSession",
     "ProtocolHandler",
+    "PublisherReceiver",
+    "PublisherSession",
     "SessionHandler",
     "SocketHandler",
     "event_handler_name",

@@ -39,8 +39,9 @@ class EventReceiver:
 
     Override :meth:`send_event` to see every event, or define one ``on_<event>`` method per
     event you care about (``on_connection_requested(self, event)``); events without a method
-    are ignored. An exception in a handler is logged and never fatal: one bad handler must
-    not take the session down with it (a session that ended meanwhile is logged at DEBUG).
+    are ignored. An exception in a handler is logged and fails the receiver, which closes its
+    connection (and only that one: the connection is a one-for-all unit); calling a session
+    that ended meanwhile (``ActorDeadError``) is routine and logged at DEBUG.
     """
 
     def send_events(self, events: Sequence[Any]) -> None:
@@ -59,4 +60,11 @@ class EventReceiver:
             # Answering a session that has just ended is routine, not a bug.
             logger.debug("%s: %s while handling %s", type(self).__name__, error, event)
         except Exception:
-            logger.exception("%s failed handling %s", type(self).__name__, type(event).__name__)
+            # Let it crash: the receiver fails, and its connection (a one-for-all unit) closes
+            # cleanly, rather than going on with a receiver in an unknown state.
+            logger.exception(
+                "%s failed handling %s; closing its connection",
+                type(self).__name__,
+                type(event).__name__,
+            )
+            raise

@@ -60,8 +60,10 @@ sys.path.insert(0, str(ROOT))
 
 import pykka  # noqa: E402
 
+from rtmp_actors.actors.actor_handle import ActorHandle  # noqa: E402
 from rtmp_actors.actors.connection_unit import ConnectionInfo  # noqa: E402
 from rtmp_actors.actors.event_receivers import EventReceiverActor  # noqa: E402
+from rtmp_actors.actors.server_session import ServerSessionActor  # noqa: E402
 from rtmp_actors.protocol.commands import Connect  # noqa: E402
 from rtmp_actors.protocol.connection import ConnectionRole, RtmpConnection  # noqa: E402
 from rtmp_actors.protocol.messages import (  # noqa: E402
@@ -105,13 +107,13 @@ class IdleReceiver(EventReceiverActor):
 
     def __init__(self, connection: ConnectionInfo, counters: Counters) -> None:
         super().__init__()
-        self.session = connection.session
+        self.session: ActorHandle[ServerSessionActor] = connection.session
         self.counters = counters
 
     def send_event(self, event: Any) -> None:
         request_id = getattr(event, "request_id", None)
         if request_id is not None:
-            self.session.accept_request.defer(request_id)
+            self.session.tell(ServerSessionActor.accept_request, request_id)
         if isinstance(event, ConnectionRequested):
             self.counters.add(connected=1)
         elif isinstance(event, Disconnected):

@@ -88,8 +88,10 @@ from benchmarks.servers import (  # noqa: E402
     server_under_test,
     wait_for,
 )
+from rtmp_actors.actors.actor_handle import ActorHandle  # noqa: E402
 from rtmp_actors.actors.connection_unit import ConnectionInfo  # noqa: E402
 from rtmp_actors.actors.event_receivers import EventReceiverActor  # noqa: E402
+from rtmp_actors.actors.server_session import ServerSessionActor  # noqa: E402
 from rtmp_actors.server import RtmpServer  # noqa: E402
 from rtmp_actors.session.server_events import (  # noqa: E402
     AudioVideoDataReceived,
@@ -148,7 +150,7 @@ class CountingReceiver(EventReceiverActor):
 
     def __init__(self, connection: ConnectionInfo, stats: IngestStats) -> None:
         super().__init__()
-        self.session = connection.session
+        self.session: ActorHandle[ServerSessionActor] = connection.session
         self.stats = stats
 
     def send_event(self, event: Any) -> None:
@@ -162,7 +164,7 @@ class CountingReceiver(EventReceiverActor):
             return
         request_id = getattr(event, "request_id", None)
         if request_id is not None:
-            self.session.accept_request.defer(request_id)
+            self.session.tell(ServerSessionActor.accept_request, request_id)
         if isinstance(event, ConnectionRequested):
             stats.connected_at = time.perf_counter()
         elif isinstance(event, PublishingFinished):

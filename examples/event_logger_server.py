@@ -15,15 +15,17 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import signal
 import sys
 import threading
 from typing import Any
 
 import pykka
 
+from rtmp_actors.actors.actor_handle import ActorHandle
 from rtmp_actors.actors.connection_unit import ConnectionInfo
 from rtmp_actors.actors.event_receivers import EventReceiverActor
+from rtmp_actors.actors.server_session import ServerSessionActor
+from rtmp_actors.running import serve_forever
 from rtmp_actors.server import RtmpServer
 from rtmp_actors.tools.json_values import event_record
 
@@ -35,7 +37,7 @@ class EventLogger(EventReceiverActor):
 
     def __init__(self, connection: ConnectionInfo) -> None:
         super().__init__()
-        self.session = connection.session
+        self.session: ActorHandle[ServerSessionActor] = connection.session
 
     def send_event(self, event: Any) -> None:
         line = json.dumps(event_record(event), separators=(",", ":"))
@@ -45,7 +47,12 @@ class EventLogger(EventReceiverActor):
         request_id = getattr(event, "request_id", None)
         if request_id is not None:
             with contextlib.suppress(pykka.ActorDeadError):  # the client may be gone already
-                self.session.accept_request.defer(request_id)
+                self.session.tell(ServerSessionActor.accept_request, request_id)
+
+
+def print_address(server: RtmpServer) -> None:
+    """Say where the server listens (on stderr: stdout is for the events)."""
+    print(f"listening on {server.address[0]}:{server.address[1]}", file=sys.stderr, flush=True)
 
 
 def main() -> None:
@@ -55,16 +62,8 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=1935)
     args = parser.parse_args()
 
-    server = RtmpServer(args.host, args.port, event_receiver_factory=EventLogger.start).start()
-    print(f"listening on {server.address[0]}:{server.address[1]}", file=sys.stderr, flush=True)
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
-    try:
-        stop.wait()
-    finally:
-        server.stop()
-        pykka.ActorRegistry.stop_all()
+    server = RtmpServer(args.host, args.port, event_receiver_factory=EventLogger.start)
+    serve_forever(server, ready=print_address)
 
 
 if __name__ == "__main__":

@@ -20,16 +20,18 @@ from __future__ import annotations
 import argparse
 import contextlib
 import hmac
-import signal
 import sys
 import threading
 from typing import Any
 
 import pykka
 
+from rtmp_actors.actors.actor_handle import ActorHandle
 from rtmp_actors.actors.connection_unit import ConnectionInfo
 from rtmp_actors.actors.event_receivers import EventReceiverActor
+from rtmp_actors.actors.server_session import ServerSessionActor
 from rtmp_actors.protocol.commands import NetStreamCode
+from rtmp_actors.running import serve_forever
 from rtmp_actors.server import RtmpServer
 from rtmp_actors.session import server_events as events
 
@@ -57,7 +59,7 @@ class Gatekeeper(EventReceiverActor):
 
     def __init__(self, connection: ConnectionInfo, keys: tuple[bytes, ...]) -> None:
         super().__init__()
-        self.session = connection.session
+        self.session: ActorHandle[ServerSessionActor] = connection.session
         self.keys = keys
         self.addr = connection.peer_address[0] if connection.peer_address else "?"
         self.published: dict[int, list[Any]] = {}  # stream id -> [app/key, messages]
@@ -66,16 +68,16 @@ class Gatekeeper(EventReceiverActor):
         stream = f"{event.app_name}/{event.stream_key.partition('?')[0]}"
         with contextlib.suppress(pykka.ActorDeadError):  # the client may be gone already
             if is_known(event.stream_key, self.keys):
-                self.session.accept_request.defer(event.request_id)
+                self.session.tell(ServerSessionActor.accept_request, event.request_id)
                 say(f"accepted {kind} {stream} from {self.addr}")
                 return True
             reason = f"{kind.capitalize()} denied: unknown stream key"
-            self.session.reject_request.defer(event.request_id, reason, code)
+            self.session.tell(ServerSessionActor.reject_request, event.request_id, reason, code)
             say(f"refused {kind} {stream} from {self.addr}: unknown stream key")
         return False
 
     def on_connection_requested(self, event: events.ConnectionRequested) -> None:
-        self.session.accept_request.defer(event.request_id)
+        self.session.tell(ServerSessionActor.accept_request, event.request_id)
 
     def on_publish_stream_requested(self, event: events.PublishStreamRequested) -> None:
         if self._answer("publish", event, NetStreamCode.PUBLISH_BAD_NAME):
@@ -95,6 +97,11 @@ class Gatekeeper(EventReceiverActor):
             say(f"ended publish {stream[0]}: {stream[1]} media messages")
 
 
+def print_address(server: RtmpServer) -> None:
+    """Say where the server listens (on stderr: stdout is for the decisions)."""
+    print(f"listening on {server.address[0]}:{server.address[1]}", file=sys.stderr, flush=True)
+
+
 def main() -> None:
     """Serve until Ctrl-C or SIGTERM."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -108,16 +115,8 @@ def main() -> None:
 
     server = RtmpServer(
         args.host, args.port, event_receiver_factory=lambda info: Gatekeeper.start(info, keys)
-    ).start()
-    print(f"listening on {server.address[0]}:{server.address[1]}", file=sys.stderr, flush=True)
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
-    try:
-        stop.wait()
-    finally:
-        server.stop()
-        pykka.ActorRegistry.stop_all()
+    )
+    serve_forever(server, ready=print_address)
 
 
 if __name__ == "__main__":

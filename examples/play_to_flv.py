@@ -16,6 +16,7 @@ from typing import Any
 
 import pykka
 
+from rtmp_actors.actors.client_session import ClientSessionActor
 from rtmp_actors.actors.event_receivers import QueueEventReceiver
 from rtmp_actors.client import RtmpClient
 from rtmp_actors.media.flv import FlvWriter, TagType
@@ -70,7 +71,7 @@ def main() -> None:
                 if isinstance(lost, Disconnected) and lost.reason:
                     sys.exit(f"play_to_flv: connection lost: {lost.reason}")
             sys.exit(f"play_to_flv: connection refused: {event.response_text}")
-        client.session.request_playback(key)
+        client.session.tell(ClientSessionActor.request_playback, key)
 
         end = time.monotonic() + args.seconds if args.seconds else float("inf")
         tags = 0
@@ -93,7 +94,7 @@ def main() -> None:
                     break
         if not tags:
             sys.exit("play_to_flv: nothing was recorded")
-        client.session.stop_playback(key)
+        client.session.tell(ClientSessionActor.stop_playback, key)
         client.close("done")
         client.wait_closed(TIMEOUT)
     finally:

@@ -15,6 +15,7 @@ from typing import Any
 
 import pykka
 
+from rtmp_actors.actors.client_session import ClientSessionActor
 from rtmp_actors.actors.event_receivers import QueueEventReceiver
 from rtmp_actors.client import RtmpClient
 from rtmp_actors.media.flv import FlvReader, TagType
@@ -64,7 +65,7 @@ def main() -> None:
             if answer.code is None:  # no answer from a server: the connection itself failed
                 wait_for(events, Disconnected)
             sys.exit(f"publish_flv: connection refused: {answer.response_text}")
-        client.session.request_publish(key)
+        client.session.tell(ClientSessionActor.request_publish, key)
         answer = wait_for(events, PublishResponseReceived)
         if not answer.was_accepted:
             sys.exit(f"publish_flv: publishing refused: {answer.response_text}")
@@ -79,15 +80,17 @@ def main() -> None:
                 if tag.tag_type == TagType.SCRIPT_DATA:
                     values = decode_values(tag.data)
                     if len(values) >= 2 and values[0] == "onMetaData":
-                        client.session.publish_metadata(key, values[1])
+                        client.session.tell(ClientSessionActor.publish_metadata, key, values[1])
                 elif tag.tag_type in (TagType.AUDIO, TagType.VIDEO):
                     kind = MediaType.AUDIO if tag.tag_type == TagType.AUDIO else MediaType.VIDEO
-                    client.session.publish_av_data(key, kind, tag.timestamp, tag.data)
+                    client.session.tell(
+                        ClientSessionActor.publish_av_data, key, kind, tag.timestamp, tag.data
+                    )
                 while not events.empty():
                     event = events.get_nowait()
                     if isinstance(event, Disconnected):
                         sys.exit(f"publish_flv: connection lost: {event.reason}")
-        client.session.stop_publish(key)
+        client.session.tell(ClientSessionActor.stop_publish, key)
         client.close("done")
         client.wait_closed(TIMEOUT)
     finally:

@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
-import signal
 import sys
 import threading
 import time
@@ -28,14 +27,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-import pykka
-
+from rtmp_actors.actors.actor_handle import ActorHandle
 from rtmp_actors.actors.connection_unit import ConnectionInfo
 from rtmp_actors.actors.event_receivers import EventReceiverActor
+from rtmp_actors.actors.server_session import ServerSessionActor
 from rtmp_actors.media.flv import FlvWriter, TagType
 from rtmp_actors.protocol.amf import EcmaArray, encode_values
 from rtmp_actors.protocol.commands import NetStreamCode
 from rtmp_actors.relay.recording import recording_path
+from rtmp_actors.running import serve_forever
 from rtmp_actors.server import RtmpServer
 from rtmp_actors.session import server_events as events
 from rtmp_actors.session.events import MediaType
@@ -69,12 +69,12 @@ class Recorder(EventReceiverActor):
 
     def __init__(self, connection: ConnectionInfo, directory: Path) -> None:
         super().__init__()
-        self.session = connection.session
+        self.session: ActorHandle[ServerSessionActor] = connection.session
         self.directory = directory
         self.recordings: dict[int, Recording] = {}  # by stream id
 
     def on_connection_requested(self, event: events.ConnectionRequested) -> None:
-        self.session.accept_request.defer(event.request_id)
+        self.session.tell(ServerSessionActor.accept_request, event.request_id)
 
     def on_publish_stream_requested(self, event: events.PublishStreamRequested) -> None:
         name = f"{event.app_name}/{event.stream_key}"
@@ -86,19 +86,25 @@ class Recorder(EventReceiverActor):
             file = open(path, "xb")  # noqa: SIM115 - closed when publishing ends
         except (OSError, ValueError) as error:
             print(f"cannot record {name}: {error}", file=sys.stderr, flush=True)
-            self.session.reject_request.defer(
-                event.request_id, "cannot record this stream", NetStreamCode.PUBLISH_BAD_NAME
+            self.session.tell(
+                ServerSessionActor.reject_request,
+                event.request_id,
+                "cannot record this stream",
+                NetStreamCode.PUBLISH_BAD_NAME,
             )
             return
         writer = FlvWriter(file)
         file.flush()
         self.recordings[event.stream_id] = Recording(name, path, file, writer, time.monotonic())
-        self.session.accept_request.defer(event.request_id)
+        self.session.tell(ServerSessionActor.accept_request, event.request_id)
         say(f"recording {name} to {path}")
 
     def on_play_stream_requested(self, event: events.PlayStreamRequested) -> None:
-        self.session.reject_request.defer(
-            event.request_id, "this server only records", NetStreamCode.PLAY_STREAM_NOT_FOUND
+        self.session.tell(
+            ServerSessionActor.reject_request,
+            event.request_id,
+            "this server only records",
+            NetStreamCode.PLAY_STREAM_NOT_FOUND,
         )
 
     def on_stream_meta_data_changed(self, event: events.StreamMetaDataChanged) -> None:
@@ -135,6 +141,11 @@ class Recorder(EventReceiverActor):
                 self._finish(stream_id)
 
 
+def print_address(server: RtmpServer) -> None:
+    """Say where the server listens (on stderr: stdout is for the recordings)."""
+    print(f"listening on {server.address[0]}:{server.address[1]}", file=sys.stderr, flush=True)
+
+
 def main() -> None:
     """Serve until Ctrl-C or SIGTERM."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -147,16 +158,8 @@ def main() -> None:
 
     server = RtmpServer(
         args.host, args.port, event_receiver_factory=lambda info: Recorder.start(info, directory)
-    ).start()
-    print(f"listening on {server.address[0]}:{server.address[1]}", file=sys.stderr, flush=True)
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
-    try:
-        stop.wait()
-    finally:
-        server.stop()
-        pykka.ActorRegistry.stop_all()
+    )
+    serve_forever(server, ready=print_address)
 
 
 if __name__ == "__main__":

@@ -9,19 +9,25 @@ Late joiners get the metadata and codec configuration first (no GOP). Stop with 
 from __future__ import annotations
 
 import contextlib
-import signal
 import sys
 import threading
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Concatenate
 
 import pykka
 
+from rtmp_actors.actors.actor_handle import ActorHandle
 from rtmp_actors.actors.connection_unit import ConnectionInfo
 from rtmp_actors.actors.event_receivers import EventReceiverActor
+from rtmp_actors.actors.server_session import ServerSessionActor
 from rtmp_actors.media.audio import is_audio_sequence_header
 from rtmp_actors.media.video import is_video_sequence_header
+from rtmp_actors.running import serve_forever
 from rtmp_actors.server import RtmpServer
 from rtmp_actors.session.events import MediaType
+
+Session = ActorHandle[ServerSessionActor]
+Send = Callable[Concatenate[ServerSessionActor, int, ...], None]  # sends to one stream id
 
 
 class Registry:
@@ -29,16 +35,16 @@ class Registry:
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
-        self.players: dict[tuple[str, str], dict[tuple[str, int], Any]] = {}
-        self.starts: dict[tuple[str, str], dict[object, tuple[Any, ...]]] = {}
+        self.players: dict[tuple[str, str], dict[tuple[str, int], Session]] = {}
+        self.starts: dict[tuple[str, str], dict[object, tuple[Send, tuple[Any, ...]]]] = {}
 
-    def send(self, stream: tuple[str, str], method: str, *args: Any, start: object = None) -> None:
+    def send(self, stream: tuple[str, str], method: Send, *args: Any, start: object = None) -> None:
         with self.lock:
             if start is not None:  # a late joiner needs this first
-                self.starts.setdefault(stream, {})[start] = (method, *args)
+                self.starts.setdefault(stream, {})[start] = (method, args)
             for (_, stream_id), session in self.players.get(stream, {}).items():
                 with contextlib.suppress(pykka.ActorDeadError):  # it is leaving
-                    getattr(session, method).defer(stream_id, *args)
+                    session.tell(method, stream_id, *args)
 
 
 class Relay(EventReceiverActor):
@@ -46,20 +52,21 @@ class Relay(EventReceiverActor):
 
     def __init__(self, connection: ConnectionInfo, registry: Registry) -> None:
         super().__init__()
-        self.session, self.registry = connection.session, registry
+        self.session: Session = connection.session
+        self.registry = registry
         self.id = connection.connection_id
 
     def send_event(self, event: Any) -> None:
         if getattr(event, "request_id", None) is not None:  # connect, publish, play
-            self.session.accept_request.defer(event.request_id)
+            self.session.tell(ServerSessionActor.accept_request, event.request_id)
         super().send_event(event)  # then on_<event>
 
     def on_play_stream_requested(self, event: Any) -> None:
         stream, registry = (event.app_name, event.stream_key), self.registry
         with registry.lock:
             registry.players.setdefault(stream, {})[(self.id, event.stream_id)] = self.session
-            for method, *args in registry.starts.get(stream, {}).values():
-                getattr(self.session, method).defer(event.stream_id, *args)
+            for method, args in registry.starts.get(stream, {}).values():
+                self.session.tell(method, event.stream_id, *args)
 
     def on_play_stream_finished(self, event: Any) -> None:  # also raised on disconnection
         stream, players = (event.app_name, event.stream_key), self.registry.players
@@ -70,30 +77,33 @@ class Relay(EventReceiverActor):
 
     def on_stream_meta_data_changed(self, event: Any) -> None:
         stream = (event.app_name, event.stream_key)
-        self.registry.send(stream, "send_metadata", dict(event.raw), start="metadata")
+        self.registry.send(
+            stream, ServerSessionActor.send_metadata, dict(event.raw), start="metadata"
+        )
 
     def on_audio_video_data_received(self, event: Any) -> None:
         kind, data, stream = event.data_type, event.data, (event.app_name, event.stream_key)
         header = is_video_sequence_header if kind is MediaType.VIDEO else is_audio_sequence_header
         start = kind if header(data) else None
-        self.registry.send(stream, "send_av_data", kind, event.timestamp, data, start=start)
+        self.registry.send(
+            stream, ServerSessionActor.send_av_data, kind, event.timestamp, data, start=start
+        )
 
     def on_publishing_finished(self, event: Any) -> None:  # players wait for the next one
         stream = (event.app_name, event.stream_key)
-        self.registry.send(stream, "send_stream_unpublished")
+        self.registry.send(stream, ServerSessionActor.send_stream_unpublished)
         with self.registry.lock:
             self.registry.starts.pop(stream, None)
 
 
 if __name__ == "__main__":
     port = int(sys.argv[1]) if len(sys.argv) > 1 else 1935
-    registry, stop = Registry(), threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    registry = Registry()
     server = RtmpServer(port=port, event_receiver_factory=lambda c: Relay.start(c, registry))
-    print("relay listening on {}:{}".format(*server.start().address), file=sys.stderr, flush=True)
-    try:
-        stop.wait()
-    finally:
-        server.stop()  # politely: players get StreamEOF and Play.Stop, publishers Unpublish
-        pykka.ActorRegistry.stop_all()
+    # Stopped politely on Ctrl-C: players get StreamEOF and Play.Stop, publishers Unpublish.
+    serve_forever(
+        server,
+        ready=lambda s: print(
+            "relay listening on {}:{}".format(*s.address), file=sys.stderr, flush=True
+        ),
+    )

@@ -24,6 +24,7 @@ from typing import Any
 
 import pykka
 
+from rtmp_actors.actors.client_session import ClientSessionActor
 from rtmp_actors.actors.event_receivers import CallbackEventReceiver
 from rtmp_actors.client import RtmpClient
 from rtmp_actors.media.audio import is_audio_sequence_header
@@ -73,9 +74,11 @@ class Proxy:
         self.publishing = True
         key = self.destination.url.stream_key
         if self.metadata is not None:
-            self.destination.session.publish_metadata.defer(key, self.metadata)
+            self.destination.session.tell(ClientSessionActor.publish_metadata, key, self.metadata)
         for kind, (timestamp, data) in self.configuration.items():
-            self.destination.session.publish_av_data.defer(key, kind, timestamp, data)
+            self.destination.session.tell(
+                ClientSessionActor.publish_av_data, key, kind, timestamp, data
+            )
 
     def announce(self) -> None:
         """Say so on standard output once both sides are ready."""
@@ -89,8 +92,8 @@ class Proxy:
     def metadata_received(self, event: StreamMetaDataReceived) -> None:
         self.metadata = dict(event.raw)
         if self.publishing:
-            self.destination.session.publish_metadata.defer(
-                self.destination.url.stream_key, self.metadata
+            self.destination.session.tell(
+                ClientSessionActor.publish_metadata, self.destination.url.stream_key, self.metadata
             )
 
     def media_received(self, event: AudioVideoDataReceived) -> None:
@@ -105,8 +108,12 @@ class Proxy:
             if not is_video_keyframe(data):
                 return
             self.waiting_for_keyframe = False
-        self.destination.session.publish_av_data.defer(
-            self.destination.url.stream_key, kind, event.timestamp, data
+        self.destination.session.tell(
+            ClientSessionActor.publish_av_data,
+            self.destination.url.stream_key,
+            kind,
+            event.timestamp,
+            data,
         )
 
 
@@ -125,9 +132,11 @@ def run(source: RtmpClient, destination: RtmpClient, events: queue.Queue[Any], e
             if not event.was_accepted:
                 sys.exit(f"republish_proxy: {side} refused the connection: {event.response_text}")
             if side == SOURCE:
-                source.session.request_playback.defer(source.url.stream_key)
+                source.session.tell(ClientSessionActor.request_playback, source.url.stream_key)
             else:
-                destination.session.request_publish.defer(destination.url.stream_key)
+                destination.session.tell(
+                    ClientSessionActor.request_publish, destination.url.stream_key
+                )
         elif isinstance(event, PlayResponseReceived):
             if not event.was_accepted:
                 sys.exit(f"republish_proxy: playback refused: {event.response_text}")
@@ -162,7 +171,7 @@ def main() -> None:
         end = time.monotonic() + args.seconds if args.seconds else float("inf")
         with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C: stop politely
             run(source, destination, events, end)
-        destination.session.stop_publish.defer(destination.url.stream_key)
+        destination.session.tell(ClientSessionActor.stop_publish, destination.url.stream_key)
         for client in (source, destination):
             client.close("done")
         for client in (source, destination):

@@ -19,9 +19,9 @@ from typing import Any
 
 import pykka
 
+from rtmp_actors.actors.actor_handle import ActorHandle
 from rtmp_actors.actors.client_session import ClientSessionActor
 from rtmp_actors.actors.connection_unit import ConnectionUnit
-from rtmp_actors.actors.method_proxy import MethodProxy
 from rtmp_actors.actors.protocol_handler import FlowControl
 from rtmp_actors.actors.wiring import EventReceiverFactory, next_connection_id, start_connection
 from rtmp_actors.protocol.connection import ConnectionRole
@@ -57,7 +57,8 @@ class RtmpClient:
 
     Attributes:
         url: The parsed URL.
-        session: Proxy to the :class:`ClientSessionActor` (``request_publish``, ...).
+        session: Handle to the :class:`ClientSessionActor`
+            (``client.session.tell(ClientSessionActor.request_publish, key)``).
         connection_id: For logs.
     """
 
@@ -66,7 +67,7 @@ class RtmpClient:
         self._unit = unit
         self.connection_id = connection_id
         self.session_ref: pykka.ActorRef[ClientSessionActor] = unit.session_ref
-        self.session = MethodProxy(unit.session_ref)
+        self.session: ActorHandle[ClientSessionActor] = ActorHandle(unit.session_ref)
 
     @classmethod
     def connect(
@@ -135,8 +136,11 @@ class RtmpClient:
         client = cls(parsed, unit, connection_id)
         # Queued before the socket connects, so the session cannot be gone yet; the connect
         # command waits in the connection until the handshake is over.
-        client.session.request_connection.defer(
-            parsed.app, tc_url=parsed.tc_url, extra=connect_extra
+        client.session.tell(
+            ClientSessionActor.request_connection,
+            parsed.app,
+            tc_url=parsed.tc_url,
+            extra=connect_extra,
         )
         _connect_then_start(loop, transport.socket, address, transport, unit, connect_timeout)
         return client
@@ -144,7 +148,7 @@ class RtmpClient:
     def close(self, reason: str | None = None) -> None:
         """Stop every stream politely and close the connection."""
         with contextlib.suppress(pykka.ActorDeadError):
-            self.session.close.defer(reason)
+            self.session.tell(ClientSessionActor.close, reason)
 
     def wait_closed(self, timeout: float | None = None) -> bool:
         """Wait until the connection's actors have all stopped; False on timeout."""

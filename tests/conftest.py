@@ -1,10 +1,12 @@
-"""Shared fixtures: sample media made by the real FFmpeg at test time."""
+"""Shared fixtures: no actor outlives its test; sample media made by the real FFmpeg."""
 
 from __future__ import annotations
 
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
+import pykka
 import pytest
 
 from tests.peers import run_ffmpeg
@@ -54,6 +56,16 @@ SAMPLE_ENCODINGS = {
         "libopus",
     ],
 }
+
+
+@pytest.fixture(autouse=True)
+def _stop_all_actors() -> Iterator[None]:
+    """Stop every actor a test left running, even when the test failed.
+
+    Autouse for every test directory: the actors of one test never reach the next one.
+    """
+    yield
+    pykka.ActorRegistry.stop_all(timeout=10)
 
 
 def make_sample_flv(directory: Path, name: str, seconds: float = 2.0) -> Path:

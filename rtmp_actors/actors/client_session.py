@@ -7,6 +7,7 @@ from typing import Any
 
 from rtmp_actors.actors.session_actor import SessionActor
 from rtmp_actors.media.metadata import StreamMetadata
+from rtmp_actors.session.client import ClientSession
 from rtmp_actors.session.events import MediaType
 
 __all__ = ["ClientSessionActor"]
@@ -24,11 +25,11 @@ class ClientSessionActor(SessionActor):
         self, app_name: str, *, tc_url: str | None = None, extra: Mapping[str, Any] | None = None
     ) -> None:
         """Connect to ``app_name``; the answer is a ConnectionResponseReceived event."""
-        self._apply("request_connection", app_name, tc_url=tc_url, extra=extra)
+        self._apply(ClientSession.request_connection, app_name, tc_url=tc_url, extra=extra)
 
     def request_publish(self, stream_key: str, publish_type: str = "live") -> None:
         """Publish on ``stream_key``; the answer is a PublishResponseReceived event."""
-        self._apply("request_publish", stream_key, publish_type)
+        self._apply(ClientSession.request_publish, stream_key, publish_type)
 
     def request_playback(
         self, stream_key: str, *, start: float = -2000, duration: float = -1, reset: bool = True
@@ -38,38 +39,40 @@ class ClientSessionActor(SessionActor):
         ``start`` -2000 plays live or recorded (FFmpeg's default), -1000 live only, 0 or more
         a recording from that many milliseconds.
         """
-        self._apply("request_playback", stream_key, start=start, duration=duration, reset=reset)
+        self._apply(
+            ClientSession.request_playback, stream_key, start=start, duration=duration, reset=reset
+        )
 
     def publish_av_data(
         self, stream_key: str, av_type: MediaType, timestamp: int, data: bytes
     ) -> None:
         """Send one audio or video message on a stream being published."""
-        self._apply("publish_av_data", stream_key, av_type, timestamp, data)
+        self._apply(ClientSession.publish_av_data, stream_key, av_type, timestamp, data)
 
     def publish_metadata(
         self, stream_key: str, metadata: StreamMetadata | Mapping[str, Any]
     ) -> None:
         """Send ``@setDataFrame onMetaData`` on a stream being published."""
-        self._apply("publish_metadata", stream_key, metadata)
+        self._apply(ClientSession.publish_metadata, stream_key, metadata)
 
     def stop_publish(self, stream_key: str) -> None:
         """Stop publishing ``stream_key`` (ignored when not publishing)."""
-        self._apply("stop_publish", stream_key)
+        self._apply(ClientSession.stop_publish, stream_key)
 
     def pause_playback(self, stream_key: str, paused: bool, milliseconds: float = 0) -> None:
         """Pause (or resume, with ``paused=False``) a stream being played."""
-        self._apply("pause_playback", stream_key, paused, milliseconds)
+        self._apply(ClientSession.pause_playback, stream_key, paused, milliseconds)
 
     def receive_media(
         self, stream_key: str, *, audio: bool | None = None, video: bool | None = None
     ) -> None:
         """Turn audio and/or video of a played stream on or off (None: unchanged)."""
-        self._apply("receive_media", stream_key, audio=audio, video=video)
+        self._apply(ClientSession.receive_media, stream_key, audio=audio, video=video)
 
     def stop_playback(self, stream_key: str) -> None:
         """Stop playing ``stream_key`` (ignored when not playing)."""
-        self._apply("stop_playback", stream_key)
+        self._apply(ClientSession.stop_playback, stream_key)
 
     def close(self, reason: str | None = None) -> None:
         """Stop every stream politely, flush, then close the connection."""
-        self._apply("close", reason)
+        self._apply(ClientSession.close, reason)

@@ -6,13 +6,17 @@ A socket cannot be restarted, so the policy is one-for-all with no restarts:
   finishing events and ``Disconnected`` with the reason) and the socket is dropped.
 * If the session fails, the protocol handler is stopped, the socket dropped, and the event
   receiver gets ``Disconnected`` with the reason directly.
+* If the event receiver fails (an exception in one of its handlers), nobody is left to
+  decide on the connection's requests: the socket is dropped, the session raises its
+  finishing events into the void and stops, and the protocol handler stops.
 * On a normal end (the peer or we closed), the protocol handler tells the session, the
   session raises ``Disconnected`` and stops, and the protocol handler stops.
 
 Once both actors have exited, a receiver created for this connection is stopped (after the
 events already sent to it) and ``on_closed`` is called, so nothing outlives the connection.
-This is a policy object run from monitor callbacks, not an actor: a supervisor thread per
-connection would cost as much memory as the connection itself.
+Every failure is logged at ERROR with the connection id, the part and the exception. This is
+a policy object run from monitor callbacks, not an actor: a supervisor thread per connection
+would cost as much memory as the connection itself.
 """
 
 from __future__ import annotations
@@ -26,8 +30,11 @@ from typing import Any
 
 import pykka
 
-from rtmp_actors.actors.method_proxy import MethodProxy
-from rtmp_actors.actors.monitoring import ExitNotice, ExitReason, monitor
+from behaviours.event_receiver import EventReceiver
+from behaviours.protocol_handler import ProtocolHandler
+from behaviours.session_handler import SessionHandler
+from rtmp_actors.actors.actor_handle import ActorHandle
+from rtmp_actors.actors.monitoring import ExitNotice, ExitReason, MonitoredActor, monitor
 from rtmp_actors.session.events import Disconnected
 
 __all__ = ["ConnectionInfo", "ConnectionUnit", "TransportAdapter"]
@@ -42,13 +49,14 @@ class ConnectionInfo:
     Attributes:
         connection_id: Unique within the process, for logs.
         peer_address: The peer's (host, port), when known.
-        session: Calls the session actor's methods (``session.accept_request.defer(id)``).
+        session: Calls the session actor's methods
+            (``session.tell(ServerSessionActor.accept_request, request_id)``).
         session_ref: The session actor's ref.
     """
 
     connection_id: str
     peer_address: tuple[str, int] | None
-    session: MethodProxy
+    session: ActorHandle[Any]
     session_ref: pykka.ActorRef[Any]
 
 
@@ -56,13 +64,13 @@ class TransportAdapter:
     """Hands a transport's input to the protocol handler actor (runs on the I/O thread)."""
 
     def __init__(self, protocol_ref: pykka.ActorRef[Any], transport: Any) -> None:
-        self._protocol = MethodProxy(protocol_ref)
+        self._protocol: ActorHandle[ProtocolHandler] = ActorHandle(protocol_ref)
         self._transport = transport
 
     def data_received(self, data: bytes) -> None:
         """Tell the protocol handler; if it is gone, the connection is over."""
         try:
-            self._protocol.notify_input.defer(data)
+            self._protocol.tell(ProtocolHandler.notify_input, data)
         except pykka.ActorDeadError:
             self._transport.abort("protocol handler is gone")
 
@@ -70,7 +78,7 @@ class TransportAdapter:
         """Tell the protocol handler the socket closed."""
         # If it already exited, the unit tears down the rest.
         with contextlib.suppress(pykka.ActorDeadError):
-            self._protocol.connection_lost.defer(reason)
+            self._protocol.tell(ProtocolHandler.connection_lost, reason)
 
 
 class ConnectionUnit:
@@ -114,6 +122,9 @@ class ConnectionUnit:
         """Start watching both actors (call once they are wired)."""
         monitor(self.protocol_ref, self._protocol_exited)
         monitor(self.session_ref, self._session_exited)
+        receiver = self.receiver_ref
+        if receiver is not None and issubclass(receiver.actor_class, MonitoredActor):
+            monitor(receiver, self._receiver_exited)
 
     def _protocol_exited(self, notice: ExitNotice) -> None:
         if notice.reason is not ExitReason.NORMAL:
@@ -121,7 +132,9 @@ class ConnectionUnit:
             self._note_failure(reason)
             self.transport.abort(reason)
             with contextlib.suppress(pykka.ActorDeadError):
-                MethodProxy(self.session_ref).notify_disconnected.defer(reason)
+                ActorHandle[SessionHandler](self.session_ref).tell(
+                    SessionHandler.notify_disconnected, reason
+                )
         self._exit("protocol")
 
     def _session_exited(self, notice: ExitNotice) -> None:
@@ -132,8 +145,21 @@ class ConnectionUnit:
             self.protocol_ref.stop(block=False)
             if self.receiver_ref is not None:
                 with contextlib.suppress(pykka.ActorDeadError):
-                    MethodProxy(self.receiver_ref).send_event.defer(Disconnected(reason))
+                    ActorHandle[EventReceiver](self.receiver_ref).tell(
+                        EventReceiver.send_event, Disconnected(reason)
+                    )
         self._exit("session")
+
+    def _receiver_exited(self, notice: ExitNotice) -> None:
+        if notice.reason is ExitReason.NORMAL or self.closed.is_set():
+            return  # stopped by us once the connection was over, or by its owner
+        reason = f"event receiver failed: {notice.exception!r}"
+        self._note_failure(reason)
+        self.transport.abort(reason)
+        with contextlib.suppress(pykka.ActorDeadError):
+            ActorHandle[SessionHandler](self.session_ref).tell(
+                SessionHandler.notify_disconnected, reason
+            )
 
     def _note_failure(self, reason: str) -> None:
         logger.error("connection %s: %s", self.connection_id, reason)

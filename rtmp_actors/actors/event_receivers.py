@@ -41,7 +41,7 @@ class QueueEventReceiver(EventReceiverActor):
 
 
 class CallbackEventReceiver(EventReceiverActor):
-    """Calls ``callback(event)`` on the receiver's thread; exceptions are logged, never fatal."""
+    """Calls ``callback(event)`` on the receiver's thread; an exception closes the connection."""
 
     def __init__(self, callback: Callable[[Any], None]) -> None:
         super().__init__()
@@ -52,4 +52,7 @@ class CallbackEventReceiver(EventReceiverActor):
         try:
             self._callback(event)
         except Exception:
-            logger.exception("event callback failed on %s", type(event).__name__)
+            logger.exception(
+                "event callback failed on %s; closing its connection", type(event).__name__
+            )
+            raise

@@ -22,13 +22,15 @@ import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Concatenate, ParamSpec, Protocol
 
 import pykka
 
+from behaviours.media_writer import MediaWriter
 from behaviours.protocol_handler import ProtocolHandler
+from behaviours.session_handler import SessionHandler
+from rtmp_actors.actors.actor_handle import ActorHandle
 from rtmp_actors.actors.media_sink import MediaSink
-from rtmp_actors.actors.method_proxy import MethodProxy
 from rtmp_actors.actors.monitoring import MonitoredActor
 from rtmp_actors.actors.when_idle import WhenIdle
 from rtmp_actors.errors import ProtocolError
@@ -43,6 +45,8 @@ from rtmp_actors.transport.io_loop import Scheduler, TimerHandle
 __all__ = ["FlowControl", "ProtocolHandlerActor", "ProtocolTransport"]
 
 logger = logging.getLogger(__name__)
+
+_P = ParamSpec("_P")
 
 
 class ProtocolTransport(Protocol):
@@ -129,7 +133,7 @@ class ProtocolHandlerActor(MonitoredActor, ProtocolHandler):
         self._clock = clock
         self._log = logging.LoggerAdapter(logger, {"connection_id": connection_id})
         self._connection_id = connection_id
-        self._session: MethodProxy | None = None
+        self._session: ActorHandle[SessionHandler] | None = None
         self._last_input = clock()
         self._reported: tuple[int, int] = (0, 0)
         self._reported_at = float("-inf")
@@ -146,7 +150,7 @@ class ProtocolHandlerActor(MonitoredActor, ProtocolHandler):
         """Set the session actor messages go to; returns ``"handler_already_set"`` the 2nd time."""
         if self._session is not None:
             return "handler_already_set"
-        self._session = MethodProxy(session)
+        self._session = ActorHandle(session)
         return "ok"
 
     def on_start(self) -> None:
@@ -212,7 +216,7 @@ class ProtocolHandlerActor(MonitoredActor, ProtocolHandler):
         totals = self._byte_totals_due()
         if totals is None:
             self._schedule_byte_report()
-        self._session.handle_rtmp_inputs.defer(messages, totals)
+        self._tell_session(SessionHandler.handle_rtmp_inputs, messages, totals)
 
     def send_message(self, message: DetailedMessage) -> None:
         """Encode one message for the peer (media may be dropped under congestion)."""
@@ -252,7 +256,7 @@ class ProtocolHandlerActor(MonitoredActor, ProtocolHandler):
     def open_media_sink(
         self,
         stream_id: int,
-        reply_to: MethodProxy,
+        reply_to: ActorHandle[MediaWriter],
         connection_id: str,
         notices: Mapping[PlayerNotice, Sequence[DetailedMessage]] | None = None,
     ) -> None:
@@ -283,7 +287,7 @@ class ProtocolHandlerActor(MonitoredActor, ProtocolHandler):
                 encoded,
             )
         with contextlib.suppress(pykka.ActorDeadError):
-            reply_to.media_sink_opened.defer(connection_id, stream_id, sink)
+            reply_to.tell(MediaWriter.media_sink_opened, connection_id, stream_id, sink)
 
     def close_connection(self, reason: str | None = None, *, abort: bool = False) -> None:
         """Flush what is queued and close the socket (or drop it at once when ``abort``)."""
@@ -302,9 +306,25 @@ class ProtocolHandlerActor(MonitoredActor, ProtocolHandler):
         """The transport is gone: tell the session, then stop."""
         self._closed = True
         self._report_bytes()  # delivers what was read first
-        if self._session is not None:
-            self._session.notify_disconnected.defer(reason)
+        self._tell_session(SessionHandler.notify_disconnected, reason)
         self.stop()
+
+    def _tell_session(
+        self,
+        method: Callable[Concatenate[SessionHandler, _P], object],
+        *args: _P.args,
+        **kwargs: _P.kwargs,
+    ) -> None:
+        if self._session is None:
+            return
+        try:
+            self._session.tell(method, *args, **kwargs)
+        except pykka.ActorDeadError:
+            # The session failed or ended first (its connection unit reports why): nothing
+            # is left to take the peer's input, so the socket goes too.
+            if not self._closed:
+                self._closed = True
+                self._transport.abort("the session is gone")
 
     # --- Congestion ---------------------------------------------------------------------------
 
@@ -335,8 +355,8 @@ class ProtocolHandlerActor(MonitoredActor, ProtocolHandler):
         self._deliver()  # what was read comes before totals that count it
         self._report_pending = False
         totals = self._byte_totals_due(force=True)
-        if totals is not None and self._session is not None:
-            self._session.notify_byte_totals.defer(*totals)
+        if totals is not None:
+            self._tell_session(SessionHandler.notify_byte_totals, *totals)
 
     def _byte_totals_due(self, *, force: bool = False) -> tuple[int, int] | None:
         """New totals to report now (None if unchanged, or reported too recently)."""

@@ -9,12 +9,16 @@ from typing import Any
 
 import pykka
 
-from rtmp_actors.actors.method_proxy import MethodProxy
+from behaviours.media_receiver import MediaReceiver
+from behaviours.media_writer import MediaWriter
+from behaviours.protocol_handler import ProtocolHandler
+from behaviours.stream_peers import PlayerSession, PublisherSession
+from rtmp_actors.actors.actor_handle import ActorHandle
 from rtmp_actors.actors.session_actor import SessionActor
 from rtmp_actors.media.metadata import StreamMetadata
 from rtmp_actors.session.events import MediaType, SessionEvent
 from rtmp_actors.session.playback import PlaybackChoice
-from rtmp_actors.session.server import SessionOutput
+from rtmp_actors.session.server import ServerSession, SessionOutput
 from rtmp_actors.session.server_events import (
     AudioVideoDataReceived,
     PublishingFinished,
@@ -26,7 +30,7 @@ __all__ = ["ServerSessionActor"]
 logger = logging.getLogger(__name__)
 
 
-class ServerSessionActor(SessionActor):
+class ServerSessionActor(SessionActor, PublisherSession, PlayerSession):
     """One server connection's session logic; the event receiver decides on its requests.
 
     Every method is meant to be called through a proxy without waiting on the result (or from
@@ -41,8 +45,9 @@ class ServerSessionActor(SessionActor):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._media_routes: dict[int, MethodProxy] = {}  # publishing stream id -> receiver
-        self._media_writers: dict[int, MethodProxy] = {}  # playing stream id -> writer
+        # Publishing stream id -> its media receiver; playing stream id -> its media writer.
+        self._media_routes: dict[int, ActorHandle[MediaReceiver]] = {}
+        self._media_writers: dict[int, ActorHandle[MediaWriter]] = {}
 
     # --- Routing ------------------------------------------------------------------------------
 
@@ -59,9 +64,11 @@ class ServerSessionActor(SessionActor):
         writer = self._media_writers.get(choice.stream_id)
         with contextlib.suppress(pykka.ActorDeadError):
             if writer is not None:
-                writer.playback_changed.defer(self.connection_id, choice.stream_id, choice)
+                writer.tell(
+                    MediaWriter.playback_changed, self.connection_id, choice.stream_id, choice
+                )
             elif self._protocol is not None:
-                self._protocol.playback_changed.defer(choice)
+                self._protocol.tell(ProtocolHandler.playback_changed, choice)
 
     def _route_events(self, events: list[SessionEvent]) -> list[SessionEvent]:
         routes = self._media_routes
@@ -80,7 +87,7 @@ class ServerSessionActor(SessionActor):
             kept.append(event)
         for stream_id, media in routed.items():
             try:
-                routes[stream_id].media_received.defer(self.connection_id, media)
+                routes[stream_id].tell(MediaReceiver.media_received, self.connection_id, media)
             except pykka.ActorDeadError:
                 # The receiver failed: this publication cannot go on without it.
                 logger.error(
@@ -90,12 +97,14 @@ class ServerSessionActor(SessionActor):
                     extra={"connection_id": self.connection_id},
                 )
                 routes.pop(stream_id)
-                MethodProxy(self.actor_ref).close.defer("the stream ended unexpectedly")
+                ActorHandle[ServerSessionActor](self.actor_ref).tell(
+                    ServerSessionActor.close, "the stream ended unexpectedly"
+                )
         for stream_id in finished:
             routes.pop(stream_id, None)
         return kept
 
-    def route_media(self, stream_id: int, receiver: MethodProxy) -> None:
+    def route_media(self, stream_id: int, receiver: ActorHandle[MediaReceiver]) -> None:
         """Send stream ``stream_id``'s media and metadata to ``receiver``, not the event receiver.
 
         ``receiver.media_received(connection_id, events)`` gets the stream's
@@ -106,7 +115,7 @@ class ServerSessionActor(SessionActor):
         """
         self._media_routes[stream_id] = receiver
 
-    def open_media_sink(self, stream_id: int, reply_to: MethodProxy) -> None:
+    def open_media_sink(self, stream_id: int, reply_to: ActorHandle[MediaWriter]) -> None:
         """Ask for a direct path for a playing stream (see :class:`MediaSink`).
 
         The answer is ``reply_to.media_sink_opened(connection_id, stream_id, sink)``, with
@@ -121,66 +130,70 @@ class ServerSessionActor(SessionActor):
             self._media_writers[stream_id] = reply_to
             notices = self._session.player_notices(stream_id)
             with contextlib.suppress(pykka.ActorDeadError):
-                reply_to.playback_changed.defer(self.connection_id, stream_id, current)
-                self._protocol.open_media_sink.defer(
-                    stream_id, reply_to, self.connection_id, notices
+                reply_to.tell(MediaWriter.playback_changed, self.connection_id, stream_id, current)
+                self._protocol.tell(
+                    ProtocolHandler.open_media_sink,
+                    stream_id,
+                    reply_to,
+                    self.connection_id,
+                    notices,
                 )
                 return
         with contextlib.suppress(pykka.ActorDeadError):
-            reply_to.media_sink_opened.defer(self.connection_id, stream_id, None)
+            reply_to.tell(MediaWriter.media_sink_opened, self.connection_id, stream_id, None)
 
     # --- API ------------------------------------------------------------------------------------
 
     def accept_request(self, request_id: int) -> None:
         """Accept a connect, publish or play request."""
-        self._apply("accept_request", request_id)
+        self._apply(ServerSession.accept_request, request_id)
 
     def reject_request(self, request_id: int, reason: str, code: str | None = None) -> None:
         """Reject a request with ``reason`` (and a status code other than the default)."""
-        self._apply("reject_request", request_id, reason, code)
+        self._apply(ServerSession.reject_request, request_id, reason, code)
 
     def send_metadata(
         self, stream_id: int, metadata: StreamMetadata | Mapping[str, Any], timestamp: int = 0
     ) -> None:
         """Send ``onMetaData`` to a playing stream."""
-        self._apply("send_metadata", stream_id, metadata, timestamp)
+        self._apply(ServerSession.send_metadata, stream_id, metadata, timestamp)
 
     def send_av_data(
         self, stream_id: int, data_type: MediaType, timestamp: int, data: bytes
     ) -> None:
         """Send one audio or video message to a playing stream."""
-        self._apply("send_av_data", stream_id, data_type, timestamp, data)
+        self._apply(ServerSession.send_av_data, stream_id, data_type, timestamp, data)
 
     def send_stream_eof(self, stream_id: int) -> None:
         """Tell the player the stream ended (User Control StreamEOF)."""
-        self._apply("send_stream_eof", stream_id)
+        self._apply(ServerSession.send_stream_eof, stream_id)
 
     def send_stream_dry(self, stream_id: int) -> None:
         """Tell the player there is no data for now (User Control StreamDry)."""
-        self._apply("send_stream_dry", stream_id)
+        self._apply(ServerSession.send_stream_dry, stream_id)
 
     def send_stream_is_recorded(self, stream_id: int) -> None:
         """Tell the player the stream is recorded (User Control StreamIsRecorded)."""
-        self._apply("send_stream_is_recorded", stream_id)
+        self._apply(ServerSession.send_stream_is_recorded, stream_id)
 
     def send_stream_unpublished(self, stream_id: int) -> None:
         """The publisher left: StreamEOF and NetStream.Play.UnpublishNotify."""
-        self._apply("send_stream_unpublished", stream_id)
+        self._apply(ServerSession.send_stream_unpublished, stream_id)
 
     def send_stream_published(self, stream_id: int) -> None:
         """A publisher arrived: StreamBegin and NetStream.Play.PublishNotify."""
-        self._apply("send_stream_published", stream_id)
+        self._apply(ServerSession.send_stream_published, stream_id)
 
     def send_ping_request(self) -> None:
         """Ping the client now (the answer raises PingResponseReceived)."""
-        self._apply("send_ping_request", self._clock())
+        self._apply(ServerSession.send_ping_request, self._clock())
 
     def send_reconnect_request(
         self, tc_url: str | None = None, description: str | None = None
     ) -> None:
         """Ask the client to reconnect, possibly elsewhere (Enhanced RTMP v2)."""
-        self._apply("send_reconnect_request", tc_url, description)
+        self._apply(ServerSession.send_reconnect_request, tc_url, description)
 
     def close(self, reason: str | None = None) -> None:
         """End every stream politely, flush, then close the connection."""
-        self._apply("close", reason)
+        self._apply(ServerSession.close, reason)

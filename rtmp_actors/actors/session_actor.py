@@ -1,9 +1,10 @@
 """What the server and client session actors share: driving a sans-I/O session.
 
 After every input or API call the actor drains the session's output: messages go to the
-protocol handler in one batch, events go to the event receiver one ``send_event`` each, and a
-close request asks the protocol handler to flush and close the socket. Everything is a
-``tell`` (proxy calls whose futures are ignored): peers never block on each other.
+protocol handler in one batch, events go to the event receiver (one ``send_events`` per
+flush, or one ``send_event`` each), and a close request asks the protocol handler to flush
+and close the socket. Everything is a ``tell`` through a typed
+:class:`~rtmp_actors.actors.actor_handle.ActorHandle`: peers never block on each other.
 """
 
 from __future__ import annotations
@@ -12,14 +13,17 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable, Sequence
-from typing import Any, Protocol
+from typing import Any, Concatenate, ParamSpec, Protocol
 
 import pykka
 
+from behaviours.event_receiver import EventReceiver
+from behaviours.protocol_handler import ProtocolHandler
 from behaviours.session_handler import ByteCountDirection, SessionHandler
-from rtmp_actors.actors.method_proxy import MethodProxy
+from rtmp_actors.actors.actor_handle import ActorHandle
 from rtmp_actors.actors.monitoring import MonitoredActor
 from rtmp_actors.actors.when_idle import WhenIdle
+from rtmp_actors.errors import LocalProtocolError
 from rtmp_actors.protocol.messages import DetailedMessage
 from rtmp_actors.session.events import (
     NewByteIOTotals,
@@ -31,6 +35,8 @@ from rtmp_actors.transport.io_loop import Scheduler, TimerHandle
 __all__ = ["HANDLER_ALREADY_SET", "SessionActor", "SessionMachine"]
 
 logger = logging.getLogger(__name__)
+
+_P = ParamSpec("_P")
 
 HANDLER_ALREADY_SET = "handler_already_set"
 """What ``set_event_handler``/``set_protocol_handler`` answer when called a second time."""
@@ -84,8 +90,8 @@ class SessionActor(MonitoredActor, SessionHandler):
         self._schedule = scheduler
         self._clock = clock
         self.connection_id = connection_id
-        self._receiver: MethodProxy | None = None
-        self._protocol: MethodProxy | None = None
+        self._receiver: ActorHandle[EventReceiver] | None = None
+        self._protocol: ActorHandle[ProtocolHandler] | None = None
         self._protocol_gone = False
         self._early_events: list[SessionEvent] = []
         self._batch_events = False
@@ -103,7 +109,7 @@ class SessionActor(MonitoredActor, SessionHandler):
         # Receivers built on EventReceiver take a whole flush's events as one message.
         self._batch_events = callable(getattr(receiver.actor_class, "send_events", None))
         try:
-            self._receiver = MethodProxy(receiver)
+            self._receiver = ActorHandle(receiver)
         except pykka.ActorDeadError:
             logger.warning("%s: the event receiver is already gone", self.connection_id)
             return "ok"
@@ -116,7 +122,7 @@ class SessionActor(MonitoredActor, SessionHandler):
         if self._protocol is not None or self._protocol_gone:
             return HANDLER_ALREADY_SET
         try:
-            self._protocol = MethodProxy(protocol_handler)
+            self._protocol = ActorHandle(protocol_handler)
         except pykka.ActorDeadError:
             # The connection died before we were wired (a refused TLS handshake, say); the
             # protocol handler has already told us, or will, through notify_disconnected.
@@ -196,7 +202,7 @@ class SessionActor(MonitoredActor, SessionHandler):
                 # The protocol handler stops once the socket is gone; replies to the peer's
                 # last messages then have nowhere to go, which is fine.
                 with contextlib.suppress(pykka.ActorDeadError):
-                    self._protocol.send_messages.defer(output.messages)
+                    self._protocol.tell(ProtocolHandler.send_messages, output.messages)
         events = self._route_events(output.events)
         totals = [event for event in events if isinstance(event, NewByteIOTotals)]
         if len(totals) > 1:
@@ -226,10 +232,10 @@ class SessionActor(MonitoredActor, SessionHandler):
             return
         try:
             if self._batch_events:
-                self._receiver.send_events.defer(events)
+                self._receiver.tell(EventReceiver.send_events, events)
             else:
                 for event in events:
-                    self._receiver.send_event.defer(event)
+                    self._receiver.tell(EventReceiver.send_event, event)
         except pykka.ActorDeadError:
             logger.debug(
                 "%s: event receiver gone; %d events dropped", self.connection_id, len(events)
@@ -238,7 +244,7 @@ class SessionActor(MonitoredActor, SessionHandler):
     def _close_connection(self, reason: str | None, *, abort: bool = False) -> None:
         if self._protocol is not None:
             with contextlib.suppress(pykka.ActorDeadError):
-                self._protocol.close_connection.defer(reason, abort=abort)
+                self._protocol.tell(ProtocolHandler.close_connection, reason, abort=abort)
 
     def _finish(self) -> None:
         self._finished = True
@@ -283,16 +289,18 @@ class SessionActor(MonitoredActor, SessionHandler):
             self._flush()
         return None
 
-    def _apply(self, method: str, *args: Any, **kwargs: Any) -> None:
-        """Call a session API method, then forward its output."""
+    def _apply(
+        self, method: Callable[Concatenate[Any, _P], object], *args: _P.args, **kwargs: _P.kwargs
+    ) -> None:
+        """Call a session API method (``ServerSession.accept_request``), then forward its output."""
         if self._finished:
             return
         try:
-            getattr(self._session, method)(*args, **kwargs)
-        except (TypeError, ValueError) as error:
-            # A bad argument from the user (a value AMF cannot carry, a negative timestamp)
-            # is the caller's mistake; arriving by tell, it must not take the session down.
-            logger.error("%s: %s(...) refused: %s", self.connection_id, method, error)
+            method(self._session, *args, **kwargs)
+        except (LocalProtocolError, TypeError, ValueError) as error:
+            # A misuse (a request that does not exist, a value AMF cannot carry) is the
+            # caller's mistake; arriving by tell, it must not take the session down.
+            logger.error("%s: %s(...) refused: %s", self.connection_id, method.__name__, error)
         self._flush()
 
 

@@ -60,10 +60,11 @@ import logging
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import pykka
 
+from rtmp_actors.actors.actor_handle import ActorHandle
 from rtmp_actors.actors.monitoring import ExitNotice, ExitReason, MonitoredActor, monitor
 from rtmp_actors.errors import RtmpError
 
@@ -71,6 +72,7 @@ if TYPE_CHECKING:
     from types import TracebackType
 
 __all__ = [
+    "ChildHandle",
     "ChildInfo",
     "ChildSpec",
     "ChildStartError",
@@ -81,6 +83,8 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
+
+_T_co = TypeVar("_T_co", covariant=True)
 
 
 class RestartPolicy(enum.Enum):
@@ -118,6 +122,45 @@ class ChildStartError(RtmpError):
     """A child spec's ``start`` callable raised; the original exception is the cause."""
 
 
+class ChildHandle(ActorHandle[_T_co]):
+    """A handle to a supervised child that follows its restarts, like a registered name.
+
+    Make it before the supervisor, hand it to the siblings that call the child, and give it
+    to the child's :class:`ChildSpec`: the supervisor points it at each new incarnation. A
+    call while the child is down (between a crash and its restart) raises
+    ``pykka.ActorDeadError``, as a call to any stopped actor does.
+
+    Args:
+        name: For logs and errors.
+    """
+
+    __slots__ = ("_ref", "name")
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._ref: pykka.ActorRef[Any] | None = None
+
+    @property
+    def actor_ref(self) -> pykka.ActorRef[Any]:  # type: ignore[override]  # looked up, not set
+        """The current incarnation's ref.
+
+        Raises:
+            pykka.ActorDeadError: If the child has not been started yet.
+        """
+        ref = self._ref
+        if ref is None:
+            msg = f"{self.name} is not running"
+            raise pykka.ActorDeadError(msg)
+        return ref
+
+    def bind(self, ref: pykka.ActorRef[Any]) -> None:
+        """Point the handle at a new incarnation (the supervisor does this)."""
+        self._ref = ref
+
+    def __repr__(self) -> str:
+        return f"ChildHandle({self.name!r}, {self._ref})"
+
+
 @dataclass(frozen=True, slots=True)
 class ChildSpec:
     """How to start and look after one child.
@@ -132,12 +175,15 @@ class ChildSpec:
         shutdown_timeout: Seconds to wait for the child to stop when the supervisor stops it.
             For a child that is itself a supervisor, allow for all of its own children's
             timeouts.
+        handle: Pointed at every new incarnation, so that callers holding it reach the
+            current one.
     """
 
     child_id: str
     start: Callable[[], pykka.ActorRef[Any]]
     restart: RestartPolicy = RestartPolicy.PERMANENT
     shutdown_timeout: float = 5.0
+    handle: ChildHandle[Any] | None = None
 
     def __post_init__(self) -> None:
         if not self.child_id:
@@ -356,6 +402,8 @@ class Supervisor(MonitoredActor):
             )
             raise TypeError(msg)
         monitor(ref, functools.partial(_forward_exit, self.actor_ref))
+        if spec.handle is not None:
+            spec.handle.bind(ref)
         return ref
 
     def _stop_child(self, child: _Child) -> bool:

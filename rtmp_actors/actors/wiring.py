@@ -9,8 +9,10 @@ from typing import Any
 
 import pykka
 
+from behaviours.protocol_handler import ProtocolHandler
+from behaviours.session_handler import SessionHandler
+from rtmp_actors.actors.actor_handle import ActorHandle
 from rtmp_actors.actors.connection_unit import ConnectionInfo, ConnectionUnit, TransportAdapter
-from rtmp_actors.actors.method_proxy import MethodProxy
 from rtmp_actors.actors.protocol_handler import FlowControl, ProtocolHandlerActor
 from rtmp_actors.actors.session_actor import SessionActor
 from rtmp_actors.limits import Limits
@@ -62,7 +64,7 @@ def start_connection(
         connection, transport, loop.call_later, connection_id=connection_id, flow=flow
     )
     session_ref = session_actor.start(session, loop.call_later, connection_id=connection_id)
-    session_proxy = MethodProxy(session_ref)
+    session_proxy: ActorHandle[SessionHandler] = ActorHandle(session_ref)
     info = ConnectionInfo(connection_id, transport.peer_address, session_proxy, session_ref)
     try:
         receiver_ref = receiver_factory(info)
@@ -74,9 +76,9 @@ def start_connection(
     unit = ConnectionUnit(
         connection_id, transport, protocol_ref, session_ref, receiver_ref, on_closed=on_closed
     )
-    MethodProxy(protocol_ref).set_session.defer(session_ref)
-    session_proxy.set_protocol_handler.defer(protocol_ref)
-    session_proxy.set_event_handler.defer(receiver_ref)
+    ActorHandle[ProtocolHandler](protocol_ref).tell(ProtocolHandler.set_session, session_ref)
+    session_proxy.tell(SessionHandler.set_protocol_handler, protocol_ref)
+    session_proxy.tell(SessionHandler.set_event_handler, receiver_ref)
     unit.adapter = TransportAdapter(protocol_ref, transport)
     unit.watch()
     if start_reading:

@@ -142,7 +142,7 @@ def read_multitrack(
     holds differ, which ``packet_type`` and ``read_track`` supply.
 
     Raises:
-        ProtocolError: If the layout is unknown or a track is cut short.
+        RemoteProtocolError: If the layout is unknown or a track is cut short.
     """
     need(data, offset + 1, f"{what} multitrack type")
     layout_value = data[offset] >> 4

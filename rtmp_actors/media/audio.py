@@ -321,8 +321,9 @@ def parse_audio_tag(data: Buffer) -> AudioTagHeader:
         The header, with payload offsets into ``data``.
 
     Raises:
-        ProtocolError: If the header is cut short, uses an unknown packet type, multitrack type
-            or channel order, nests a multitrack, or a track overruns the message.
+        RemoteProtocolError: If the header is cut short, uses an unknown packet type,
+            multitrack type or channel order, nests a multitrack, or a track overruns the
+            message.
     """
     if not data:
         return _SILENCE

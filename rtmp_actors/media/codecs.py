@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from enum import IntEnum, StrEnum
 
+from rtmp_actors.errors import LocalProtocolError
+
 __all__ = [
     "AudioFourCC",
     "SoundFormat",
@@ -132,12 +134,15 @@ def fourcc_to_number(fourcc: str) -> int:
     """Return a FourCC as the big-endian number ``onMetaData`` stores it as.
 
     Raises:
-        ValueError: If ``fourcc`` is not four characters in the 0-255 range.
+        LocalProtocolError: If ``fourcc`` is not four characters in the 0-255 range.
     """
-    raw = fourcc.encode("latin-1")
+    try:
+        raw = fourcc.encode("latin-1")
+    except UnicodeEncodeError:
+        raw = b""  # a character above 255 has no place in a FourCC
     if len(raw) != 4:
-        msg = f"a FourCC has four characters, not {fourcc!r}"
-        raise ValueError(msg)
+        msg = f"a FourCC has four characters in the 0-255 range, not {fourcc!r}"
+        raise LocalProtocolError(msg)
     return int.from_bytes(raw)
 
 
@@ -145,11 +150,11 @@ def fourcc_from_number(value: int) -> str:
     """Return the FourCC stored as a number (the inverse of :func:`fourcc_to_number`).
 
     Raises:
-        ValueError: If ``value`` is outside 0..2^32-1.
+        LocalProtocolError: If ``value`` is outside 0..2^32-1.
     """
     if not 0 <= value <= 0xFFFFFFFF:
         msg = f"{value} is not a 32-bit FourCC number"
-        raise ValueError(msg)
+        raise LocalProtocolError(msg)
     return value.to_bytes(4).decode("latin-1")
 
 
@@ -226,10 +231,10 @@ def _codec_id(name: str, ids_by_name: dict[str, int], kind: str) -> int:
     if len(name) == 4:
         try:
             return fourcc_to_number(name)
-        except (UnicodeEncodeError, ValueError):
+        except LocalProtocolError:
             pass
     msg = f"unknown {kind} codec name {name!r} (give a FourCC or a known name)"
-    raise ValueError(msg)
+    raise LocalProtocolError(msg)
 
 
 def video_codec_id(name: str) -> int:
@@ -239,7 +244,7 @@ def video_codec_id(name: str) -> int:
     the others get their FourCC as a number.
 
     Raises:
-        ValueError: If the name is neither known nor a FourCC.
+        LocalProtocolError: If the name is neither known nor a FourCC.
     """
     return _codec_id(name, _VIDEO_IDS_BY_NAME, "video")
 
@@ -251,6 +256,6 @@ def audio_codec_id(name: str) -> int:
     10, MP3 is 2); the others get their FourCC as a number.
 
     Raises:
-        ValueError: If the name is neither known nor a FourCC.
+        LocalProtocolError: If the name is neither known nor a FourCC.
     """
     return _codec_id(name, _AUDIO_IDS_BY_NAME, "audio")

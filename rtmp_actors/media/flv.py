@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import Protocol
 
-from rtmp_actors.errors import LimitExceededError, RemoteProtocolError
+from rtmp_actors.errors import LimitExceededError, LocalProtocolError, RemoteProtocolError
 from rtmp_actors.limits import DEFAULT_LIMITS
 from rtmp_actors.media._wire import Buffer
 
@@ -102,14 +102,14 @@ class FlvHeader:
         """Check that the fields fit the header.
 
         Raises:
-            ValueError: If the version is not a byte or the size is outside 9..2^32-1.
+            LocalProtocolError: If the version is not a byte or the size is outside 9..2^32-1.
         """
         if not 0 <= self.version <= 0xFF:
             msg = f"FLV version {self.version} does not fit in a byte"
-            raise ValueError(msg)
+            raise LocalProtocolError(msg)
         if not FLV_HEADER_SIZE <= self.data_offset <= 0xFFFFFFFF:
             msg = f"FLV header size {self.data_offset} is outside 9..2^32-1"
-            raise ValueError(msg)
+            raise LocalProtocolError(msg)
 
     def encode(self) -> bytes:
         """Return the 9 header bytes (without any padding up to :attr:`data_offset`)."""
@@ -121,8 +121,8 @@ class FlvHeader:
         """Parse the 9 header bytes.
 
         Raises:
-            ProtocolError: If the bytes are too few, lack the ``FLV`` signature or give a header
-                size below 9.
+            RemoteProtocolError: If the bytes are too few, lack the ``FLV`` signature or give a
+                header size below 9.
         """
         if len(data) < FLV_HEADER_SIZE:
             msg = f"FLV header is cut short: {len(data)} of {FLV_HEADER_SIZE} bytes"
@@ -160,16 +160,16 @@ class FlvTag:
 def _tag_header(tag_type: int, timestamp: int, size: int, stream_id: int, filtered: bool) -> bytes:
     if not 0 <= tag_type <= 0x1F:
         msg = f"FLV tag type {tag_type} does not fit in 5 bits"
-        raise ValueError(msg)
+        raise LocalProtocolError(msg)
     if not 0 <= timestamp <= 0xFFFFFFFF:
         msg = f"FLV tag timestamp {timestamp} is outside 0..2^32-1"
-        raise ValueError(msg)
+        raise LocalProtocolError(msg)
     if size > MAX_TAG_DATA_SIZE:
         msg = f"FLV tag body of {size} bytes does not fit a UI24 size"
-        raise ValueError(msg)
+        raise LocalProtocolError(msg)
     if not 0 <= stream_id <= 0xFFFFFF:
         msg = f"FLV tag stream id {stream_id} is outside 0..2^24-1"
-        raise ValueError(msg)
+        raise LocalProtocolError(msg)
     return (
         bytes(((0x20 if filtered else 0) | tag_type,))
         + size.to_bytes(3)
@@ -212,7 +212,7 @@ class FlvReader:
             strict: Raise on any deviation (see the class description) instead of tolerating.
 
         Raises:
-            ProtocolError: If the header is missing or malformed (or, in strict mode,
+            RemoteProtocolError: If the header is missing or malformed (or, in strict mode,
                 PreviousTagSize0 is missing or not 0).
         """
         self._stream = stream
@@ -254,7 +254,7 @@ class FlvReader:
             The tag, or None at the end of the file.
 
         Raises:
-            ProtocolError: On a malformed tag (see the class description);
+            RemoteProtocolError: On a malformed tag (see the class description);
                 :class:`~rtmp_actors.errors.LimitExceededError` if it is too large.
         """
         if self._done:
@@ -369,7 +369,7 @@ class FlvWriter:
         """Write one tag and its back pointer.
 
         Raises:
-            ValueError: If a field does not fit its FLV field.
+            LocalProtocolError: If a field does not fit its FLV field.
         """
         self.write(
             tag.tag_type, tag.timestamp, tag.data, stream_id=tag.stream_id, filtered=tag.filtered
@@ -387,7 +387,7 @@ class FlvWriter:
         """Write one tag from its parts (``data`` may be a memoryview; it is not copied).
 
         Raises:
-            ValueError: If a field does not fit its FLV field.
+            LocalProtocolError: If a field does not fit its FLV field.
         """
         size = len(data)
         self._stream.write(_tag_header(tag_type, timestamp, size, stream_id, filtered))
@@ -411,7 +411,7 @@ def read_flv_file(
     """Yield the tags of an FLV file one at a time; the file closes when the iterator ends.
 
     Raises:
-        ProtocolError: As :class:`FlvReader` does.
+        RemoteProtocolError: As :class:`FlvReader` does.
         OSError: If the file cannot be opened or read.
     """
     with open(path, "rb") as stream:
@@ -426,7 +426,7 @@ def write_flv_file(
     """Write an FLV file (replacing any file at ``path``) and return its size in bytes.
 
     Raises:
-        ValueError: If a tag field does not fit its FLV field.
+        LocalProtocolError: If a tag field does not fit its FLV field.
         OSError: If the file cannot be written.
     """
     with open(path, "wb") as stream:

@@ -86,7 +86,7 @@ class StreamMetadata:
         """Fill in the other half of each codec pair and freeze the mappings.
 
         Raises:
-            ValueError: If a codec name is neither known nor a FourCC.
+            LocalProtocolError: If a codec name is neither known nor a FourCC.
         """
         if self.video_codec_id is None and self.video_codec is not None:
             object.__setattr__(self, "video_codec_id", video_codec_id(self.video_codec))

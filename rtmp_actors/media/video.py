@@ -220,7 +220,7 @@ def parse_video_tag(data: Buffer) -> VideoTagHeader:
         The header, with payload offsets into ``data``.
 
     Raises:
-        ProtocolError: If the header is cut short, uses a reserved frame type, packet type or
+        RemoteProtocolError: If the header is cut short, uses a reserved frame type, packet type or
             multitrack type, nests a multitrack, or a track overruns the message.
     """
     if not data:

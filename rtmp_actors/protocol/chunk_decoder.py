@@ -17,6 +17,9 @@ Theory of operation:
   continuations. A fast path (:meth:`ChunkDecoder._whole_messages`) decodes those in one step
   and copies each payload once; whatever it does not handle is left to the general path,
   which stays the reference: the fast path only ever produces what the general path would.
+
+This module stays over 500 lines on purpose: the fast path and the general path must be read
+side by side to see that they agree, so they are kept in one class.
 """
 
 from __future__ import annotations
@@ -127,7 +130,7 @@ chunk_stream_id=2)]
         """Feed bytes from the peer; return the messages they complete, in order.
 
         Raises:
-            ProtocolError: If the bytes break the chunk stream protocol or a limit. The
+            RemoteProtocolError: If the bytes break the chunk stream protocol or a limit. The
                 decoder is unusable afterwards: the connection should end.
         """
         try:
@@ -142,7 +145,7 @@ chunk_stream_id=2)]
         """Like :meth:`receive_data`, but return each message as its fields (a tuple).
 
         Raises:
-            ProtocolError: As :meth:`receive_data`, with ``messages_before_error`` holding the
+            RemoteProtocolError: As :meth:`receive_data`, with ``messages_before_error`` holding the
                 fields of the messages completed before the error.
         """
         self.bytes_received += len(data)

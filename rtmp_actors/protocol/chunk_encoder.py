@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import struct
 
+from rtmp_actors.errors import LocalProtocolError, RemoteProtocolError
 from rtmp_actors.protocol.chunk_decoder import DEFAULT_CHUNK_SIZE
 from rtmp_actors.protocol.messages import MessageType, RawMessage, SetChunkSize
 
@@ -54,12 +55,19 @@ class _OutboundChunkStream:
 
 
 class ChunkEncoder:
-    """Splits messages into chunks for one direction of one connection."""
+    """Splits messages into chunks for one direction of one connection.
+
+    Args:
+        chunk_size: The chunk size to start with, 1 to 2^31-1.
+
+    Raises:
+        LocalProtocolError: If ``chunk_size`` is out of that range.
+    """
 
     def __init__(self, chunk_size: int = DEFAULT_CHUNK_SIZE) -> None:
         if not 1 <= chunk_size <= 0x7FFFFFFF:
             msg = f"chunk size {chunk_size} is outside 1..2147483647"
-            raise ValueError(msg)
+            raise LocalProtocolError(msg)
         self._chunk_size = chunk_size
         self._streams: dict[int, _OutboundChunkStream] = {}
 
@@ -79,7 +87,9 @@ class ChunkEncoder:
             force_full_header: Send a format 0 header whatever the previous message was.
 
         Raises:
-            ValueError: If a field does not fit the wire format.
+            LocalProtocolError: If a field does not fit the wire format, or a Set Chunk Size
+                message carries a size outside 1..2^31-1. Nothing is encoded and the
+                encoder's state is unchanged.
         """
         csid = message.chunk_stream_id
         payload = message.payload
@@ -87,16 +97,23 @@ class ChunkEncoder:
         timestamp = message.timestamp
         if not _MIN_CSID <= csid <= _MAX_CSID:
             msg = f"chunk stream id {csid} is outside {_MIN_CSID}..{_MAX_CSID}"
-            raise ValueError(msg)
+            raise LocalProtocolError(msg)
         if length > _MAX_LENGTH:
             msg = f"a {length}-byte message does not fit the 24-bit length field"
-            raise ValueError(msg)
+            raise LocalProtocolError(msg)
         if not 0 <= timestamp <= _WRAP:
             msg = f"timestamp {timestamp} is outside the 32-bit range"
-            raise ValueError(msg)
+            raise LocalProtocolError(msg)
         if not 0 <= message.type_id <= 0xFF or not 0 <= message.stream_id <= _WRAP:
             msg = f"type id {message.type_id} or stream id {message.stream_id} out of range"
-            raise ValueError(msg)
+            raise LocalProtocolError(msg)
+        new_chunk_size = None
+        if message.type_id == MessageType.SET_CHUNK_SIZE:
+            # Read before any state changes: the bytes are ours, so a bad size is our mistake.
+            try:
+                new_chunk_size = SetChunkSize.decode_payload(payload).size
+            except RemoteProtocolError as error:
+                raise LocalProtocolError(str(error)) from None
 
         previous = self._streams.get(csid)
         delta = 0 if previous is None else (timestamp - previous.timestamp) & _WRAP
@@ -152,6 +169,6 @@ class ChunkEncoder:
             chunks[0] = header + chunks[0]
             encoded = continuation.join(chunks)
 
-        if message.type_id == MessageType.SET_CHUNK_SIZE:
-            self._chunk_size = SetChunkSize.decode_payload(payload).size
+        if new_chunk_size is not None:
+            self._chunk_size = new_chunk_size
         return encoded

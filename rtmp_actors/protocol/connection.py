@@ -17,7 +17,7 @@ import os
 from collections.abc import Callable
 from typing import NamedTuple
 
-from rtmp_actors.errors import ProtocolError, RemoteProtocolError
+from rtmp_actors.errors import LocalProtocolError, ProtocolError, RemoteProtocolError
 from rtmp_actors.limits import DEFAULT_LIMITS, Limits
 from rtmp_actors.protocol.chunk_decoder import ChunkDecoder, MessageFields
 from rtmp_actors.protocol.chunk_encoder import ChunkEncoder
@@ -137,8 +137,10 @@ class RtmpConnection:
         """Take bytes from the peer.
 
         Raises:
-            ProtocolError: If the bytes break the handshake, chunk stream or message format;
-                the connection must end.
+            RemoteProtocolError: If the bytes break the handshake, chunk stream or message
+                format; the connection must end.
+            LocalProtocolError: If a message held until the handshake completed cannot be
+                encoded.
         """
         out: list[bytes] = []
         handshake = self._handshake
@@ -204,7 +206,13 @@ class RtmpConnection:
     # --- Output --------------------------------------------------------------------------------
 
     def send_message(self, message: DetailedMessage) -> bytes:
-        """Encode a message for the peer (held, returning b"", until the handshake is done)."""
+        """Encode a message for the peer (held, returning b"", until the handshake is done).
+
+        Raises:
+            LocalProtocolError: If the message cannot be encoded (a value AMF cannot carry, a
+                field out of its wire range). A held message raises when the handshake
+                completes, from :meth:`receive_data`.
+        """
         if not self._handshake.is_complete:
             self._held.append(message)
             return b""
@@ -214,11 +222,12 @@ class RtmpConnection:
         """Encode an already-encoded message (its payload is shared, not copied or re-encoded).
 
         Raises:
-            RuntimeError: Before the handshake completes.
+            LocalProtocolError: Before the handshake completes, or if a field does not fit the
+                wire format.
         """
         if not self._handshake.is_complete:
             msg = "cannot send before the handshake completes"
-            raise RuntimeError(msg)
+            raise LocalProtocolError(msg)
         return self._count_sent(self._encoder.encode(raw, force_full_header=force_full_header))
 
     def _encode(self, message: DetailedMessage) -> bytes:

@@ -27,6 +27,9 @@ stream decoder. A server, say (a client sends ``handshake.start()`` first)::
 
 Nothing here reads a clock or a socket: the caller passes the epoch for our C1/S1, and random
 bytes come from an injectable function (``os.urandom`` by default).
+
+This module stays over 500 lines on purpose: both roles share one state machine and one set of
+digest and signature helpers, and splitting them would scatter a single protocol exchange.
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ import os
 from collections.abc import Callable
 from enum import Enum
 
-from rtmp_actors.errors import ProtocolError, RemoteProtocolError
+from rtmp_actors.errors import LocalProtocolError, RemoteProtocolError
 
 __all__ = [
     "DEFAULT_CLIENT_VERSION",
@@ -156,7 +159,7 @@ def _classify_response(
     return PeerResponse.UNVERIFIED
 
 
-def _version_error(name: str, version: int) -> ProtocolError:
+def _version_error(name: str, version: int) -> RemoteProtocolError:
     if version == 6:
         detail = "the peer asks for RTMPE (encrypted RTMP), which is not supported"
     elif version in (8, 9):
@@ -176,7 +179,7 @@ def _check_version_bytes(version: bytes, who: str) -> bytes:
     version = bytes(version)
     if len(version) != 4 or version == _ZERO_VERSION:
         msg = f"{who} version must be 4 bytes, not all zero (zero means a simple handshake)"
-        raise ValueError(msg)
+        raise LocalProtocolError(msg)
     return version
 
 
@@ -199,7 +202,7 @@ class _Handshake:
         self._verify_peer_response = verify_peer_response
         self._buffer = bytearray()
         self._step = 0
-        self._error: ProtocolError | None = None
+        self._error: RemoteProtocolError | None = None
         self._trailing_data = b""
         self._mode: HandshakeMode | None = None
         self._digest_scheme: int | None = None
@@ -262,17 +265,18 @@ class _Handshake:
             The bytes to send to the peer now (often empty).
 
         Raises:
-            ProtocolError: If the peer's bytes break the handshake. The handshake then stays
-                failed: every later call raises again.
-            RuntimeError: If called after the handshake completed (later bytes belong to the
-                chunk stream), or, on a client, before :meth:`ClientHandshake.start`.
+            RemoteProtocolError: If the peer's bytes break the handshake. The handshake then
+                stays failed: every later call raises again.
+            LocalProtocolError: If called after the handshake completed (later bytes belong to
+                the chunk stream), on a client before :meth:`ClientHandshake.start`, or if
+                ``random_bytes`` returned the wrong number of bytes.
         """
         if self._error is not None:
             msg = f"the handshake already failed: {self._error}"
             raise RemoteProtocolError(msg)
         if self.is_complete:
             msg = "the handshake is complete; pass further bytes to the chunk stream decoder"
-            raise RuntimeError(msg)
+            raise LocalProtocolError(msg)
         self._check_started()
         output = bytearray()
         position = 0
@@ -289,7 +293,9 @@ class _Handshake:
                     self._buffer.clear()
                 output += self._on_packet(self._step, piece)
                 self._step += 1
-        except ProtocolError as error:
+        except RemoteProtocolError as error:
+            # Only the peer's mistakes fail the handshake for good; a LocalProtocolError (a
+            # broken random_bytes) is the caller's to fix.
             self._error = error
             raise
         if self._step == _STEP_COUNT:
@@ -298,7 +304,7 @@ class _Handshake:
         return bytes(output)
 
     def _check_started(self) -> None:
-        """Raise RuntimeError if the role needs :meth:`start` called first."""
+        """Raise LocalProtocolError if the role needs :meth:`start` called first."""
 
     def _on_packet(self, step: int, packet: bytes) -> bytes:
         """Handle the peer's packet number ``step`` and return the bytes to send now."""
@@ -349,7 +355,7 @@ class _Handshake:
         data = bytes(self._random_bytes(size))
         if len(data) != size:
             msg = f"random_bytes({size}) returned {len(data)} bytes"
-            raise ValueError(msg)
+            raise LocalProtocolError(msg)
         return data
 
     def _make_our_packet(self, version: bytes, scheme: int | None, key_prefix: bytes) -> bytes:
@@ -388,7 +394,7 @@ class ClientHandshake(_Handshake):
             the simple check; turn it off for servers that send a junk S2.
 
     Raises:
-        ValueError: If ``digest_scheme`` or ``version`` is invalid.
+        LocalProtocolError: If ``digest_scheme`` or ``version`` is invalid.
     """
 
     _PEER_NAMES = ("S0", "S1", "S2")
@@ -408,7 +414,7 @@ class ClientHandshake(_Handshake):
         super().__init__(epoch, random_bytes, verify_peer_response)
         if digest_scheme not in _SCHEME_BASES:
             msg = f"digest_scheme must be 0 or 1, not {digest_scheme!r}"
-            raise ValueError(msg)
+            raise LocalProtocolError(msg)
         self._digest = digest
         self._our_scheme = digest_scheme
         self._version = _check_version_bytes(version, "client") if digest else _ZERO_VERSION
@@ -420,11 +426,11 @@ class ClientHandshake(_Handshake):
         """Return C0+C1, to send as soon as the connection is open.
 
         Raises:
-            RuntimeError: If called twice.
+            LocalProtocolError: If called twice.
         """
         if self._started:
             msg = "start() was already called"
-            raise RuntimeError(msg)
+            raise LocalProtocolError(msg)
         self._started = True
         scheme = self._our_scheme if self._digest else None
         return bytes((RTMP_VERSION,)) + self._make_our_packet(
@@ -434,7 +440,7 @@ class ClientHandshake(_Handshake):
     def _check_started(self) -> None:
         if not self._started:
             msg = "call start() and send its C0+C1 before receiving data"
-            raise RuntimeError(msg)
+            raise LocalProtocolError(msg)
 
     def _on_packet(self, step: int, packet: bytes) -> bytes:
         if step == 0:
@@ -473,7 +479,7 @@ class ServerHandshake(_Handshake):
             publishes, even after a digest C1, and signs C2 when it plays.
 
     Raises:
-        ValueError: If ``version`` is invalid.
+        LocalProtocolError: If ``version`` is invalid.
     """
 
     _PEER_NAMES = ("C0", "C1", "C2")

@@ -24,6 +24,7 @@ Theory of operation:
 
 from __future__ import annotations
 
+import abc
 import contextlib
 import http.client
 import itertools
@@ -43,11 +44,12 @@ from typing import Any
 
 import pykka
 
-from rtmp_actors.actors.method_proxy import MethodProxy
+from rtmp_actors.actors.actor_handle import ActorHandle
 from rtmp_actors.actors.monitoring import MonitoredActor
 from rtmp_actors.transport.io_loop import Scheduler, TimerHandle
 
 __all__ = [
+    "AccessAsker",
     "AccessController",
     "AccessFile",
     "AccessKind",
@@ -439,10 +441,18 @@ class HttpCallback:
         self._executor.shutdown(wait=False, cancel_futures=True)
 
 
+class AccessAsker(abc.ABC):
+    """An actor that asks the :class:`AccessController` and takes its answers."""
+
+    @abc.abstractmethod
+    def access_decided(self, token: Any, allowed: bool, reason: str) -> None:
+        """The answer about the request sent with ``token``."""
+
+
 @dataclass(slots=True)
 class _Pending:
     request: AccessRequest
-    reply_to: MethodProxy
+    reply_to: ActorHandle[AccessAsker]
     token: Any
     timer: TimerHandle | None = None
 
@@ -476,7 +486,7 @@ class AccessController(MonitoredActor):
         self._pending: dict[int, _Pending] = {}
         self._tickets = itertools.count(1)
 
-    def check(self, request: AccessRequest, reply_to: MethodProxy, token: Any) -> None:
+    def check(self, request: AccessRequest, reply_to: ActorHandle[AccessAsker], token: Any) -> None:
         """Decide ``request``; the answer goes to ``reply_to.access_decided(token, ...)``."""
         rules = self._rules.current() if isinstance(self._rules, AccessFile) else self._rules
         if rules is not None and not rules.allows(request.kind, request.app, request.key):
@@ -493,11 +503,11 @@ class AccessController(MonitoredActor):
             self._reply(reply_to, token, allowed=True, reason="")
             return
         ticket = next(self._tickets)
-        me = MethodProxy(self.actor_ref)
+        me: ActorHandle[AccessController] = ActorHandle(self.actor_ref)
 
         def answered(allowed: bool, reason: str) -> None:
             with contextlib.suppress(pykka.ActorDeadError):
-                me.callback_answered.defer(ticket, allowed, reason)
+                me.tell(AccessController.callback_answered, ticket, allowed, reason)
 
         if not self._callback.submit(request, answered):
             logger.warning("auth callback busy: refusing %s %s", request.kind.value, request.key)
@@ -508,7 +518,7 @@ class AccessController(MonitoredActor):
 
             def expire() -> None:
                 with contextlib.suppress(pykka.ActorDeadError):
-                    me.callback_expired.defer(ticket)
+                    me.tell(AccessController.callback_expired, ticket)
 
             deadline = self._deadline if self._deadline is not None else self._callback.timeout
             pending.timer = self._schedule(deadline, expire)
@@ -537,9 +547,11 @@ class AccessController(MonitoredActor):
         self._reply(pending.reply_to, pending.token, allowed=False, reason=CALLBACK_TIMEOUT)
 
     @staticmethod
-    def _reply(reply_to: MethodProxy, token: Any, *, allowed: bool, reason: str) -> None:
+    def _reply(
+        reply_to: ActorHandle[AccessAsker], token: Any, *, allowed: bool, reason: str
+    ) -> None:
         with contextlib.suppress(pykka.ActorDeadError):  # the connection has gone meanwhile
-            reply_to.access_decided.defer(token, allowed, reason)
+            reply_to.tell(AccessAsker.access_decided, token, allowed, reason)
 
     def pending_checks(self) -> int:
         """Requests waiting for the callback (for monitoring and tests)."""

@@ -3,16 +3,26 @@
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from typing import Any
 
 import pykka
 
+from behaviours.stream_peers import PlayerReceiver, PublisherReceiver
+from rtmp_actors.actors.actor_handle import ActorHandle
 from rtmp_actors.actors.connection_unit import ConnectionInfo
 from rtmp_actors.actors.event_receivers import EventReceiverActor
-from rtmp_actors.actors.method_proxy import MethodProxy
+from rtmp_actors.actors.server_session import ServerSessionActor
 from rtmp_actors.protocol.commands import NetStreamCode
-from rtmp_actors.relay.access import AccessKind, AccessRequest, describe_refusal
-from rtmp_actors.relay.stream import PlayRequest, PublishRequest
+from rtmp_actors.relay.access import (
+    AccessAsker,
+    AccessController,
+    AccessKind,
+    AccessRequest,
+    describe_refusal,
+)
+from rtmp_actors.relay.registry import StreamRegistry
+from rtmp_actors.relay.stream import LiveStream, PlayRequest, PublishRequest
 from rtmp_actors.session import server_events as events
 
 __all__ = ["RelayReceiver"]
@@ -21,22 +31,29 @@ MAX_PENDING_CHECKS = 16
 """Publish/play requests of one connection waiting for the access controller."""
 
 
-class RelayReceiver(EventReceiverActor):
+class RelayReceiver(EventReceiverActor, PublisherReceiver, PlayerReceiver, AccessAsker):
     """Sends requests to the registry, and tells the streams when their peers leave.
 
     A publisher's media does not come through here: its stream has the session route it
     straight to itself (``route_media``) before accepting, which saves a thread switch per
     read.
 
+    If this actor fails, its connection is closed (the connection is a one-for-all unit)
+    and the streams it was bound to are told their publisher or player left, so no stream
+    keeps a dead peer.
+
     Args:
         connection: The connection's info (its session, for answering requests).
-        registry: The stream registry.
+        registry: The stream registry (a handle that follows its restarts).
         access: An :class:`~rtmp_actors.relay.access.AccessController` to ask before routing
             a publish or play request (None: everything is allowed).
     """
 
     def __init__(
-        self, connection: ConnectionInfo, registry: MethodProxy, access: MethodProxy | None = None
+        self,
+        connection: ConnectionInfo,
+        registry: ActorHandle[StreamRegistry],
+        access: ActorHandle[AccessController] | None = None,
     ) -> None:
         super().__init__()
         self._access = access
@@ -44,28 +61,29 @@ class RelayReceiver(EventReceiverActor):
         self._tc_url = self._flash_ver = ""
         self._checks: dict[int, events.PublishStreamRequested | events.PlayStreamRequested] = {}
         self._connection_id = connection.connection_id
-        self._session = connection.session
+        self._session: ActorHandle[ServerSessionActor] = connection.session
         self._registry = registry
-        self._me = MethodProxy(self.actor_ref)
-        self._publishing: dict[int, MethodProxy] = {}  # stream id -> stream published to
-        self._playing: dict[int, MethodProxy] = {}  # stream id -> stream played from
+        self._me: ActorHandle[RelayReceiver] = ActorHandle(self.actor_ref)
+        # Stream id -> the stream it publishes to, or plays from.
+        self._publishing: dict[int, ActorHandle[LiveStream]] = {}
+        self._playing: dict[int, ActorHandle[LiveStream]] = {}
 
     # --- Binding (from the stream actors) -----------------------------------------------------
 
     def bind_publisher(self, stream: pykka.ActorRef[Any], stream_id: int) -> None:
         """The stream accepted this connection's publisher on ``stream_id``."""
-        self._publishing[stream_id] = MethodProxy(stream)
+        self._publishing[stream_id] = ActorHandle(stream)
 
     def bind_player(self, stream: pykka.ActorRef[Any], stream_id: int) -> None:
         """The stream accepted this connection's player on ``stream_id``."""
-        self._playing[stream_id] = MethodProxy(stream)
+        self._playing[stream_id] = ActorHandle(stream)
 
     # --- Session events ---------------------------------------------------------------------------
 
     def on_connection_requested(self, event: events.ConnectionRequested) -> None:
         self._tc_url = event.connect.tc_url or ""
         self._flash_ver = event.connect.flash_ver or ""
-        self._session.accept_request.defer(event.request_id)
+        self._session.tell(ServerSessionActor.accept_request, event.request_id)
 
     def on_publish_stream_requested(self, event: events.PublishStreamRequested) -> None:
         self._check_access(AccessKind.PUBLISH, event, event.publish_type)
@@ -99,12 +117,12 @@ class RelayReceiver(EventReceiverActor):
             publish_type,
         )
         try:
-            self._access.check.defer(request, self._me, event.request_id)
+            self._access.tell(AccessController.check, request, self._me, event.request_id)
         except pykka.ActorDeadError:  # the relay is stopping
             self._checks.pop(event.request_id, None)
             self._refuse(event, "the server is stopping")
 
-    def access_decided(self, token: int, allowed: bool, reason: str) -> None:
+    def access_decided(self, token: Any, allowed: bool, reason: str) -> None:
         """The access controller's answer about the request ``token``."""
         event = self._checks.pop(token, None)
         if event is None:
@@ -122,8 +140,11 @@ class RelayReceiver(EventReceiverActor):
         else:
             kind, code = AccessKind.PLAY, NetStreamCode.PLAY_FAILED
         with contextlib.suppress(pykka.ActorDeadError):
-            self._session.reject_request.defer(
-                event.request_id, describe_refusal(kind, reason), code
+            self._session.tell(
+                ServerSessionActor.reject_request,
+                event.request_id,
+                describe_refusal(kind, reason),
+                code,
             )
 
     def _route(self, event: events.PublishStreamRequested | events.PlayStreamRequested) -> None:
@@ -133,7 +154,9 @@ class RelayReceiver(EventReceiverActor):
             self._route_play(event)
 
     def _route_publish(self, event: events.PublishStreamRequested) -> None:
-        self._registry.publish_requested.defer(
+        self._to_registry(
+            event,
+            StreamRegistry.publish_requested,
             PublishRequest(
                 self._connection_id,
                 self._session,
@@ -142,11 +165,13 @@ class RelayReceiver(EventReceiverActor):
                 event.app_name,
                 event.stream_key,
                 event.stream_id,
-            )
+            ),
         )
 
     def _route_play(self, event: events.PlayStreamRequested) -> None:
-        self._registry.play_requested.defer(
+        self._to_registry(
+            event,
+            StreamRegistry.play_requested,
             PlayRequest(
                 self._connection_id,
                 self._session,
@@ -155,29 +180,52 @@ class RelayReceiver(EventReceiverActor):
                 event.app_name,
                 event.stream_key,
                 event.stream_id,
-            )
+            ),
         )
+
+    def _to_registry(
+        self,
+        event: events.PublishStreamRequested | events.PlayStreamRequested,
+        method: Callable[[StreamRegistry, Any], None],
+        request: PublishRequest | PlayRequest,
+    ) -> None:
+        try:
+            self._registry.tell(method, request)
+        except pykka.ActorDeadError:  # restarting after a crash, or the relay is stopping
+            self._refuse(event, "the stream registry is not running; try again")
 
     def on_publishing_finished(self, event: events.PublishingFinished) -> None:
         stream = self._publishing.pop(event.stream_id, None)
         if stream is not None:
-            self._to_stream(stream, "publisher_left")
+            self._publisher_left(stream)
 
     def on_play_stream_finished(self, event: events.PlayStreamFinished) -> None:
         stream = self._playing.pop(event.stream_id, None)
         if stream is not None:
-            self._to_stream(stream, "player_left", event.stream_id)
+            self._player_left(stream, event.stream_id)
 
     def on_disconnected(self, event: events.Disconnected) -> None:
+        self._leave_streams()
+
+    def on_failure(self, *_exc_info: object) -> None:
+        """Leave the streams: the connection goes down with this actor."""
+        self._leave_streams()
+
+    def _leave_streams(self) -> None:
         self._checks.clear()  # answers still to come are ignored
         for stream in self._publishing.values():
-            self._to_stream(stream, "publisher_left")
+            self._publisher_left(stream)
         for stream_id, stream in self._playing.items():
-            self._to_stream(stream, "player_left", stream_id)
+            self._player_left(stream, stream_id)
         self._publishing.clear()
         self._playing.clear()
 
-    def _to_stream(self, stream: MethodProxy, method: str, *args: Any) -> None:
-        # A stream that already ended (the relay is stopping) needs no goodbye.
+    # A stream that already ended (the relay is stopping) needs no goodbye.
+
+    def _publisher_left(self, stream: ActorHandle[LiveStream]) -> None:
         with contextlib.suppress(pykka.ActorDeadError):
-            getattr(stream, method).defer(self._connection_id, *args)
+            stream.tell(LiveStream.publisher_left, self._connection_id)
+
+    def _player_left(self, stream: ActorHandle[LiveStream], stream_id: int) -> None:
+        with contextlib.suppress(pykka.ActorDeadError):
+            stream.tell(LiveStream.player_left, self._connection_id, stream_id)

@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from rtmp_actors.errors import LocalProtocolError
 from rtmp_actors.media.flv import FlvHeader, FlvWriter, TagType
 from rtmp_actors.protocol.amf import EcmaArray, encode_values
 from rtmp_actors.relay.observer import StreamObserver
@@ -318,7 +319,7 @@ class StreamRecorder(StreamObserver):
             logger.error("recording %s stopped: %s", recording.path, error)
             recording.abandon()
             self._recordings.pop((app, key), None)
-        except (ValueError, TypeError) as error:  # one tag that does not fit: skip it
+        except (LocalProtocolError, ValueError, TypeError) as error:  # a tag that does not fit
             logger.warning("recording %s: a message was not written: %s", recording.path, error)
 
     def _finish(self, app: str, key: str) -> None:

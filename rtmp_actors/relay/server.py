@@ -1,36 +1,82 @@
-"""The relay server: an RtmpServer whose connections meet in a stream registry."""
+"""The relay server: an RtmpServer whose connections meet in a stream registry, supervised.
+
+Theory of operation:
+
+* A running relay is a :class:`Supervisor` (one-for-one, permanent children), started in this
+  order and stopped in the reverse one: ``access`` (the :class:`AccessController`, if auth is
+  configured), ``recorder`` (the :class:`StreamRecorder`, if recording), ``registry`` (the
+  :class:`StreamRegistry`, which supervises the live streams), the push and pull relays (if
+  any), and ``rtmp-server`` (the :class:`RtmpServer`'s own tree: listener and connections).
+  Stopping it therefore closes the sessions first, then the upstream links, then the
+  streams (whose last words reach the recorder), then the recorder, which closes its files.
+* Siblings call each other through :class:`ChildHandle` s, which follow restarts, so a
+  restarted child is reached at once by everybody. A restarted registry adopts the streams
+  that are still running (see :mod:`rtmp_actors.relay.registry`). A restart-intensity
+  overflow fails the whole relay, as in OTP; :meth:`RelayServer.wait` returns then, and the
+  log says which child gave up and why.
+* The relay owns its I/O loop (sockets and timers), started with the tree and stopped after
+  it, so a relay run by the user's own supervisor (:meth:`RelayServer.child_spec`) starts and
+  stops cleanly as one child.
+"""
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
+from collections.abc import Callable
 from types import TracebackType
 from typing import Any, Self
 
 import pykka
 
-from rtmp_actors.actors.method_proxy import MethodProxy
+from rtmp_actors.actors.actor_handle import ActorHandle
+from rtmp_actors.actors.monitoring import ExitNotice, ExitReason, monitor
+from rtmp_actors.actors.supervisor import ChildHandle, ChildSpec, ChildStartError, Supervisor
 from rtmp_actors.relay.access import AccessController, AccessFile, HttpCallback
 from rtmp_actors.relay.config import RelayConfig
 from rtmp_actors.relay.http_stats import StatsHttpServer
 from rtmp_actors.relay.links import LinkSettings, RelayLinks
+from rtmp_actors.relay.observer import StreamObserver
 from rtmp_actors.relay.receiver import RelayReceiver
 from rtmp_actors.relay.recording import StreamRecorder
-from rtmp_actors.relay.registry import StreamRegistry
-from rtmp_actors.relay.stream import StreamStats
+from rtmp_actors.relay.registry import StreamRegistry, StreamTable
+from rtmp_actors.relay.stream import LiveStream, StreamStats
 from rtmp_actors.server import RtmpServer
-from rtmp_actors.transport.io_loop import IoLoop
+from rtmp_actors.transport.io_loop import IoLoop, TimerHandle
 
 __all__ = ["RelayServer"]
 
 logger = logging.getLogger(__name__)
 
 
+class _RelayTree(Supervisor):
+    """The relay's supervisor; it also runs the relay's I/O loop."""
+
+    def __init__(self, relay: RelayServer, children: list[ChildSpec]) -> None:
+        self._relay = relay
+        try:
+            super().__init__(children, max_restarts=5, max_seconds=10.0)
+        except BaseException:
+            relay.tree_stopped()
+            raise
+
+    def on_stop(self) -> None:
+        super().on_stop()
+        self._relay.tree_stopped()
+
+    def on_failure(self, *exc_info: Any) -> None:
+        super().on_failure(*exc_info)
+        self._relay.tree_stopped()
+
+
 class RelayServer:
     """A live relay: any app, any stream key; players get what publishers send.
 
     Built only from the public API: an :class:`RtmpServer` whose per-connection event
-    receivers (:class:`RelayReceiver`) route requests to a :class:`StreamRegistry`.
+    receivers (:class:`RelayReceiver`) route requests to a :class:`StreamRegistry`, all under
+    one supervisor. Run it alone (``start()``/``stop()``) or in your own supervision tree
+    (:meth:`child_spec`).
     """
 
     def __init__(
@@ -39,47 +85,124 @@ class RelayServer:
         self.config = config or RelayConfig()
         self._loop = IoLoop(name="rtmp-relay-io")
         # Access rules and the record folder are checked first: a bad one starts nothing.
-        access_file = AccessFile(self.config.auth_file) if self.config.auth_file else None
-        callback = (
-            HttpCallback(self.config.auth_url, self.config.auth_timeout)
-            if self.config.auth_url
-            else None
+        self._access_file = AccessFile(self.config.auth_file) if self.config.auth_file else None
+        self._link_settings = link_settings
+        self._links = self._new_links()  # parses the push and pull URLs
+        self.registry: ChildHandle[StreamRegistry] = ChildHandle("registry")
+        self.access: ChildHandle[AccessController] | None = (
+            ChildHandle("access") if self._access_file is not None or self.config.auth_url else None
         )
-        # Push and pull relays (their URLs are parsed before any actor starts).
-        self._links = RelayLinks(
-            self.config.push,
-            self.config.pull,
-            scheduler=self._loop.call_later,
-            io_loop=self._loop,
-            settings=link_settings,
+        self.recorder: ChildHandle[StreamRecorder] | None = (
+            ChildHandle("recorder") if self.config.record_dir else None
         )
-        observers: list[MethodProxy] = []
-        self._recorder_ref: pykka.ActorRef[StreamRecorder] | None = None
-        if self.config.record_dir:
-            self._recorder_ref = StreamRecorder.start(self.config.record_dir)
-            observers.append(MethodProxy(self._recorder_ref))
-        self._access_ref: pykka.ActorRef[AccessController] | None = None
-        access: MethodProxy | None = None
-        if access_file is not None or callback is not None:
-            self._access_ref = AccessController.start(access_file, callback, self._loop.call_later)
-            access = MethodProxy(self._access_ref)
-        observers.extend(self._links.observers)
-        self._registry_ref = StreamRegistry.start(
-            self.config.stream, self._loop.call_later, observers=observers
-        )
-        self._links.attach(self._registry_ref)
-        registry = MethodProxy(self._registry_ref)
+        self._table = StreamTable()
         self._server = RtmpServer(
             self.config.host,
             self.config.port,
-            event_receiver_factory=lambda info: RelayReceiver.start(info, registry, access),
+            event_receiver_factory=lambda info: RelayReceiver.start(
+                info, self.registry, self.access
+            ),
             config=self.config.session,
             flow=self.config.flow,
             max_connections=self.config.max_connections,
             io_loop=self._loop,
         )
+        self._tree: pykka.ActorRef[Any] | None = None
+        self._ended = threading.Event()
         self._started_at: float | None = None
         self._http: StatsHttpServer | None = None
+
+    def _new_links(self) -> RelayLinks:
+        return RelayLinks(
+            self.config.push,
+            self.config.pull,
+            scheduler=self._call_later,
+            io_loop=self._loop,
+            settings=self._link_settings,
+        )
+
+    def _call_later(self, delay: float, callback: Callable[[], None]) -> TimerHandle:
+        return self._loop.call_later(delay, callback)  # whichever loop runs now
+
+    # --- Supervision --------------------------------------------------------------------------
+
+    def child_spec(self, child_id: str = "rtmp-relay") -> ChildSpec:
+        """A spec that runs this relay as a child of your own :class:`Supervisor`."""
+        return ChildSpec(child_id, self._start_tree, shutdown_timeout=60.0)
+
+    def _children(self) -> list[ChildSpec]:
+        children: list[ChildSpec] = []
+        observers: list[ActorHandle[StreamObserver]] = []
+        access_file, config = self._access_file, self.config
+        if self.access is not None:
+
+            def start_access() -> pykka.ActorRef[Any]:
+                # A fresh callback per incarnation: a failed controller shuts its pool down.
+                callback = (
+                    HttpCallback(config.auth_url, config.auth_timeout) if config.auth_url else None
+                )
+                return AccessController.start(access_file, callback, self._call_later)
+
+            children.append(ChildSpec("access", start_access, handle=self.access))
+        if self.recorder is not None:
+            record_dir = config.record_dir
+            assert record_dir is not None
+            children.append(
+                ChildSpec(
+                    "recorder",
+                    lambda: StreamRecorder.start(record_dir),
+                    handle=self.recorder,
+                    shutdown_timeout=30.0,
+                )
+            )
+            observers.append(self.recorder)
+        observers.extend(self._links.observers)
+        children.append(
+            ChildSpec(
+                "registry",
+                lambda: StreamRegistry.start(
+                    config.stream,
+                    self._call_later,
+                    observers=observers,
+                    table=self._table,
+                    me=self.registry,
+                ),
+                handle=self.registry,
+                shutdown_timeout=15.0,
+            )
+        )
+        children.append(self._server.child_spec("rtmp-server"))
+        return children
+
+    def _start_tree(self) -> pykka.ActorRef[Any]:
+        if not self._loop.running:
+            if self._started_at is not None:  # a restart by the user's supervisor
+                self._loop = IoLoop(name="rtmp-relay-io")
+                self._server.share_loop(self._loop)
+                self._links = self._new_links()
+            self._loop.start()
+        self._ended.clear()
+        self._started_at = time.monotonic()
+        ref: pykka.ActorRef[Any] = _RelayTree.start(self, self._children())
+        self._links.attach(self.registry)
+        monitor(ref, self._tree_exited)
+        return ref
+
+    def tree_stopped(self) -> None:
+        """Close the upstream links and stop the loop (the relay's supervisor calls this)."""
+        self._links.stop(10.0)
+        self._loop.stop()
+
+    def _tree_exited(self, notice: ExitNotice) -> None:
+        if notice.reason is not ExitReason.NORMAL:
+            logger.error("the relay gave up: %s", notice)
+        self._ended.set()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait until the relay has stopped or given up; False on timeout."""
+        return self._ended.wait(timeout)
+
+    # --- Life cycle -------------------------------------------------------------------------------
 
     def start(self) -> Self:
         """Start listening, and serving stats if ``config.http_port`` is set; returns self.
@@ -87,9 +210,15 @@ class RelayServer:
         Raises:
             OSError: If the RTMP or the HTTP address cannot be bound.
         """
-        self._loop.start()
-        self._server.start()
-        self._started_at = time.monotonic()
+        try:
+            self._tree = self._start_tree()
+        except ChildStartError as error:
+            cause = error.__cause__
+            while isinstance(cause, ChildStartError):
+                cause = cause.__cause__
+            if isinstance(cause, OSError):
+                raise cause from None
+            raise
         if self.config.http_port is not None:
             try:
                 self._http = StatsHttpServer(
@@ -120,17 +249,25 @@ class RelayServer:
         """The underlying server."""
         return self._server
 
+    @property
+    def supervisor(self) -> pykka.ActorRef[Any] | None:
+        """The relay's supervisor while it runs standalone (``which_children`` and the like)."""
+        return self._tree
+
+    def stream_refs(self) -> list[pykka.ActorRef[LiveStream]]:
+        """The live streams' actors (a snapshot)."""
+        return self._table.refs()
+
     def stream_stats(self, timeout: float = 5.0) -> list[StreamStats]:
         """A snapshot of every live stream (from outside the actor system).
 
         The streams are all asked at once; one that does not answer within ``timeout`` (or
         stops meanwhile) is left out.
         """
-        refs = self._registry_ref.proxy().streams().get(timeout=timeout)
         futures = []
-        for ref in refs:
+        for ref in self.stream_refs():
             try:
-                futures.append(MethodProxy(ref).stats())
+                futures.append(ActorHandle[LiveStream](ref).ask(LiveStream.stats))
             except pykka.ActorDeadError:
                 continue
         deadline = time.monotonic() + timeout
@@ -146,24 +283,15 @@ class RelayServer:
         """Close every session politely, then stop the streams and the I/O loop."""
         if self._http is not None:
             self._http.stop()
-        self._server.stop(timeout)
-        self._links.stop(timeout)  # upstream connections close politely while the loop runs
-        streams = self._stream_refs(timeout) if self._recorder_ref is not None else []
-        self._registry_ref.stop(timeout=timeout)
-        deadline = time.monotonic() + timeout
-        for stream in streams:  # their last words go to the recorder before it finishes
-            stream.actor_stopped.wait(max(0.0, deadline - time.monotonic()))
-        for ref in (self._recorder_ref, self._access_ref):
-            if ref is not None:
-                ref.stop(timeout=timeout)  # the recorder closes its files
-        self._loop.stop()
-
-    def _stream_refs(self, timeout: float) -> list[pykka.ActorRef[Any]]:
+            self._http = None
+        tree, self._tree = self._tree, None
+        if tree is None:
+            return
+        self._server.stop_timeout = timeout
         try:
-            refs: list[pykka.ActorRef[Any]] = self._registry_ref.proxy().streams().get(timeout)
-        except Exception:  # the registry is gone already
-            return []
-        return refs
+            tree.stop(timeout=timeout + 50)
+        except pykka.Timeout:
+            logger.warning("the relay did not stop within %.0f s", timeout + 50)
 
     def __enter__(self) -> Self:
         return self.start()

@@ -32,20 +32,27 @@ Theory of operation:
 
 from __future__ import annotations
 
+import abc
 import contextlib
 import itertools
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Concatenate, ParamSpec
 
 import pykka
 
 from behaviours.media_receiver import MediaReceiver
 from behaviours.media_writer import MediaWriter
+from behaviours.stream_peers import (
+    PlayerReceiver,
+    PlayerSession,
+    PublisherReceiver,
+    PublisherSession,
+)
+from rtmp_actors.actors.actor_handle import ActorHandle
 from rtmp_actors.actors.media_sink import MediaSink
-from rtmp_actors.actors.method_proxy import MethodProxy
 from rtmp_actors.actors.monitoring import MonitoredActor
 from rtmp_actors.actors.when_idle import WhenIdle
 from rtmp_actors.protocol.amf import EcmaArray
@@ -54,15 +61,25 @@ from rtmp_actors.protocol.messages import AudioData, DataMessage, VideoData
 from rtmp_actors.protocol.prepared import PreparedBatch, PreparedMessage
 from rtmp_actors.relay.gop_cache import GopCache
 from rtmp_actors.relay.metrics import RateMeter
+from rtmp_actors.relay.observer import StreamObserver
 from rtmp_actors.session.events import MediaType
 from rtmp_actors.session.playback import PlaybackChoice, PlaybackRules
 from rtmp_actors.session.server import PlayerNotice
 from rtmp_actors.session.server_events import AudioVideoDataReceived, StreamMetaDataChanged
 from rtmp_actors.transport.io_loop import Scheduler, TimerHandle
 
-__all__ = ["LiveStream", "PlayRequest", "PublishRequest", "StreamPolicy", "StreamStats"]
+__all__ = [
+    "LiveStream",
+    "PlayRequest",
+    "PublishRequest",
+    "StreamOwner",
+    "StreamPolicy",
+    "StreamStats",
+]
 
 logger = logging.getLogger(__name__)
+
+_P = ParamSpec("_P")
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,17 +99,25 @@ class StreamPolicy:
     max_gop_bytes: int = 32 * 1024 * 1024
 
 
+class StreamOwner(abc.ABC):
+    """Who created a stream and retires it (the registry)."""
+
+    @abc.abstractmethod
+    def stream_idle(self, app: str, key: str, handled: int) -> None:
+        """The stream has no publisher and no players, after ``handled`` requests."""
+
+
 @dataclass(frozen=True, slots=True)
 class PublishRequest:
     """A connection asks to publish (built by the connection's relay receiver).
 
-    ``session`` must take ``route_media``, ``accept_request``, ``reject_request`` and
-    ``close`` tells.
+    ``session`` is the publishing connection's session (or a pull link standing in for one),
+    ``receiver`` its event receiver.
     """
 
     connection_id: str
-    session: MethodProxy
-    receiver: MethodProxy
+    session: ActorHandle[PublisherSession]
+    receiver: ActorHandle[PublisherReceiver]
     request_id: int
     app: str
     key: str
@@ -104,8 +129,8 @@ class PlayRequest:
     """A connection asks to play."""
 
     connection_id: str
-    session: MethodProxy
-    receiver: MethodProxy
+    session: ActorHandle[PlayerSession]
+    receiver: ActorHandle[PlayerReceiver]
     request_id: int
     app: str
     key: str
@@ -184,11 +209,11 @@ class LiveStream(MonitoredActor, MediaReceiver, MediaWriter):
         self,
         app: str,
         key: str,
-        registry: MethodProxy,
+        registry: ActorHandle[StreamOwner],
         policy: StreamPolicy,
         scheduler: Scheduler,
         clock: Callable[[], float] = time.monotonic,
-        observers: Sequence[MethodProxy] = (),
+        observers: Sequence[ActorHandle[StreamObserver]] = (),
     ) -> None:
         super().__init__()
         self._observers = tuple(observers)
@@ -198,7 +223,7 @@ class LiveStream(MonitoredActor, MediaReceiver, MediaWriter):
         self._policy = policy
         self._schedule = scheduler
         self._clock = clock
-        self._me = MethodProxy(self.actor_ref)
+        self._me: ActorHandle[LiveStream] = ActorHandle(self.actor_ref)
         self._cache = GopCache(max_bytes=policy.max_gop_bytes)
         self._publisher: PublishRequest | None = None
         self._players: dict[tuple[str, int], _Player] = {}
@@ -233,7 +258,8 @@ class LiveStream(MonitoredActor, MediaReceiver, MediaWriter):
                 extra={"connection_id": request.connection_id},
             )
             with contextlib.suppress(pykka.ActorDeadError):
-                request.session.reject_request.defer(
+                request.session.tell(
+                    PublisherSession.reject_request,
                     request.request_id,
                     f"{self.app}/{self.key} is already being published",
                     NetStreamCode.PUBLISH_BAD_NAME,
@@ -251,7 +277,9 @@ class LiveStream(MonitoredActor, MediaReceiver, MediaWriter):
             )
             self._end_publishing(notify=False)
             with contextlib.suppress(pykka.ActorDeadError):
-                current.session.close.defer("another publisher took over the stream")
+                current.session.tell(
+                    PublisherSession.close, "another publisher took over the stream"
+                )
         self._start_publishing(request)
 
     def _start_publishing(self, request: PublishRequest) -> None:
@@ -262,14 +290,16 @@ class LiveStream(MonitoredActor, MediaReceiver, MediaWriter):
         self._rate = RateMeter(self._publishing_since)
         with contextlib.suppress(pykka.ActorDeadError):
             # Routed and bound before the accept: media only starts after it.
-            request.session.route_media.defer(request.stream_id, self._me)
-            request.receiver.bind_publisher.defer(self.actor_ref, request.stream_id)
-            request.session.accept_request.defer(request.request_id)
+            request.session.tell(PublisherSession.route_media, request.stream_id, self._me)
+            request.receiver.tell(
+                PublisherReceiver.bind_publisher, self.actor_ref, request.stream_id
+            )
+            request.session.tell(PublisherSession.accept_request, request.request_id)
         for player in list(self._players.values()):
             self._notify(player, PlayerNotice.PUBLISHED)
             player.require_keyframe()  # a new publication: nothing before it is decodable
         self._arm_idle_check()
-        self._tell_observers("stream_published")
+        self._tell_observers(StreamObserver.stream_published)
         logger.info(
             "%s/%s: %s publishing",
             self.app,
@@ -287,13 +317,15 @@ class LiveStream(MonitoredActor, MediaReceiver, MediaWriter):
         self._players[player.key] = player
         self._waiting[player.key] = player
         with contextlib.suppress(pykka.ActorDeadError):
-            request.receiver.bind_player.defer(self.actor_ref, request.stream_id)
-            request.session.accept_request.defer(request.request_id)
-            request.session.open_media_sink.defer(request.stream_id, self._me)
+            request.receiver.tell(PlayerReceiver.bind_player, self.actor_ref, request.stream_id)
+            request.session.tell(PlayerSession.accept_request, request.request_id)
+            request.session.tell(PlayerSession.open_media_sink, request.stream_id, self._me)
         if self._publisher is not None:
             self._join(player)
         elif len(self._players) == 1:
-            self._tell_observers("stream_wanted")  # a pull relay may fetch it from upstream
+            self._tell_observers(
+                StreamObserver.stream_wanted
+            )  # a pull relay may fetch it from upstream
 
     def _join(self, player: _Player) -> None:
         if self._cache.metadata is not None:
@@ -344,7 +376,7 @@ class LiveStream(MonitoredActor, MediaReceiver, MediaWriter):
 
     def _take_metadata(self, metadata: Mapping[str, Any]) -> None:
         self._cache.set_metadata(metadata or None)
-        self._tell_observers("stream_metadata", metadata)
+        self._tell_observers(StreamObserver.stream_metadata, metadata)
         self._add(_metadata_message(metadata))
 
     def _take_media(self, media_type: MediaType, timestamp: int, data: bytes, now: float) -> None:
@@ -359,7 +391,9 @@ class LiveStream(MonitoredActor, MediaReceiver, MediaWriter):
             self._cache.add(media_type, timestamp, data, keyframe=keyframe, prepared=prepared)
         for observer in self._observers:
             with contextlib.suppress(pykka.ActorDeadError):
-                observer.stream_media.defer(self.app, self.key, media_type, timestamp, data)
+                observer.tell(
+                    StreamObserver.stream_media, self.app, self.key, media_type, timestamp, data
+                )
         self._add(prepared)
 
     def _add(self, message: PreparedMessage) -> None:
@@ -405,7 +439,7 @@ class LiveStream(MonitoredActor, MediaReceiver, MediaWriter):
 
     def _end_publishing(self, *, notify: bool) -> None:
         self._flush()
-        self._tell_observers("stream_unpublished")
+        self._tell_observers(StreamObserver.stream_unpublished)
         self._publisher = None
         self._publishing_since = None
         self._cache.clear()
@@ -417,10 +451,15 @@ class LiveStream(MonitoredActor, MediaReceiver, MediaWriter):
             if notify:
                 self._notify(player, PlayerNotice.UNPUBLISHED)
 
-    def _tell_observers(self, method: str, *args: Any) -> None:
+    def _tell_observers(
+        self,
+        method: Callable[Concatenate[StreamObserver, str, str, _P], object],
+        *args: _P.args,
+        **kwargs: _P.kwargs,
+    ) -> None:
         for observer in self._observers:
             with contextlib.suppress(pykka.ActorDeadError):
-                getattr(observer, method).defer(self.app, self.key, *args)
+                observer.tell(method, self.app, self.key, *args, **kwargs)
 
     def _is_publisher(self, connection_id: str) -> bool:
         return self._publisher is not None and self._publisher.connection_id == connection_id
@@ -432,7 +471,7 @@ class LiveStream(MonitoredActor, MediaReceiver, MediaWriter):
         self._flush()
         if self._forget((connection_id, stream_id)):
             if not self._players:
-                self._tell_observers("stream_unwanted")
+                self._tell_observers(StreamObserver.stream_unwanted)
             self._maybe_idle()
 
     def _forget(self, key: tuple[str, int]) -> bool:
@@ -530,24 +569,24 @@ class LiveStream(MonitoredActor, MediaReceiver, MediaWriter):
             extra={"connection_id": publisher.connection_id},
         )
         with contextlib.suppress(pykka.ActorDeadError):
-            publisher.session.close.defer(f"no media for {silent:.0f} s")
+            publisher.session.tell(PublisherSession.close, f"no media for {silent:.0f} s")
         self._end_publishing(notify=True)
         self._maybe_idle()
 
     def _idle_callback(self) -> Callable[[], None]:
         """A callback for the scheduler (another thread) that tells this actor to check."""
-        call = self._me.check_idle_publisher
+        me = self._me
 
         def tell() -> None:
             with contextlib.suppress(pykka.ActorDeadError):
-                call.defer()
+                me.tell(LiveStream.check_idle_publisher)
 
         return tell
 
     def _maybe_idle(self) -> None:
         if self._publisher is None and not self._players:
             with contextlib.suppress(pykka.ActorDeadError):
-                self._registry.stream_idle.defer(self.app, self.key, self._handled)
+                self._registry.tell(StreamOwner.stream_idle, self.app, self.key, self._handled)
 
     # --- Monitoring -------------------------------------------------------------------------------
 
@@ -569,3 +608,23 @@ class LiveStream(MonitoredActor, MediaReceiver, MediaWriter):
         """Cancel the idle timer."""
         if self._idle_timer is not None:
             self._idle_timer.cancel()
+
+    def on_failure(self, *_exc_info: object) -> None:
+        """Close the publisher and the players: a stream's state cannot be rebuilt.
+
+        The registry forgets the stream (it monitors it), so the encoder can publish again at
+        once and the players can play again; observers see the publication end.
+        """
+        self.on_stop()
+        reason = f"stream {self.app}/{self.key} failed"
+        publisher, self._publisher = self._publisher, None
+        if publisher is not None:
+            self._tell_observers(StreamObserver.stream_unpublished)
+            with contextlib.suppress(pykka.ActorDeadError):
+                publisher.session.tell(PublisherSession.close, reason)
+        for player in self._players.values():
+            with contextlib.suppress(pykka.ActorDeadError):
+                player.request.session.tell(PlayerSession.close, reason)
+        self._players.clear()
+        self._writing.clear()
+        self._waiting.clear()

@@ -1,9 +1,11 @@
 """Events a client session raises (the Elixir library's ``Rtmp.ClientSession.Events``).
 
-Every request made through the session API gets exactly one response event
+Every request the session takes gets exactly one response event
 (:class:`ConnectionResponseReceived`, :class:`PublishResponseReceived` or
 :class:`PlayResponseReceived`), refusals included: the session answers for the server when the
-request cannot be sent, is cancelled, or the connection ends first.
+request is made after ``close``, is cancelled, or the connection ends first. A request the
+session refuses as a misuse (raising :class:`~rtmp_actors.errors.LocalProtocolError`) was
+never taken and gets no event.
 """
 
 from __future__ import annotations
@@ -57,7 +59,7 @@ class PublishResponseReceived(SessionEvent):
     Attributes:
         stream_key: The stream key the request named.
         was_accepted: True when the server sent ``NetStream.Publish.Start``.
-        response_text: The server's description, or the session's reason ("not connected",
+        response_text: The server's description, or the session's reason ("session closed",
             "cancelled", "disconnected"...).
         code: The status code, None when the server sent none or never answered.
     """

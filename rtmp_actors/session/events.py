@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-from rtmp_actors.errors import RtmpError
+from rtmp_actors.errors import RemoteProtocolError
 
 __all__ = [
     "ByteCountDirection",
@@ -17,8 +17,12 @@ __all__ = [
 ]
 
 
-class SessionError(RtmpError):
-    """The peer broke the session protocol badly enough that the connection must end."""
+class SessionError(RemoteProtocolError):
+    """The peer broke the session protocol badly enough that the connection must end.
+
+    A :class:`~rtmp_actors.errors.RemoteProtocolError`, so code that handles the peer's
+    mistakes in one place (``except RemoteProtocolError``) handles this one too.
+    """
 
 
 class ByteCountDirection(enum.Enum):

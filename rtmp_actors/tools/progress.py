@@ -13,10 +13,11 @@ import queue
 import sys
 import time
 from collections.abc import Callable
-from typing import Any, TextIO, TypeVar
+from typing import Any, Concatenate, ParamSpec, TextIO, TypeVar
 
 import pykka
 
+from rtmp_actors.actors.client_session import ClientSessionActor
 from rtmp_actors.actors.event_receivers import QueueEventReceiver
 from rtmp_actors.actors.protocol_handler import FlowControl
 from rtmp_actors.client import RtmpClient
@@ -36,6 +37,7 @@ __all__ = [
 ]
 
 E = TypeVar("E")
+_P = ParamSpec("_P")
 
 USAGE_ERROR = 2
 """Exit status for a bad URL or file (like argparse's own errors)."""
@@ -195,14 +197,19 @@ class ClientConnection:
             raise ToolError(f"cannot reach {url.host}: {reason}") from None
         _open.append(self)
 
-    def tell(self, method: str, *args: Any, **kwargs: Any) -> None:
+    def tell(
+        self,
+        method: Callable[Concatenate[ClientSessionActor, _P], object],
+        *args: _P.args,
+        **kwargs: _P.kwargs,
+    ) -> None:
         """Call a client session method without waiting (``publish_av_data``, ...).
 
         Raises:
             ToolError: If the connection is over (its session has stopped).
         """
         try:
-            getattr(self.client.session, method).defer(*args, **kwargs)
+            self.client.session.tell(method, *args, **kwargs)
         except pykka.ActorDeadError:
             # The session ends with the connection; its Disconnected says why.
             try:

@@ -13,6 +13,7 @@ import contextlib
 import sys
 from typing import Any, BinaryIO
 
+from rtmp_actors.actors.client_session import ClientSessionActor
 from rtmp_actors.actors.protocol_handler import FlowControl
 from rtmp_actors.media.flv import FlvWriter, TagType
 from rtmp_actors.protocol.amf import EcmaArray, encode_values
@@ -103,7 +104,7 @@ class _Recorder:
         connection = ClientConnection(self._url, timeout=self._args.timeout, flow=_FLOW)
         connection.connect()
         key = self._url.stream_key
-        connection.tell("request_playback", key)
+        connection.tell(ClientSessionActor.request_playback, key)
         answer = connection.wait_for(PlayResponseReceived, "play")
         if not answer.was_accepted:
             raise ToolError(f"playback refused: {answer.response_text or answer.code}")
@@ -128,7 +129,7 @@ class _Recorder:
                 raise self._lost(connection, event)
         if not self.tags:
             raise ToolError("the stream ended before anything was recorded")
-        connection.tell("stop_playback", key)
+        connection.tell(ClientSessionActor.stop_playback, key)
         connection.close("done")
         self.finish(ended)
         return 0

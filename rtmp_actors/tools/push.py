@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from rtmp_actors.actors.client_session import ClientSessionActor
 from rtmp_actors.actors.protocol_handler import FlowControl
 from rtmp_actors.errors import ProtocolError
 from rtmp_actors.media.flv import FlvReader, FlvTag, TagType
@@ -130,7 +131,7 @@ def _push(args: argparse.Namespace) -> int:
     connection = ClientConnection(url, timeout=args.timeout, flow=_FLOW)
     connection.connect()
     key = url.stream_key
-    connection.tell("request_publish", key)
+    connection.tell(ClientSessionActor.request_publish, key)
     answer = connection.wait_for(PublishResponseReceived, "publish")
     if not answer.was_accepted:
         raise ToolError(f"publishing refused: {answer.response_text or answer.code}")
@@ -139,13 +140,13 @@ def _push(args: argparse.Namespace) -> int:
     progress = Progress("sent", enabled=not args.quiet)
     sender = _Sender(connection, key, progress)
     if metadata is not None:
-        connection.tell("publish_metadata", key, metadata)
+        connection.tell(ClientSessionActor.publish_metadata, key, metadata)
     started = time.monotonic()
     for message in _timeline(args.file, args.loop):
         if args.realtime:
             sender.wait_until(started + message.timestamp / 1000)
         sender.send(message)
-    connection.tell("stop_publish", key)
+    connection.tell(ClientSessionActor.stop_publish, key)
     sender.drain()
     connection.close("done")
     progress.finish(sender.given, sender.media_ms)
@@ -246,7 +247,11 @@ class _Sender:
         if self._baseline is None:
             self._baseline = self._reported
         self._connection.tell(
-            "publish_av_data", self._key, message.kind, message.timestamp, message.data
+            ClientSessionActor.publish_av_data,
+            self._key,
+            message.kind,
+            message.timestamp,
+            message.data,
         )
         self.given += len(message.data)
         self.media_ms = message.timestamp

@@ -5,9 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import signal
 import sys
-import threading
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
@@ -16,6 +14,7 @@ import pykka
 
 from rtmp_actors.relay.config import RelayConfig
 from rtmp_actors.relay.server import RelayServer
+from rtmp_actors.running import serve_forever
 
 __all__ = ["JsonLogFormatter", "add_parser"]
 
@@ -125,9 +124,6 @@ def _run(args: argparse.Namespace) -> int:
     except (OSError, ValueError) as error:
         print(f"serve: {error}", file=sys.stderr)
         return 2
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
     try:
         relay = RelayServer(config)
     except (OSError, ValueError) as error:
@@ -135,21 +131,26 @@ def _run(args: argparse.Namespace) -> int:
         print(f"serve: {error}", file=sys.stderr)
         pykka.ActorRegistry.stop_all()
         return 2
+    listening = False
+
+    def ready(relay: RelayServer) -> None:
+        nonlocal listening
+        listening = True
+        host, port = relay.address
+        logger.info("relay listening on rtmp://%s:%s/<app>/<stream key>", host, port)
+
     try:
-        relay.start()
+        serve_forever(
+            relay,
+            ready=ready,
+            stopping=lambda: logger.info("stopping: closing every session"),
+        )
     except OSError as error:
+        if listening:
+            raise  # not from the start: a real failure
         where = f"{config.host}:{config.port}"
         if config.http_port is not None:
             where += f" (RTMP) or {config.http_host}:{config.http_port} (HTTP)"
         print(f"serve: cannot listen on {where}: {error}", file=sys.stderr)
-        pykka.ActorRegistry.stop_all()
         return 1
-    host, port = relay.address
-    logger.info("relay listening on rtmp://%s:%s/<app>/<stream key>", host, port)
-    try:
-        stop.wait()
-        logger.info("stopping: closing every session")
-    finally:
-        relay.stop()
-        pykka.ActorRegistry.stop_all()
     return 0

@@ -12,8 +12,10 @@ from typing import Any, TypeVar
 
 import pykka
 
+from rtmp_actors.actors.actor_handle import ActorHandle
 from rtmp_actors.actors.connection_unit import ConnectionInfo
 from rtmp_actors.actors.event_receivers import EventReceiverActor, QueueEventReceiver
+from rtmp_actors.actors.server_session import ServerSessionActor
 from rtmp_actors.client import RtmpClient
 from rtmp_actors.server import RtmpServer
 from rtmp_actors.session import client_events as client
@@ -55,14 +57,20 @@ class EventLog:
 class Relay:
     """A minimal in-test relay: publishers' media goes to every player of the same key."""
 
-    players: dict[str, list[tuple[Any, int]]] = field(default_factory=dict)
+    players: dict[str, list[tuple[ActorHandle[ServerSessionActor], int]]] = field(
+        default_factory=dict
+    )
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def add_player(self, key: str, session: Any, stream_id: int) -> None:
+    def add_player(
+        self, key: str, session: ActorHandle[ServerSessionActor], stream_id: int
+    ) -> None:
         with self.lock:
             self.players.setdefault(key, []).append((session, stream_id))
 
-    def forward(self, key: str, send: Callable[[Any, int], None]) -> None:
+    def forward(
+        self, key: str, send: Callable[[ActorHandle[ServerSessionActor], int], None]
+    ) -> None:
         with self.lock:
             targets = list(self.players.get(key, ()))
         for session, stream_id in targets:
@@ -91,26 +99,31 @@ class ServerProbe(EventReceiverActor):
             self._react(event)
 
     def _react(self, event: Any) -> None:
-        session = self.info.session
+        session: ActorHandle[ServerSessionActor] = self.info.session
         request_id = getattr(event, "request_id", None)
         if request_id is not None:
             refusal = self.decide(event)
             if refusal is None:
-                session.accept_request.defer(request_id)
+                session.tell(ServerSessionActor.accept_request, request_id)
             else:
-                session.reject_request.defer(request_id, refusal)
+                session.tell(ServerSessionActor.reject_request, request_id, refusal)
         if isinstance(event, server.PlayStreamRequested) and self.decide(event) is None:
             self.relay.add_player(event.stream_key, session, event.stream_id)
         elif isinstance(event, server.AudioVideoDataReceived):
             self.relay.forward(
                 event.stream_key,
-                lambda s, sid: s.send_av_data.defer(
-                    sid, event.data_type, event.timestamp, event.data
+                lambda s, sid: s.tell(
+                    ServerSessionActor.send_av_data,
+                    sid,
+                    event.data_type,
+                    event.timestamp,
+                    event.data,
                 ),
             )
         elif isinstance(event, server.StreamMetaDataChanged):
             self.relay.forward(
-                event.stream_key, lambda s, sid: s.send_metadata.defer(sid, event.meta_data)
+                event.stream_key,
+                lambda s, sid: s.tell(ServerSessionActor.send_metadata, sid, event.meta_data),
             )
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import socket
 from typing import Any
 
+from rtmp_actors.actors.client_session import ClientSessionActor
 from rtmp_actors.actors.protocol_handler import FlowControl, ProtocolHandlerActor
 from rtmp_actors.protocol.commands import CreateStream, Play
 from rtmp_actors.protocol.connection import ConnectionRole, RtmpConnection
@@ -127,20 +128,22 @@ def test_a_player_that_stops_reading_is_dropped_and_slows_nobody() -> None:
         publisher_log, good_log = EventLog(), EventLog()
         publisher = connect(rtmp_server, publisher_log)
         good_player = connect(rtmp_server, good_log)
-        good_player.session.request_playback("key")
+        good_player.session.tell(ClientSessionActor.request_playback, "key")
         assert good_log.wait(client.PlayResponseReceived).was_accepted
         slow = start_raw_player(rtmp_server.address[1], "key")
         server_log.wait(
             server.PlayStreamRequested, lambda e: e.stream_id == 1 and e.request_id == 2
         )
-        publisher.session.request_publish("key")
+        publisher.session.tell(ClientSessionActor.request_publish, "key")
         assert publisher_log.wait(client.PublishResponseReceived).was_accepted
 
         frame = bytes(50_000)
         lost = None
         for i in range(2000):
             payload = (KEYFRAME if i % 50 == 0 else INTER) + frame
-            publisher.session.publish_av_data("key", MediaType.VIDEO, i * 40, payload)
+            publisher.session.tell(
+                ClientSessionActor.publish_av_data, "key", MediaType.VIDEO, i * 40, payload
+            )
             # The good player keeps up with every frame, before and after the slow one goes.
             received = good_log.wait(client.AudioVideoDataReceived)
             assert received.timestamp == i * 40
@@ -154,7 +157,9 @@ def test_a_player_that_stops_reading_is_dropped_and_slows_nobody() -> None:
         slow.close()
         # The publisher never noticed.
         assert not any(isinstance(e, client.Disconnected) for e in publisher_log.seen)
-        publisher.session.publish_av_data("key", MediaType.VIDEO, 999_999, KEYFRAME)
+        publisher.session.tell(
+            ClientSessionActor.publish_av_data, "key", MediaType.VIDEO, 999_999, KEYFRAME
+        )
         assert good_log.wait(client.AudioVideoDataReceived).timestamp == 999_999
     finally:
         rtmp_server.stop()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ssl
 from pathlib import Path
 
+from rtmp_actors.actors.client_session import ClientSessionActor
 from rtmp_actors.client import RtmpClient
 from rtmp_actors.session import client_events as client
 from rtmp_actors.session import server_events as server
@@ -30,10 +31,12 @@ def test_publish_over_tls(tls_files: tuple[Path, Path]) -> None:
         assert log.wait(client.ConnectionResponseReceived).was_accepted
         connect = server_log.wait(server.ConnectionRequested)
         assert connect.connect.tc_url == f"rtmps://localhost:{port}/live"
-        rtmp_client.session.request_publish("key")
+        rtmp_client.session.tell(ClientSessionActor.request_publish, "key")
         assert log.wait(client.PublishResponseReceived).was_accepted
         payload = b"\x17\x01\x00\x00\x00" + bytes(range(256)) * 400  # 100 KB over TLS
-        rtmp_client.session.publish_av_data("key", MediaType.VIDEO, 40, payload)
+        rtmp_client.session.tell(
+            ClientSessionActor.publish_av_data, "key", MediaType.VIDEO, 40, payload
+        )
         received = server_log.wait(server.AudioVideoDataReceived)
         assert (received.timestamp, received.data) == (40, payload)
     finally:

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from rtmp_actors.actors.client_session import ClientSessionActor
 from rtmp_actors.actors.protocol_handler import FlowControl
 from rtmp_actors.protocol.commands import NetStreamCode
 from rtmp_actors.server import RtmpServer
@@ -39,22 +40,28 @@ def test_publish_and_play_through_the_server(rtmp_server: RtmpServer, server_log
     publisher = connect(rtmp_server, publisher_log)
     player = connect(rtmp_server, player_log)
 
-    player.session.request_playback("key")
+    player.session.tell(ClientSessionActor.request_playback, "key")
     assert player_log.wait(client.PlayResponseReceived).was_accepted
-    publisher.session.request_publish("key")
+    publisher.session.tell(ClientSessionActor.request_publish, "key")
     assert publisher_log.wait(client.PublishResponseReceived).was_accepted
     request = server_log.wait(server.PublishStreamRequested)
     assert (request.app_name, request.stream_key) == ("live", "key")
 
-    publisher.session.publish_metadata("key", {"width": 640, "height": 360})
+    publisher.session.tell(
+        ClientSessionActor.publish_metadata, "key", {"width": 640, "height": 360}
+    )
     sent = []
     for i in range(30):
         payload = video(i, keyframe=i % 10 == 0)
         sent.append((MediaType.VIDEO, i * 40, payload))
-        publisher.session.publish_av_data("key", MediaType.VIDEO, i * 40, payload)
+        publisher.session.tell(
+            ClientSessionActor.publish_av_data, "key", MediaType.VIDEO, i * 40, payload
+        )
         audio = b"\xaf\x01" + bytes([i]) * 50
         sent.append((MediaType.AUDIO, i * 40 + 5, audio))
-        publisher.session.publish_av_data("key", MediaType.AUDIO, i * 40 + 5, audio)
+        publisher.session.tell(
+            ClientSessionActor.publish_av_data, "key", MediaType.AUDIO, i * 40 + 5, audio
+        )
 
     metadata = player_log.wait(client.StreamMetaDataReceived)
     assert (metadata.meta_data.video_width, metadata.meta_data.video_height) == (640, 360)
@@ -64,7 +71,7 @@ def test_publish_and_play_through_the_server(rtmp_server: RtmpServer, server_log
     ]
     assert received == sent
 
-    publisher.session.stop_publish("key")
+    publisher.session.tell(ClientSessionActor.stop_publish, "key")
     finished = server_log.wait(server.PublishingFinished)
     assert finished.stream_key == "key"
     for rtmp_client in (publisher, player):
@@ -77,12 +84,14 @@ def test_several_streams_on_one_connection(rtmp_server: RtmpServer, server_log: 
     log = EventLog()
     rtmp_client = connect(rtmp_server, log)
     for key in ("one", "two"):
-        rtmp_client.session.request_publish(key)
+        rtmp_client.session.tell(ClientSessionActor.request_publish, key)
         answer = log.wait(client.PublishResponseReceived)
         assert (answer.stream_key, answer.was_accepted) == (key, True)
     ids = {server_log.wait(server.PublishStreamRequested).stream_id for _ in range(2)}
     assert len(ids) == 2
-    rtmp_client.session.publish_av_data("two", MediaType.AUDIO, 7, b"\xaf\x01two")
+    rtmp_client.session.tell(
+        ClientSessionActor.publish_av_data, "two", MediaType.AUDIO, 7, b"\xaf\x01two"
+    )
     data = server_log.wait(server.AudioVideoDataReceived)
     assert (data.stream_key, data.data) == ("two", b"\xaf\x01two")
 
@@ -103,12 +112,12 @@ def test_rejections_reach_the_client() -> None:
     try:
         log = EventLog()
         rtmp_client = connect(rejecting, log)
-        rtmp_client.session.request_publish("secret")
+        rtmp_client.session.tell(ClientSessionActor.request_publish, "secret")
         answer = log.wait(client.PublishResponseReceived)
         assert not answer.was_accepted
         assert answer.code == NetStreamCode.PUBLISH_BAD_NAME
         assert "this key is taken" in answer.response_text
-        rtmp_client.session.request_playback("missing")
+        rtmp_client.session.tell(ClientSessionActor.request_playback, "missing")
         played = log.wait(client.PlayResponseReceived)
         assert (played.was_accepted, played.code) == (False, NetStreamCode.PLAY_STREAM_NOT_FOUND)
 
@@ -148,15 +157,21 @@ def test_acknowledgements_at_the_window() -> None:
         publisher_log, player_log = EventLog(), EventLog()
         player = connect(small_window, player_log)
         publisher = connect(small_window, publisher_log)
-        player.session.request_playback("key")
+        player.session.tell(ClientSessionActor.request_playback, "key")
         assert player_log.wait(client.PlayResponseReceived).was_accepted
-        publisher.session.request_publish("key")
+        publisher.session.tell(ClientSessionActor.request_publish, "key")
         assert publisher_log.wait(client.PublishResponseReceived).was_accepted
         # Ten rounds of ~24 KB, each received before the next is sent, so the player's
         # reads cross the 20 KB window again and again.
         for round_ in range(10):
             for i in range(round_ * 20, round_ * 20 + 20):
-                publisher.session.publish_av_data("key", MediaType.VIDEO, i * 40, video(i, i == 0))
+                publisher.session.tell(
+                    ClientSessionActor.publish_av_data,
+                    "key",
+                    MediaType.VIDEO,
+                    i * 40,
+                    video(i, i == 0),
+                )
             for _ in range(20):
                 player_log.wait(client.AudioVideoDataReceived)
         totals = [server_log.wait(server.AcknowledgementReceived).bytes_received for _ in range(4)]
@@ -171,9 +186,11 @@ def test_byte_totals_are_reported_on_both_sides(
 ) -> None:
     log = EventLog()
     rtmp_client = connect(rtmp_server, log)
-    rtmp_client.session.request_publish("key")
+    rtmp_client.session.tell(ClientSessionActor.request_publish, "key")
     log.wait(client.PublishResponseReceived)
-    rtmp_client.session.publish_av_data("key", MediaType.VIDEO, 0, video(0, True))
+    rtmp_client.session.tell(
+        ClientSessionActor.publish_av_data, "key", MediaType.VIDEO, 0, video(0, True)
+    )
     totals = server_log.wait(server.NewByteIOTotals, lambda e: e.bytes_received > 3073 + 1200)
     assert totals.bytes_sent > 3073
     client_totals = log.wait(client.NewByteIOTotals, lambda e: e.bytes_sent > 3073 + 1200)
@@ -184,7 +201,7 @@ def test_server_stop_closes_sessions_politely(server_log: EventLog) -> None:
     stopping = start_server(server_log)
     log = EventLog()
     rtmp_client = connect(stopping, log)
-    rtmp_client.session.request_publish("key")
+    rtmp_client.session.tell(ClientSessionActor.request_publish, "key")
     assert log.wait(client.PublishResponseReceived).was_accepted
     stopping.stop()
     server_log.wait(server.PublishingFinished)
@@ -207,7 +224,6 @@ def test_connection_refused_reaches_the_receiver() -> None:
 
 
 def test_handlers_can_only_be_set_once() -> None:
-    from rtmp_actors.actors.client_session import ClientSessionActor
     from rtmp_actors.actors.event_receivers import QueueEventReceiver
     from rtmp_actors.actors.session_actor import HANDLER_ALREADY_SET
     from rtmp_actors.session.client import ClientSession

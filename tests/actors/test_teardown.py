@@ -9,10 +9,12 @@ from typing import Any
 import pykka
 import pytest
 
+from rtmp_actors.actors.client_session import ClientSessionActor
 from rtmp_actors.actors.connection_unit import ConnectionInfo
 from rtmp_actors.actors.event_receivers import EventReceiverActor
 from rtmp_actors.actors.protocol_handler import FlowControl, ProtocolHandlerActor
 from rtmp_actors.actors.server_session import ServerSessionActor
+from rtmp_actors.client import RtmpClient
 from rtmp_actors.protocol.connection import ConnectionRole, RtmpConnection
 from rtmp_actors.protocol.messages import CommandMessage, DetailedMessage
 from rtmp_actors.server import RtmpServer
@@ -30,7 +32,7 @@ def server_side_actors() -> list[Any]:
 
 def publish(rtmp_server: RtmpServer, log: EventLog) -> Any:
     rtmp_client = connect(rtmp_server, log)
-    rtmp_client.session.request_publish("key")
+    rtmp_client.session.tell(ClientSessionActor.request_publish, "key")
     assert log.wait(client.PublishResponseReceived).was_accepted
     return rtmp_client
 
@@ -50,7 +52,7 @@ def test_failing_session_tears_the_connection_down(monkeypatch: pytest.MonkeyPat
     try:
         log = EventLog()
         rtmp_client = publish(rtmp_server, log)
-        rtmp_client.session.publish_metadata("key", {"boom": 1})
+        rtmp_client.session.tell(ClientSessionActor.publish_metadata, "key", {"boom": 1})
         lost = server_log.wait(server.Disconnected)
         assert lost.reason is not None
         assert "session failed" in lost.reason
@@ -79,7 +81,9 @@ def test_failing_protocol_handler_tears_the_connection_down(
     try:
         log = EventLog()
         rtmp_client = publish(rtmp_server, log)
-        rtmp_client.session.publish_av_data("key", MediaType.VIDEO, 0, b"\x17\x01kaboom")
+        rtmp_client.session.tell(
+            ClientSessionActor.publish_av_data, "key", MediaType.VIDEO, 0, b"\x17\x01kaboom"
+        )
         # The session is told why, ends its streams, and reports the reason.
         finished = server_log.wait(server.PublishingFinished)
         assert finished.stream_key == "key"
@@ -135,7 +139,9 @@ def test_garbage_from_one_peer_ends_only_that_connection() -> None:
             assert "chunk stream 10" in lost.reason
             assert peer_closed(sock)
         # The other connection is untouched.
-        good.session.publish_av_data("key", MediaType.AUDIO, 1, b"\xaf\x01still here")
+        good.session.tell(
+            ClientSessionActor.publish_av_data, "key", MediaType.AUDIO, 1, b"\xaf\x01still here"
+        )
         data = server_log.wait(server.AudioVideoDataReceived)
         assert data.data == b"\xaf\x01still here"
         assert rtmp_server.wait_for_connections(1, TIMEOUT)
@@ -180,16 +186,16 @@ class ClumsyReceiver(EventReceiverActor):
         self.log = log
 
     def on_connection_requested(self, event: server.ConnectionRequested) -> None:
-        self.session.accept_request.defer(event.request_id)
+        self.session.tell(ServerSessionActor.accept_request, event.request_id)
         msg = "handler bug"
         raise ValueError(msg)
 
     def on_publish_stream_requested(self, event: server.PublishStreamRequested) -> None:
-        self.session.accept_request.defer(event.request_id)
+        self.session.tell(ServerSessionActor.accept_request, event.request_id)
         self.log.queue.put(event)
 
 
-def test_exception_in_an_event_handler_is_logged_not_fatal(
+def test_an_exception_in_an_event_handler_closes_only_that_connection(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     server_log = EventLog()
@@ -199,9 +205,15 @@ def test_exception_in_an_event_handler_is_logged_not_fatal(
     try:
         with caplog.at_level(logging.ERROR):
             log = EventLog()
-            publish(rtmp_server, log)
-            assert server_log.wait(server.PublishStreamRequested).stream_key == "key"
+            host, port = rtmp_server.address
+            RtmpClient.connect(
+                f"rtmp://{host}:{port}/live/key", event_receiver_factory=log.receiver_factory()
+            )
+            assert log.wait(client.Disconnected) is not None
+            assert rtmp_server.wait_for_connections(0, TIMEOUT)
         assert "ClumsyReceiver failed handling ConnectionRequested" in caplog.text
+        assert "event receiver failed: ValueError('handler bug')" in caplog.text
+        assert rtmp_server.connections_accepted == 1
     finally:
         rtmp_server.stop()
 

@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Iterator
 from typing import Any
 
-import pykka
-import pytest
-
+from rtmp_actors.actors.actor_handle import ActorHandle
 from rtmp_actors.actors.monitoring import MonitoredActor
 from rtmp_actors.actors.protocol_handler import ProtocolHandlerActor
 from rtmp_actors.actors.when_idle import WhenIdle
@@ -44,13 +41,7 @@ class Collector(MonitoredActor):
             self.items = []
 
 
-@pytest.fixture
-def stop_actors() -> Iterator[None]:
-    yield
-    pykka.ActorRegistry.stop_all(timeout=10)
-
-
-def test_an_idle_actor_hands_each_item_on_at_once(stop_actors: None) -> None:
+def test_an_idle_actor_hands_each_item_on_at_once() -> None:
     batches: queue.Queue[list[int]] = queue.Queue()
     collector = Collector.start(batches).proxy()
     for item in range(3):
@@ -58,13 +49,14 @@ def test_an_idle_actor_hands_each_item_on_at_once(stop_actors: None) -> None:
         assert batches.get(timeout=TIMEOUT) == [item]
 
 
-def test_a_busy_actor_hands_what_piled_up_on_once(stop_actors: None) -> None:
+def test_a_busy_actor_hands_what_piled_up_on_once() -> None:
     batches: queue.Queue[list[int]] = queue.Queue()
     ref = Collector.start(batches)
+    collector: ActorHandle[Collector] = ActorHandle(ref)
     gate = threading.Event()
-    ref.proxy().hold.defer(gate)
+    collector.tell(Collector.hold, gate)
     for item in range(5):
-        ref.proxy().add.defer(item)
+        collector.tell(Collector.add, item)
     gate.set()
     assert batches.get(timeout=TIMEOUT) == [0, 1, 2, 3, 4]
     ref.proxy().add(5).get(timeout=TIMEOUT)  # idle again: at once
@@ -81,7 +73,7 @@ def no_timers(delay: float, callback: Any) -> TimerHandle:
     return TimerHandle(delay, 0, callback)
 
 
-def test_reads_that_pile_up_reach_the_session_in_one_batch(stop_actors: None) -> None:
+def test_reads_that_pile_up_reach_the_session_in_one_batch() -> None:
     told: queue.Queue[tuple[str, Any]] = queue.Queue()
     transport = FakeTransport()
     connection = RtmpConnection(ConnectionRole.SERVER)
@@ -101,8 +93,9 @@ def test_reads_that_pile_up_reach_the_session_in_one_batch(stop_actors: None) ->
     handler.notify_input(reads[0]).get(timeout=TIMEOUT)  # idle: handed on at once
     assert told.get(timeout=TIMEOUT)[1][0] == 1
     gate = threading.Event()
-    handler.hold.defer(gate)
+    held: ActorHandle[HeldProtocolHandler] = ActorHandle(ref)
+    held.tell(HeldProtocolHandler.hold, gate)
     for data in reads[1:]:
-        handler.notify_input.defer(data)
+        held.tell(HeldProtocolHandler.notify_input, data)
     gate.set()
     assert told.get(timeout=TIMEOUT)[1][0] == 3  # three reads, one hand-on

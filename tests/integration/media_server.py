@@ -12,8 +12,10 @@ from typing import Any
 
 import pykka
 
+from rtmp_actors.actors.actor_handle import ActorHandle
 from rtmp_actors.actors.connection_unit import ConnectionInfo
 from rtmp_actors.actors.event_receivers import EventReceiverActor
+from rtmp_actors.actors.server_session import ServerSessionActor
 from rtmp_actors.media.flv import FlvTag, TagType
 from rtmp_actors.protocol.amf import decode_values
 from rtmp_actors.server import RtmpServer
@@ -50,7 +52,7 @@ class MediaPeer(EventReceiverActor):
 
     def __init__(self, info: ConnectionInfo, events: queue.Queue[Any], script: PlayScript) -> None:
         super().__init__()
-        self.session = info.session
+        self.session: ActorHandle[ServerSessionActor] = info.session
         self.events = events
         self.script = script
 
@@ -62,27 +64,29 @@ class MediaPeer(EventReceiverActor):
         with contextlib.suppress(pykka.ActorDeadError):
             refuse = self.script.refuse
             if refuse is not None and not isinstance(event, server.ConnectionRequested):
-                self.session.reject_request.defer(request_id, refuse)
+                self.session.tell(ServerSessionActor.reject_request, request_id, refuse)
                 return
-            self.session.accept_request.defer(request_id)
+            self.session.tell(ServerSessionActor.accept_request, request_id)
             if isinstance(event, server.PlayStreamRequested):
                 stream_play(self.session, event.stream_id, self.script)
 
 
-def stream_play(session: Any, stream_id: int, script: PlayScript) -> None:
-    """Send an FLV's metadata and media to a player through the session proxy."""
+def stream_play(
+    session: ActorHandle[ServerSessionActor], stream_id: int, script: PlayScript
+) -> None:
+    """Send an FLV's metadata and media to a player through the session's handle."""
     for tag in script.tags:
         if tag.tag_type == TagType.SCRIPT_DATA:
             values = decode_values(tag.data)
             if values and values[0] == "onMetaData":
-                session.send_metadata.defer(stream_id, values[1])
+                session.tell(ServerSessionActor.send_metadata, stream_id, values[1])
         elif tag.tag_type in (TagType.AUDIO, TagType.VIDEO):
             kind = MediaType.AUDIO if tag.tag_type == TagType.AUDIO else MediaType.VIDEO
-            session.send_av_data.defer(stream_id, kind, tag.timestamp, tag.data)
+            session.tell(ServerSessionActor.send_av_data, stream_id, kind, tag.timestamp, tag.data)
     if script.send_eof:
-        session.send_stream_eof.defer(stream_id)
+        session.tell(ServerSessionActor.send_stream_eof, stream_id)
     if script.close_after_play:
-        session.close.defer("stream over")
+        session.tell(ServerSessionActor.close, "stream over")
 
 
 @dataclass(frozen=True)

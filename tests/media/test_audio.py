@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rtmp_actors.errors import ProtocolError
+from rtmp_actors.errors import RemoteProtocolError
 from rtmp_actors.media.audio import (
     AudioChannel,
     AudioChannelMask,
@@ -353,7 +353,7 @@ ERROR_CASES = [
 
 @pytest.mark.parametrize(("hex_text", "message"), ERROR_CASES)
 def test_malformed_tags_raise_protocol_error(hex_text: str, message: str) -> None:
-    with pytest.raises(ProtocolError, match=message):
+    with pytest.raises(RemoteProtocolError, match=message):
         parse_audio_tag(tag(hex_text))
     assert is_audio_sequence_header(tag(hex_text)) in (True, False)
 
@@ -387,7 +387,7 @@ def test_is_audio_sequence_header(hex_text: str, expected: bool) -> None:
     assert is_audio_sequence_header(memoryview(data)) is expected
     try:
         header = parse_audio_tag(data)
-    except ProtocolError:
+    except RemoteProtocolError:
         assert not expected
     else:
         assert header.is_sequence_header is expected

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from rtmp_actors.errors import LimitExceededError, ProtocolError
+from rtmp_actors.errors import LimitExceededError, LocalProtocolError, RemoteProtocolError
 from rtmp_actors.media.flv import (
     DEFAULT_MAX_TAG_SIZE,
     FlvHeader,
@@ -79,9 +79,9 @@ def test_header_decode_ignores_reserved_flag_bits() -> None:
     ],
 )
 def test_header_errors(hex_text: str, message: str) -> None:
-    with pytest.raises(ProtocolError, match=message):
+    with pytest.raises(RemoteProtocolError, match=message):
         FlvHeader.decode(hexbytes(hex_text))
-    with pytest.raises(ProtocolError, match=message):
+    with pytest.raises(RemoteProtocolError, match=message):
         FlvReader(io.BytesIO(hexbytes(hex_text)))
 
 
@@ -157,7 +157,7 @@ def test_writer_rejects_fields_that_do_not_fit(fields: dict[str, int], message: 
     )
     out = io.BytesIO()
     writer = FlvWriter(out)
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(LocalProtocolError, match=message):
         writer.write_tag(tag)
     assert len(out.getvalue()) == 13  # nothing half-written
 
@@ -224,7 +224,7 @@ SECOND_BACK_POINTER = 13 + 11 + 14 + 4 + 11 + 5  # after the video tag
     ],
 )
 def test_strict_reader_errors(data: bytes, message: str) -> None:
-    with pytest.raises(ProtocolError, match=message):
+    with pytest.raises(RemoteProtocolError, match=message):
         list(FlvReader(io.BytesIO(data)))
 
 
@@ -272,7 +272,7 @@ def test_oversized_tag_is_refused_before_reading_it(strict: bool) -> None:
     reader = FlvReader(stream, max_tag_size=1024, strict=strict)
     with pytest.raises(LimitExceededError, match="FLV tag at byte 13: 16777215 exceeds") as error:
         reader.read_tag()
-    assert isinstance(error.value, ProtocolError)
+    assert isinstance(error.value, RemoteProtocolError)
     assert error.value.limit == "max_tag_size"
     assert error.value.maximum == 1024
     assert stream.largest_request <= 64
@@ -308,7 +308,7 @@ def test_path_helpers_round_trip(tmp_path: Path) -> None:
 def test_read_flv_file_reports_bad_files(tmp_path: Path) -> None:
     path = tmp_path / "bad.flv"
     path.write_bytes(GOLDEN_FILE[:30])
-    with pytest.raises(ProtocolError, match="ends inside"):
+    with pytest.raises(RemoteProtocolError, match="ends inside"):
         list(read_flv_file(path))
 
 
@@ -400,5 +400,5 @@ def test_reading_a_generated_stream_of_300_mib_keeps_memory_bounded() -> None:
     ],
 )
 def test_header_rejects_fields_that_do_not_fit(fields: dict[str, int], message: str) -> None:
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(LocalProtocolError, match=message):
         FlvHeader(**fields)  # type: ignore[arg-type]

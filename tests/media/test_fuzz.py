@@ -1,4 +1,4 @@
-"""Property tests: FLV round-trips; arbitrary bytes never escape as anything but ProtocolError."""
+"""Property tests: FLV round-trips; arbitrary bytes raise nothing but RemoteProtocolError."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import io
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rtmp_actors.errors import ProtocolError
+from rtmp_actors.errors import RemoteProtocolError
 from rtmp_actors.media.audio import is_audio_sequence_header, parse_audio_tag
 from rtmp_actors.media.flv import FlvHeader, FlvReader, FlvTag, FlvWriter
 from rtmp_actors.media.video import is_video_keyframe, is_video_sequence_header, parse_video_tag
@@ -80,7 +80,7 @@ def read_all(data: bytes, *, strict: bool, max_tag_size: int) -> list[FlvTag]:
     try:
         reader = FlvReader(io.BytesIO(data), strict=strict, max_tag_size=max_tag_size)
         tags = list(reader)
-    except ProtocolError:
+    except RemoteProtocolError:
         return []
     assert all(len(tag.data) <= max_tag_size for tag in tags)
     assert all(0 <= tag.tag_type <= 31 for tag in tags)
@@ -118,7 +118,7 @@ def test_parse_video_tag_decodes_or_raises_protocol_error(data: bytes) -> None:
     sequence_header = is_video_sequence_header(data)
     try:
         header = parse_video_tag(data)
-    except ProtocolError:
+    except RemoteProtocolError:
         return
     assert 0 < header.header_size <= len(data)
     for track in header.tracks:
@@ -134,7 +134,7 @@ def test_parse_audio_tag_decodes_or_raises_protocol_error(data: bytes) -> None:
     sequence_header = is_audio_sequence_header(data)
     try:
         header = parse_audio_tag(data)
-    except ProtocolError:
+    except RemoteProtocolError:
         return
     assert header.header_size <= len(data)
     for track in header.tracks:

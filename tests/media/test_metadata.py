@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from rtmp_actors.errors import LocalProtocolError
 from rtmp_actors.media.codecs import (
     AudioFourCC,
     VideoFourCC,
@@ -124,9 +125,9 @@ def test_codec_id_wins_over_name_when_both_are_given() -> None:
 
 
 def test_unknown_codec_name_is_a_programming_error() -> None:
-    with pytest.raises(ValueError, match=r"unknown video codec name 'H\.266'"):
+    with pytest.raises(LocalProtocolError, match=r"unknown video codec name 'H\.266'"):
         StreamMetadata(video_codec="H.266")
-    with pytest.raises(ValueError, match="unknown audio codec name"):
+    with pytest.raises(LocalProtocolError, match="unknown audio codec name"):
         StreamMetadata(audio_codec="Vorbis")
 
 
@@ -274,9 +275,9 @@ def test_fourcc_numbers() -> None:
     assert fourcc_to_number("av01") == 1635135537
     assert fourcc_to_number(AudioFourCC.OPUS) == 1332770163
     assert fourcc_from_number(1635135537) == VideoFourCC.AV1
-    with pytest.raises(ValueError, match="four characters"):
+    with pytest.raises(LocalProtocolError, match="four characters"):
         fourcc_to_number("abc")
-    with pytest.raises(ValueError, match="32-bit"):
+    with pytest.raises(LocalProtocolError, match="32-bit"):
         fourcc_from_number(1 << 32)
 
 

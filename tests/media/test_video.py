@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rtmp_actors.errors import ProtocolError
+from rtmp_actors.errors import RemoteProtocolError
 from rtmp_actors.media.codecs import VideoCodecId, VideoFourCC
 from rtmp_actors.media.enhanced import AvMultitrackType, ModEx, ModExType
 from rtmp_actors.media.video import (
@@ -499,7 +499,7 @@ ERROR_CASES = [
 
 @pytest.mark.parametrize(("hex_text", "message"), ERROR_CASES)
 def test_malformed_tags_raise_protocol_error(hex_text: str, message: str) -> None:
-    with pytest.raises(ProtocolError, match=message):
+    with pytest.raises(RemoteProtocolError, match=message):
         parse_video_tag(tag(hex_text))
 
 

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from rtmp_actors.errors import ProtocolError
+from rtmp_actors.errors import LocalProtocolError, RemoteProtocolError
 from rtmp_actors.limits import Limits
 from rtmp_actors.protocol.amf import (
     UNDEFINED,
@@ -368,7 +368,7 @@ def test_amf3_dictionary() -> None:
 
 
 def test_amf3_dictionary_with_an_object_key_is_refused() -> None:
-    with pytest.raises(ProtocolError, match="dictionary key"):
+    with pytest.raises(RemoteProtocolError, match="dictionary key"):
         decode_values(h("11 11 03 00 0a 0b 01 01 04 01"))
 
 
@@ -392,7 +392,7 @@ def test_amf3_array_collection_is_unwrapped_into_a_typed_object() -> None:
 
 
 def test_amf3_unknown_externalizable_is_refused() -> None:
-    with pytest.raises(ProtocolError, match="externalizable"):
+    with pytest.raises(RemoteProtocolError, match="externalizable"):
         decode_values(h("11 0a 07 07 466f6f 00"))
 
 
@@ -426,14 +426,14 @@ def test_bytes_round_trip_in_amf0_and_amf3() -> None:
 
 
 @pytest.mark.parametrize("amf3", [False, True])
-def test_unsupported_type_raises_type_error(amf3: bool) -> None:
-    with pytest.raises(TypeError, match="set"):
+def test_unsupported_type_raises_local_protocol_error(amf3: bool) -> None:
+    with pytest.raises(LocalProtocolError, match="set"):
         encode_values([{1, 2}], amf3=amf3)
 
 
 @pytest.mark.parametrize("amf3", [False, True])
-def test_non_string_key_raises_type_error(amf3: bool) -> None:
-    with pytest.raises(TypeError, match="keys"):
+def test_non_string_key_raises_local_protocol_error(amf3: bool) -> None:
+    with pytest.raises(LocalProtocolError, match="keys"):
         encode_values([{1.5: None}], amf3=amf3)
 
 
@@ -442,10 +442,10 @@ def test_int_keys_are_written_as_strings() -> None:
 
 
 @pytest.mark.parametrize("amf3", [False, True])
-def test_cyclic_value_raises_value_error(amf3: bool) -> None:
+def test_cyclic_value_raises_local_protocol_error(amf3: bool) -> None:
     cyclic: dict[str, Any] = {}
     cyclic["self"] = cyclic
-    with pytest.raises(ValueError, match="contains itself"):
+    with pytest.raises(LocalProtocolError, match="contains itself"):
         encode_values([cyclic], amf3=amf3)
 
 
@@ -455,19 +455,19 @@ def test_shared_but_acyclic_values_are_written_twice(amf3: bool) -> None:
     assert decode_values(encode_values([[shared, shared]], amf3=amf3)) == [[shared, shared]]
 
 
-def test_amf3_empty_member_name_raises_value_error() -> None:
-    with pytest.raises(ValueError, match="empty member name"):
+def test_amf3_empty_member_name_raises_local_protocol_error() -> None:
+    with pytest.raises(LocalProtocolError, match="empty member name"):
         encode_values([{"": 1}], amf3=True)
 
 
-def test_amf0_key_longer_than_65535_bytes_raises_value_error() -> None:
-    with pytest.raises(ValueError, match="65535"):
+def test_amf0_key_longer_than_65535_bytes_raises_local_protocol_error() -> None:
+    with pytest.raises(LocalProtocolError, match="65535"):
         encode_values([{"k" * 0x10000: 1}])
 
 
 @pytest.mark.parametrize("amf3", [False, True])
-def test_number_too_large_for_a_double_raises_value_error(amf3: bool) -> None:
-    with pytest.raises(ValueError, match="too large"):
+def test_number_too_large_for_a_double_raises_local_protocol_error(amf3: bool) -> None:
+    with pytest.raises(LocalProtocolError, match="too large"):
         encode_values([10**400], amf3=amf3)
 
 
@@ -520,14 +520,14 @@ def test_nesting_up_to_the_limit_decodes(nest: Any) -> None:
 @pytest.mark.parametrize("depth", [33, 10_000])
 @pytest.mark.parametrize("nest", NESTERS)
 def test_nesting_beyond_the_limit_raises(nest: Any, depth: int) -> None:
-    with pytest.raises(ProtocolError, match="depth"):
+    with pytest.raises(RemoteProtocolError, match="depth"):
         decode_values(nest(depth))
 
 
 def test_nesting_limit_is_configurable() -> None:
     limits = Limits(max_amf_depth=2)
     assert depth_of(decode_values(nested_objects(2), limits)[0]) == 2
-    with pytest.raises(ProtocolError, match="max_amf_depth=2"):
+    with pytest.raises(RemoteProtocolError, match="max_amf_depth=2"):
         decode_values(nested_objects(3), limits)
 
 
@@ -538,14 +538,14 @@ def test_depth_counts_across_the_amf3_switch() -> None:
     assert depth_of(value) == 32
     # ... and one more AMF0 level makes 33.
     too_deep = h("03 0001 61") * 32 + h("11 09 03 01 01") + h("000009") * 32
-    with pytest.raises(ProtocolError, match="depth"):
+    with pytest.raises(RemoteProtocolError, match="depth"):
         decode_values(too_deep)
 
 
 def test_a_reference_cannot_deepen_the_tree_beyond_the_limit() -> None:
     # Value 0 is 32 levels deep; value 1 is an array holding a reference to it: 33 levels.
     wire = nested_strict_arrays(32) + h("0a 00000001 07 0000")
-    with pytest.raises(ProtocolError, match="max_amf_depth"):
+    with pytest.raises(RemoteProtocolError, match="max_amf_depth"):
         decode_values(wire)
     # One level less is fine, and the reference is the same object.
     first, second = decode_values(nested_strict_arrays(31) + h("0a 00000001 07 0000"))
@@ -562,7 +562,7 @@ def test_a_reference_cannot_deepen_the_tree_beyond_the_limit() -> None:
     ],
 )
 def test_cycles_are_refused(wire: str) -> None:
-    with pytest.raises(ProtocolError, match="enclosing"):
+    with pytest.raises(RemoteProtocolError, match="enclosing"):
         decode_values(h(wire))
 
 
@@ -572,7 +572,7 @@ def test_references_cannot_expand_the_data_exponentially() -> None:
     for index in range(1, 31):
         ref = struct.pack(">H", index - 1).hex()
         wire += h(f"0a 00000002 07 {ref} 07 {ref}")
-    with pytest.raises(ProtocolError, match="expand"):
+    with pytest.raises(RemoteProtocolError, match="expand"):
         decode_values(bytes(wire))
 
 
@@ -593,12 +593,12 @@ def test_modest_reference_use_is_accepted() -> None:
     ],
 )
 def test_dangling_references_are_refused(wire: str) -> None:
-    with pytest.raises(ProtocolError, match="reference"):
+    with pytest.raises(RemoteProtocolError, match="reference"):
         decode_values(h(wire))
 
 
 def test_strict_array_claiming_2_32_minus_1_elements_is_refused_at_once() -> None:
-    with pytest.raises(ProtocolError, match="4294967295"):
+    with pytest.raises(RemoteProtocolError, match="4294967295"):
         decode_values(h("0a ffffffff 05 05 05"))
 
 
@@ -615,17 +615,17 @@ def test_strict_array_claiming_2_32_minus_1_elements_is_refused_at_once() -> Non
     ],
 )
 def test_amf3_claimed_lengths_beyond_the_payload_are_refused(wire: str, claim: str) -> None:
-    with pytest.raises(ProtocolError, match=claim):
+    with pytest.raises(RemoteProtocolError, match=claim):
         decode_values(h(wire))
 
 
 def test_string_claiming_65535_bytes_with_3_present_is_refused() -> None:
-    with pytest.raises(ProtocolError, match="65535 bytes but only 3"):
+    with pytest.raises(RemoteProtocolError, match="65535 bytes but only 3"):
         decode_values(h("02 ffff 616263"))
 
 
 def test_long_string_claiming_4_gib_is_refused() -> None:
-    with pytest.raises(ProtocolError, match="4294967295 bytes"):
+    with pytest.raises(RemoteProtocolError, match="4294967295 bytes"):
         decode_values(h("0c ffffffff 61"))
 
 
@@ -640,19 +640,19 @@ def test_long_string_claiming_4_gib_is_refused() -> None:
     ],
 )
 def test_invalid_utf8_is_refused(wire: str) -> None:
-    with pytest.raises(ProtocolError, match="UTF-8"):
+    with pytest.raises(RemoteProtocolError, match="UTF-8"):
         decode_values(h(wire))
 
 
 @pytest.mark.parametrize("marker", ["04", "09", "0e", "12", "7f", "ff"])
 def test_unknown_amf0_markers_are_refused(marker: str) -> None:
-    with pytest.raises(ProtocolError, match=f"AMF0 type marker 0x{marker}"):
+    with pytest.raises(RemoteProtocolError, match=f"AMF0 type marker 0x{marker}"):
         decode_values(h(marker))
 
 
 @pytest.mark.parametrize("marker", ["12", "80", "ff"])
 def test_unknown_amf3_markers_are_refused(marker: str) -> None:
-    with pytest.raises(ProtocolError, match=f"AMF3 type marker 0x{marker}"):
+    with pytest.raises(RemoteProtocolError, match=f"AMF3 type marker 0x{marker}"):
         decode_values(h("11" + marker))
 
 
@@ -665,12 +665,12 @@ def test_unknown_amf3_markers_are_refused(marker: str) -> None:
     ],
 )
 def test_unrepresentable_dates_are_refused(wire: str) -> None:
-    with pytest.raises(ProtocolError, match="date"):
+    with pytest.raises(RemoteProtocolError, match="date"):
         decode_values(h(wire))
 
 
 def test_object_without_its_end_marker_is_truncated() -> None:
-    with pytest.raises(ProtocolError, match="truncated"):
+    with pytest.raises(RemoteProtocolError, match="truncated"):
         decode_values(h("03 0001 61 05"))
 
 
@@ -688,7 +688,7 @@ def test_every_prefix_of_a_rich_payload_decodes_or_raises_protocol_error() -> No
         for end in range(len(wire)):
             try:
                 partial = decode_values(wire[:end])
-            except ProtocolError:
+            except RemoteProtocolError:
                 continue
             # A cut payload decodes only when cut between values, into the values before it.
             assert len(partial) < len(rich)
@@ -696,7 +696,7 @@ def test_every_prefix_of_a_rich_payload_decodes_or_raises_protocol_error() -> No
 
 
 def test_error_messages_say_where() -> None:
-    with pytest.raises(ProtocolError, match=r"at byte \d+"):
+    with pytest.raises(RemoteProtocolError, match=r"at byte \d+"):
         decode_values(h("03 0001 61 04"))
 
 
@@ -772,7 +772,7 @@ def test_amf0_encoding_is_deterministic(values: list[Any]) -> None:
 def check_decode(data: bytes) -> None:
     try:
         values = decode_values(data)
-    except ProtocolError:
+    except RemoteProtocolError:
         return
     for value in values:
         assert_plain(value)

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rtmp_actors.errors import ProtocolError
+from rtmp_actors.errors import RemoteProtocolError
 from rtmp_actors.protocol.amf import EcmaArray
 from rtmp_actors.protocol.messages import (
     CommandMessage,
@@ -85,7 +85,7 @@ def test_command_with_an_object_and_arguments() -> None:
     ],
 )
 def test_malformed_command_payloads_raise(wire: str, match: str) -> None:
-    with pytest.raises(ProtocolError, match=match):
+    with pytest.raises(RemoteProtocolError, match=match):
         CommandMessage.decode_payload(h(wire))
 
 
@@ -135,7 +135,7 @@ def test_raw_messages_decode_into_commands_and_data() -> None:
 
 def test_nesting_limit_applies_through_message_decoding() -> None:
     deep = h("02 0001 61 00 3ff0000000000000") + h("0a 00000001") * 33 + h("05")
-    with pytest.raises(ProtocolError, match="depth"):
+    with pytest.raises(RemoteProtocolError, match="depth"):
         CommandMessage.decode_payload(deep)
 
 
@@ -189,7 +189,7 @@ def test_data_payload_round_trip(sample: tuple[bool, list[object]]) -> None:
 def test_fuzz_command_payload(payload: bytes, amf3: bool) -> None:
     try:
         message = CommandMessage.decode_payload(payload, amf3=amf3)
-    except ProtocolError:
+    except RemoteProtocolError:
         return
     assert isinstance(message.name, str)
     assert isinstance(message.transaction_id, int | float)
@@ -200,7 +200,7 @@ def test_fuzz_command_payload(payload: bytes, amf3: bool) -> None:
 def test_fuzz_data_payload(payload: bytes, amf3: bool) -> None:
     try:
         message = DataMessage.decode_payload(payload, amf3=amf3)
-    except ProtocolError:
+    except RemoteProtocolError:
         return
     assert isinstance(message.values, tuple)
 
@@ -211,6 +211,6 @@ def test_fuzz_command_payload_behind_a_valid_header(markers: list[int], amf3: bo
     header = (b"\x00" if amf3 else b"") + h(f"02 0001 61 00 {double(1.0)}")
     try:
         message = CommandMessage.decode_payload(header + bytes(markers), amf3=amf3)
-    except ProtocolError:
+    except RemoteProtocolError:
         return
     assert message.name == "a"

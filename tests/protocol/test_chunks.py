@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rtmp_actors.errors import LimitExceededError, ProtocolError
+from rtmp_actors.errors import LimitExceededError, LocalProtocolError, RemoteProtocolError
 from rtmp_actors.limits import Limits
 from rtmp_actors.protocol.chunk_decoder import ChunkDecoder
 from rtmp_actors.protocol.chunk_encoder import ChunkEncoder, basic_header
@@ -288,14 +288,14 @@ def test_full_header_mid_message_with_same_length_is_a_continuation() -> None:
 
 
 def test_first_chunk_on_a_stream_must_be_format_0() -> None:
-    with pytest.raises(ProtocolError, match="chunk stream 4 starts with a format 1"):
+    with pytest.raises(RemoteProtocolError, match="chunk stream 4 starts with a format 1"):
         feed_whole(bytes.fromhex("4400001400000208af01"))
 
 
 def test_length_change_mid_message_is_rejected() -> None:
     wire = bytes.fromhex("060000000000c80901000000") + bytes(128)
     wire += bytes.fromhex("460000000000ff09") + bytes(10)
-    with pytest.raises(ProtocolError, match="changes the message"):
+    with pytest.raises(RemoteProtocolError, match="changes the message"):
         feed_whole(wire)
 
 
@@ -309,7 +309,7 @@ def test_set_chunk_size_over_the_limit() -> None:
 
 @pytest.mark.parametrize("size", [0, 0x80000000, 0xFFFFFFFF])
 def test_set_chunk_size_invalid(size: int) -> None:
-    with pytest.raises(ProtocolError, match="Set Chunk Size"):
+    with pytest.raises(RemoteProtocolError, match="Set Chunk Size"):
         feed_whole(bytes.fromhex("020000000000040100000000") + size.to_bytes(4))
 
 
@@ -359,11 +359,11 @@ def test_pending_bytes_limit() -> None:
 
 def test_encoder_rejects_values_that_do_not_fit() -> None:
     encoder = ChunkEncoder()
-    with pytest.raises(ValueError, match="chunk stream id"):
+    with pytest.raises(LocalProtocolError, match="chunk stream id"):
         encoder.encode(RawMessage(8, 1, 0, b"", 1))
-    with pytest.raises(ValueError, match="24-bit"):
+    with pytest.raises(LocalProtocolError, match="24-bit"):
         encoder.encode(RawMessage(8, 1, 0, bytes(0x1000000), 4))
-    with pytest.raises(ValueError, match="32-bit"):
+    with pytest.raises(LocalProtocolError, match="32-bit"):
         encoder.encode(RawMessage(8, 1, 2**32, b"", 4))
 
 
@@ -428,7 +428,7 @@ def test_round_trip_byte_at_a_time(sequence: tuple[list[RawMessage], list[int]])
 @settings(max_examples=500)
 @given(data=st.binary(max_size=2000), seed=st.integers())
 def test_fuzz_arbitrary_bytes_raise_only_protocol_error(data: bytes, seed: int) -> None:
-    with contextlib.suppress(ProtocolError):
+    with contextlib.suppress(RemoteProtocolError):
         feed_random_splits(data, seed)
 
 
@@ -450,7 +450,7 @@ def test_fuzz_corrupted_valid_streams(
     sequence: tuple[list[RawMessage], list[int]], position: int, garbage: bytes
 ) -> None:
     corrupted = corrupt(sequence[0], position, garbage)
-    with contextlib.suppress(ProtocolError):
+    with contextlib.suppress(RemoteProtocolError):
         feed_random_splits(corrupted, position)
 
 
@@ -565,7 +565,7 @@ def test_corrupted_streams_fail_alike_in_one_read_and_byte_at_a_time(
         for piece in pieces:
             try:
                 out += decoder.receive_data(piece)
-            except ProtocolError as error:
+            except RemoteProtocolError as error:
                 out += error.messages_before_error  # type: ignore[arg-type]
                 return out, type(error).__name__, decoder.chunk_size
         return out, None, decoder.chunk_size

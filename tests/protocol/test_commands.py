@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from rtmp_actors.errors import LimitExceededError, ProtocolError
+from rtmp_actors.errors import LimitExceededError, RemoteProtocolError
 from rtmp_actors.limits import Limits
 from rtmp_actors.protocol.amf import UNDEFINED, EcmaArray
 from rtmp_actors.protocol.commands import (
@@ -226,7 +226,7 @@ def connect_message(**fields: Any) -> CommandMessage:
     ],
 )
 def test_malformed_connect_is_refused(message: CommandMessage, match: str) -> None:
-    with pytest.raises(ProtocolError, match=match):
+    with pytest.raises(RemoteProtocolError, match=match):
         parse_command(message)
 
 
@@ -322,7 +322,7 @@ def test_connect_result_reads_enhanced_fields_from_the_properties_too() -> None:
 
 
 def test_connect_result_needs_an_information_object() -> None:
-    with pytest.raises(ProtocolError, match="no information object"):
+    with pytest.raises(RemoteProtocolError, match="no information object"):
         ConnectResult.from_message(CommandMessage("_result", 1, {"fmsVer": "X"}))
 
 
@@ -389,7 +389,7 @@ def test_create_stream_and_its_result() -> None:
     ],
 )
 def test_bad_create_stream_result_ids_are_refused(arguments: tuple[Any, ...], match: str) -> None:
-    with pytest.raises(ProtocolError, match=match):
+    with pytest.raises(RemoteProtocolError, match=match):
         CreateStreamResult.from_message(CommandMessage("_result", 4, None, arguments))
 
 
@@ -463,11 +463,11 @@ def test_on_status_parsing() -> None:
         CommandMessage("onStatus", 0, None, ({"code": "NetStream.Play.Start", "clientid": 7},))
     )
     assert status == OnStatus("NetStream.Play.Start", None, None, {"clientid": 7})
-    with pytest.raises(ProtocolError, match="must be an object"):
+    with pytest.raises(RemoteProtocolError, match="must be an object"):
         parse_command(CommandMessage("onStatus", 0, None, ()))
-    with pytest.raises(ProtocolError, match="no code"):
+    with pytest.raises(RemoteProtocolError, match="no code"):
         parse_command(CommandMessage("onStatus", 0, None, ({"level": "status"},)))
-    with pytest.raises(ProtocolError, match="level must be a string"):
+    with pytest.raises(RemoteProtocolError, match="level must be a string"):
         parse_command(CommandMessage("onStatus", 0, None, ({"code": "x", "level": 1},)))
 
 
@@ -493,9 +493,9 @@ def test_stream_name_commands(command_type: Any) -> None:
     assert parse_command(message) == command
     assert command.transaction_id == 2
     assert command.to_message() == message
-    with pytest.raises(ProtocolError, match="stream name must be a string"):
+    with pytest.raises(RemoteProtocolError, match="stream name must be a string"):
         parse_command(CommandMessage(command_type.name, 2, None, ()))
-    with pytest.raises(ProtocolError, match="stream name must be a string"):
+    with pytest.raises(RemoteProtocolError, match="stream name must be a string"):
         parse_command(CommandMessage(command_type.name, 2, None, (5,)))
     with pytest.raises(LimitExceededError):
         parse_command(CommandMessage(command_type.name, 2, None, ("x" * 1025,)))
@@ -521,9 +521,9 @@ def test_publish() -> None:
     assert Publish.from_message(CommandMessage("publish", 0, None, ("k", "record"))) == Publish(
         "k", "record"
     )
-    with pytest.raises(ProtocolError, match="publish stream name must be a string, got int"):
+    with pytest.raises(RemoteProtocolError, match="publish stream name must be a string, got int"):
         Publish.from_message(CommandMessage("publish", 0, None, (12, "live")))
-    with pytest.raises(ProtocolError, match="publish type must be a string"):
+    with pytest.raises(RemoteProtocolError, match="publish type must be a string"):
         Publish.from_message(CommandMessage("publish", 0, None, ("k", 1)))
 
 
@@ -567,7 +567,7 @@ def test_play_defaults_and_full_form() -> None:
     ],
 )
 def test_malformed_play_is_refused(arguments: tuple[Any, ...], match: str) -> None:
-    with pytest.raises(ProtocolError, match=match):
+    with pytest.raises(RemoteProtocolError, match=match):
         Play.from_message(CommandMessage("play", 0, None, arguments))
 
 
@@ -579,26 +579,26 @@ def test_play2() -> None:
     assert play2.stream_name == "hd"
     assert play2.to_message() == CommandMessage("play2", 0, None, (parameters,))
     assert Play2({}).stream_name is None
-    with pytest.raises(ProtocolError, match="must be an object"):
+    with pytest.raises(RemoteProtocolError, match="must be an object"):
         parse_command(CommandMessage("play2", 0, None, ("hd",)))
-    with pytest.raises(ProtocolError, match="streamName must be a string"):
+    with pytest.raises(RemoteProtocolError, match="streamName must be a string"):
         parse_command(CommandMessage("play2", 0, None, ({"streamName": 1},)))
 
 
 def test_pause_seek_and_receive_flags() -> None:
     assert parse_command(CommandMessage("pause", 0, None, (True, 1234.0))) == Pause(True, 1234)
     assert Pause(False, 10).to_message() == CommandMessage("pause", 0, None, (False, 10))
-    with pytest.raises(ProtocolError, match="no pause flag"):
+    with pytest.raises(RemoteProtocolError, match="no pause flag"):
         parse_command(CommandMessage("pause", 0, None, ()))
     assert parse_command(CommandMessage("seek", 0, None, (2500,))) == Seek(2500)
     assert Seek(2500).to_message() == CommandMessage("seek", 0, None, (2500,))
-    with pytest.raises(ProtocolError, match="seek has no time"):
+    with pytest.raises(RemoteProtocolError, match="seek has no time"):
         parse_command(CommandMessage("seek", 0, None, ()))
     assert parse_command(CommandMessage("receiveAudio", 0, None, (False,))) == ReceiveAudio(False)
     assert ReceiveVideo(True).to_message() == CommandMessage("receiveVideo", 0, None, (True,))
-    with pytest.raises(ProtocolError, match="receiveVideo has no flag"):
+    with pytest.raises(RemoteProtocolError, match="receiveVideo has no flag"):
         parse_command(CommandMessage("receiveVideo", 0, None, ()))
-    with pytest.raises(ProtocolError, match="must be a boolean"):
+    with pytest.raises(RemoteProtocolError, match="must be a boolean"):
         parse_command(CommandMessage("receiveAudio", 0, None, ("no",)))
 
 
@@ -611,7 +611,7 @@ def test_close_and_delete_stream() -> None:
     assert type(delete.stream_id) is int
     assert DeleteStream(1).to_message() == CommandMessage("deleteStream", 0, None, (1,))
     for bad in [(), (1.5,), ("1",), (-1,)]:
-        with pytest.raises(ProtocolError, match="deleteStream stream id"):
+        with pytest.raises(RemoteProtocolError, match="deleteStream stream id"):
             parse_command(CommandMessage("deleteStream", 0, None, bad))
 
 
@@ -621,7 +621,7 @@ def test_bandwidth_commands() -> None:
     assert parse_command(CommandMessage("onBWDone", 0, None, (8192.0,))) == OnBWDone(8192)
     assert parse_command(CommandMessage("_checkbw", 5)) == CheckBandwidth(5)
     assert CheckBandwidth(5).to_message() == CommandMessage("_checkbw", 5)
-    with pytest.raises(ProtocolError, match="bandwidth must be a number"):
+    with pytest.raises(RemoteProtocolError, match="bandwidth must be a number"):
         parse_command(CommandMessage("onBWDone", 0, None, ("fast",)))
 
 
@@ -639,9 +639,9 @@ def test_unknown_commands_pass_through() -> None:
 
 
 def test_from_message_checks_the_command_name() -> None:
-    with pytest.raises(ProtocolError, match="expected a 'publish' command, got 'play'"):
+    with pytest.raises(RemoteProtocolError, match="expected a 'publish' command, got 'play'"):
         Publish.from_message(CommandMessage("play", 0, None, ("key",)))
-    with pytest.raises(ProtocolError, match="expected a '_result'"):
+    with pytest.raises(RemoteProtocolError, match="expected a '_result'"):
         ConnectResult.from_message(ErrorResult.connect_rejected().to_message())
 
 
@@ -714,7 +714,7 @@ def test_other_data_messages_pass_through() -> None:
     ],
 )
 def test_malformed_data_messages_are_refused(message: DataMessage, match: str) -> None:
-    with pytest.raises(ProtocolError, match=match):
+    with pytest.raises(RemoteProtocolError, match=match):
         parse_data(message)
 
 
@@ -904,7 +904,7 @@ def test_data_messages_round_trip_through_bytes(
 def test_parse_command_raises_only_protocol_errors(
     name: str, values: list[Any], use_known_name: bool
 ) -> None:
-    # Known command names with arbitrary arguments: typed, generic, or a ProtocolError.
+    # Known command names with arbitrary arguments: typed, generic, or a RemoteProtocolError.
     names = sorted(
         {"connect", "onStatus", "publish", "play", "play2", "pause", "seek", "deleteStream"}
     )
@@ -912,6 +912,6 @@ def test_parse_command_raises_only_protocol_errors(
     message = CommandMessage(chosen, 0, values[0] if values else None, tuple(values[1:]))
     try:
         command = parse_command(message)
-    except ProtocolError:
+    except RemoteProtocolError:
         return
     assert isinstance(command, Command)

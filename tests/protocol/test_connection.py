@@ -6,7 +6,7 @@ import itertools
 
 import pytest
 
-from rtmp_actors.errors import ProtocolError
+from rtmp_actors.errors import LocalProtocolError, RemoteProtocolError
 from rtmp_actors.protocol.connection import ConnectionRole, RtmpConnection
 from rtmp_actors.protocol.handshake import HandshakeMode
 from rtmp_actors.protocol.messages import (
@@ -122,7 +122,7 @@ def test_acknowledgements_carry_totals_at_the_window() -> None:
 def test_zero_window_is_a_protocol_error() -> None:
     pair = Pair()
     pair.run()
-    with pytest.raises(ProtocolError, match="Window Acknowledgement Size of 0"):
+    with pytest.raises(RemoteProtocolError, match="Window Acknowledgement Size of 0"):
         pair.client.receive_data(
             pair.server.send_message(DetailedMessage(0, 0, WindowAcknowledgementSize(0)))
         )
@@ -130,5 +130,5 @@ def test_zero_window_is_a_protocol_error() -> None:
 
 def test_send_raw_before_the_handshake_is_refused() -> None:
     connection = RtmpConnection(ConnectionRole.SERVER)
-    with pytest.raises(RuntimeError):
+    with pytest.raises(LocalProtocolError):
         connection.send_raw(RawMessage(9, 1, 0, b"\x17", 6))

@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rtmp_actors.errors import ProtocolError
+from rtmp_actors.errors import LocalProtocolError, RemoteProtocolError
 from rtmp_actors.protocol import handshake as handshake_module
 from rtmp_actors.protocol.handshake import (
     DEFAULT_CLIENT_VERSION,
@@ -460,14 +460,14 @@ def test_digest_server_verifies_a_signed_c2_independently_made() -> None:
 )
 def test_server_rejects_c0_other_than_3_at_once(c0: int, words: str) -> None:
     server = ServerHandshake()
-    with pytest.raises(ProtocolError, match=f"C0 is {c0}.*{words}"):
+    with pytest.raises(RemoteProtocolError, match=f"C0 is {c0}.*{words}"):
         server.receive_data(bytes((c0,)))
 
 
 def test_client_rejects_s0_other_than_3() -> None:
     client = ClientHandshake()
     client.start()
-    with pytest.raises(ProtocolError, match=r"S0 is 6.*RTMPE"):
+    with pytest.raises(RemoteProtocolError, match=r"S0 is 6.*RTMPE"):
         client.receive_data(b"\x06" + bytes(3072))
 
 
@@ -480,11 +480,11 @@ def test_server_rejects_a_c2_that_neither_echoes_nor_is_signed(c1_version: bytes
     server, out = _server_answer(c1)
     s1 = out[1:1537]
     almost_echo = s1[:-1] + bytes((s1[-1] ^ 1,))
-    with pytest.raises(ProtocolError, match=r"C2 .*echo"):
+    with pytest.raises(RemoteProtocolError, match=r"C2 .*echo"):
         server.receive_data(almost_echo)
     assert not server.is_complete
     # A failed handshake stays failed.
-    with pytest.raises(ProtocolError, match="already failed"):
+    with pytest.raises(RemoteProtocolError, match="already failed"):
         server.receive_data(b"x")
 
 
@@ -492,7 +492,7 @@ def test_server_rejects_a_c2_signed_with_the_wrong_key() -> None:
     c1 = _digest_packet(CLIENT_EPOCH, bytes((9, 0, 124, 2)), pattern(3, 1528), 1, PLAYER_KEY[:30])
     server, out = _server_answer(c1)
     c2 = _signed_response(SERVER_KEY, _digest_of(out[1:1537], 1), pattern(7, 1504))
-    with pytest.raises(ProtocolError, match="signature"):
+    with pytest.raises(RemoteProtocolError, match="signature"):
         server.receive_data(c2)
 
 
@@ -510,7 +510,7 @@ def test_client_rejects_a_bad_s2_signature() -> None:
     s1 = _digest_packet(SERVER_EPOCH, DEFAULT_SERVER_VERSION, pattern(4, 1528), 0, SERVER_KEY[:36])
     # Signed against the wrong key (the player's), so not against our digest as the server.
     s2 = _signed_response(PLAYER_KEY, _digest_of(c1, 0), pattern(5, 1504))
-    with pytest.raises(ProtocolError, match=r"S2 .*signature"):
+    with pytest.raises(RemoteProtocolError, match=r"S2 .*signature"):
         client.receive_data(b"\x03" + s1 + s2)
 
 
@@ -527,16 +527,16 @@ def test_simple_client_rejects_an_s2_that_does_not_echo_c1() -> None:
     client = ClientHandshake(digest=False, random_bytes=FakeRandom())
     client.start()
     s1 = bytes.fromhex("0a0b0c0d") + ZERO + pattern(4, 1528)
-    with pytest.raises(ProtocolError, match="S2 does not echo the random bytes of our C1"):
+    with pytest.raises(RemoteProtocolError, match="S2 does not echo the random bytes of our C1"):
         client.receive_data(b"\x03" + s1 + s1)
 
 
-def test_misuse_raises_runtime_error() -> None:
+def test_misuse_raises_local_protocol_error() -> None:
     client = ClientHandshake()
-    with pytest.raises(RuntimeError, match="start"):
+    with pytest.raises(LocalProtocolError, match="start"):
         client.receive_data(b"\x03")
     client.start()
-    with pytest.raises(RuntimeError, match="already"):
+    with pytest.raises(LocalProtocolError, match="already"):
         client.start()
     # An empty read is not end of stream here, just nothing.
     assert client.receive_data(b"") == b""
@@ -548,9 +548,9 @@ def test_receiving_after_completion_raises() -> None:
     server = ServerHandshake()
     server.receive_data(client.receive_data(server.receive_data(client.start())))
     assert server.is_complete
-    with pytest.raises(RuntimeError, match="complete"):
+    with pytest.raises(LocalProtocolError, match="complete"):
         server.receive_data(b"\x03")
-    with pytest.raises(RuntimeError, match="complete"):
+    with pytest.raises(LocalProtocolError, match="complete"):
         client.receive_data(b"\x03")
 
 
@@ -564,13 +564,13 @@ def test_receiving_after_completion_raises() -> None:
     ],
 )
 def test_bad_options_raise_value_error(make: object) -> None:
-    with pytest.raises(ValueError, match="must be"):
+    with pytest.raises(LocalProtocolError, match="must be"):
         make()  # type: ignore[operator]
 
 
 def test_a_short_random_bytes_function_is_reported() -> None:
     client = ClientHandshake(random_bytes=lambda size: bytes(size - 1))
-    with pytest.raises(ValueError, match="returned 1527 bytes"):
+    with pytest.raises(LocalProtocolError, match="returned 1527 bytes"):
         client.start()
 
 
@@ -585,7 +585,7 @@ def _fuzz(handshake: ClientHandshake | ServerHandshake, chunks: list[bytes]) -> 
             return
         try:
             handshake.receive_data(chunk)
-        except ProtocolError:
+        except RemoteProtocolError:
             return
 
 

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from rtmp_actors.errors import ProtocolError
+from rtmp_actors.errors import RemoteProtocolError
 from rtmp_actors.protocol.messages import (
     Abort,
     Acknowledgement,
@@ -105,7 +105,7 @@ def test_ffmpeg_play_set_buffer_length_capture() -> None:
     ],
 )
 def test_truncated_or_invalid_payloads(type_id: int, payload_hex: str, match: str) -> None:
-    with pytest.raises(ProtocolError, match=match):
+    with pytest.raises(RemoteProtocolError, match=match):
         decode_content(type_id, bytes.fromhex(payload_hex))
 
 
@@ -183,7 +183,7 @@ def test_decode_message_keeps_aggregates_whole() -> None:
     ],
 )
 def test_malformed_aggregates(payload: bytes, match: str) -> None:
-    with pytest.raises(ProtocolError, match=match):
+    with pytest.raises(RemoteProtocolError, match=match):
         decode_messages(RawMessage(22, 1, 0, payload))
 
 
@@ -195,7 +195,7 @@ def test_unknown_message_type_is_raw_not_a_crash() -> None:
 
 @given(type_id=st.sampled_from([1, 2, 3, 4, 5, 6, 8, 9, 16, 19, 22, 7, 255]), payload=st.binary())
 def test_fuzz_non_amf_payloads_raise_only_protocol_error(type_id: int, payload: bytes) -> None:
-    with contextlib.suppress(ProtocolError):
+    with contextlib.suppress(RemoteProtocolError):
         decode_messages(RawMessage(type_id, 1, 0, payload))
 
 

@@ -14,11 +14,13 @@ from typing import Any
 import pykka
 import pytest
 
-from rtmp_actors.actors.method_proxy import MethodProxy
+from rtmp_actors.actors.actor_handle import ActorHandle
+from rtmp_actors.actors.client_session import ClientSessionActor
 from rtmp_actors.client import RtmpClient
 from rtmp_actors.protocol.commands import NetStreamCode
 from rtmp_actors.relay import access
 from rtmp_actors.relay.access import (
+    AccessAsker,
     AccessController,
     AccessFile,
     AccessKind,
@@ -289,7 +291,7 @@ def test_requests_beyond_max_pending_are_refused_at_once(callback_server: Callba
 # --- The controller actor -----------------------------------------------------------------------
 
 
-class Replies(pykka.ThreadingActor):
+class Replies(pykka.ThreadingActor, AccessAsker):
     """Stands in for a relay receiver: collects ``access_decided`` answers."""
 
     def __init__(self, answers: queue.Queue[tuple[Any, bool, str]]) -> None:
@@ -300,10 +302,13 @@ class Replies(pykka.ThreadingActor):
         self.answers.put((token, allowed, reason))
 
 
+Answers = tuple[ActorHandle[AccessAsker], queue.Queue[tuple[Any, bool, str]]]
+
+
 @pytest.fixture
-def replies() -> tuple[MethodProxy, queue.Queue[tuple[Any, bool, str]]]:
+def replies() -> Answers:
     answers: queue.Queue[tuple[Any, bool, str]] = queue.Queue()
-    return MethodProxy(Replies.start(answers)), answers
+    return ActorHandle(Replies.start(answers)), answers
 
 
 @pytest.fixture
@@ -315,43 +320,47 @@ def io_loop() -> Iterator[IoLoop]:
 
 
 def test_the_controller_answers_by_token_from_the_rules(
-    replies: tuple[MethodProxy, queue.Queue[tuple[Any, bool, str]]],
+    replies: Answers,
 ) -> None:
     reply_to, answers = replies
-    controller = MethodProxy(AccessController.start(AccessList.parse("publish live/ok\n")))
-    controller.check.defer(AccessRequest(PUBLISH, "live", "ok"), reply_to, "first")
-    controller.check.defer(AccessRequest(PUBLISH, "live", "nope"), reply_to, "second")
+    controller: ActorHandle[AccessController] = ActorHandle(
+        AccessController.start(AccessList.parse("publish live/ok\n"))
+    )
+    controller.tell(AccessController.check, AccessRequest(PUBLISH, "live", "ok"), reply_to, "first")
+    controller.tell(
+        AccessController.check, AccessRequest(PUBLISH, "live", "nope"), reply_to, "second"
+    )
     assert answers.get(timeout=TIMEOUT) == ("first", True, "")
     assert answers.get(timeout=TIMEOUT) == ("second", False, access.UNKNOWN_KEY)
 
 
 def test_the_controller_asks_the_callback_only_what_the_rules_allow(
-    replies: tuple[MethodProxy, queue.Queue[tuple[Any, bool, str]]],
+    replies: Answers,
     callback_server: CallbackServer,
     io_loop: IoLoop,
 ) -> None:
     reply_to, answers = replies
     callback_server.status = 403
-    controller = MethodProxy(
+    controller: ActorHandle[AccessController] = ActorHandle(
         AccessController.start(
             AccessList.parse("publish live/ok\n"),
             HttpCallback(callback_server.url, timeout=TIMEOUT),
             io_loop.call_later,
         )
     )
-    controller.check.defer(AccessRequest(PUBLISH, "live", "nope"), reply_to, 1)
+    controller.tell(AccessController.check, AccessRequest(PUBLISH, "live", "nope"), reply_to, 1)
     assert answers.get(timeout=TIMEOUT) == (1, False, access.UNKNOWN_KEY)
     assert callback_server.forms.empty()
-    controller.check.defer(AccessRequest(PUBLISH, "live", "ok"), reply_to, 2)
+    controller.tell(AccessController.check, AccessRequest(PUBLISH, "live", "ok"), reply_to, 2)
     assert answers.get(timeout=TIMEOUT) == (2, False, access.CALLBACK_REFUSED)
     assert callback_server.form()["name"] == ["ok"]
     callback_server.status = 200
-    controller.check.defer(AccessRequest(PUBLISH, "live", "ok"), reply_to, 3)
+    controller.tell(AccessController.check, AccessRequest(PUBLISH, "live", "ok"), reply_to, 3)
     assert answers.get(timeout=TIMEOUT) == (3, True, "")
 
 
 def test_the_controller_refuses_when_the_callback_is_late_and_stays_responsive(
-    replies: tuple[MethodProxy, queue.Queue[tuple[Any, bool, str]]],
+    replies: Answers,
     callback_server: CallbackServer,
     io_loop: IoLoop,
 ) -> None:
@@ -360,10 +369,12 @@ def test_the_controller_refuses_when_the_callback_is_late_and_stays_responsive(
     # The socket timeout is long: the controller's own deadline must refuse first.
     callback = HttpCallback(callback_server.url, timeout=TIMEOUT)
     ref = AccessController.start(None, callback, io_loop.call_later, deadline=0.3)
-    controller = MethodProxy(ref)
-    controller.check.defer(AccessRequest(PLAY, "live", "slow"), reply_to, "late")
+    controller: ActorHandle[AccessController] = ActorHandle(ref)
+    controller.tell(AccessController.check, AccessRequest(PLAY, "live", "slow"), reply_to, "late")
     assert answers.get(timeout=TIMEOUT) == ("late", False, access.CALLBACK_TIMEOUT)
-    assert controller.pending_checks().get(timeout=TIMEOUT) == 0  # the actor is not blocked
+    assert (
+        controller.ask(AccessController.pending_checks).get(timeout=TIMEOUT) == 0
+    )  # the actor is not blocked
     callback_server.release.set()
     assert callback_server.arrived.is_set()
     # The late 200 that follows is ignored: nothing more is answered for that token.
@@ -372,11 +383,11 @@ def test_the_controller_refuses_when_the_callback_is_late_and_stays_responsive(
 
 
 def test_without_rules_or_callback_everything_is_allowed(
-    replies: tuple[MethodProxy, queue.Queue[tuple[Any, bool, str]]],
+    replies: Answers,
 ) -> None:
     reply_to, answers = replies
-    controller = MethodProxy(AccessController.start())
-    controller.check.defer(AccessRequest(PLAY, "any", "thing"), reply_to, 7)
+    controller: ActorHandle[AccessController] = ActorHandle(AccessController.start())
+    controller.tell(AccessController.check, AccessRequest(PLAY, "any", "thing"), reply_to, 7)
     assert answers.get(timeout=TIMEOUT) == (7, True, "")
 
 
@@ -407,13 +418,13 @@ def connected(relay: RelayServer, log: EventLog, app: str = "live") -> RtmpClien
 
 def publish(relay: RelayServer, key: str, app: str = "live") -> client.PublishResponseReceived:
     log = EventLog()
-    connected(relay, log, app).session.request_publish(key)
+    connected(relay, log, app).session.tell(ClientSessionActor.request_publish, key)
     return log.wait(client.PublishResponseReceived)
 
 
 def play(relay: RelayServer, key: str, app: str = "live") -> client.PlayResponseReceived:
     log = EventLog()
-    connected(relay, log, app).session.request_playback(key)
+    connected(relay, log, app).session.tell(ClientSessionActor.request_playback, key)
     return log.wait(client.PlayResponseReceived)
 
 
@@ -438,9 +449,9 @@ def test_the_relay_lets_in_only_keys_of_the_access_file(file_relay: RelayServer)
 def test_a_refused_connection_may_try_again_with_a_good_key(file_relay: RelayServer) -> None:
     log = EventLog()
     rtmp_client = connected(file_relay, log)
-    rtmp_client.session.request_publish("wrong")
+    rtmp_client.session.tell(ClientSessionActor.request_publish, "wrong")
     assert not log.wait(client.PublishResponseReceived).was_accepted
-    rtmp_client.session.request_publish("secret")
+    rtmp_client.session.tell(ClientSessionActor.request_publish, "secret")
     assert log.wait(client.PublishResponseReceived).was_accepted
 
 

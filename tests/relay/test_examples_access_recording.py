@@ -17,6 +17,7 @@ from typing import IO, Any
 
 import pytest
 
+from rtmp_actors.actors.client_session import ClientSessionActor
 from rtmp_actors.client import RtmpClient
 from rtmp_actors.media.flv import FlvReader, FlvTag, TagType, read_flv_file
 from rtmp_actors.protocol.amf import decode_values
@@ -225,24 +226,26 @@ def test_the_recording_server_keeps_hostile_keys_inside_and_finishes_on_sigterm(
     )
     assert log.wait(client.ConnectionResponseReceived).was_accepted
     key = "../../escaped"
-    publisher.session.request_publish(key)
+    publisher.session.tell(ClientSessionActor.request_publish, key)
     assert log.wait(client.PublishResponseReceived).was_accepted
     path = Path(recorder.line("recording ").removeprefix(f"recording live/{key} to "))
     assert path.resolve().is_relative_to(record_dir.resolve())
     assert path.name.startswith("____escaped-")
 
     sent = [(MediaType.VIDEO, i * 40, b"\x17\x01\x00\x00\x00" + bytes([i]) * 64) for i in range(5)]
-    publisher.session.publish_metadata(key, {"width": 64.0})
+    publisher.session.tell(ClientSessionActor.publish_metadata, key, {"width": 64.0})
     for message in sent:
-        publisher.session.publish_av_data(key, *message)
-    publisher.session.stop_publish(key)
+        publisher.session.tell(ClientSessionActor.publish_av_data, key, *message)
+    publisher.session.tell(ClientSessionActor.stop_publish, key)
     assert recorder.line("recorded ") == f"recorded live/{key} to {path}: 5 media tags"
 
     # A publication still going when the server is stopped is finished all the same.
-    publisher.session.request_publish("still-live")
+    publisher.session.tell(ClientSessionActor.request_publish, "still-live")
     assert log.wait(client.PublishResponseReceived).was_accepted
     live_path = Path(recorder.line("recording ").removeprefix("recording live/still-live to "))
-    publisher.session.publish_av_data("still-live", MediaType.AUDIO, 0, b"\xaf\x00\x12\x10")
+    publisher.session.tell(
+        ClientSessionActor.publish_av_data, "still-live", MediaType.AUDIO, 0, b"\xaf\x00\x12\x10"
+    )
     assert recorder.stop() == 0
     assert recorder.line("recorded ").startswith(f"recorded live/still-live to {live_path}")
     with open(live_path, "rb") as stream:
@@ -272,17 +275,17 @@ def test_serve_with_auth_and_record_refuses_strangers_and_finishes_files_on_sigt
     log = EventLog()
     publisher = RtmpClient.connect(f"{base}/cam", event_receiver_factory=log.receiver_factory())
     assert log.wait(client.ConnectionResponseReceived).was_accepted
-    publisher.session.request_publish("cam")
+    publisher.session.tell(ClientSessionActor.request_publish, "cam")
     assert log.wait(client.PublishResponseReceived).was_accepted
     sent = [(MediaType.VIDEO, i * 40, b"\x17\x01\x00\x00\x00" + bytes([i]) * 64) for i in range(5)]
-    publisher.session.publish_metadata("cam", {"width": 64.0})
+    publisher.session.tell(ClientSessionActor.publish_metadata, "cam", {"width": 64.0})
     for message in sent:
-        publisher.session.publish_av_data("cam", *message)
+        publisher.session.tell(ClientSessionActor.publish_av_data, "cam", *message)
     # A player of the same stream tells when the relay (and so the recorder) has had it all.
     watcher = EventLog()
     player = RtmpClient.connect(f"{base}/cam", event_receiver_factory=watcher.receiver_factory())
     assert watcher.wait(client.ConnectionResponseReceived).was_accepted
-    player.session.request_playback("cam")
+    player.session.tell(ClientSessionActor.request_playback, "cam")
     assert watcher.wait(client.PlayResponseReceived).was_accepted
     # Once the player has the last frame, the relay (and so the recorder) had them all. It
     # may join before the stream has seen every frame, so earlier ones may come first.

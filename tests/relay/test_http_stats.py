@@ -16,6 +16,7 @@ from typing import Any
 import pykka
 import pytest
 
+from rtmp_actors.actors.client_session import ClientSessionActor
 from rtmp_actors.relay.config import RelayConfig
 from rtmp_actors.relay.http_stats import StatsHttpServer, metadata_summary
 from rtmp_actors.relay.metrics import (
@@ -64,7 +65,7 @@ def stats(relay: RelayServer) -> dict[str, Any]:
 
 def publish(source: Any, messages: list[tuple[MediaType, int, bytes]]) -> int:
     for kind, timestamp, data in messages:
-        source.session.publish_av_data("key", kind, timestamp, data)
+        source.session.tell(ClientSessionActor.publish_av_data, "key", kind, timestamp, data)
     return sum(len(data) for _, _, data in messages)
 
 
@@ -142,7 +143,7 @@ def test_stats_report_the_streams_as_they_are(relay: RelayServer) -> None:
     player(relay, first_log)
     player(relay, second_log)
     source = publisher(relay, EventLog())
-    source.session.publish_metadata("key", METADATA)
+    source.session.tell(ClientSessionActor.publish_metadata, "key", METADATA)
     messages = [(MediaType.VIDEO, 0, AVC_CONFIG), (MediaType.AUDIO, 0, AAC_CONFIG)]
     messages += stream_messages(0, 30)
     sent = publish(source, messages)

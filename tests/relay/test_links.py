@@ -23,6 +23,9 @@ from typing import Any
 import pykka
 import pytest
 
+from rtmp_actors.actors.actor_handle import ActorHandle
+from rtmp_actors.actors.client_session import ClientSessionActor
+from rtmp_actors.actors.monitoring import MonitoredActor
 from rtmp_actors.client import RtmpClient
 from rtmp_actors.media.flv import TagType, read_flv_file
 from rtmp_actors.media.video import is_video_keyframe
@@ -30,6 +33,7 @@ from rtmp_actors.relay.config import RelayConfig
 from rtmp_actors.relay.gop_cache import configuration_key
 from rtmp_actors.relay.links import Backoff, LinkSettings, LinkTarget, PushLink, PushRelay
 from rtmp_actors.relay.server import RelayServer
+from rtmp_actors.relay.upstream import _LinkOwner
 from rtmp_actors.session import client_events as client
 from rtmp_actors.session import server_events as server
 from rtmp_actors.session.events import MediaType
@@ -114,7 +118,7 @@ def connected(server: RelayServer, log: EventLog, key: str) -> RtmpClient:
 
 def publisher(server: RelayServer, log: EventLog, key: str) -> RtmpClient:
     rtmp_client = connected(server, log, key)
-    rtmp_client.session.request_publish(key)
+    rtmp_client.session.tell(ClientSessionActor.request_publish, key)
     answer = log.wait(client.PublishResponseReceived)
     assert answer.was_accepted, answer
     return rtmp_client
@@ -122,14 +126,14 @@ def publisher(server: RelayServer, log: EventLog, key: str) -> RtmpClient:
 
 def player(server: RelayServer, log: EventLog, key: str) -> RtmpClient:
     rtmp_client = connected(server, log, key)
-    rtmp_client.session.request_playback(key)
+    rtmp_client.session.tell(ClientSessionActor.request_playback, key)
     assert log.wait(client.PlayResponseReceived).was_accepted
     return rtmp_client
 
 
 def send(source: RtmpClient, key: str, messages: Sequence[Message]) -> None:
     for kind, timestamp, data in messages:
-        source.session.publish_av_data(key, kind, timestamp, data)
+        source.session.tell(ClientSessionActor.publish_av_data, key, kind, timestamp, data)
 
 
 def media(log: EventLog, count: int) -> list[Message]:
@@ -182,12 +186,24 @@ class ManualTimers:
         return self.armed.get(timeout=TIMEOUT)
 
 
+class Owner(MonitoredActor, _LinkOwner):
+    """Stands in for the relay that started a link: records the links accepted upstream."""
+
+    def __init__(self, accepted: queue.Queue[tuple[str, str, str]]) -> None:
+        super().__init__()
+        self._accepted = accepted
+
+    def link_accepted(self, app: str, key: str, urn: str) -> None:
+        self._accepted.put((app, key, urn))
+
+
 def test_a_link_retries_with_exponential_backoff_reset_on_success(servers: Servers) -> None:
     port = free_port()  # nothing listens there yet
     timers = ManualTimers()
-    link = PushLink.start(
-        LinkTarget.parse(f"rtmp://127.0.0.1:{port}/live"), "live", "cam", LinkSettings(), timers
-    )
+    accepted: queue.Queue[tuple[str, str, str]] = queue.Queue()
+    owner: ActorHandle[Owner] = ActorHandle(Owner.start(accepted))
+    target = LinkTarget.parse(f"rtmp://127.0.0.1:{port}/live")
+    link = PushLink.start(target, "live", "cam", LinkSettings(), timers, manager=owner)
     delays = []
     for _ in range(7):
         delay, retry = timers.next()  # armed after each refused connection
@@ -205,6 +221,8 @@ def test_a_link_retries_with_exponential_backoff_reset_on_success(servers: Serve
         (MediaType.VIDEO, 0, AVC_CONFIG),
         (MediaType.VIDEO, 0, keyframe(1)),
     ]
+    # The link told its relay, which starts a crashed link's backoff over then.
+    assert accepted.get(timeout=TIMEOUT) == ("live", "cam", link.actor_urn)
     servers.stop(upstream)  # connected, then lost: the delays start again from 1 s
     delay, _ = timers.next()
     assert delay == 1
@@ -225,7 +243,7 @@ def test_push_republishes_every_message_to_another_relay(servers: Servers) -> No
     watcher_log = EventLog()
     player(upstream, watcher_log, "cam")  # waits on the upstream for the pushed stream
     source = publisher(edge, EventLog(), "cam")
-    source.session.publish_metadata("cam", {"width": 640, "height": 360})
+    source.session.tell(ClientSessionActor.publish_metadata, "cam", {"width": 640, "height": 360})
     first = CONFIG + gop(0)
     send(source, "cam", first)
     assert watcher_log.wait(client.StreamMetaDataReceived).meta_data.video_width == 640
@@ -233,7 +251,7 @@ def test_push_republishes_every_message_to_another_relay(servers: Servers) -> No
     rest = gop(1) + gop(2)
     send(source, "cam", rest)
     assert media(watcher_log, len(rest)) == rest
-    source.session.stop_publish("cam")
+    source.session.tell(ClientSessionActor.stop_publish, "cam")
     assert watcher_log.wait(client.StreamEnded).stream_key == "cam"
     # The link closed its upstream connection: only the watcher is left there.
     assert upstream.rtmp_server.wait_for_connections(1, TIMEOUT)
@@ -318,7 +336,7 @@ def test_push_relay_to_nginx_with_ffmpeg_publishing(h264_aac_flv: Path, tmp_path
                 event_receiver_factory=watcher_log.receiver_factory(),
             )
             assert watcher_log.wait(client.ConnectionResponseReceived).was_accepted
-            watcher.session.request_playback("cam")
+            watcher.session.tell(ClientSessionActor.request_playback, "cam")
             assert watcher_log.wait(client.PlayResponseReceived).was_accepted
             ffmpeg = [ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-nostdin", "-re"]
             result = subprocess.run(
@@ -371,7 +389,7 @@ def test_pull_fetches_a_wanted_stream_from_the_origin(servers: Servers) -> None:
     edge = servers.start(pull=[base_url(origin)])
     source_log = EventLog()
     source = publisher(origin, source_log, "cam")
-    source.session.publish_metadata("cam", {"width": 320})
+    source.session.tell(ClientSessionActor.publish_metadata, "cam", {"width": 320})
     send(source, "cam", CONFIG + gop(0) + gop(1))
 
     watcher_log = EventLog()
@@ -386,10 +404,10 @@ def test_pull_fetches_a_wanted_stream_from_the_origin(servers: Servers) -> None:
     assert stats["live", "cam"].players == 1
 
     # The origin's publisher leaves: the edge's players are told and keep waiting.
-    source.session.stop_publish("cam")
+    source.session.tell(ClientSessionActor.stop_publish, "cam")
     assert watcher_log.wait(client.StreamEnded).stream_key == "cam"
     # It comes back: the same pull carries it again.
-    source.session.request_publish("cam")
+    source.session.tell(ClientSessionActor.request_publish, "cam")
     assert source_log.wait(client.PublishResponseReceived).was_accepted
     send(source, "cam", CONFIG + gop(3))
     assert media(watcher_log, len(CONFIG) + len(gop(3))) == CONFIG + gop(3)
@@ -446,7 +464,7 @@ def test_a_local_publisher_wins_over_a_pull(servers: Servers) -> None:
         # its origin connection up.
         remote_log = EventLog()
         remote = connect(origin, remote_log, "cam")
-        remote.session.request_publish("cam")
+        remote.session.tell(ClientSessionActor.request_publish, "cam")
         assert remote_log.wait(client.PublishResponseReceived).was_accepted
         send(remote, "cam", CONFIG + gop(1))
         assert origin_log.wait(server.Disconnected) is not None  # the pull link's connection
@@ -499,14 +517,16 @@ def test_republish_proxy_example_copies_a_stream_between_servers(servers: Server
         # The proxy says when it plays "original" (waiting for it) and publishes "copy".
         assert "copying" in _line_of(proxy)
         source = publisher(source_server, EventLog(), "original")
-        source.session.publish_metadata("original", {"width": 1920})
+        source.session.tell(ClientSessionActor.publish_metadata, "original", {"width": 1920})
         first = CONFIG + gop(0)
         send(source, "original", first)
         assert watcher_log.wait(client.StreamMetaDataReceived).meta_data.video_width == 1920
         assert media(watcher_log, len(first)) == first
         send(source, "original", gop(1))
         assert media(watcher_log, len(gop(1))) == gop(1)
-        source.session.stop_publish("original")  # the proxy stops when its source ends
+        source.session.tell(
+            ClientSessionActor.stop_publish, "original"
+        )  # the proxy stops when its source ends
         _, stderr = proxy.communicate(timeout=TIMEOUT)
         assert proxy.returncode == 0, stderr
         assert "source stream ended" in stderr

@@ -10,7 +10,8 @@ from typing import Any
 import pykka
 import pytest
 
-from rtmp_actors.actors.method_proxy import MethodProxy
+from rtmp_actors.actors.actor_handle import ActorHandle
+from rtmp_actors.actors.client_session import ClientSessionActor
 from rtmp_actors.client import RtmpClient
 from rtmp_actors.media.flv import FlvHeader, FlvReader, FlvTag, TagType, read_flv_file
 from rtmp_actors.protocol.amf import decode_values
@@ -228,28 +229,36 @@ def test_the_recorder_keeps_recording_other_streams_after_an_error(tmp_path: Pat
     root.mkdir()
     (root / "broken").write_text("a file where the app's folder should be")
     ref = StreamRecorder.start(root, now=lambda: WHEN)
-    recorder = MethodProxy(ref)
+    recorder: ActorHandle[StreamRecorder] = ActorHandle(ref)
     for app in ("broken", "live"):
-        recorder.stream_published.defer(app, "key")
-        recorder.stream_media.defer(app, "key", MediaType.VIDEO, 0, keyframe(0))
-    assert recorder.recordings().get(timeout=TIMEOUT) == {
+        recorder.tell(StreamRecorder.stream_published, app, "key")
+        recorder.tell(StreamRecorder.stream_media, app, "key", MediaType.VIDEO, 0, keyframe(0))
+    assert recorder.ask(StreamRecorder.recordings).get(timeout=TIMEOUT) == {
         ("live", "key"): root.resolve() / "live" / "key-20240506T070809Z.flv"
     }
-    recorder.stream_unpublished.defer("live", "key")
-    assert recorder.recordings().get(timeout=TIMEOUT) == {}
+    recorder.tell(StreamRecorder.stream_unpublished, "live", "key")
+    assert recorder.ask(StreamRecorder.recordings).get(timeout=TIMEOUT) == {}
     assert media_tags(list(read_flv_file(root / "live" / "key-20240506T070809Z.flv"))) == [
         (MediaType.VIDEO, 0, keyframe(0))
     ]
 
 
 def test_the_recorder_records_at_most_max_recordings_at_once(tmp_path: Path) -> None:
-    recorder = MethodProxy(StreamRecorder.start(tmp_path, max_recordings=2))
+    recorder: ActorHandle[StreamRecorder] = ActorHandle(
+        StreamRecorder.start(tmp_path, max_recordings=2)
+    )
     for key in ("a", "b", "c"):
-        recorder.stream_published.defer("live", key)
-    assert sorted(recorder.recordings().get(timeout=TIMEOUT)) == [("live", "a"), ("live", "b")]
-    recorder.stream_unpublished.defer("live", "a")
-    recorder.stream_published.defer("live", "c")
-    assert sorted(recorder.recordings().get(timeout=TIMEOUT)) == [("live", "b"), ("live", "c")]
+        recorder.tell(StreamRecorder.stream_published, "live", key)
+    assert sorted(recorder.ask(StreamRecorder.recordings).get(timeout=TIMEOUT)) == [
+        ("live", "a"),
+        ("live", "b"),
+    ]
+    recorder.tell(StreamRecorder.stream_unpublished, "live", "a")
+    recorder.tell(StreamRecorder.stream_published, "live", "c")
+    assert sorted(recorder.ask(StreamRecorder.recordings).get(timeout=TIMEOUT)) == [
+        ("live", "b"),
+        ("live", "c"),
+    ]
 
 
 # --- Through the relay --------------------------------------------------------------------------
@@ -267,9 +276,9 @@ def relay(record_dir: Path) -> Iterator[RelayServer]:
     server.stop()
 
 
-def recorder_of(_relay: RelayServer) -> MethodProxy:
+def recorder_of(_relay: RelayServer) -> ActorHandle[StreamRecorder]:
     (ref,) = pykka.ActorRegistry.get_by_class(StreamRecorder)
-    return MethodProxy(ref)
+    return ActorHandle(ref)
 
 
 def connected(relay: RelayServer, log: EventLog) -> RtmpClient:
@@ -284,14 +293,14 @@ def connected(relay: RelayServer, log: EventLog) -> RtmpClient:
 def publisher(relay: RelayServer, key: str) -> RtmpClient:
     log = EventLog()
     rtmp_client = connected(relay, log)
-    rtmp_client.session.request_publish(key)
+    rtmp_client.session.tell(ClientSessionActor.request_publish, key)
     assert log.wait(client.PublishResponseReceived).was_accepted
     return rtmp_client
 
 
 def player(relay: RelayServer, key: str) -> EventLog:
     log = EventLog()
-    connected(relay, log).session.request_playback(key)
+    connected(relay, log).session.tell(ClientSessionActor.request_playback, key)
     assert log.wait(client.PlayResponseReceived).was_accepted
     return log
 
@@ -309,12 +318,12 @@ def publish_and_sync(
     """Publish ``sent``; return once the recorder has handled all of it (a player shows when)."""
     watcher = player(relay, key)
     source = publisher(relay, key)
-    source.session.publish_metadata(key, metadata)
+    source.session.tell(ClientSessionActor.publish_metadata, key, metadata)
     for message in sent:
-        source.session.publish_av_data(key, *message)
+        source.session.tell(ClientSessionActor.publish_av_data, key, *message)
     assert received(watcher, len(sent)) == sent
     # The stream told the recorder before the player: asking it now, it has written all.
-    recordings = recorder_of(relay).recordings().get(timeout=TIMEOUT)
+    recordings = recorder_of(relay).ask(StreamRecorder.recordings).get(timeout=TIMEOUT)
     return source, watcher, recordings[("live", key)]
 
 
@@ -333,9 +342,9 @@ def test_a_published_stream_is_recorded_tag_by_tag(relay: RelayServer, record_di
     assert on_disk == sent[: len(on_disk)]
     assert len(on_disk) >= sum(1 for _, timestamp, _ in sent if timestamp <= 2000)
 
-    source.session.stop_publish("key")
+    source.session.tell(ClientSessionActor.stop_publish, "key")
     watcher.wait(client.StreamEnded)  # the stream told the recorder first
-    assert recorder_of(relay).recordings().get(timeout=TIMEOUT) == {}
+    assert recorder_of(relay).ask(StreamRecorder.recordings).get(timeout=TIMEOUT) == {}
     with open(path, "rb") as stream:
         reader = FlvReader(stream)  # strict: a complete, valid file
         assert (reader.header.has_audio, reader.header.has_video) == (True, True)
@@ -348,14 +357,14 @@ def test_a_published_stream_is_recorded_tag_by_tag(relay: RelayServer, record_di
 def test_each_publication_gets_its_own_file(relay: RelayServer, record_dir: Path) -> None:
     first_sent, second_sent = stream_of(3), stream_of(5)
     source, watcher, first = publish_and_sync(relay, "key", first_sent, {"n": 1.0})
-    source.session.stop_publish("key")
+    source.session.tell(ClientSessionActor.stop_publish, "key")
     watcher.wait(client.StreamEnded)
     again = publisher(relay, "key")
-    again.session.publish_metadata("key", {"n": 2.0})
+    again.session.tell(ClientSessionActor.publish_metadata, "key", {"n": 2.0})
     for message in second_sent:
-        again.session.publish_av_data("key", *message)
+        again.session.tell(ClientSessionActor.publish_av_data, "key", *message)
     assert received(watcher, len(second_sent)) == second_sent
-    second = recorder_of(relay).recordings().get(timeout=TIMEOUT)[("live", "key")]
+    second = recorder_of(relay).ask(StreamRecorder.recordings).get(timeout=TIMEOUT)[("live", "key")]
     assert second != first
     relay.stop()
     assert sorted(record_dir.glob("live/*.flv")) == sorted([first, second])

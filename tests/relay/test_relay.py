@@ -7,6 +7,7 @@ from dataclasses import replace
 
 import pytest
 
+from rtmp_actors.actors.client_session import ClientSessionActor
 from rtmp_actors.client import RtmpClient
 from rtmp_actors.protocol.commands import NetStreamCode
 from rtmp_actors.relay.config import RelayConfig
@@ -55,7 +56,7 @@ def connected(relay: RelayServer, log: EventLog) -> RtmpClient:
 
 def publisher(relay: RelayServer, log: EventLog, key: str = "key") -> RtmpClient:
     rtmp_client = connected(relay, log)
-    rtmp_client.session.request_publish(key)
+    rtmp_client.session.tell(ClientSessionActor.request_publish, key)
     answer = log.wait(client.PublishResponseReceived)
     assert answer.was_accepted, answer
     return rtmp_client
@@ -63,7 +64,7 @@ def publisher(relay: RelayServer, log: EventLog, key: str = "key") -> RtmpClient
 
 def player(relay: RelayServer, log: EventLog, key: str = "key") -> RtmpClient:
     rtmp_client = connected(relay, log)
-    rtmp_client.session.request_playback(key)
+    rtmp_client.session.tell(ClientSessionActor.request_playback, key)
     assert log.wait(client.PlayResponseReceived).was_accepted
     return rtmp_client
 
@@ -79,13 +80,13 @@ def test_every_player_gets_every_message_in_order(relay: RelayServer) -> None:
     publisher_log, first_log, second_log = EventLog(), EventLog(), EventLog()
     first, second = player(relay, first_log), player(relay, second_log)
     source = publisher(relay, publisher_log)
-    source.session.publish_metadata("key", {"width": 1280, "height": 720})
+    source.session.tell(ClientSessionActor.publish_metadata, "key", {"width": 1280, "height": 720})
     sent = [(MediaType.VIDEO, 0, AVC_CONFIG), (MediaType.AUDIO, 0, AAC_CONFIG)]
     for i in range(60):
         sent.append((MediaType.VIDEO, i * 40, keyframe(i) if i % 20 == 0 else inter(i)))
         sent.append((MediaType.AUDIO, i * 40 + 1, audio(i)))
     for kind, timestamp, data in sent:
-        source.session.publish_av_data("key", kind, timestamp, data)
+        source.session.tell(ClientSessionActor.publish_av_data, "key", kind, timestamp, data)
     for log in (first_log, second_log):
         assert log.wait(client.StreamMetaDataReceived).meta_data.video_width == 1280
         assert media(log, len(sent)) == sent
@@ -96,13 +97,13 @@ def test_a_late_joiner_starts_at_the_last_keyframe(relay: RelayServer) -> None:
     publisher_log, early_log = EventLog(), EventLog()
     player(relay, early_log)  # to know when everything went through
     source = publisher(relay, publisher_log)
-    source.session.publish_metadata("key", {"width": 640})
+    source.session.tell(ClientSessionActor.publish_metadata, "key", {"width": 640})
     stream = [(MediaType.VIDEO, 0, AVC_CONFIG), (MediaType.AUDIO, 0, AAC_CONFIG)]
     for i in range(50):
         stream.append((MediaType.VIDEO, i * 40, keyframe(i) if i % 20 == 0 else inter(i)))
         stream.append((MediaType.AUDIO, i * 40 + 1, audio(i)))
     for kind, timestamp, data in stream:
-        source.session.publish_av_data("key", kind, timestamp, data)
+        source.session.tell(ClientSessionActor.publish_av_data, "key", kind, timestamp, data)
     media(early_log, len(stream))
 
     late_log = EventLog()
@@ -112,7 +113,7 @@ def test_a_late_joiner_starts_at_the_last_keyframe(relay: RelayServer) -> None:
     expected = stream[:2] + stream[last_keyframe:]
     assert media(late_log, len(expected)) == expected
     # Then live.
-    source.session.publish_av_data("key", MediaType.VIDEO, 5000, inter(99))
+    source.session.tell(ClientSessionActor.publish_av_data, "key", MediaType.VIDEO, 5000, inter(99))
     assert media(late_log, 1) == [(MediaType.VIDEO, 5000, inter(99))]
 
 
@@ -121,15 +122,19 @@ def test_players_wait_for_a_publisher_and_survive_its_leaving(relay: RelayServer
     player(relay, watcher_log)  # no publisher yet: accepted, waiting
     first_log = EventLog()
     first = publisher(relay, first_log)
-    first.session.publish_av_data("key", MediaType.VIDEO, 0, keyframe(1))
+    first.session.tell(ClientSessionActor.publish_av_data, "key", MediaType.VIDEO, 0, keyframe(1))
     assert media(watcher_log, 1) == [(MediaType.VIDEO, 0, keyframe(1))]
-    first.session.stop_publish("key")
+    first.session.tell(ClientSessionActor.stop_publish, "key")
     ended = watcher_log.wait(client.StreamEnded)
     assert ended.stream_key == "key"
     # A new publisher: the waiting player gets its stream, starting at a keyframe.
     second = publisher(relay, EventLog())
-    second.session.publish_av_data("key", MediaType.VIDEO, 100, inter(2))  # skipped: no keyframe
-    second.session.publish_av_data("key", MediaType.VIDEO, 140, keyframe(3))
+    second.session.tell(
+        ClientSessionActor.publish_av_data, "key", MediaType.VIDEO, 100, inter(2)
+    )  # skipped: no keyframe
+    second.session.tell(
+        ClientSessionActor.publish_av_data, "key", MediaType.VIDEO, 140, keyframe(3)
+    )
     assert media(watcher_log, 1) == [(MediaType.VIDEO, 140, keyframe(3))]
 
 
@@ -137,18 +142,18 @@ def test_a_paused_player_gets_nothing_then_resumes_at_a_keyframe(relay: RelaySer
     pausing_log, steady_log = EventLog(), EventLog()
     pausing, _steady = player(relay, pausing_log), player(relay, steady_log)
     source = publisher(relay, EventLog())
-    source.session.publish_av_data("key", MediaType.VIDEO, 0, keyframe(1))
+    source.session.tell(ClientSessionActor.publish_av_data, "key", MediaType.VIDEO, 0, keyframe(1))
     for log in (pausing_log, steady_log):
         assert media(log, 1) == [(MediaType.VIDEO, 0, keyframe(1))]
 
-    pausing.session.pause_playback("key", True)
+    pausing.session.tell(ClientSessionActor.pause_playback, "key", True)
     assert pausing_log.wait(client.PauseStatusReceived).paused
     while_paused = [(MediaType.VIDEO, 40, inter(2)), (MediaType.AUDIO, 41, audio(2))]
     for kind, timestamp, data in while_paused:
-        source.session.publish_av_data("key", kind, timestamp, data)
+        source.session.tell(ClientSessionActor.publish_av_data, "key", kind, timestamp, data)
     assert media(steady_log, 2) == while_paused  # so those went out to everybody
 
-    pausing.session.pause_playback("key", False)
+    pausing.session.tell(ClientSessionActor.pause_playback, "key", False)
     assert not pausing_log.wait(client.PauseStatusReceived).paused
     after = [
         (MediaType.VIDEO, 80, inter(3)),  # not for the resumed player: its keyframe is gone
@@ -157,7 +162,7 @@ def test_a_paused_player_gets_nothing_then_resumes_at_a_keyframe(relay: RelaySer
         (MediaType.VIDEO, 160, inter(5)),
     ]
     for kind, timestamp, data in after:
-        source.session.publish_av_data("key", kind, timestamp, data)
+        source.session.tell(ClientSessionActor.publish_av_data, "key", kind, timestamp, data)
     assert media(pausing_log, 3) == after[1:]
     assert media(steady_log, 4) == after
 
@@ -166,13 +171,13 @@ def test_a_player_can_turn_video_off_and_on(relay: RelayServer) -> None:
     listener_log = EventLog()
     listener = player(relay, listener_log)
     source = publisher(relay, EventLog())
-    source.session.publish_av_data("key", MediaType.VIDEO, 0, keyframe(1))
+    source.session.tell(ClientSessionActor.publish_av_data, "key", MediaType.VIDEO, 0, keyframe(1))
     assert media(listener_log, 1) == [(MediaType.VIDEO, 0, keyframe(1))]
 
     def receive_video(enabled: bool) -> None:
-        listener.session.receive_media("key", video=enabled)
+        listener.session.tell(ClientSessionActor.receive_media, "key", video=enabled)
         # receiveVideo has no answer; an unpause (a no-op here) after it does.
-        listener.session.pause_playback("key", False)
+        listener.session.tell(ClientSessionActor.pause_playback, "key", False)
         assert not listener_log.wait(client.PauseStatusReceived).paused
 
     receive_video(False)
@@ -182,7 +187,7 @@ def test_a_player_can_turn_video_off_and_on(relay: RelayServer) -> None:
         (MediaType.AUDIO, 42, audio(2)),
     ]
     for kind, timestamp, data in video_off:
-        source.session.publish_av_data("key", kind, timestamp, data)
+        source.session.tell(ClientSessionActor.publish_av_data, "key", kind, timestamp, data)
     assert media(listener_log, 2) == video_off[1:]
 
     receive_video(True)
@@ -192,7 +197,7 @@ def test_a_player_can_turn_video_off_and_on(relay: RelayServer) -> None:
         (MediaType.VIDEO, 120, keyframe(4)),
     ]
     for kind, timestamp, data in video_on:
-        source.session.publish_av_data("key", kind, timestamp, data)
+        source.session.tell(ClientSessionActor.publish_av_data, "key", kind, timestamp, data)
     assert media(listener_log, 2) == video_on[1:]
 
 
@@ -200,12 +205,12 @@ def test_a_second_publisher_is_refused(relay: RelayServer) -> None:
     publisher(relay, EventLog())
     log = EventLog()
     intruder = connected(relay, log)
-    intruder.session.request_publish("key")
+    intruder.session.tell(ClientSessionActor.request_publish, "key")
     answer = log.wait(client.PublishResponseReceived)
     assert not answer.was_accepted
     assert answer.code == NetStreamCode.PUBLISH_BAD_NAME
     # Other keys are free.
-    intruder.session.request_publish("other")
+    intruder.session.tell(ClientSessionActor.request_publish, "other")
     assert log.wait(client.PublishResponseReceived).was_accepted
 
 
@@ -217,7 +222,7 @@ def test_takeover_replaces_the_publisher() -> None:
         publisher(relay, old_log)
         new = publisher(relay, EventLog())
         old_log.wait(client.Disconnected)  # the old publisher is closed
-        new.session.publish_av_data("key", MediaType.VIDEO, 0, keyframe(7))
+        new.session.tell(ClientSessionActor.publish_av_data, "key", MediaType.VIDEO, 0, keyframe(7))
         assert media(watcher_log, 1) == [(MediaType.VIDEO, 0, keyframe(7))]
     finally:
         relay.stop()
@@ -238,15 +243,13 @@ def test_an_idle_publisher_is_dropped() -> None:
 def test_idle_streams_are_retired(relay: RelayServer) -> None:
     log = EventLog()
     source = publisher(relay, log)
-    source.session.publish_av_data("key", MediaType.VIDEO, 0, keyframe(1))
+    source.session.tell(ClientSessionActor.publish_av_data, "key", MediaType.VIDEO, 0, keyframe(1))
     stats = relay.stream_stats()
     assert [(s.app, s.key, s.publisher is not None) for s in stats] == [("live", "key", True)]
+    [stream] = relay.stream_refs()
     source.close()
     assert source.wait_closed(TIMEOUT)
     assert relay.rtmp_server.wait_for_connections(0, TIMEOUT)
-    # The stream retires itself once nobody uses it.
-    for _ in range(100):
-        if not relay.stream_stats():
-            break
-        relay.rtmp_server.wait_for_connections(0, 0.05)
+    # The stream retires itself once nobody uses it: the registry stops it and forgets it.
+    assert stream.actor_stopped.wait(TIMEOUT)
     assert relay.stream_stats() == []

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
-import pykka
 import pytest
 
+from rtmp_actors.actors.actor_handle import ActorHandle
 from rtmp_actors.actors.media_sink import MediaSink
 from rtmp_actors.protocol.messages import AudioData, VideoData, decode_message
 from rtmp_actors.relay.stream import LiveStream, PlayRequest, PublishRequest, StreamPolicy
@@ -47,20 +47,13 @@ def audio(i: int) -> bytes:
 
 
 class _Calls:
-    """Stands for an actor proxy: records ``name.defer(*args)`` calls."""
+    """Stands for an :class:`ActorHandle`: records ``tell(Class.method, *args)`` calls."""
 
     def __init__(self) -> None:
         self.calls: queue.Queue[tuple[str, tuple[Any, ...]]] = queue.Queue()
 
-    def __getattr__(self, name: str) -> Any:
-        calls = self.calls
-
-        class _Method:
-            @staticmethod
-            def defer(*args: Any) -> None:
-                calls.put((name, args))
-
-        return _Method()
+    def tell(self, method: Callable[..., object], /, *args: Any) -> None:
+        self.calls.put((method.__name__, args))
 
     def wait_for(self, name: str) -> tuple[Any, ...]:
         while True:
@@ -117,6 +110,7 @@ class Harness:
         stream_policy = replace(StreamPolicy(idle_publisher_timeout=0), **policy)
         self.ref = HeldStream.start("live", "key", _Calls(), stream_policy, no_timers)
         self.stream = self.ref.proxy()
+        self.handle: ActorHandle[HeldStream] = ActorHandle(self.ref)
         self.publisher_session = _Calls()
         self._players = 0
 
@@ -142,7 +136,7 @@ class Harness:
         if wait:
             self.stream.media_received(self.publisher, [event]).get(timeout=TIMEOUT)
         else:
-            self.ref.proxy().media_received.defer(self.publisher, [event])
+            self.handle.tell(HeldStream.media_received, self.publisher, [event])
 
     def play(self, *, open_sink: bool = True) -> Player:
         self._players += 1
@@ -169,14 +163,13 @@ class Harness:
     def busy(self) -> threading.Event:
         """Park the stream; input told from now on waits until the returned gate is set."""
         gate = threading.Event()
-        self.ref.proxy().hold.defer(gate)
+        self.handle.tell(HeldStream.hold, gate)
         return gate
 
 
 @pytest.fixture
-def harness() -> Iterator[Harness]:
-    yield Harness()
-    pykka.ActorRegistry.stop_all(timeout=10)
+def harness() -> Harness:
+    return Harness()
 
 
 def test_an_idle_stream_writes_each_message_at_once(harness: Harness) -> None:
@@ -235,7 +228,7 @@ def test_a_request_in_between_flushes_what_came_before_it(harness: Harness) -> N
     harness.media(MediaType.VIDEO, 0, keyframe(1), wait=False)
     late_session = _Calls()
     request = PlayRequest("late", late_session, _Calls(), 1, "live", "key", 1)  # type: ignore[arg-type]
-    harness.ref.proxy().play_requested.defer(request)
+    harness.handle.tell(HeldStream.play_requested, request)
     harness.media(MediaType.VIDEO, 40, inter(2), wait=False)
     gate.set()
     harness.sync()
@@ -268,21 +261,18 @@ def test_players_take_turns_at_being_written_first(harness: Harness) -> None:
 
 def test_a_player_without_a_keyframe_starts_at_the_next_one() -> None:
     harness = Harness(gop_cache=False)
-    try:
-        harness.publish()
-        harness.media(MediaType.VIDEO, 0, keyframe(1))
-        player = harness.play()  # no cache: it waits for the next keyframe
-        harness.media(MediaType.VIDEO, 40, inter(2))  # skipped: it depends on keyframe 1
-        harness.media(MediaType.AUDIO, 41, audio(2))  # audio goes at once
-        harness.media(MediaType.VIDEO, 80, keyframe(3))
-        harness.media(MediaType.VIDEO, 120, inter(4))
-        assert media_of(player.transport) == [
-            ("audio", audio(2)),
-            ("video", keyframe(3)),
-            ("video", inter(4)),
-        ]
-    finally:
-        pykka.ActorRegistry.stop_all(timeout=10)
+    harness.publish()
+    harness.media(MediaType.VIDEO, 0, keyframe(1))
+    player = harness.play()  # no cache: it waits for the next keyframe
+    harness.media(MediaType.VIDEO, 40, inter(2))  # skipped: it depends on keyframe 1
+    harness.media(MediaType.AUDIO, 41, audio(2))  # audio goes at once
+    harness.media(MediaType.VIDEO, 80, keyframe(3))
+    harness.media(MediaType.VIDEO, 120, inter(4))
+    assert media_of(player.transport) == [
+        ("audio", audio(2)),
+        ("video", keyframe(3)),
+        ("video", inter(4)),
+    ]
 
 
 def test_a_player_whose_sink_opens_late_gets_everything_in_order(harness: Harness) -> None:
@@ -324,21 +314,18 @@ def test_a_notice_waits_with_the_media_for_a_sink_to_open(harness: Harness) -> N
 
 def test_a_new_publisher_starts_its_players_at_a_keyframe() -> None:
     harness = Harness(takeover=True)
-    try:
-        harness.publish("first")
-        player = harness.play()
-        harness.media(MediaType.VIDEO, 0, keyframe(1))
-        harness.publish("second")
-        harness.media(MediaType.VIDEO, 40, inter(2))  # the new publisher's: no keyframe yet
-        harness.media(MediaType.VIDEO, 80, keyframe(3))
-        sent = player.transport.sent
-        assert sent[1] == PUBLISHED  # takeover: no unpublish notice
-        assert [media_of_bytes(data) for data in (sent[0], *sent[2:])] == [
-            [("video", keyframe(1))],
-            [("video", keyframe(3))],
-        ]
-    finally:
-        pykka.ActorRegistry.stop_all(timeout=10)
+    harness.publish("first")
+    player = harness.play()
+    harness.media(MediaType.VIDEO, 0, keyframe(1))
+    harness.publish("second")
+    harness.media(MediaType.VIDEO, 40, inter(2))  # the new publisher's: no keyframe yet
+    harness.media(MediaType.VIDEO, 80, keyframe(3))
+    sent = player.transport.sent
+    assert sent[1] == PUBLISHED  # takeover: no unpublish notice
+    assert [media_of_bytes(data) for data in (sent[0], *sent[2:])] == [
+        [("video", keyframe(1))],
+        [("video", keyframe(3))],
+    ]
 
 
 def test_the_players_choices_apply_to_what_follows(harness: Harness) -> None:

@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from behaviours.session_handler import ByteCountDirection
+from rtmp_actors.errors import LocalProtocolError
 from rtmp_actors.media.metadata import StreamMetadata
 from rtmp_actors.protocol import amf
 from rtmp_actors.protocol.amf import EcmaArray
@@ -234,7 +235,7 @@ def test_connect_extra_fields_are_added_and_override() -> None:
 
 def test_connect_with_unencodable_extra_raises_and_keeps_transaction_1() -> None:
     session = ClientSession()
-    with pytest.raises(TypeError):
+    with pytest.raises(LocalProtocolError):
         session.request_connection("live", extra={"bad": object()})
     assert session.take_output().messages == []
     assert session.state is ClientState.IDLE
@@ -242,15 +243,33 @@ def test_connect_with_unencodable_extra_raises_and_keeps_transaction_1() -> None
     assert tid_of(session.take_output(), "connect") == 1
 
 
-def test_second_request_connection_is_ignored_with_a_log(caplog: pytest.LogCaptureFixture) -> None:
+def test_second_request_connection_raises_and_changes_nothing() -> None:
     session = ClientSession(connection_id="conn-7")
     session.request_connection("live")
     session.take_output()
-    with caplog.at_level(logging.WARNING, logger="rtmp_actors.session.client"):
+    with pytest.raises(LocalProtocolError, match="connect was sent already"):
         session.request_connection("other")
     assert session.take_output() == SessionOutput([], [], False, None)
+    assert session.state is ClientState.CONNECTING
+    # The first connect is still the one answered.
+    session.handle_message(from_server(ConnectResult.success()), now=1.0)
+    assert session.connected
+    with pytest.raises(LocalProtocolError, match="connect was sent already"):
+        session.request_connection("other")
+    (event,) = session.take_output().events
+    assert isinstance(event, ConnectionResponseReceived)
+    assert event.was_accepted
+
+
+def test_request_connection_once_closing_is_ignored(caplog: pytest.LogCaptureFixture) -> None:
+    session = ClientSession(connection_id="conn-7")
+    session.close()
+    session.take_output()
+    with caplog.at_level(logging.DEBUG, logger="rtmp_actors.session.client"):
+        session.request_connection("live")
+    assert session.take_output() == SessionOutput([], [], False, None)
     assert [record.getMessage() for record in caplog.records] == [
-        "[conn-7] request_connection('other') ignored: already connecting"
+        "[conn-7] request_connection('live') ignored: the session is closing"
     ]
 
 
@@ -427,7 +446,8 @@ def test_publish_bad_name_is_refused_and_the_stream_deleted() -> None:
         (0, "deleteStream", (1,))
     ]
     assert session.publishing_keys == frozenset()
-    session.publish_av_data("taken", MediaType.VIDEO, 0, b"\x17\x00")
+    with pytest.raises(LocalProtocolError, match="request_publish it first"):
+        session.publish_av_data("taken", MediaType.VIDEO, 0, b"\x17\x00")
     assert session.take_output().messages == []
 
 
@@ -489,40 +509,58 @@ def test_errors_to_release_stream_and_fcpublish_are_ignored() -> None:
     assert events[0].was_accepted
 
 
-def test_request_publish_before_connect_is_refused_at_once() -> None:
+def test_requests_before_connect_is_accepted_raise_and_change_nothing() -> None:
     session = ClientSession()
-    session.request_publish("k")
-    assert session.take_output() == SessionOutput(
-        [], [PublishResponseReceived("k", False, "not connected")], False, None
-    )
-    session.request_connection("live")
+    for state in ("idle", "connecting"):
+        with pytest.raises(LocalProtocolError, match=f"accepted connect.*{state}"):
+            session.request_publish("k")
+        with pytest.raises(LocalProtocolError, match="before the server accepted connect"):
+            session.request_playback("k")
+        assert session.take_output() == SessionOutput([], [], False, None)
+        assert session.pending_publish_keys == session.pending_play_keys == frozenset()
+        if state == "idle":
+            session.request_connection("live")
+            assert tid_of(session.take_output(), "connect") == 1
+    # Nothing was used up: once accepted, the same requests go out as usual.
+    session.handle_message(from_server(ConnectResult.success()), now=1.0)
     session.take_output()
-    session.request_publish("k")  # still connecting
-    assert session.take_output().events == [PublishResponseReceived("k", False, "not connected")]
-    session.request_playback("k")
-    assert session.take_output().events == [PlayResponseReceived("k", False, "not connected")]
+    session.request_publish("k")
+    assert command_names(session.take_output()) == ["releaseStream", "FCPublish", "createStream"]
 
 
-def test_request_publish_after_refused_connection_is_refused() -> None:
+def test_request_publish_after_refused_connection_raises() -> None:
     session = ClientSession()
     session.request_connection("live")
     session.handle_message(from_server(ErrorResult.connect_rejected()), now=1.0)
     session.take_output()
-    session.request_publish("k")
-    output = session.take_output()
-    assert output.events == [PublishResponseReceived("k", False, "not connected")]
-    assert output.messages == []
+    with pytest.raises(LocalProtocolError, match=r"the session is refused"):
+        session.request_publish("k")
+    assert session.take_output() == SessionOutput([], [], False, None)
+    assert session.state is ClientState.REFUSED
 
 
-def test_request_publish_twice_for_a_key_is_ignored() -> None:
+def test_request_publish_twice_for_a_key_raises_and_keeps_the_first() -> None:
     session = connected_session()
     session.request_publish("k")
     session.take_output()
-    session.request_publish("k")
+    with pytest.raises(LocalProtocolError, match="already requested"):
+        session.request_publish("k")
     assert session.take_output() == SessionOutput([], [], False, None)
+    assert session.pending_publish_keys == {"k"}
     publish(session, "other", stream_id=1)
-    session.request_publish("other")
+    with pytest.raises(LocalProtocolError, match="already requested"):
+        session.request_publish("other")
     assert session.take_output() == SessionOutput([], [], False, None)
+    assert session.publishing_keys == {"other"}
+    session.publish_av_data("other", MediaType.AUDIO, 0, b"\xaf")  # still publishing
+    assert len(session.take_output().messages) == 1
+
+
+def test_the_same_key_may_be_published_and_played() -> None:
+    session = connected_session()
+    publish(session, "k", stream_id=1)
+    play(session, "k", stream_id=2)
+    assert session.publishing_keys == session.playing_keys == {"k"}
 
 
 def test_publish_av_data_goes_out_on_the_publishing_stream() -> None:
@@ -535,19 +573,49 @@ def test_publish_av_data_goes_out_on_the_publishing_stream() -> None:
         DetailedMessage(1234, 3, VideoData(b"\x17\x01frame")),
         DetailedMessage(5, 3, AudioData(b"\xaf\x01")),  # wraps like RTMP timestamps
     ]
-    with pytest.raises(ValueError, match="negative"):
+    with pytest.raises(LocalProtocolError, match="negative"):
         session.publish_av_data("k", MediaType.AUDIO, -1, b"")
+    assert session.take_output().messages == []
+    session.publish_av_data("k", MediaType.AUDIO, 6, b"\xaf\x01")
+    assert session.take_output().messages == [DetailedMessage(6, 3, AudioData(b"\xaf\x01"))]
 
 
-def test_publish_data_before_publish_start_or_for_unknown_keys_is_ignored() -> None:
+def test_publish_data_before_publish_start_or_for_unknown_keys_raises() -> None:
     session = connected_session()
     session.request_publish("k")
     session.handle_message(from_server(CreateStreamResult(4, 1)), now=2.0)
     session.take_output()
+    with pytest.raises(LocalProtocolError, match="not publishing; the server has not accepted"):
+        session.publish_av_data("k", MediaType.VIDEO, 0, b"\x17")
+    with pytest.raises(LocalProtocolError, match="not publishing; the server has not accepted"):
+        session.publish_metadata("k", StreamMetadata(video_width=640))
+    with pytest.raises(LocalProtocolError, match="request_publish it first"):
+        session.publish_av_data("nope", MediaType.AUDIO, 0, b"\xaf")
+    with pytest.raises(LocalProtocolError, match="request_publish it first"):
+        session.publish_metadata("nope", {"width": 1})
+    assert session.take_output() == SessionOutput([], [], False, None)
+    # The request is still on: the server's acceptance goes through as usual.
+    session.handle_message(from_server(OnStatus.publish_start("k"), 1), now=3.0)
+    (accepted,) = session.take_output().events
+    assert isinstance(accepted, PublishResponseReceived)
+    assert accepted.was_accepted
     session.publish_av_data("k", MediaType.VIDEO, 0, b"\x17")
-    session.publish_metadata("k", StreamMetadata(video_width=640))
-    session.publish_av_data("nope", MediaType.AUDIO, 0, b"\xaf")
-    session.publish_metadata("nope", {"width": 1})
+    assert session.take_output().messages == [DetailedMessage(0, 1, VideoData(b"\x17"))]
+
+
+def test_publish_data_once_closing_or_disconnected_is_ignored() -> None:
+    session = connected_session()
+    publish(session, "k", stream_id=1)
+    session.close()
+    session.take_output()
+    session.publish_av_data("k", MediaType.VIDEO, 0, b"\x17")
+    session.publish_metadata("k", {"width": 1})
+    session.pause_playback("k", True)
+    session.receive_media("k", audio=False)
+    assert session.take_output() == SessionOutput([], [], False, None)
+    session.notify_disconnected(None)
+    session.take_output()
+    session.publish_av_data("k", MediaType.VIDEO, 0, b"\x17")
     assert session.take_output() == SessionOutput([], [], False, None)
 
 
@@ -577,9 +645,11 @@ def test_publish_metadata_sends_set_data_frame_with_an_ecma_array(metadata: Any)
 def test_publish_metadata_with_an_unencodable_value_raises() -> None:
     session = connected_session()
     publish(session, "k")
-    with pytest.raises(TypeError):
+    with pytest.raises(LocalProtocolError):
         session.publish_metadata("k", {"bad": object()})
     assert session.take_output().messages == []
+    session.publish_metadata("k", {"good": 1})
+    assert len(session.take_output().messages) == 1
 
 
 def test_stop_publish_sends_fcunpublish_then_delete_stream_with_a_numeric_id() -> None:
@@ -597,7 +667,8 @@ def test_stop_publish_sends_fcunpublish_then_delete_stream_with_a_numeric_id() -
     assert payload.endswith(b"\x05\x00" + struct.pack(">d", 5.0))
     assert output.events == []
     assert session.publishing_keys == frozenset()
-    session.publish_av_data("k", MediaType.AUDIO, 0, b"\xaf")
+    with pytest.raises(LocalProtocolError, match="request_publish it first"):
+        session.publish_av_data("k", MediaType.AUDIO, 0, b"\xaf")
     session.handle_message(from_server(OnStatus.unpublish_success("k"), 5), now=4.0)
     assert session.take_output() == SessionOutput([], [], False, None)
 
@@ -1115,8 +1186,12 @@ def test_new_byte_io_totals_only_when_a_total_changes() -> None:
         NewByteIOTotals(bytes_sent=3500, bytes_received=3073),
         NewByteIOTotals(bytes_sent=4000, bytes_received=3073),  # a total, not 3500 + 4000
     ]
-    with pytest.raises(ValueError, match="negative"):
+    with pytest.raises(LocalProtocolError, match="negative"):
         session.notify_byte_count(ByteCountDirection.BYTES_SENT, -1)
+    session.notify_byte_count(ByteCountDirection.BYTES_SENT, 4001)
+    assert session.take_output().events == [  # -1 was not kept: 4000 was the last total
+        NewByteIOTotals(bytes_sent=4001, bytes_received=3073)
+    ]
 
 
 def test_notify_disconnected_answers_what_is_outstanding_then_disconnected() -> None:
@@ -1358,6 +1433,18 @@ _steps = st.lists(
 )
 
 
+def client_snapshot(session: ClientSession) -> tuple[object, ...]:
+    """What a caller can see of the session's state."""
+    return (
+        session.state,
+        session.server_capabilities,
+        session.publishing_keys,
+        session.playing_keys,
+        session.pending_publish_keys,
+        session.pending_play_keys,
+    )
+
+
 class _Fuzz:
     """Drives a session with random steps, remembering what it sent."""
 
@@ -1395,11 +1482,11 @@ class _Fuzz:
                 stream_id = self.stream_ids[argument % len(self.stream_ids)]
                 session.handle_message(audio(stream_id), now=1.0)
         elif action in ("publish", "play"):
-            self.requests[action, argument] += 1
             if action == "publish":
                 session.request_publish(argument)
             else:
                 session.request_playback(argument)
+            self.requests[action, argument] += 1  # not when the call raised
         elif action == "stop_publish":
             session.stop_publish(argument)
         elif action == "stop_play":
@@ -1445,10 +1532,17 @@ def test_random_server_messages_never_break_the_session(
     responses: Counter[tuple[str, str]] = Counter(fuzz.requests)
     disconnected = False
     for step in steps:
+        before = client_snapshot(session)
         try:
             fuzz.apply(step)
         except SessionError:
             return  # the only exception the session may raise on its own
+        except LocalProtocolError:
+            # Only a call of ours may be refused, and the refusal changes nothing.
+            assert step[0] not in ("server", "answer", "status", "media")
+            assert session.take_output() == SessionOutput([], [], False, None)
+            assert client_snapshot(session) == before
+            continue
         output = session.take_output()
         fuzz.remember(output)
         if disconnected:
@@ -1488,12 +1582,21 @@ def test_pause_and_receive_media_go_out_on_the_playing_stream() -> None:
     ]
 
 
-def test_pause_and_receive_media_are_ignored_unless_playing() -> None:
+def test_pause_and_receive_media_raise_unless_playing() -> None:
     session = connected_session()
     play(session, "k", start=False)  # not answered yet
-    session.pause_playback("k", True)
-    session.receive_media("other", audio=False)
+    with pytest.raises(LocalProtocolError, match="not playing; the server has not accepted"):
+        session.pause_playback("k", True)
+    with pytest.raises(LocalProtocolError, match="request_playback it first"):
+        session.receive_media("other", audio=False)
+    publish(session, "p", stream_id=2)
+    with pytest.raises(LocalProtocolError, match="'p'\\): the key is not playing"):
+        session.pause_playback("p", True)  # publishing "p" is not playing it
     assert session.take_output().messages == []
+    session.handle_message(from_server(OnStatus.play_start("k"), 1), now=3.0)
+    session.take_output()
+    session.pause_playback("k", True)
+    assert [c.name for _, c in commands(session.take_output())] == ["pause"]
 
 
 def test_pause_notifications_raise_pause_status_received() -> None:

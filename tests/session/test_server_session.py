@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from behaviours.session_handler import ByteCountDirection
+from rtmp_actors.errors import LocalProtocolError, ProtocolError, RemoteProtocolError
 from rtmp_actors.limits import Limits
 from rtmp_actors.media.metadata import StreamMetadata
 from rtmp_actors.protocol.amf import EcmaArray
@@ -736,17 +737,86 @@ def test_rejected_play(code: str | None, expected: str) -> None:
     assert session.streams[stream_id].state is StreamState.CREATED
 
 
-def test_answers_to_unknown_or_answered_requests_are_ignored() -> None:
+def server_snapshot(session: ServerSession) -> tuple[object, ...]:
+    """What a caller can see of the session's state."""
+    return (
+        dict(session.streams),
+        session.pending_request_ids,
+        session.connected,
+        session.closed,
+        session.app_name,
+        session.ignored_message_count,
+        session.next_deadline(),
+    )
+
+
+def test_answers_to_unknown_or_answered_requests_raise_and_change_nothing() -> None:
     session = connected()
     stream_id = create_stream(session)
     event = only(feed(session, cmd(Publish("stream"), stream_id)), PublishStreamRequested)
     session.accept_request(event.request_id)
     drain(session)
-    for request_id in (event.request_id, 1, 999, -1):
-        session.accept_request(request_id)
-        session.reject_request(request_id, "late")
+    other = create_stream(session, 3)
+    waiting = only(feed(session, cmd(Play("other"), other)), PlayStreamRequested)
+    before = server_snapshot(session)
+    for request_id, what in [
+        (event.request_id, "already answered"),
+        (1, "already answered"),  # the connect
+        (999, "no request 999"),
+        (0, "no request 0"),
+        (-1, "no request -1"),
+    ]:
+        with pytest.raises(LocalProtocolError, match=what):
+            session.accept_request(request_id)
+        with pytest.raises(LocalProtocolError, match=what):
+            session.reject_request(request_id, "late")
     assert drain(session) == SessionOutput([], [], False, None, [])
+    assert server_snapshot(session) == before
     assert session.streams[stream_id].state is StreamState.PUBLISHING
+    # The request still pending is answered as usual.
+    session.accept_request(waiting.request_id)
+    assert session.streams[other].state is StreamState.PLAYING
+
+
+def test_request_errors_are_local_protocol_errors() -> None:
+    session = ServerSession()
+    with pytest.raises(ProtocolError):  # the base class, for code that catches both kinds
+        session.accept_request(1)
+    assert issubclass(SessionError, RemoteProtocolError)
+
+
+def test_answers_after_the_session_closed_are_ignored() -> None:
+    session = connected()
+    stream_id = create_stream(session)
+    event = only(feed(session, cmd(Publish("stream"), stream_id)), PublishStreamRequested)
+    session.close()
+    drain(session)
+    session.accept_request(event.request_id)
+    session.reject_request(event.request_id, "late")
+    session.accept_request(999)  # nothing is checked once closed: the caller cannot know
+    assert drain(session).messages == []
+    session.notify_disconnected(None)
+    drain(session)
+    session.accept_request(event.request_id)
+    assert drain(session) == SessionOutput([], [], False, None, [])
+
+
+def test_withdrawn_requests_are_remembered_within_a_bound() -> None:
+    session = connected(config=ServerSessionConfig(max_streams_per_connection=1))
+    stream_id = create_stream(session)
+    withdrawn = []
+    for _ in range(200):  # a client that publishes and closes faster than the user answers
+        event = only(feed(session, cmd(Publish("s"), stream_id)), PublishStreamRequested)
+        feed(session, cmd(CloseStream(), stream_id))
+        withdrawn.append(event.request_id)
+    for request_id in withdrawn:  # oldest ones forgotten, newer ones remembered: all late
+        session.accept_request(request_id)
+    with pytest.raises(LocalProtocolError, match="already answered"):
+        session.accept_request(withdrawn[-1])  # answered just now
+    with pytest.raises(LocalProtocolError, match="no request"):
+        session.accept_request(withdrawn[-1] + 1)
+    assert drain(session).messages == []
+    assert session.streams[stream_id].state is StreamState.CREATED
 
 
 def test_request_for_a_stream_closed_meanwhile_is_forgotten() -> None:
@@ -757,9 +827,11 @@ def test_request_for_a_stream_closed_meanwhile_is_forgotten() -> None:
     # Never accepted, so nothing finished either.
     assert feed(session, cmd(CloseStream(), stream_id)).events == []
     assert session.pending_request_ids == frozenset()
-    session.accept_request(event.request_id)
+    session.accept_request(event.request_id)  # late, not wrong: the client withdrew it
     assert drain(session).messages == []
     assert session.streams[stream_id].state is StreamState.CREATED
+    with pytest.raises(LocalProtocolError, match="already answered"):
+        session.accept_request(event.request_id)
 
 
 # --- Publish and play edge cases -----------------------------------------------------------------
@@ -1298,10 +1370,46 @@ def test_reconnect_request() -> None:
     assert "tcUrl" not in info(drain(session).messages[0])
 
 
-def test_reconnect_request_before_connect_is_ignored() -> None:
+def test_reconnect_request_before_connect_is_accepted_raises() -> None:
     session = ServerSession()
+    with pytest.raises(LocalProtocolError, match="before the connect was accepted"):
+        session.send_reconnect_request()
+    (event,) = feed(session, cmd(FFMPEG_PUBLISH_CONNECT)).events
+    assert isinstance(event, ConnectionRequested)
+    with pytest.raises(LocalProtocolError, match="before the connect was accepted"):
+        session.send_reconnect_request()
+    assert drain(session).messages == []
+    session.accept_request(event.request_id)  # the connect still waits, unharmed
+    assert session.connected
+
+
+def test_reconnect_request_once_closed_is_ignored() -> None:
+    session = connected()
+    session.close()
+    drain(session)
     session.send_reconnect_request()
     assert drain(session).messages == []
+
+
+def test_negative_byte_totals_raise_and_change_nothing() -> None:
+    session = connected()
+    session.notify_byte_count(ByteCountDirection.BYTES_SENT, 100)
+    drain(session)
+    with pytest.raises(LocalProtocolError, match="negative"):
+        session.notify_byte_count(ByteCountDirection.BYTES_SENT, -1)
+    assert drain(session).events == []
+    session.notify_byte_count(ByteCountDirection.BYTES_SENT, 100)  # unchanged: no event
+    assert drain(session).events == []
+
+
+def test_send_metadata_with_an_unencodable_value_raises_and_sends_nothing() -> None:
+    session = connected(FFMPEG_PLAY_CONNECT)
+    stream_id = playing(session)
+    with pytest.raises(LocalProtocolError):
+        session.send_metadata(stream_id, {"bad": object()})
+    assert drain(session).messages == []
+    session.send_metadata(stream_id, {"width": 1.0})
+    assert len(drain(session).messages) == 1
 
 
 # --- Ping ----------------------------------------------------------------------------------------
@@ -1595,6 +1703,7 @@ api_calls = st.one_of(
     st.tuples(st.just("av"), stream_ids),
     st.tuples(st.just("metadata"), stream_ids),
     st.tuples(st.just("notify"), stream_ids),
+    st.tuples(st.just("reconnect"), st.none()),
     st.tuples(st.just("timer"), st.floats(0, 1000)),
     st.tuples(st.just("bytes"), st.integers(0, 10**9)),
     st.tuples(st.just("close"), st.none()),
@@ -1618,6 +1727,7 @@ def call_api(session: ServerSession, action: str, argument: Any) -> None:
         case "notify":
             session.send_stream_unpublished(argument)
             session.send_stream_published(argument)
+        case "reconnect":
             session.send_reconnect_request("rtmp://x/y")
         case "timer":
             session.handle_timer(argument)
@@ -1653,6 +1763,7 @@ def test_random_input_raises_only_session_errors(start: str, steps: list[Any]) -
     session = fuzz_session(start)
     disconnected = False
     for now, step in enumerate(steps):
+        before = server_snapshot(session)
         try:
             if isinstance(step, DetailedMessage):
                 session.handle_message(step, float(now))
@@ -1660,6 +1771,12 @@ def test_random_input_raises_only_session_errors(start: str, steps: list[Any]) -
                 call_api(session, *step)
         except SessionError:
             assert session.closed
+        except LocalProtocolError:
+            # Only a call of ours may be refused, and the refusal changes nothing.
+            assert not isinstance(step, DetailedMessage)
+            assert drain(session) == SessionOutput([], [], False, None, [])
+            assert server_snapshot(session) == before
+            continue
         output = drain(session)  # also checks every message encodes
         if disconnected:
             assert output == SessionOutput([], [], False, None, [])

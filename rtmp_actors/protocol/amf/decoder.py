@@ -1,16 +1,11 @@
-"""AMF0 and AMF3 encoding and decoding: the only module that imports ``pyamf``.
+"""AMF0 and AMF3 decoding: the only module in rtmp_actors that imports ``pyamf``.
 
 Decoding subclasses pyamf's AMF0 and AMF3 decoders and replaces every reader a peer could abuse.
-Whatever the bytes, :func:`decode_values` returns plain Python values or raises
-:class:`~rtmp_actors.errors.ProtocolError`:
+Whatever the bytes, :func:`decode_values` returns plain Python values (see
+:mod:`~rtmp_actors.protocol.amf.values`) or raises
+:class:`~rtmp_actors.errors.RemoteProtocolError`. Depth, reference and length checks live in
+:mod:`~rtmp_actors.protocol.amf._guard`; the readers here add:
 
-* Nesting of objects and arrays (AMF0 and AMF3 alike, counted across the AMF0-to-AMF3 switch) is
-  bounded by ``Limits.max_amf_depth``. References cannot get around the bound: a reference to an
-  enclosing object (a cycle) is rejected, a reference to a finished object counts that object's
-  own depth, and references may not make the decoded tree more than :data:`EXPANSION_FACTOR`
-  values per payload byte (no "billion laughs" through shared sub-trees).
-* A claimed length (string, array count, ByteArray size) is checked against the bytes that are
-  left before anything is read, so nothing is allocated beyond the payload.
 * AMF3 ByteArrays come back as raw ``bytes``: pyamf's automatic zlib decompression (a
   decompression bomb) is never reached.
 * XML documents come back as the raw string; no XML parser ever sees peer bytes.
@@ -18,21 +13,14 @@ Whatever the bytes, :func:`decode_values` returns plain Python values or raises
   (which maps wire aliases to Python classes, ``flex.messaging.io.ArrayCollection`` and friends
   included) is never consulted, so the wire cannot instantiate Python classes.
 
-Decoded values: ``None``, ``bool``, ``int`` (integral numbers), ``float``, ``str``, ``bytes``
-(AMF3 ByteArray), ``list`` (strict arrays, AMF3 dense arrays and vectors), ``dict`` (anonymous
-objects, AMF3 dictionaries), :class:`EcmaArray`, :class:`TypedObject`, ``datetime`` (aware, UTC)
-and :data:`UNDEFINED`.
-
-Encoding is written here directly (pyamf's encoders emit references and consult the class
-registry): no references of any kind are written, so every peer can read the result.
+Both decoder classes stay in this one module so that exactly one module depends on pyamf.
 """
 
 from __future__ import annotations
 
-import math
 import struct
-from collections.abc import Callable, Sequence
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable
+from datetime import datetime
 from typing import Any, Final
 
 import pyamf
@@ -42,240 +30,24 @@ from pyamf.util.pure import BufferedByteStream
 
 from rtmp_actors.errors import ProtocolError, RemoteProtocolError
 from rtmp_actors.limits import DEFAULT_LIMITS, Limits
+from rtmp_actors.protocol.amf._guard import EXPANSION_FACTOR, _DecodeState, _Guard
+from rtmp_actors.protocol.amf.values import (
+    UNDEFINED,
+    AmfValue,
+    EcmaArray,
+    TypedObject,
+    _date_from_ms,
+    _number,
+    _Undefined,
+)
 
-__all__ = [
-    "EXPANSION_FACTOR",
-    "UNDEFINED",
-    "AmfValue",
-    "EcmaArray",
-    "TypedObject",
-    "decode_values",
-    "encode_values",
-]
-
-AmfValue = Any
-"""A decoded AMF value: None, bool, int, float, str, bytes, list, dict, EcmaArray, TypedObject,
-datetime or UNDEFINED."""
-
-EXPANSION_FACTOR: Final = 4
-"""Most decoded values per payload byte once references are followed.
-
-Without references every value costs at least one byte, so only references can exceed this.
-"""
-
-
-class EcmaArray(dict[str, Any]):
-    """An AMF0 ECMA array (associative array), kept apart from plain objects for round-trips.
-
-    Equal to a plain dict with the same items. AMF3 has no separate type: an EcmaArray is
-    written as an AMF3 array with only associative members, and an empty one comes back from
-    AMF3 as an empty list.
-    """
-
-    def __repr__(self) -> str:
-        return f"EcmaArray({dict.__repr__(self)})"
-
-
-class TypedObject(dict[str, Any]):
-    """An AMF object with a class name (AMF0 typed object, AMF3 sealed/dynamic named class).
-
-    Two typed objects are equal when their class names and items are; a typed object equals a
-    plain dict with the same items.
-
-    Attributes:
-        class_name: The class alias from the wire.
-    """
-
-    def __init__(self, class_name: str, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.class_name = class_name
-
-    def __eq__(self, other: object) -> bool:
-        if isinstance(other, TypedObject) and other.class_name != self.class_name:
-            return False
-        return dict.__eq__(self, other)
-
-    def __ne__(self, other: object) -> bool:
-        return not self == other
-
-    __hash__ = None  # mutable, like dict
-
-    def __repr__(self) -> str:
-        return f"TypedObject({self.class_name!r}, {dict.__repr__(self)})"
-
-
-class _Undefined:
-    _instance: _Undefined | None = None
-
-    def __new__(cls) -> _Undefined:
-        if cls._instance is None:
-            cls._instance = super().__new__(cls)
-        return cls._instance
-
-    def __repr__(self) -> str:
-        return "UNDEFINED"
-
-    def __bool__(self) -> bool:
-        return False
-
-    def __reduce__(self) -> str:
-        return "UNDEFINED"
-
-
-UNDEFINED = _Undefined()
-"""The AMF ``undefined`` value."""
-
-
-# --- Shared helpers ---------------------------------------------------------------------------
-
-_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
-_MAX_EXACT_INT: Final = 2**53
-_DOUBLE = struct.Struct(">d")
-_U16 = struct.Struct(">H")
-_U32 = struct.Struct(">I")
-_S16 = struct.Struct(">h")
+__all__ = ["decode_values"]
 
 # Flex externalizable classes whose body is a single AMF3 value, and the key that value gets.
 _FLEX_WRAPPERS: Final = {
     "flex.messaging.io.ArrayCollection": "source",
     "flex.messaging.io.ObjectProxy": "object",
 }
-
-
-def _number(value: float) -> int | float:
-    # AMF numbers are doubles; integral ones come back as int so ids compare numerically.
-    if value.is_integer() and -_MAX_EXACT_INT <= value <= _MAX_EXACT_INT:
-        return int(value)
-    return value
-
-
-def _date_from_ms(ms: float) -> datetime:
-    if not math.isfinite(ms):
-        msg = f"AMF date is not a finite number of milliseconds ({ms!r})"
-        raise RemoteProtocolError(msg)
-    try:
-        return _EPOCH + timedelta(milliseconds=ms)
-    except OverflowError:
-        msg = f"AMF date of {ms!r} ms since 1970 is out of range"
-        raise RemoteProtocolError(msg) from None
-
-
-def _ms_from_date(value: datetime) -> float:
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    delta = value - _EPOCH
-    return (delta.days * 86_400 + delta.seconds) * 1000.0 + delta.microseconds / 1000.0
-
-
-# --- Decoding ---------------------------------------------------------------------------------
-
-
-class _DecodeState:
-    """Bookkeeping shared by the AMF0 decoder and its AMF3 decoder for one payload."""
-
-    __slots__ = ("budget", "depth", "max_depth", "measured", "open", "values")
-
-    def __init__(self, max_depth: int, budget: int) -> None:
-        self.max_depth = max_depth
-        self.budget = budget
-        self.depth = 0  # readElement nesting: the value being read is at this depth
-        self.values = 0  # values decoded so far, references expanded
-        self.open: set[int] = set()  # ids of containers still being read
-        self.measured: dict[int, tuple[int, int]] = {}  # id -> (height, expanded size)
-
-
-class _Guard:
-    """Depth, cycle and expansion checks shared by both decoders (a mixin)."""
-
-    _state: _DecodeState
-    stream: Any
-
-    def readElement(self) -> Any:  # noqa: N802  # pyamf's name
-        """Read one value, counting nesting depth (pyamf's recursion point)."""
-        state = self._state
-        state.depth += 1
-        state.values += 1
-        try:
-            return self._readElement()  # type: ignore[attr-defined]
-        finally:
-            state.depth -= 1
-
-    def _fail(self, message: str) -> ProtocolError:
-        return RemoteProtocolError(f"{message} (at byte {self.stream.tell()})")
-
-    def _enter(self, container: Any, what: str) -> None:
-        state = self._state
-        if state.depth > state.max_depth:
-            msg = f"{what} nesting depth exceeds max_amf_depth={state.max_depth}"
-            raise self._fail(msg)
-        state.open.add(id(container))
-
-    def _leave(self, container: Any) -> None:
-        self._state.open.discard(id(container))
-
-    def _claim(self, count: int, item_size: int, what: str) -> None:
-        remaining = self.stream.remaining()
-        if count * item_size > remaining:
-            msg = f"{what} claims {count} items but only {remaining} bytes remain"
-            raise self._fail(msg)
-
-    def _read_exact(self, size: int, what: str) -> bytes:
-        remaining = self.stream.remaining()
-        if size > remaining:
-            msg = f"{what} claims {size} bytes but only {remaining} remain"
-            raise self._fail(msg)
-        data: bytes = self.stream.read(size)
-        return data
-
-    def _read_utf8(self, size: int, what: str) -> str:
-        raw = self._read_exact(size, what)
-        try:
-            return raw.decode("utf-8")
-        except UnicodeDecodeError as error:
-            msg = f"{what} is not valid UTF-8 ({error.reason} at offset {error.start})"
-            raise self._fail(msg) from None
-
-    def _referenced(self, table: list[Any], index: int, what: str) -> Any:
-        if index >= len(table):
-            msg = f"{what} reference {index} points past the {len(table)} known objects"
-            raise self._fail(msg)
-        target = table[index]
-        state = self._state
-        if id(target) in state.open:
-            msg = f"{what} reference {index} points to an enclosing object (cycles unsupported)"
-            raise self._fail(msg)
-        height, size = self._measure(target)
-        if state.depth - 1 + height > state.max_depth:
-            msg = f"{what} reference {index} nests deeper than max_amf_depth={state.max_depth}"
-            raise self._fail(msg)
-        state.values += size - 1
-        if state.values > state.budget:
-            msg = f"references expand the AMF data beyond {state.budget} values"
-            raise self._fail(msg)
-        return target
-
-    def _measure(self, value: Any) -> tuple[int, int]:
-        # Height (1 for a container of scalars) and size (values, references expanded) of a
-        # finished value. Memoized by identity, so shared sub-trees are walked once.
-        if isinstance(value, dict):
-            children: Any = value.values()
-        elif isinstance(value, list):
-            children = value
-        else:
-            return 0, 1
-        memo = self._state.measured
-        known = memo.get(id(value))
-        if known is not None:
-            return known
-        height = 0
-        size = 1
-        for child in children:
-            child_height, child_size = self._measure(child)
-            height = max(height, child_height)
-            size += child_size
-        result = (height + 1, size)
-        memo[id(value)] = result
-        return result
 
 
 _AMF0_NAMES: Final = {
@@ -681,7 +453,8 @@ def decode_values(
         The decoded values.
 
     Raises:
-        ProtocolError: On any malformed input, or nesting deeper than ``limits.max_amf_depth``.
+        RemoteProtocolError: On any malformed input, or nesting deeper than
+            ``limits.max_amf_depth``.
     """
     data = bytes(payload)
     state = _DecodeState(limits.max_amf_depth, EXPANSION_FACTOR * len(data) + 16)
@@ -704,237 +477,3 @@ def decode_values(
         msg = f"malformed AMF data at byte {stream.tell()}: {error}"
         raise RemoteProtocolError(msg) from None
     return values
-
-
-# --- Encoding ---------------------------------------------------------------------------------
-
-
-def _u29(value: int) -> bytes:
-    if value < 0x80:
-        return bytes((value,))
-    if value < 0x4000:
-        return bytes((value >> 7 | 0x80, value & 0x7F))
-    if value < 0x200000:
-        return bytes((value >> 14 | 0x80, (value >> 7) & 0x7F | 0x80, value & 0x7F))
-    if value < 0x20000000:
-        return bytes(
-            (
-                value >> 22 | 0x80,
-                (value >> 15) & 0x7F | 0x80,
-                (value >> 8) & 0x7F | 0x80,
-                value & 0xFF,
-            )
-        )
-    msg = f"{value} does not fit an AMF3 29-bit length"
-    raise ValueError(msg)
-
-
-def _double(value: float) -> bytes:
-    try:
-        return _DOUBLE.pack(float(value))
-    except OverflowError:
-        msg = f"number {value} is too large for an AMF double"
-        raise ValueError(msg) from None
-
-
-def _key(key: object) -> str:
-    if isinstance(key, str):
-        return key
-    if isinstance(key, int) and not isinstance(key, bool):
-        return str(key)
-    msg = f"AMF object keys must be str (or int), not {type(key).__name__}"
-    raise TypeError(msg)
-
-
-class _Encoder:
-    """Shared container bookkeeping: cycles are refused because no references are written."""
-
-    __slots__ = ("out", "path")
-
-    def __init__(self, out: bytearray) -> None:
-        self.out = out
-        self.path: set[int] = set()
-
-    def _open(self, container: object) -> None:
-        if id(container) in self.path:
-            msg = "cannot encode a value that contains itself"
-            raise ValueError(msg)
-        self.path.add(id(container))
-
-    def _close(self, container: object) -> None:
-        self.path.discard(id(container))
-
-
-class _Amf0Encoder(_Encoder):
-    __slots__ = ()
-
-    def _utf8(self, text: str) -> None:
-        raw = text.encode("utf-8")
-        if len(raw) > 0xFFFF:
-            msg = f"AMF0 key or class name of {len(raw)} bytes exceeds 65535"
-            raise ValueError(msg)
-        self.out += _U16.pack(len(raw))
-        self.out += raw
-
-    def _properties(self, container: dict[Any, Any]) -> None:
-        self._open(container)
-        for key, value in container.items():
-            self._utf8(_key(key))
-            self.write(value)
-        self.out += b"\x00\x00\x09"
-        self._close(container)
-
-    def write(self, value: Any) -> None:
-        out = self.out
-        if value is None:
-            out += b"\x05"
-        elif value is UNDEFINED:
-            out += b"\x06"
-        elif isinstance(value, bool):
-            out += b"\x01\x01" if value else b"\x01\x00"
-        elif isinstance(value, int | float):
-            out += b"\x00"
-            out += _double(value)
-        elif isinstance(value, str):
-            raw = value.encode("utf-8")
-            if len(raw) > 0xFFFF:
-                out += b"\x0c"
-                out += _U32.pack(len(raw))
-            else:
-                out += b"\x02"
-                out += _U16.pack(len(raw))
-            out += raw
-        elif isinstance(value, TypedObject):
-            out += b"\x10"
-            self._utf8(value.class_name)
-            self._properties(value)
-        elif isinstance(value, EcmaArray):
-            out += b"\x08"
-            out += _U32.pack(len(value))
-            self._properties(value)
-        elif isinstance(value, dict):
-            out += b"\x03"
-            self._properties(value)
-        elif isinstance(value, list | tuple):
-            self._open(value)
-            out += b"\x0a"
-            out += _U32.pack(len(value))
-            for item in value:
-                self.write(item)
-            self._close(value)
-        elif isinstance(value, datetime):
-            out += b"\x0b"
-            out += _double(_ms_from_date(value))
-            out += b"\x00\x00"
-        elif isinstance(value, bytes | bytearray | memoryview):
-            # AMF0 has no byte array: switch to AMF3 for this one value.
-            out += b"\x11"
-            _Amf3Encoder(out).write(value)
-        else:
-            msg = f"cannot encode {type(value).__name__} as AMF"
-            raise TypeError(msg)
-
-
-_MIN_AMF3_INT: Final = -(2**28)
-_MAX_AMF3_INT: Final = 2**28 - 1
-
-
-class _Amf3Encoder(_Encoder):
-    __slots__ = ()
-
-    def _utf8(self, text: str) -> None:
-        raw = text.encode("utf-8")
-        self.out += _u29(len(raw) << 1 | 1)
-        self.out += raw
-
-    def _members(self, container: dict[Any, Any]) -> None:
-        self._open(container)
-        for key, value in container.items():
-            name = _key(key)
-            if not name:
-                msg = "AMF3 cannot encode an empty member name (it ends the member list)"
-                raise ValueError(msg)
-            self._utf8(name)
-            self.write(value)
-        self.out += b"\x01"
-        self._close(container)
-
-    def write(self, value: Any) -> None:
-        out = self.out
-        if value is None:
-            out += b"\x01"
-        elif value is UNDEFINED:
-            out += b"\x00"
-        elif isinstance(value, bool):
-            out += b"\x03" if value else b"\x02"
-        elif isinstance(value, int) and _MIN_AMF3_INT <= value <= _MAX_AMF3_INT:
-            out += b"\x04"
-            out += _u29(value & 0x1FFFFFFF)
-        elif isinstance(value, int | float):
-            out += b"\x05"
-            out += _double(value)
-        elif isinstance(value, str):
-            out += b"\x06"
-            self._utf8(value)
-        elif isinstance(value, TypedObject):
-            out += b"\x0a\x0b"  # inline object, inline traits, dynamic, no sealed members
-            self._utf8(value.class_name)
-            self._members(value)
-        elif isinstance(value, EcmaArray):
-            out += b"\x09\x01"  # inline array, no dense members
-            self._members(value)
-        elif isinstance(value, dict):
-            out += b"\x0a\x0b\x01"  # ... anonymous (empty class name)
-            self._members(value)
-        elif isinstance(value, list | tuple):
-            self._open(value)
-            out += b"\x09"
-            out += _u29(len(value) << 1 | 1)
-            out += b"\x01"
-            for item in value:
-                self.write(item)
-            self._close(value)
-        elif isinstance(value, datetime):
-            out += b"\x08\x01"
-            out += _double(_ms_from_date(value))
-        elif isinstance(value, bytes | bytearray | memoryview):
-            raw = bytes(value)
-            out += b"\x0c"
-            out += _u29(len(raw) << 1 | 1)
-            out += raw
-        else:
-            msg = f"cannot encode {type(value).__name__} as AMF"
-            raise TypeError(msg)
-
-
-def encode_values(values: Sequence[AmfValue], *, amf3: bool = False) -> bytes:
-    """Encode values back to back.
-
-    ``int`` and ``float`` become AMF0 numbers (AMF3: integers when they fit 29 bits), ``dict``
-    an anonymous object, :class:`EcmaArray` an ECMA array, :class:`TypedObject` a typed object,
-    ``list``/``tuple`` a strict array, ``datetime`` a date (naive ones are taken as UTC) and
-    ``bytes`` an AMF3 ByteArray (behind a switch marker in AMF0). Strings over 65535 UTF-8
-    bytes become long strings. No references are written.
-
-    Args:
-        values: The values to encode.
-        amf3: Write each value as an AMF0 "switch to AMF3" marker followed by its AMF3 encoding
-            (the form Enhanced RTMP v2 requires inside AMF3 commands and data).
-
-    Returns:
-        The encoded bytes.
-
-    Raises:
-        TypeError: A value (or a key) has a type AMF cannot carry.
-        ValueError: A value contains itself, or is too large for its AMF field.
-    """
-    out = bytearray()
-    if amf3:
-        for value in values:
-            out += b"\x11"
-            _Amf3Encoder(out).write(value)
-    else:
-        encoder = _Amf0Encoder(out)
-        for value in values:
-            encoder.write(value)
-    return bytes(out)

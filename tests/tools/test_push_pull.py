@@ -18,13 +18,13 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-import pykka
 import pytest
 
+from rtmp_actors.actors.client_session import ClientSessionActor
 from rtmp_actors.client import RtmpClient
 from rtmp_actors.media.flv import FlvTag, TagType, read_flv_file
 from rtmp_actors.relay.config import RelayConfig
@@ -37,17 +37,11 @@ from rtmp_actors.tools.progress import Progress
 from tests.actors.harness import TIMEOUT, EventLog, start_server
 from tests.nginx_rtmp import free_port, nginx_rtmp
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 TOOL_TIMEOUT = 60.0
 
 # (timestamp, sha1 of the payload) of each message of one type, in order.
 Track = list[tuple[int, str]]
-
-
-@pytest.fixture(autouse=True)
-def _stop_all_actors() -> Iterator[None]:
-    yield
-    pykka.ActorRegistry.stop_all(timeout=10)
 
 
 def tool(*args: str) -> list[str]:
@@ -133,7 +127,7 @@ def waiting_player(relay: RelayServer, key: str) -> EventLog:
     log = EventLog()
     player = RtmpClient.connect(url_of(relay, key), event_receiver_factory=log.receiver_factory())
     assert log.wait(client.ConnectionResponseReceived).was_accepted
-    player.session.request_playback(key)
+    player.session.tell(ClientSessionActor.request_playback, key)
     assert log.wait(client.PlayResponseReceived).was_accepted
     return log
 
@@ -205,15 +199,15 @@ def test_pull_stops_after_the_given_seconds_of_media(relay: RelayServer, tmp_pat
             url_of(relay, "clock"), event_receiver_factory=log.receiver_factory()
         )
         assert log.wait(client.ConnectionResponseReceived).was_accepted
-        source.session.request_publish("clock")
+        source.session.tell(ClientSessionActor.request_publish, "clock")
         assert log.wait(client.PublishResponseReceived).was_accepted
-        source.session.publish_metadata("clock", {"width": 64})
+        source.session.tell(ClientSessionActor.publish_metadata, "clock", {"width": 64})
         sent = [(MediaType.VIDEO, 0, b"\x17\x00\x00\x00\x00\x01\x42\x00\x1e")]
         for i in range(75):  # three seconds at 25 frames per second, starting at 100 ms
             frame = (b"\x17" if i % 25 == 0 else b"\x27") + b"\x01\x00\x00\x00" + bytes([i]) * 9
             sent.append((MediaType.VIDEO, 100 + 40 * i, frame))
         for kind, timestamp, data in sent:
-            source.session.publish_av_data("clock", kind, timestamp, data)
+            source.session.tell(ClientSessionActor.publish_av_data, "clock", kind, timestamp, data)
         status, stderr = finished(puller)
     finally:
         if puller.poll() is None:
@@ -341,8 +335,15 @@ class _SlowClient:
         self.worst_in_flight = 0
         self.timeout = 5.0
 
-    def tell(self, method: str, _key: str, _kind: MediaType, _timestamp: int, data: bytes) -> None:
-        assert method == "publish_av_data"
+    def tell(
+        self,
+        method: Callable[..., object],
+        _key: str,
+        _kind: MediaType,
+        _timestamp: int,
+        data: bytes,
+    ) -> None:
+        assert method is ClientSessionActor.publish_av_data
         self.handed += len(data)
         self.worst_in_flight = max(self.worst_in_flight, self.handed - self.reported)
 

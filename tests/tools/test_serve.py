@@ -26,6 +26,7 @@ from typing import Any
 
 import pytest
 
+from rtmp_actors.actors.client_session import ClientSessionActor
 from rtmp_actors.client import RtmpClient
 from rtmp_actors.media.flv import TagType, read_flv_file
 from rtmp_actors.protocol.amf import decode_values
@@ -142,14 +143,14 @@ def connected(url: str, log: EventLog) -> RtmpClient:
 
 def publishing(url: str, log: EventLog, key: str = "key") -> RtmpClient:
     rtmp_client = connected(url, log)
-    rtmp_client.session.request_publish(key)
+    rtmp_client.session.tell(ClientSessionActor.request_publish, key)
     assert log.wait(client.PublishResponseReceived).was_accepted
     return rtmp_client
 
 
 def playing(url: str, log: EventLog, key: str = "key") -> RtmpClient:
     rtmp_client = connected(url, log)
-    rtmp_client.session.request_playback(key)
+    rtmp_client.session.tell(ClientSessionActor.request_playback, key)
     assert log.wait(client.PlayResponseReceived).was_accepted
     return rtmp_client
 
@@ -173,7 +174,7 @@ def test_sigterm_ends_every_session_politely_and_exits_0(caplog: pytest.LogCaptu
         sent = [(MediaType.VIDEO, 0, AVC_CONFIG), (MediaType.AUDIO, 0, AAC_CONFIG)]
         sent.append((MediaType.VIDEO, 0, keyframe(1)))
         for kind, timestamp, data in sent:
-            source.session.publish_av_data("key", kind, timestamp, data)
+            source.session.tell(ClientSessionActor.publish_av_data, "key", kind, timestamp, data)
         assert media(watcher_log, len(sent)) == sent
 
         assert relay.terminate() < 5.0
@@ -240,7 +241,9 @@ def test_json_logs_and_http_stats() -> None:
 
         log = EventLog()
         source = publishing(relay.url, log, key="cam")
-        source.session.publish_av_data("cam", MediaType.VIDEO, 0, keyframe(1))
+        source.session.tell(
+            ClientSessionActor.publish_av_data, "cam", MediaType.VIDEO, 0, keyframe(1)
+        )
         publisher_line = relay.stderr.wait_for(
             lambda line: "cam: s" in line and "publishing" in line
         )

@@ -1,0 +1,182 @@
+"""Push relays: republishing local streams to upstream servers.
+
+Theory of operation:
+
+* :class:`PushRelay` is a stream observer, one per relay server. For every published local
+  stream whose ``app/key`` matches a push URL, it starts a :class:`PushLink` that connects to
+  the URL's server and publishes the stream under the same key in the URL's app. Media is
+  forwarded as it arrives and never queued in the link: before the upstream accepts (and
+  after a reconnect) the link only keeps metadata, codec configuration and the current GOP
+  (:class:`~rtmp_actors.relay.gop_cache.GopCache`, bounded by ``max_cache_bytes``) and sends
+  those first, so the upstream starts at a keyframe. A slow upstream is the client's
+  protocol handler's business (it drops media under congestion).
+* When the local stream is unpublished the link stops publishing and closes politely. A link
+  that crashes while its stream is published is replaced after a backoff (see
+  :mod:`rtmp_actors.relay.link_manager`); the new one starts at the next keyframe.
+* A stream being pulled from ``rtmp://origin/app`` is never pushed to ``rtmp://origin/app``
+  (the same scheme, host, port and app, compared as written): pull links tell the push relay
+  (``stream_pulled``) before they publish here. Push loops across servers (A pushes to B, B
+  pushes to A) cannot be seen from one server: the second publish is refused upstream and
+  retried with backoff, at most every ``max_backoff`` seconds.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import pykka
+
+from rtmp_actors.actors.actor_handle import ActorHandle
+from rtmp_actors.actors.client_session import ClientSessionActor
+from rtmp_actors.relay.gop_cache import GopCache
+from rtmp_actors.relay.link_manager import _LinkManager
+from rtmp_actors.relay.upstream import (
+    LinkSettings,
+    LinkTarget,
+    StreamName,
+    _link_ids,
+    _LinkOwner,
+    _Phase,
+    _UpstreamLink,
+)
+from rtmp_actors.session import client_events as events
+from rtmp_actors.session.events import MediaType
+from rtmp_actors.transport.io_loop import IoLoop, Scheduler
+
+__all__ = ["PushLink", "PushRelay"]
+
+logger = logging.getLogger(__name__)
+
+
+class PushLink(_UpstreamLink):
+    """Republishes one local stream to one upstream URL, reconnecting with backoff.
+
+    Args:
+        target: The push URL.
+        app: The local app.
+        key: The local stream key.
+        settings: Link behaviour.
+        scheduler: ``scheduler(delay, callback)`` for reconnection timers.
+        io_loop: The loop for the upstream connection (default: the shared client loop).
+        manager: The push relay, told when the upstream accepts (``link_accepted``).
+    """
+
+    def __init__(
+        self,
+        target: LinkTarget,
+        app: str,
+        key: str,
+        settings: LinkSettings,
+        scheduler: Scheduler,
+        io_loop: IoLoop | None = None,
+        manager: ActorHandle[_LinkOwner] | None = None,
+    ) -> None:
+        name = f"push{next(_link_ids)} {app}/{key} -> {target.base.tc_url}/{key}"
+        url = target.url_for(key)
+        super().__init__(name, app, key, url, settings, scheduler, io_loop, manager)
+        self._cache = GopCache(max_bytes=settings.max_cache_bytes)
+
+    def _on_connected(self) -> None:
+        self._upstream(ClientSessionActor.request_publish, self.url.stream_key)
+
+    def _on_publish_response_received(self, event: events.PublishResponseReceived) -> None:
+        if not self._answered(event, "publishing", "publishing"):
+            return
+        key = self.url.stream_key
+        if self._cache.metadata:
+            self._upstream(ClientSessionActor.publish_metadata, key, self._cache.metadata)
+        for message in self._cache.join():
+            self._upstream(
+                ClientSessionActor.publish_av_data,
+                key,
+                message.media_type,
+                message.timestamp,
+                message.data,
+            )
+
+    # --- From the push relay ----------------------------------------------------------------
+
+    def metadata(self, metadata: Mapping[str, Any]) -> None:
+        """The local publisher sent (or cleared, with an empty mapping) ``onMetaData``."""
+        self._cache.set_metadata(metadata or None)
+        if self._phase is _Phase.ACTIVE and metadata:
+            self._upstream(ClientSessionActor.publish_metadata, self.url.stream_key, metadata)
+
+    def media(self, media_type: MediaType, timestamp: int, data: bytes) -> None:
+        """The local publisher sent one audio or video message: forward it at once."""
+        self._cache.add(media_type, timestamp, data)
+        if self._phase is _Phase.ACTIVE:
+            self._upstream(
+                ClientSessionActor.publish_av_data, self.url.stream_key, media_type, timestamp, data
+            )
+
+    def _before_finish(self, reason: str) -> None:
+        self._cache.clear()
+        if self._phase is _Phase.ACTIVE:
+            self._upstream(ClientSessionActor.stop_publish, self.url.stream_key)
+
+
+class PushRelay(_LinkManager[PushLink]):
+    """Starts a :class:`PushLink` for each published stream and push URL that match.
+
+    Args:
+        targets: The push URLs (strings are parsed with :meth:`LinkTarget.parse`).
+        settings: Link behaviour.
+        scheduler: ``scheduler(delay, callback)`` for the links' timers and restarts.
+        io_loop: The loop for upstream connections (default: the shared client loop).
+    """
+
+    def __init__(
+        self,
+        targets: Sequence[LinkTarget | str],
+        settings: LinkSettings | None = None,
+        scheduler: Scheduler | None = None,
+        io_loop: IoLoop | None = None,
+    ) -> None:
+        super().__init__(settings, scheduler, io_loop)
+        self._targets = LinkTarget.parse_all(targets)
+        self._pulled: dict[StreamName, LinkTarget] = {}
+
+    def _new_link(self, app: str, key: str, index: int) -> pykka.ActorRef[PushLink]:
+        return PushLink.start(
+            self._targets[index], app, key, self._settings, self._schedule, self._io_loop, self._me
+        )
+
+    def _describe(self, app: str, key: str, index: int) -> str:
+        return f"the push of {app}/{key} to {self._targets[index]}"
+
+    # --- Loop protection (from pull links) --------------------------------------------------
+
+    def stream_pulled(self, app: str, key: str, source: LinkTarget) -> None:
+        """``app/key`` is about to be published here by a pull from ``source``."""
+        self._pulled[(app, key)] = source
+
+    def stream_unpulled(self, app: str, key: str) -> None:
+        """The pull of ``app/key`` stopped publishing here."""
+        self._pulled.pop((app, key), None)
+
+    # --- StreamObserver ---------------------------------------------------------------------
+
+    def stream_published(self, app: str, key: str) -> None:
+        self._finish_links((app, key), "the local stream restarted")
+        source = self._pulled.get((app, key))
+        for index, target in enumerate(self._targets):
+            if not target.matches(app, key):
+                continue
+            if source is not None and target.same_place(source):
+                logger.info("not pushing %s/%s to %s: it is pulled from there", app, key, target)
+                continue
+            self._start_link(app, key, index)
+
+    def stream_metadata(self, app: str, key: str, metadata: Mapping[str, Any]) -> None:
+        self._tell_links((app, key), PushLink.metadata, metadata)
+
+    def stream_media(
+        self, app: str, key: str, media_type: MediaType, timestamp: int, data: bytes
+    ) -> None:
+        self._tell_links((app, key), PushLink.media, media_type, timestamp, data)
+
+    def stream_unpublished(self, app: str, key: str) -> None:
+        self._finish_links((app, key), "the local stream ended")
