@@ -21,11 +21,26 @@ from typing import Any, Concatenate, Generic, ParamSpec, TypeVar
 import pykka
 from pykka.messages import ProxyCall
 
-__all__ = ["ActorHandle"]
+__all__ = ["ActorHandle", "tell"]
 
 _T_co = TypeVar("_T_co", covariant=True)
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
+_A = TypeVar("_A", bound=pykka.Actor)
+
+
+def tell(
+    ref: pykka.ActorRef[_A],
+    method: Callable[Concatenate[_A, _P], object],
+    /,
+    *args: _P.args,
+    **kwargs: _P.kwargs,
+) -> None:
+    """Call ``method`` on the actor behind ``ref`` without waiting, with no handle to build.
+
+    For loops over many refs on a hot path; a dead actor raises ``pykka.ActorDeadError``.
+    """
+    ref.tell(ProxyCall(attr_path=(method.__name__,), args=args, kwargs=kwargs))
 
 
 class ActorHandle(Generic[_T_co]):

@@ -28,7 +28,7 @@ from typing import Any, Concatenate, Generic, ParamSpec, Self, TypeVar
 
 import pykka
 
-from rtmp_actors.actors.actor_handle import ActorHandle
+from rtmp_actors.actors.actor_handle import ActorHandle, tell
 from rtmp_actors.actors.monitoring import ExitNotice, ExitReason, monitor
 from rtmp_actors.relay.observer import StreamObserver
 from rtmp_actors.relay.upstream import (
@@ -119,8 +119,7 @@ class _LinkManager(StreamObserver, _LinkOwner, Generic[_LinkT]):
         """Tell every link of the stream ``name`` (those that have stopped miss it)."""
         for ref in self._links.get(name, {}).values():
             with contextlib.suppress(pykka.ActorDeadError):
-                link: ActorHandle[_LinkT] = ActorHandle(ref)
-                link.tell(method, *args, **kwargs)
+                tell(ref, method, *args, **kwargs)  # per media message: no handle per link
 
     def _finish_links(self, name: StreamName, reason: str) -> None:
         """Finish the links of ``name`` politely and forget them; no crashed one comes back."""
