@@ -14,6 +14,14 @@ Theory of operation:
   after a delay from a :class:`~rtmp_actors.relay.upstream.Backoff` kept per slot: doubling
   with each crash, reset when a link of the slot is accepted upstream (the link tells
   ``link_accepted``), forgotten when the stream no longer needs links.
+* The relay itself is a permanent child of the relay server's supervisor, and its links
+  outlive its crashes: they are kept in a :class:`LinkTable` that the next incarnation
+  adopts (monitoring them again), and they reach the relay through a handle that follows
+  its restarts, so a relay crash interrupts no upstream connection. The new incarnation
+  then has the running streams describe themselves (``stream_snapshot``, and
+  ``streams_running`` for the list) and reconciles: it finishes the links of streams that
+  ended while it was down and starts the ones that are missing. Stopping the relay finishes
+  its links politely, waiting up to their ``close_timeout``.
 * Exits are matched by actor URN to the link the slot has now, so the exit of a link the relay
   already let go of (finishing, replaced) starts nothing; nor does a restart whose stream
   ended while it waited, since ending a stream's links cancels its pending restarts.
@@ -23,7 +31,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any, Concatenate, Generic, ParamSpec, Self, TypeVar
 
 import pykka
@@ -49,6 +59,18 @@ _P = ParamSpec("_P")
 _LinkT = TypeVar("_LinkT", bound=_UpstreamLink)
 
 
+@dataclass(slots=True)
+class LinkTable(Generic[_LinkT]):
+    """A relay's links, kept across its restarts (like the registry's ``StreamTable``).
+
+    Only the running incarnation touches it: a supervisor starts the next one after the
+    last one has exited.
+    """
+
+    by_stream: dict[StreamName, dict[int, pykka.ActorRef[_LinkT]]] = field(default_factory=dict)
+    started: list[pykka.ActorRef[_LinkT]] = field(default_factory=list)  # finishing ones too
+
+
 class _LinkManager(StreamObserver, _LinkOwner, Generic[_LinkT]):
     """A stream observer that starts links, replaces crashed ones, and finishes them all.
 
@@ -60,20 +82,49 @@ class _LinkManager(StreamObserver, _LinkOwner, Generic[_LinkT]):
         settings: Link behaviour.
         scheduler: ``scheduler(delay, callback)`` for the links' timers and restarts.
         io_loop: The loop for upstream connections (default: the shared client loop).
+        table: Where the links are kept; pass the same one to every incarnation so that a
+            restarted relay adopts the running links.
+        owner: The handle the links use to reach the relay (one that follows its restarts);
+            by default a handle to this incarnation.
     """
 
     def __init__(
-        self, settings: LinkSettings | None, scheduler: Scheduler | None, io_loop: IoLoop | None
+        self,
+        settings: LinkSettings | None,
+        scheduler: Scheduler | None,
+        io_loop: IoLoop | None,
+        *,
+        table: LinkTable[_LinkT] | None = None,
+        owner: ActorHandle[Self] | None = None,
     ) -> None:
         super().__init__()
         self._settings = settings or LinkSettings()
         self._io_loop = io_loop
         self._schedule = scheduler or _default_scheduler(io_loop)
-        self._links: dict[StreamName, dict[int, pykka.ActorRef[_LinkT]]] = {}
-        self._started: list[pykka.ActorRef[_LinkT]] = []  # finishing ones too, for shutdown
+        table = table if table is not None else LinkTable()
+        self._links = table.by_stream
+        self._started = table.started
         self._crashes: dict[_Slot, Backoff] = {}  # until a link for the slot is accepted
         self._restarts: dict[_Slot, TimerHandle] = {}  # crashed links waiting to start again
+        # Monitors and timers tell this incarnation; links tell the owner, whoever it is now.
         self._me: ActorHandle[Self] = ActorHandle(self.actor_ref)
+        self._owner: ActorHandle[Self] = owner if owner is not None else self._me
+
+    def on_start(self) -> None:
+        """Adopt the links a failed incarnation left running; forget the dead ones."""
+        self._started[:] = [ref for ref in self._started if ref.is_alive()]
+        adopted = 0
+        for (app, key), refs in list(self._links.items()):
+            for index, ref in list(refs.items()):
+                if ref.is_alive():
+                    self._watch(app, key, index, ref)
+                    adopted += 1
+                else:
+                    del refs[index]
+            if not refs:
+                del self._links[app, key]
+        if adopted:
+            logger.warning("%s restarted: adopted %d running links", type(self).__name__, adopted)
 
     def _new_link(self, app: str, key: str, index: int) -> pykka.ActorRef[_LinkT]:
         """Start the link of ``app/key`` for URL ``index``."""
@@ -93,15 +144,20 @@ class _LinkManager(StreamObserver, _LinkOwner, Generic[_LinkT]):
 
     # --- Links ------------------------------------------------------------------------------
 
-    def _start_link(self, app: str, key: str, index: int) -> None:
-        self._started = [ref for ref in self._started if ref.is_alive()]
+    def _start_link(self, app: str, key: str, index: int) -> pykka.ActorRef[_LinkT]:
+        self._started[:] = [ref for ref in self._started if ref.is_alive()]
         ref = self._new_link(app, key, index)
         self._started.append(ref)
         self._links.setdefault((app, key), {})[index] = ref
+        self._watch(app, key, index, ref)
+        return ref
+
+    def _watch(self, app: str, key: str, index: int, ref: pykka.ActorRef[_LinkT]) -> None:
         me: ActorHandle[_LinkManager[Any]] = self._me
 
         def exited(notice: ExitNotice) -> None:  # in the link's thread: tell, nothing more
-            me.tell(_LinkManager.link_exited, app, key, index, notice)
+            with contextlib.suppress(pykka.ActorDeadError):  # a failed incarnation: it adopts
+                me.tell(_LinkManager.link_exited, app, key, index, notice)
 
         monitor(ref, exited)
 
@@ -185,14 +241,21 @@ class _LinkManager(StreamObserver, _LinkOwner, Generic[_LinkT]):
         return [ref for ref in self._started if ref.is_alive()]
 
     def on_stop(self) -> None:
-        """Stop the links that are left."""
-        for timer in self._restarts.values():
-            timer.cancel()
+        """Finish every link politely and wait for them, then stop any that are left.
+
+        A link closes its connection within ``close_timeout`` or stops anyway, so this waits
+        at most about that long (the relay's supervisor allows for it).
+        """
+        finishing = self.shutdown()
+        deadline = time.monotonic() + self._settings.close_timeout + 1.0
+        for ref in finishing:
+            ref.actor_stopped.wait(max(0.0, deadline - time.monotonic()))
         for ref in self._started:
             ref.stop(block=False)
         self._started.clear()
         self._links.clear()
 
     def on_failure(self, *_exc_info: object) -> None:
-        """Stop the links."""
-        self.on_stop()
+        """Leave the links running: the next incarnation adopts them (see the module)."""
+        for timer in self._restarts.values():
+            timer.cancel()

@@ -1,6 +1,6 @@
 """Push and pull relays: republishing local streams upstream, fetching wanted ones from an origin.
 
-:class:`RelayLinks` wires both into a relay server. The parts:
+:class:`RelayLinks` makes both children of a relay server's supervisor. The parts:
 
 * :mod:`rtmp_actors.relay.upstream`: link settings, push and pull URLs, reconnection backoff,
   and the upstream connection every link has.
@@ -25,14 +25,14 @@ URLs: ``rtmp[s]://host[:port]/app[?query][#pattern]`` (see :class:`LinkTarget`).
 from __future__ import annotations
 
 import contextlib
-import time
 from collections.abc import Sequence
 from typing import Any
 
 import pykka
 
 from rtmp_actors.actors.actor_handle import ActorHandle
-from rtmp_actors.relay.link_manager import _LinkManager
+from rtmp_actors.actors.supervisor import ChildHandle, ChildSpec
+from rtmp_actors.relay.link_manager import LinkTable
 from rtmp_actors.relay.observer import StreamObserver
 from rtmp_actors.relay.pull import PullLink, PullRelay
 from rtmp_actors.relay.push import PushLink, PushRelay
@@ -56,7 +56,13 @@ __all__ = [
 
 
 class RelayLinks:
-    """The push and pull relays of one relay server (used from outside the actor system).
+    """The push and pull relays of one relay server, as children of its supervisor.
+
+    Each relay is a permanent child reached through a :class:`ChildHandle`, so the streams
+    (which tell them as observers) and the links (which tell their relay, and the push
+    relay) reach the current incarnation. A restarted relay adopts the running links (one
+    :class:`LinkTable` per relay) and has the registry describe the running streams, so it
+    pushes and pulls what it should at once, without interrupting a link.
 
     Args:
         push: Push URLs (``RelayConfig.push``).
@@ -78,47 +84,79 @@ class RelayLinks:
         io_loop: IoLoop | None = None,
         settings: LinkSettings | None = None,
     ) -> None:
-        push_targets = [LinkTarget.parse(url) for url in push]
-        pull_sources = [LinkTarget.parse(url) for url in pull]
-        settings = settings or LinkSettings()
-        self.push_ref: pykka.ActorRef[PushRelay] | None = None
-        self.pull_ref: pykka.ActorRef[PullRelay] | None = None
-        push_relay: ActorHandle[PushRelay] | None = None
-        if push_targets:
-            self.push_ref = PushRelay.start(push_targets, settings, scheduler, io_loop)
-            push_relay = ActorHandle(self.push_ref)
-        if pull_sources:
-            self.pull_ref = PullRelay.start(
-                pull_sources, settings, scheduler, io_loop, push_relay=push_relay
-            )
+        self._push_targets = [LinkTarget.parse(url) for url in push]
+        self._pull_sources = [LinkTarget.parse(url) for url in pull]
+        self._settings = settings or LinkSettings()
+        self._scheduler = scheduler
+        self._io_loop = io_loop
+        self.push: ChildHandle[PushRelay] | None = (
+            ChildHandle("push-relay") if self._push_targets else None
+        )
+        self.pull: ChildHandle[PullRelay] | None = (
+            ChildHandle("pull-relay") if self._pull_sources else None
+        )
 
     @property
     def observers(self) -> tuple[ActorHandle[StreamObserver], ...]:
         """The stream observers to give the registry."""
-        return tuple(ActorHandle(ref) for ref in (self.push_ref, self.pull_ref) if ref)
+        return tuple(handle for handle in (self.push, self.pull) if handle is not None)
 
-    def attach(self, registry: ActorHandle[StreamRegistry]) -> None:
-        """Give the pull relay the registry to publish pulled streams into."""
-        if self.pull_ref is not None:
-            with contextlib.suppress(pykka.ActorDeadError):
-                pull: ActorHandle[PullRelay] = ActorHandle(self.pull_ref)
-                pull.tell(PullRelay.set_registry, registry)
+    def child_specs(self, registry: ActorHandle[StreamRegistry]) -> list[ChildSpec]:
+        """The supervisor's specs for the push and pull relays (start them after the registry)."""
+        # Finishing the links takes up to their close timeout; allow for it.
+        shutdown_timeout = self._settings.close_timeout + 5.0
+        specs = []
+        if self.push is not None:
+            push, targets, push_links = self.push, self._push_targets, LinkTable[PushLink]()
 
-    def stop(self, timeout: float = 10.0) -> None:
-        """Close every link politely (waiting up to ``timeout``), then stop the relays."""
-        deadline = time.monotonic() + timeout
-        links: list[pykka.ActorRef[Any]] = []
-        for ref in (self.pull_ref, self.push_ref):
-            if ref is None:
-                continue
-            try:
-                relay: ActorHandle[_LinkManager[Any]] = ActorHandle(ref)
-                links += relay.ask(_LinkManager.shutdown).get(timeout=timeout)
-            except (pykka.ActorDeadError, pykka.Timeout):
-                continue
-        for link in links:
-            link.actor_stopped.wait(max(0.0, deadline - time.monotonic()))
-        for ref in (self.pull_ref, self.push_ref):
-            if ref is not None:
-                with contextlib.suppress(pykka.ActorDeadError):
-                    ref.stop(timeout=max(0.1, deadline - time.monotonic()))
+            def start_push() -> pykka.ActorRef[Any]:
+                ref = PushRelay.start(
+                    targets,
+                    self._settings,
+                    self._scheduler,
+                    self._io_loop,
+                    registry,
+                    table=push_links,
+                    owner=push,
+                )
+                return bind_observer(ref, push, registry)
+
+            specs.append(
+                ChildSpec(push.name, start_push, handle=push, shutdown_timeout=shutdown_timeout)
+            )
+        if self.pull is not None:
+            pull, sources, pull_links = self.pull, self._pull_sources, LinkTable[PullLink]()
+
+            def start_pull() -> pykka.ActorRef[Any]:
+                ref = PullRelay.start(
+                    sources,
+                    self._settings,
+                    self._scheduler,
+                    self._io_loop,
+                    registry=registry,
+                    push_relay=self.push,
+                    table=pull_links,
+                    owner=pull,
+                )
+                return bind_observer(ref, pull, registry)
+
+            specs.append(
+                ChildSpec(pull.name, start_pull, handle=pull, shutdown_timeout=shutdown_timeout)
+            )
+        return specs
+
+
+def bind_observer(
+    ref: pykka.ActorRef[Any],
+    handle: ChildHandle[StreamObserver],
+    registry: ActorHandle[StreamRegistry],
+) -> pykka.ActorRef[Any]:
+    """Point ``handle`` at a new observer, then have the running streams describe themselves.
+
+    The handle is bound first, so that whatever a stream does after describing itself reaches
+    the new observer: nothing falls between the snapshot and the live calls.
+    """
+    handle.bind(ref)
+    with contextlib.suppress(pykka.ActorDeadError):  # not started yet: no streams either
+        registry.tell(StreamRegistry.describe_streams, ActorHandle(ref))
+    return ref

@@ -1,14 +1,49 @@
-"""Stream observers: actors that see every stream the relay carries (recorders, push relays)."""
+"""Stream observers: actors that see every stream the relay carries (recorders, push relays).
+
+An observer that starts while streams are already running (a restarted recorder or push or
+pull relay) asks the registry to describe them (``StreamRegistry.describe_streams``): the
+registry lists them (:meth:`StreamObserver.streams_running`) and each stream answers with a
+:class:`StreamSnapshot` (:meth:`StreamObserver.stream_snapshot`), which by default replays
+what the observer missed as the usual calls.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from rtmp_actors.actors.monitoring import MonitoredActor
 from rtmp_actors.session.events import MediaType
 
-__all__ = ["StreamObserver"]
+if TYPE_CHECKING:
+    from rtmp_actors.relay.upstream import LinkTarget
+
+__all__ = ["StreamObserver", "StreamSnapshot"]
+
+
+@dataclass(frozen=True, slots=True)
+class StreamSnapshot:
+    """What one stream is doing, for an observer that starts while it runs.
+
+    Attributes:
+        app: The application name.
+        key: The stream key.
+        published: Whether a publisher is publishing it.
+        wanted: Whether players are playing it (or waiting for a publisher).
+        metadata: The publisher's current ``onMetaData``, if any.
+        media: The codec configuration and the current GOP, as ``(type, timestamp, data)``,
+            so that a new observer can start at a keyframe.
+        pulled_from: The pull URL it is published from, when a pull link publishes it.
+    """
+
+    app: str
+    key: str
+    published: bool
+    wanted: bool
+    metadata: Mapping[str, Any] | None = None
+    media: tuple[tuple[MediaType, int, bytes], ...] = ()
+    pulled_from: LinkTarget | None = None
 
 
 class StreamObserver(MonitoredActor):
@@ -37,3 +72,27 @@ class StreamObserver(MonitoredActor):
 
     def stream_unwanted(self, app: str, key: str) -> None:
         """The last player of ``app/key`` left."""
+
+    def streams_running(self, names: frozenset[tuple[str, str]]) -> None:
+        """The (app, key) of every stream that will describe itself (``describe_streams``).
+
+        Streams that are not listed were not running: what the observer kept for them is
+        stale. The snapshots may arrive before or after this.
+        """
+
+    def stream_snapshot(self, snapshot: StreamSnapshot) -> None:
+        """A running stream describes itself (asked for with ``describe_streams``).
+
+        By default this replays it: ``stream_published``, ``stream_metadata`` and
+        ``stream_media`` for the cached start of a published stream, then ``stream_wanted``
+        if it has players. Later changes arrive as the usual calls.
+        """
+        app, key = snapshot.app, snapshot.key
+        if snapshot.published:
+            self.stream_published(app, key)
+            if snapshot.metadata:
+                self.stream_metadata(app, key, snapshot.metadata)
+            for media_type, timestamp, data in snapshot.media:
+                self.stream_media(app, key, media_type, timestamp, data)
+        if snapshot.wanted:
+            self.stream_wanted(app, key)

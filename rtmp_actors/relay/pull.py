@@ -17,7 +17,10 @@ Theory of operation:
 * A link that crashes leaves the local stream first (``on_failure``), so the stream's players
   are told and keep waiting, as when the origin drops; the pull relay starts a new link after
   a backoff if players still want the stream and nobody publishes it here (see
-  :mod:`rtmp_actors.relay.link_manager`).
+  :mod:`rtmp_actors.relay.link_manager`). A pull relay that crashes stops its links (the
+  streams' players keep waiting) and is restarted by the relay's supervisor; the new one asks
+  the registry to describe the running streams (``stream_snapshot``) and pulls again the
+  ones that players still want.
 * A stream is pulled only while nobody publishes it here, and the push relay is told which
   streams are pulled from where, so that they are not pushed back. Pull loops (A pulls from
   B and B from A, or a server from itself) carry no media, since a pull only publishes what
@@ -40,7 +43,8 @@ from behaviours.stream_peers import PublisherReceiver, PublisherSession
 from rtmp_actors.actors.actor_handle import ActorHandle
 from rtmp_actors.actors.client_session import ClientSessionActor
 from rtmp_actors.relay.gop_cache import GopCache
-from rtmp_actors.relay.link_manager import _LinkManager
+from rtmp_actors.relay.link_manager import LinkTable, _LinkManager
+from rtmp_actors.relay.observer import StreamSnapshot
 from rtmp_actors.relay.push import PushRelay
 from rtmp_actors.relay.registry import StreamRegistry
 from rtmp_actors.relay.stream import LiveStream, PublishRequest
@@ -184,6 +188,7 @@ class PullLink(_UpstreamLink, PublisherSession, PublisherReceiver):
                 self.app,
                 self.key,
                 request_id,  # the stream id: one per local publish
+                pulled_from=self._source,
             ),
         )
 
@@ -334,6 +339,8 @@ class PullRelay(_LinkManager[PullLink]):
         io_loop: The loop for upstream connections (default: the shared client loop).
         registry: The stream registry (or give it later with :meth:`set_registry`).
         push_relay: The push relay, told which streams are pulled (loop protection).
+        table: Kept across restarts (see :class:`LinkTable`).
+        owner: The handle the links use to reach the relay (see :class:`_LinkManager`).
     """
 
     def __init__(
@@ -344,8 +351,11 @@ class PullRelay(_LinkManager[PullLink]):
         io_loop: IoLoop | None = None,
         registry: ActorHandle[StreamRegistry] | None = None,
         push_relay: ActorHandle[PushRelay] | None = None,
+        *,
+        table: LinkTable[PullLink] | None = None,
+        owner: ActorHandle[PullRelay] | None = None,
     ) -> None:
-        super().__init__(settings, scheduler, io_loop)
+        super().__init__(settings, scheduler, io_loop, table=table, owner=owner)
         self._sources = LinkTarget.parse_all(sources)
         self._registry = registry
         self._push_relay = push_relay
@@ -369,7 +379,7 @@ class PullRelay(_LinkManager[PullLink]):
             app,
             key,
             self._registry,
-            self._me,
+            self._owner,
             self._settings,
             self._schedule,
             self._io_loop,
@@ -407,6 +417,22 @@ class PullRelay(_LinkManager[PullLink]):
     def stream_unpublished(self, app: str, key: str) -> None:
         self._published.discard((app, key))
         self._maybe_start(app, key)
+
+    def streams_running(self, names: frozenset[StreamName]) -> None:
+        for app, key in [name for name in self._links if name not in names]:
+            self.stream_unwanted(app, key)  # retired while this relay was down: nobody plays it
+
+    def stream_snapshot(self, snapshot: StreamSnapshot) -> None:
+        """Reconcile with a running stream: pull it if players wait, let go if none do."""
+        app, key = name = (snapshot.app, snapshot.key)
+        if snapshot.published:
+            self._published.add(name)
+        else:
+            self._published.discard(name)
+        if snapshot.wanted:
+            self.stream_wanted(app, key)
+        elif name in self._wanted or name in self._links:
+            self.stream_unwanted(app, key)
 
     # --- From the links ---------------------------------------------------------------------
 

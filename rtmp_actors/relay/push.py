@@ -12,7 +12,10 @@ Theory of operation:
   protocol handler's business (it drops media under congestion).
 * When the local stream is unpublished the link stops publishing and closes politely. A link
   that crashes while its stream is published is replaced after a backoff (see
-  :mod:`rtmp_actors.relay.link_manager`); the new one starts at the next keyframe.
+  :mod:`rtmp_actors.relay.link_manager`); the new one starts at the next keyframe. A push
+  relay that crashes is restarted by the relay's supervisor and asks the registry to
+  describe the running streams (``stream_snapshot``), so the new one pushes them again,
+  starting from their cached configuration and GOP.
 * A stream being pulled from ``rtmp://origin/app`` is never pushed to ``rtmp://origin/app``
   (the same scheme, host, port and app, compared as written): pull links tell the push relay
   (``stream_pulled``) before they publish here. Push loops across servers (A pushes to B, B
@@ -22,16 +25,19 @@ Theory of operation:
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pykka
 
-from rtmp_actors.actors.actor_handle import ActorHandle
+from rtmp_actors.actors.actor_handle import ActorHandle, tell
 from rtmp_actors.actors.client_session import ClientSessionActor
 from rtmp_actors.relay.gop_cache import GopCache
-from rtmp_actors.relay.link_manager import _LinkManager
+from rtmp_actors.relay.link_manager import LinkTable, _LinkManager
+from rtmp_actors.relay.observer import StreamSnapshot
+from rtmp_actors.relay.registry import StreamRegistry
 from rtmp_actors.relay.upstream import (
     LinkSettings,
     LinkTarget,
@@ -112,6 +118,13 @@ class PushLink(_UpstreamLink):
                 ClientSessionActor.publish_av_data, self.url.stream_key, media_type, timestamp, data
             )
 
+    def start_of_stream(self) -> tuple[Mapping[str, Any] | None, list[tuple[MediaType, int]]]:
+        """What the link sends first once the upstream accepts it: metadata, then media.
+
+        The media as ``(type, timestamp)`` pairs (for monitoring and tests).
+        """
+        return self._cache.metadata, [(m.media_type, m.timestamp) for m in self._cache.join()]
+
     def _before_finish(self, reason: str) -> None:
         self._cache.clear()
         if self._phase is _Phase.ACTIVE:
@@ -126,6 +139,11 @@ class PushRelay(_LinkManager[PushLink]):
         settings: Link behaviour.
         scheduler: ``scheduler(delay, callback)`` for the links' timers and restarts.
         io_loop: The loop for upstream connections (default: the shared client loop).
+        registry: The stream registry, asked to describe a stream whose crashed link starts
+            again, so the new link starts from the stream's cached configuration and GOP
+            (without it, the new link starts with what the stream sends next).
+        table: Kept across restarts (see :class:`LinkTable`).
+        owner: The handle the links use to reach the relay (see :class:`_LinkManager`).
     """
 
     def __init__(
@@ -134,18 +152,54 @@ class PushRelay(_LinkManager[PushLink]):
         settings: LinkSettings | None = None,
         scheduler: Scheduler | None = None,
         io_loop: IoLoop | None = None,
+        registry: ActorHandle[StreamRegistry] | None = None,
+        *,
+        table: LinkTable[PushLink] | None = None,
+        owner: ActorHandle[PushRelay] | None = None,
     ) -> None:
-        super().__init__(settings, scheduler, io_loop)
+        super().__init__(settings, scheduler, io_loop, table=table, owner=owner)
         self._targets = LinkTarget.parse_all(targets)
+        self._registry = registry
         self._pulled: dict[StreamName, LinkTarget] = {}
 
     def _new_link(self, app: str, key: str, index: int) -> pykka.ActorRef[PushLink]:
         return PushLink.start(
-            self._targets[index], app, key, self._settings, self._schedule, self._io_loop, self._me
+            self._targets[index],
+            app,
+            key,
+            self._settings,
+            self._schedule,
+            self._io_loop,
+            self._owner,
         )
 
     def _describe(self, app: str, key: str, index: int) -> str:
         return f"the push of {app}/{key} to {self._targets[index]}"
+
+    def _restart(self, app: str, key: str, index: int) -> None:
+        if self._registry is None:
+            self._start_link(app, key, index)
+            return
+        try:  # the snapshot starts the missing link, from the cached start of the stream
+            self._registry.tell(StreamRegistry.describe_stream, app, key, self._me)
+        except pykka.ActorDeadError:
+            self._start_link(app, key, index)
+
+    def _start_links(self, app: str, key: str) -> list[pykka.ActorRef[PushLink]]:
+        """Start the links ``app/key`` should have and has not (nor waits for); return them."""
+        running = self._links.get((app, key), {})
+        source = self._pulled.get((app, key))
+        started = []
+        for index, target in enumerate(self._targets):
+            if index in running or (app, key, index) in self._restarts:
+                continue
+            if not target.matches(app, key):
+                continue
+            if source is not None and target.same_place(source):
+                logger.info("not pushing %s/%s to %s: it is pulled from there", app, key, target)
+                continue
+            started.append(self._start_link(app, key, index))
+        return started
 
     # --- Loop protection (from pull links) --------------------------------------------------
 
@@ -161,14 +215,7 @@ class PushRelay(_LinkManager[PushLink]):
 
     def stream_published(self, app: str, key: str) -> None:
         self._finish_links((app, key), "the local stream restarted")
-        source = self._pulled.get((app, key))
-        for index, target in enumerate(self._targets):
-            if not target.matches(app, key):
-                continue
-            if source is not None and target.same_place(source):
-                logger.info("not pushing %s/%s to %s: it is pulled from there", app, key, target)
-                continue
-            self._start_link(app, key, index)
+        self._start_links(app, key)
 
     def stream_metadata(self, app: str, key: str, metadata: Mapping[str, Any]) -> None:
         self._tell_links((app, key), PushLink.metadata, metadata)
@@ -180,3 +227,22 @@ class PushRelay(_LinkManager[PushLink]):
 
     def stream_unpublished(self, app: str, key: str) -> None:
         self._finish_links((app, key), "the local stream ended")
+
+    def streams_running(self, names: frozenset[StreamName]) -> None:
+        for name in [name for name in self._links if name not in names]:
+            self._finish_links(name, "the local stream ended")  # while this relay was down
+
+    def stream_snapshot(self, snapshot: StreamSnapshot) -> None:
+        """Reconcile with a running stream: finish stale links, start missing ones."""
+        app, key = name = (snapshot.app, snapshot.key)
+        if not snapshot.published:
+            self._finish_links(name, "the local stream ended")
+            return
+        if snapshot.pulled_from is not None:
+            self._pulled[name] = snapshot.pulled_from
+        for ref in self._start_links(app, key):  # the running ones already have all this
+            with contextlib.suppress(pykka.ActorDeadError):
+                if snapshot.metadata:
+                    tell(ref, PushLink.metadata, snapshot.metadata)
+                for media_type, timestamp, data in snapshot.media:
+                    tell(ref, PushLink.media, media_type, timestamp, data)

@@ -18,6 +18,9 @@ Theory of operation:
   messages at most) so the metadata can still go in front of it. Later metadata updates are
   written where they come. The header's audio and video flags are set to what the file
   really holds, updated in place as the file grows.
+* A recorder that crashes finishes its files; the relay's supervisor restarts it, and the
+  running streams describe themselves to the new one (``stream_snapshot``), which starts a
+  new file for each from its cached codec configuration and GOP.
 * A file ends up deleted if no audio or video was written to it. Write errors (a full disk)
   end that recording, logged, without disturbing the others.
 """
@@ -38,7 +41,7 @@ from typing import Any, BinaryIO
 from rtmp_actors.errors import LocalProtocolError
 from rtmp_actors.media.flv import FlvHeader, FlvWriter, TagType
 from rtmp_actors.protocol.amf import EcmaArray, encode_values
-from rtmp_actors.relay.observer import StreamObserver
+from rtmp_actors.relay.observer import StreamObserver, StreamSnapshot
 from rtmp_actors.session.events import MediaType
 
 __all__ = ["FlvRecording", "StreamRecorder", "recording_path", "safe_name"]
@@ -309,6 +312,11 @@ class StreamRecorder(StreamObserver):
     def stream_unpublished(self, app: str, key: str) -> None:
         """Finish the file."""
         self._finish(app, key)
+
+    def stream_snapshot(self, snapshot: StreamSnapshot) -> None:
+        """A stream running when this recorder started: record it from its cached GOP."""
+        if (snapshot.app, snapshot.key) not in self._recordings:  # else: already seen live
+            super().stream_snapshot(snapshot)
 
     def _guard(
         self, app: str, key: str, recording: FlvRecording, write: Callable[..., None], *args: Any

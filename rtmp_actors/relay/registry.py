@@ -208,6 +208,27 @@ class StreamRegistry(MonitoredActor, StreamOwner):
             notice.exception,
         )
 
+    def describe_streams(self, observer: ActorHandle[StreamObserver]) -> None:
+        """Have every stream describe itself to ``observer``, an observer that just started.
+
+        The observer first gets the list (``streams_running``); each stream then answers in
+        its own order (see :meth:`LiveStream.describe_to`), so the observer sees every later
+        change of it.
+        """
+        entries = self._streams.items()
+        with contextlib.suppress(pykka.ActorDeadError):
+            observer.tell(StreamObserver.streams_running, frozenset(name for name, _ in entries))
+        for _name, entry in entries:
+            with contextlib.suppress(pykka.ActorDeadError):
+                entry.handle.tell(LiveStream.describe_to, observer)
+
+    def describe_stream(self, app: str, key: str, observer: ActorHandle[StreamObserver]) -> None:
+        """Have the stream ``app/key``, if it runs, describe itself to ``observer``."""
+        entry = self._streams.get((app, key))
+        if entry is not None:
+            with contextlib.suppress(pykka.ActorDeadError):
+                entry.handle.tell(LiveStream.describe_to, observer)
+
     def streams(self) -> list[pykka.ActorRef[LiveStream]]:
         """The live streams (for monitoring)."""
         return self._streams.refs()

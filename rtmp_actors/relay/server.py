@@ -5,15 +5,18 @@ Theory of operation:
 * A running relay is a :class:`Supervisor` (one-for-one, permanent children), started in this
   order and stopped in the reverse one: ``access`` (the :class:`AccessController`, if auth is
   configured), ``recorder`` (the :class:`StreamRecorder`, if recording), ``registry`` (the
-  :class:`StreamRegistry`, which supervises the live streams), the push and pull relays (if
-  any), and ``rtmp-server`` (the :class:`RtmpServer`'s own tree: listener and connections).
-  Stopping it therefore closes the sessions first, then the upstream links, then the
-  streams (whose last words reach the recorder), then the recorder, which closes its files.
+  :class:`StreamRegistry`, which supervises the live streams), ``push-relay`` and
+  ``pull-relay`` (if any push or pull URLs), and ``rtmp-server`` (the :class:`RtmpServer`'s
+  own tree: listener and connections). Stopping it therefore closes the sessions first, then
+  the upstream links, then the streams (whose last words reach the recorder), then the
+  recorder, which closes its files.
 * Siblings call each other through :class:`ChildHandle` s, which follow restarts, so a
   restarted child is reached at once by everybody. A restarted registry adopts the streams
-  that are still running (see :mod:`rtmp_actors.relay.registry`). A restart-intensity
-  overflow fails the whole relay, as in OTP; :meth:`RelayServer.wait` returns then, and the
-  log says which child gave up and why.
+  that are still running (see :mod:`rtmp_actors.relay.registry`); a restarted stream observer
+  (recorder, push or pull relay) has the running streams describe themselves to it
+  (``describe_streams``), so it records, pushes and pulls them again at once. A
+  restart-intensity overflow fails the whole relay, as in OTP; :meth:`RelayServer.wait`
+  returns then, and the log says which child gave up and why.
 * The relay owns its I/O loop (sockets and timers), started with the tree and stopped after
   it, so a relay run by the user's own supervisor (:meth:`RelayServer.child_spec`) starts and
   stops cleanly as one child.
@@ -36,7 +39,7 @@ from rtmp_actors.actors.supervisor import ChildHandle, ChildSpec, ChildStartErro
 from rtmp_actors.relay.access import AccessController, AccessFile, HttpCallback
 from rtmp_actors.relay.config import RelayConfig
 from rtmp_actors.relay.http_stats import StatsHttpServer
-from rtmp_actors.relay.links import LinkSettings, RelayLinks
+from rtmp_actors.relay.links import LinkSettings, PullRelay, PushRelay, RelayLinks, bind_observer
 from rtmp_actors.relay.observer import StreamObserver
 from rtmp_actors.relay.receiver import RelayReceiver
 from rtmp_actors.relay.recording import StreamRecorder
@@ -147,15 +150,18 @@ class RelayServer:
         if self.recorder is not None:
             record_dir = config.record_dir
             assert record_dir is not None
+            recorder = self.recorder
             children.append(
                 ChildSpec(
                     "recorder",
-                    lambda: StreamRecorder.start(record_dir),
-                    handle=self.recorder,
+                    lambda: bind_observer(
+                        StreamRecorder.start(record_dir), recorder, self.registry
+                    ),
+                    handle=recorder,
                     shutdown_timeout=30.0,
                 )
             )
-            observers.append(self.recorder)
+            observers.append(recorder)
         observers.extend(self._links.observers)
         children.append(
             ChildSpec(
@@ -171,6 +177,7 @@ class RelayServer:
                 shutdown_timeout=15.0,
             )
         )
+        children.extend(self._links.child_specs(self.registry))
         children.append(self._server.child_spec("rtmp-server"))
         return children
 
@@ -184,13 +191,11 @@ class RelayServer:
         self._ended.clear()
         self._started_at = time.monotonic()
         ref: pykka.ActorRef[Any] = _RelayTree.start(self, self._children())
-        self._links.attach(self.registry)
         monitor(ref, self._tree_exited)
         return ref
 
     def tree_stopped(self) -> None:
-        """Close the upstream links and stop the loop (the relay's supervisor calls this)."""
-        self._links.stop(10.0)
+        """Stop the I/O loop (the relay's supervisor calls this once its children are gone)."""
         self._loop.stop()
 
     def _tree_exited(self, notice: ExitNotice) -> None:
@@ -248,6 +253,16 @@ class RelayServer:
     def rtmp_server(self) -> RtmpServer:
         """The underlying server."""
         return self._server
+
+    @property
+    def push_relay(self) -> ChildHandle[PushRelay] | None:
+        """The push relay (None without push URLs); it follows restarts."""
+        return self._links.push
+
+    @property
+    def pull_relay(self) -> ChildHandle[PullRelay] | None:
+        """The pull relay (None without pull URLs); it follows restarts."""
+        return self._links.pull
 
     @property
     def supervisor(self) -> pykka.ActorRef[Any] | None:

@@ -39,7 +39,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Concatenate, ParamSpec
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec
 
 import pykka
 
@@ -61,12 +61,15 @@ from rtmp_actors.protocol.messages import AudioData, DataMessage, VideoData
 from rtmp_actors.protocol.prepared import PreparedBatch, PreparedMessage
 from rtmp_actors.relay.gop_cache import GopCache
 from rtmp_actors.relay.metrics import RateMeter
-from rtmp_actors.relay.observer import StreamObserver
+from rtmp_actors.relay.observer import StreamObserver, StreamSnapshot
 from rtmp_actors.session.events import MediaType
 from rtmp_actors.session.playback import PlaybackChoice, PlaybackRules
 from rtmp_actors.session.server import PlayerNotice
 from rtmp_actors.session.server_events import AudioVideoDataReceived, StreamMetaDataChanged
 from rtmp_actors.transport.io_loop import Scheduler, TimerHandle
+
+if TYPE_CHECKING:
+    from rtmp_actors.relay.upstream import LinkTarget
 
 __all__ = [
     "LiveStream",
@@ -112,7 +115,8 @@ class PublishRequest:
     """A connection asks to publish (built by the connection's relay receiver).
 
     ``session`` is the publishing connection's session (or a pull link standing in for one),
-    ``receiver`` its event receiver.
+    ``receiver`` its event receiver, ``pulled_from`` the pull URL when a pull link publishes
+    (so that a restarted push relay still does not push the stream back there).
     """
 
     connection_id: str
@@ -122,6 +126,7 @@ class PublishRequest:
     app: str
     key: str
     stream_id: int
+    pulled_from: LinkTarget | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -589,6 +594,27 @@ class LiveStream(MonitoredActor, MediaReceiver, MediaWriter):
                 self._registry.tell(StreamOwner.stream_idle, self.app, self.key, self._handled)
 
     # --- Monitoring -------------------------------------------------------------------------------
+
+    def describe_to(self, observer: ActorHandle[StreamObserver]) -> None:
+        """Tell ``observer`` (one that just started) what this stream is doing now."""
+        self._flush()
+        publisher = self._publisher
+        snapshot = StreamSnapshot(
+            self.app,
+            self.key,
+            published=publisher is not None,
+            wanted=bool(self._players),
+            metadata=self._cache.metadata if publisher is not None else None,
+            media=tuple(
+                (message.media_type, message.timestamp, message.data)
+                for message in self._cache.join()
+            )
+            if publisher is not None
+            else (),
+            pulled_from=publisher.pulled_from if publisher is not None else None,
+        )
+        with contextlib.suppress(pykka.ActorDeadError):
+            observer.tell(StreamObserver.stream_snapshot, snapshot)
 
     def stats(self) -> StreamStats:
         """A snapshot for monitoring (ask it from outside the actor system, with a timeout)."""

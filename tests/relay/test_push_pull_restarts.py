@@ -1,4 +1,5 @@
-"""Push and pull relays restart a link that crashed, after a backoff, while it is needed.
+"""Push and pull relays restart a link that crashed, after a backoff, while it is needed;
+a relay that crashed is restarted by its supervisor, adopts its links and catches up.
 
 The links connect to a socket that listens but never answers, so they wait for the RTMP
 handshake without arming timers of their own: every timer the fake scheduler sees is the
@@ -16,17 +17,23 @@ from typing import Any
 
 import pykka
 import pytest
+from pykka.messages import ProxyCall
 
 from behaviours.stream_peers import PublisherReceiver, PublisherSession
 from rtmp_actors.actors.actor_handle import ActorHandle
 from rtmp_actors.actors.monitoring import MonitoredActor
 from rtmp_actors.actors.protocol_handler import FlowControl
+from rtmp_actors.actors.supervisor import ChildHandle, ChildSpec, Supervisor
+from rtmp_actors.relay.link_manager import LinkTable
 from rtmp_actors.relay.links import LinkSettings, PullLink, PullRelay, PushLink, PushRelay
+from rtmp_actors.relay.observer import StreamSnapshot
+from rtmp_actors.relay.registry import StreamRegistry
 from rtmp_actors.relay.stream import PublishRequest
 from rtmp_actors.relay.upstream import _UpstreamLink
 from rtmp_actors.session import client_events as client
 from rtmp_actors.session.events import MediaType
 from tests.actors.harness import TIMEOUT
+from tests.peers import poll_until
 from tests.relay.test_links import ManualTimers, keyframe
 
 SETTINGS = LinkSettings(
@@ -248,3 +255,140 @@ def test_a_crashed_pull_link_is_not_restarted_once_no_player_wants_it(
     assert timers.armed.empty()  # no restart
     assert relay.proxy().links().get(timeout=TIMEOUT) == []
     assert pykka.ActorRegistry.get_by_class(PullLink) == []
+
+
+# --- A crashed relay -----------------------------------------------------------------------------
+
+
+def crash_relay(handle: ChildHandle[Any]) -> pykka.ActorRef[Any]:
+    """Make the relay fail (a call to a method it lacks); wait for its restart; the new one."""
+    old = handle.actor_ref
+    old.tell(ProxyCall(attr_path=("injected_crash",), args=(), kwargs={}))
+    assert old.actor_stopped.wait(TIMEOUT), "the relay did not crash"
+    poll_until(  # the supervisor restarts it as soon as it handles the exit notice
+        lambda: handle.actor_ref != old and handle.actor_ref.is_alive(),
+        TIMEOUT,
+        "the relay restarted",
+    )
+    return handle.actor_ref
+
+
+class _Registry(MonitoredActor):
+    """Stands in for the registry: records which streams the push relay asks to describe."""
+
+    def __init__(self, asked: queue.Queue[tuple[str, str]]) -> None:
+        super().__init__()
+        self._asked = asked
+
+    def describe_stream(self, app: str, key: str, observer: Any) -> None:
+        self._asked.put((app, key))
+
+
+def published(key: str, **kwargs: Any) -> StreamSnapshot:
+    return StreamSnapshot("live", key, published=True, wanted=False, **kwargs)
+
+
+def test_a_crashed_push_relay_adopts_its_links_and_reconciles_with_the_streams(
+    silent_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    timers = ManualTimers()
+    handle: ChildHandle[PushRelay] = ChildHandle("push-relay")
+    table = LinkTable[PushLink]()
+    Supervisor.start(
+        [
+            ChildSpec(
+                "push-relay",
+                lambda: PushRelay.start([silent_url], SETTINGS, timers, table=table, owner=handle),
+                handle=handle,
+            )
+        ]
+    )
+    handle.tell(PushRelay.stream_published, "live", "cam")
+    handle.tell(PushRelay.stream_published, "live", "gone")
+    before = {ref.actor_urn: ref for ref in handle.ask(PushRelay.links).get(timeout=TIMEOUT)}
+    assert len(before) == 2
+
+    with caplog.at_level(logging.WARNING):
+        crash_relay(handle)
+        adopted = handle.ask(PushRelay.links).get(timeout=TIMEOUT)
+    assert {ref.actor_urn for ref in adopted} == set(before), "the same links run on"
+    assert "PushRelay restarted: adopted 2 running links" in caplog.text
+
+    # The registry lists the running streams: "gone" ended while the relay was down.
+    handle.tell(PushRelay.streams_running, frozenset({("live", "cam"), ("live", "new")}))
+    gone = [ref for ref in before.values() if ref.proxy().key.get(timeout=TIMEOUT) == "gone"]
+    assert gone[0].actor_stopped.wait(TIMEOUT), "the stale link finished"
+    # "cam" is still published: its link is kept; "new" was published meanwhile: pushed now.
+    handle.tell(PushRelay.stream_snapshot, published("cam"))
+    handle.tell(PushRelay.stream_snapshot, published("new", metadata={"width": 640}))
+    links = handle.ask(PushRelay.links).get(timeout=TIMEOUT)
+    keys = sorted(ref.proxy().key.get(timeout=TIMEOUT) for ref in links)
+    assert keys == ["cam", "new"]
+    cam = next(ref for ref in links if ref.proxy().key.get(timeout=TIMEOUT) == "cam")
+    assert cam.actor_urn in before
+    # A stream whose snapshot says it is no longer published loses its link.
+    handle.tell(PushRelay.stream_snapshot, StreamSnapshot("live", "cam", False, False))
+    assert cam.actor_stopped.wait(TIMEOUT)
+
+
+def test_a_push_link_restarted_after_a_crash_starts_from_the_streams_snapshot(
+    silent_url: str, errors: _Records, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    timers = ManualTimers()
+    asked: queue.Queue[tuple[str, str]] = queue.Queue()
+    registry: ActorHandle[StreamRegistry] = ActorHandle(_Registry.start(asked))
+    relay = PushRelay.start([silent_url], SETTINGS, timers, registry=registry)
+    relay.proxy().stream_published("live", "cam")
+    first = only_link(relay)
+    make_crash(monkeypatch, PushLink, "metadata")
+    relay.proxy().stream_metadata("live", "cam", {"width": 640})
+    crashed(first)
+    assert "injected crash" in errors.next()
+    monkeypatch.undo()
+    _, restart = timers.next()
+    restart()  # asks the registry for the stream's cached start, rather than starting blind
+    assert asked.get(timeout=TIMEOUT) == ("live", "cam")
+    assert relay.proxy().links().get(timeout=TIMEOUT) == []
+    snapshot = published("cam", metadata={"width": 640}, media=((MediaType.VIDEO, 0, keyframe(0)),))
+    relay.proxy().stream_snapshot(snapshot).get(timeout=TIMEOUT)
+    second = only_link(relay)
+    assert second != first
+    start = ActorHandle[PushLink](second).ask(PushLink.start_of_stream).get(timeout=TIMEOUT)
+    assert start == ({"width": 640}, [(MediaType.VIDEO, 0)])
+
+
+def test_a_crashed_pull_relay_adopts_its_link_which_reports_to_the_new_one(
+    silent_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    timers = ManualTimers()
+    peer = ActorHandle(_Peer.start(queue.Queue()))
+    handle: ChildHandle[PullRelay] = ChildHandle("pull-relay")
+    table = LinkTable[PullLink]()
+
+    def start() -> pykka.ActorRef[Any]:
+        return PullRelay.start(
+            [silent_url], SETTINGS, timers, registry=peer, table=table, owner=handle
+        )
+
+    Supervisor.start([ChildSpec("pull-relay", start, handle=handle)])
+    handle.tell(PullRelay.stream_wanted, "live", "cam")
+    [link] = handle.ask(PullRelay.links).get(timeout=TIMEOUT)
+    with caplog.at_level(logging.WARNING):
+        crash_relay(handle)
+        assert handle.ask(PullRelay.links).get(timeout=TIMEOUT) == [link]
+    assert "PullRelay restarted: adopted 1 running links" in caplog.text
+
+    # The snapshot says the players left while the relay was down: the link lingers, ends,
+    # and tells the new incarnation, which forgets it.
+    handle.tell(PullRelay.stream_snapshot, StreamSnapshot("live", "cam", False, False))
+    delay, linger_over = timers.next()
+    assert delay == SETTINGS.pull_linger
+    linger_over()
+    assert link.actor_stopped.wait(TIMEOUT)
+    _, recheck = timers.next()  # the new relay heard of it: it looks again shortly
+    recheck()
+    assert handle.ask(PullRelay.links).get(timeout=TIMEOUT) == []
+    # A snapshot with players waiting and no publisher starts a pull.
+    handle.tell(PullRelay.stream_snapshot, StreamSnapshot("live", "cam", False, True))
+    [again] = handle.ask(PullRelay.links).get(timeout=TIMEOUT)
+    assert again != link

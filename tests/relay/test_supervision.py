@@ -1,6 +1,7 @@
 """Crashes injected into a running relay, with real FFmpeg publishers and rtmpdump players.
 
-Each test crashes one part (a custom event receiver, a stream actor, the registry) and checks
+Each test crashes one part (a custom event receiver, a stream actor, the registry, a push or
+pull relay, the recorder) and checks
 that the other connections keep streaming, that the failed part is gone or restarted, that
 the log names the failure, and that nothing leaks.
 """
@@ -18,11 +19,15 @@ import pykka
 import pytest
 from pykka.messages import ProxyCall
 
+from rtmp_actors.actors.actor_handle import ActorHandle
 from rtmp_actors.actors.connection_unit import ConnectionInfo
 from rtmp_actors.actors.event_receivers import EventReceiverActor
 from rtmp_actors.actors.server_session import ServerSessionActor
-from rtmp_actors.actors.supervisor import ChildSpec, Supervisor
+from rtmp_actors.actors.supervisor import ChildHandle, ChildSpec, Supervisor
+from rtmp_actors.media.flv import TagType, read_flv_file
 from rtmp_actors.relay.config import RelayConfig
+from rtmp_actors.relay.link_manager import _LinkManager
+from rtmp_actors.relay.links import LinkSettings
 from rtmp_actors.relay.server import RelayServer
 from rtmp_actors.server import RtmpServer
 from rtmp_actors.session import server_events as events
@@ -86,6 +91,19 @@ def relay() -> Iterator[RelayServer]:
     server = RelayServer(RelayConfig(port=0)).start()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def edges() -> Iterator[list[RelayServer]]:
+    """Relays started by the test (pushing to or pulling from ``relay``), stopped after it."""
+    started: list[RelayServer] = []
+    yield started
+    for server in started:
+        server.stop()
+
+
+def base_url(relay: RelayServer) -> str:
+    return f"rtmp://127.0.0.1:{relay.address[1]}/live"
 
 
 def url(relay: RelayServer, key: str) -> str:
@@ -265,3 +283,141 @@ def test_restart_intensity_escalates_to_the_parent_which_restarts_the_server(
         poll_until(lambda: server.byte_totals()[0] > 20_000, TIMEOUT, "a publisher streams")
     finally:
         top.stop(timeout=30)
+
+
+def restarted(handle: ChildHandle[Any], old: pykka.ActorRef[Any]) -> pykka.ActorRef[Any]:
+    """Wait until the supervisor has replaced the crashed ``old`` incarnation; the new one."""
+    assert old.actor_stopped.wait(TIMEOUT), f"{handle.name} did not crash"
+    poll_until(
+        lambda: handle.actor_ref != old and handle.actor_ref.is_alive(),
+        TIMEOUT,
+        f"{handle.name} restarted",
+    )
+    return handle.actor_ref
+
+
+def running_links(relay: pykka.ActorRef[Any]) -> list[pykka.ActorRef[Any]]:
+    links: list[pykka.ActorRef[Any]] = (
+        ActorHandle[_LinkManager[Any]](relay).ask(_LinkManager.links).get(timeout=TIMEOUT)
+    )
+    return links
+
+
+def publisher_of(relay: RelayServer, key: str) -> str | None:
+    return next((s.publisher for s in relay.stream_stats() if s.key == key), None)
+
+
+def test_a_crashed_pull_relay_is_restarted_and_adopts_its_pulls_without_a_break(
+    relay: RelayServer,
+    edges: list[RelayServer],
+    peers: list[subprocess.Popen[bytes]],
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    edge = RelayServer(
+        RelayConfig(port=0, pull=(base_url(relay),)), link_settings=LinkSettings(pull_linger=0.5)
+    ).start()
+    edges.append(edge)
+    peers.append(publish(url(relay, "far")))  # on the origin, pulled by the edge
+    peers.append(publish(url(edge, "near")))  # on the edge itself
+    poll_until(lambda: has_publisher(relay, "far"), TIMEOUT, "far published on the origin")
+    poll_until(lambda: has_publisher(edge, "near"), TIMEOUT, "near published on the edge")
+    far_player = play(url(edge, "far"), tmp_path / "far.flv")
+    near_player = play(url(edge, "near"), tmp_path / "near.flv")
+    peers += [far_player, near_player]
+    keeps_growing(tmp_path / "far.flv", "the pulled stream plays on the edge")
+    keeps_growing(tmp_path / "near.flv", "the edge's own stream plays")
+    pull = edge.pull_relay
+    assert pull is not None
+    old = pull.actor_ref
+    [link] = running_links(old)
+    origin_player = next(s for s in relay.stream_stats() if s.key == "far").players
+
+    with caplog.at_level(logging.WARNING):
+        crash(old)
+        new = restarted(pull, old)
+    assert "child 'pull-relay'" in caplog.text
+    assert "injected_crash" in caplog.text
+    assert "adopted 1 running links" in caplog.text
+    assert running_links(new) == [link], "the same link goes on"
+    keeps_growing(tmp_path / "far.flv", "the pulled stream goes on through the restart")
+    keeps_growing(tmp_path / "near.flv", "the edge's own stream goes on")
+    assert far_player.poll() is None, "the player of the pulled stream never noticed"
+    assert next(s for s in relay.stream_stats() if s.key == "far").players == origin_player
+
+    # The adopted link reports to the new incarnation: when the last player leaves, the pull
+    # ends after its linger and the new relay forgets it.
+    stop_process(far_player, 10)
+    assert link.actor_stopped.wait(TIMEOUT), "the pull ended once nobody played it"
+    poll_until(lambda: running_links(new) == [], TIMEOUT, "the new relay forgot the link")
+
+
+def test_a_crashed_push_relay_is_restarted_and_adopts_its_pushes_without_a_break(
+    relay: RelayServer,
+    edges: list[RelayServer],
+    peers: list[subprocess.Popen[bytes]],
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    edge = RelayServer(RelayConfig(port=0, push=(base_url(relay),))).start()
+    edges.append(edge)
+    peers.append(publish(url(edge, "up")))
+    poll_until(lambda: has_publisher(relay, "up"), TIMEOUT, "pushed to the origin")
+    player = play(url(relay, "up"), tmp_path / "up.flv")
+    peers.append(player)
+    keeps_growing(tmp_path / "up.flv", "the pushed stream plays on the origin")
+    push = edge.push_relay
+    assert push is not None
+    old = push.actor_ref
+    [link] = running_links(old)
+    upstream_publisher = publisher_of(relay, "up")
+
+    with caplog.at_level(logging.WARNING):
+        crash(old)
+        new = restarted(push, old)
+    assert "child 'push-relay'" in caplog.text
+    assert "adopted 1 running links" in caplog.text
+    assert running_links(new) == [link]
+    keeps_growing(tmp_path / "up.flv", "the pushed stream goes on through the restart")
+    assert player.poll() is None, "the origin's player never noticed"
+    assert publisher_of(relay, "up") == upstream_publisher, "the same upstream publish"
+
+    # The adopted link still follows its stream: the encoder stops, the push ends.
+    stop_process(peers[0], 10)
+    assert link.actor_stopped.wait(TIMEOUT), "the push ended with its local stream"
+    poll_until(lambda: not has_publisher(relay, "up"), TIMEOUT, "unpublished upstream")
+
+
+def test_a_crashed_recorder_is_restarted_and_records_the_running_streams_again(
+    peers: list[subprocess.Popen[bytes]], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    record_dir = tmp_path / "recordings"
+    relay = RelayServer(RelayConfig(port=0, record_dir=str(record_dir))).start()
+    try:
+        peers.append(publish(url(relay, "rec")))
+
+        def files() -> list[Path]:
+            return sorted((record_dir / "live").glob("rec-*.flv"))
+
+        poll_until(lambda: len(files()) == 1 and size(files()[0]) > 20_000, TIMEOUT, "recording")
+        [first] = files()
+        recorder = relay.recorder
+        assert recorder is not None
+        old = recorder.actor_ref
+        with caplog.at_level(logging.WARNING):
+            crash(old)
+            restarted(recorder, old)
+        assert "child 'recorder'" in caplog.text
+        poll_until(lambda: len(files()) == 2, TIMEOUT, "a new file for the running stream")
+        [second] = [path for path in files() if path != first]
+        keeps_growing(second, "the new recording")
+        assert list(read_flv_file(first)), "the first file was finished and reads back"
+        # The new file starts from the stream's cached start: metadata, then the codec
+        # configuration (an AVC sequence header: a video tag whose AVCPacketType is 0).
+        tags = list(read_flv_file(second, strict=False))
+        assert tags[0].tag_type == TagType.SCRIPT_DATA
+        first_video = next(tag for tag in tags if tag.tag_type == TagType.VIDEO)
+        assert first_video.data[0] >> 4 == 1, "a keyframe"
+        assert first_video.data[1] == 0, "the AVC sequence header"
+    finally:
+        relay.stop()
