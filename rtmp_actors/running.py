@@ -12,11 +12,11 @@ import signal
 import threading
 from collections.abc import Callable
 from types import FrameType
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 import pykka
 
-__all__ = ["STOP_SIGNALS", "Servable", "serve_forever"]
+__all__ = ["STOP_SIGNALS", "Endable", "Servable", "serve_forever"]
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +38,18 @@ class Servable(Protocol):
         """Stop serving, giving open sessions up to ``timeout`` seconds to close."""
 
 
+@runtime_checkable
+class Endable(Protocol):
+    """A server that can end by itself (its supervision tree gave up), and says so.
+
+    :func:`serve_forever` returns when it does, instead of waiting for a signal with
+    nothing left to serve.
+    """
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait until the server has stopped or given up; False on timeout."""
+
+
 _S = TypeVar("_S", bound=Servable)
 
 
@@ -49,14 +61,16 @@ def serve_forever(
     stopping: Callable[[], object] | None = None,
     stop: threading.Event | None = None,
     stop_all_actors: bool = True,
-) -> None:
+) -> bool:
     """Start ``server``, serve until SIGINT or SIGTERM (or ``stop`` is set), then stop it.
 
     On the main thread, handlers for SIGINT and SIGTERM are installed before the server
     starts (a signal that comes while it starts stops it as soon as it has started) and the
     previous handlers are put back once the server has stopped. Elsewhere no handler is
     installed (Python allows them only on the main thread), so ``stop`` is required there.
-    The wait is on an event, not a polling loop.
+    The wait is on an event, not a polling loop. A server that can end by itself
+    (:class:`Endable`, as both servers are) ends the wait when it does, and the function
+    returns False: the caller decides how to say so (``rtmp-actors serve`` exits with 1).
 
     Args:
         server: What to run: its ``start()`` is called, then ``stop(stop_timeout)``.
@@ -68,6 +82,9 @@ def serve_forever(
             default a new one, set only by the signals.
         stop_all_actors: Once the server has stopped (or failed to start), stop every pykka
             actor still running in the process, so that none keeps it alive.
+
+    Returns:
+        True if a signal or ``stop`` ended the wait, False if the server ended by itself.
 
     Raises:
         ValueError: If called off the main thread without ``stop``.
@@ -88,23 +105,50 @@ def serve_forever(
         threading.Thread(target=event.set, name="serve-forever-signal").start()
 
     previous: dict[signal.Signals, Any] = {}
+    ended_by_itself = threading.Event()
+    watcher: threading.Thread | None = None
     try:
         if on_main_thread:
             for signum in STOP_SIGNALS:
                 previous[signum] = signal.signal(signum, on_signal)
         server.start()
+        endable: object = server  # mypy cannot narrow the type variable itself
+        if isinstance(endable, Endable):
+            watcher = _watch_for_end(endable, event, ended_by_itself)
         try:
             if ready is not None:
                 ready(server)
             event.wait()
-            logger.debug("stopping %r", server)
+            if ended_by_itself.is_set():
+                logger.error("%r ended by itself; see above why", server)
+            else:
+                logger.debug("stopping %r", server)
             if stopping is not None:
                 stopping()
         finally:
             server.stop(stop_timeout)
+            if watcher is not None:
+                watcher.join(stop_timeout)
     finally:
         if stop_all_actors:
             pykka.ActorRegistry.stop_all()
         for signum, handler in previous.items():
             # None: the handler was not set from Python; the default is the nearest.
             signal.signal(signum, signal.SIG_DFL if handler is None else handler)
+    return not ended_by_itself.is_set()
+
+
+def _watch_for_end(
+    server: Endable, stop: threading.Event, ended_by_itself: threading.Event
+) -> threading.Thread:
+    """A thread that ends the wait when ``server`` ends, whoever ended it."""
+
+    def watch() -> None:
+        server.wait()
+        if not stop.is_set():  # not the stop we are about to make
+            ended_by_itself.set()
+        stop.set()
+
+    watcher = threading.Thread(target=watch, name="serve-forever-watch", daemon=True)
+    watcher.start()
+    return watcher

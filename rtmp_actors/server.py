@@ -32,7 +32,7 @@ import pykka
 
 from rtmp_actors.actors.actor_handle import ActorHandle
 from rtmp_actors.actors.connection_unit import ConnectionUnit
-from rtmp_actors.actors.monitoring import MonitoredActor
+from rtmp_actors.actors.monitoring import ExitNotice, ExitReason, MonitoredActor, monitor
 from rtmp_actors.actors.protocol_handler import FlowControl
 from rtmp_actors.actors.server_session import ServerSessionActor
 from rtmp_actors.actors.supervisor import (
@@ -284,6 +284,7 @@ class RtmpServer:
         self._units = self._table.units  # the open connections (read under the table's lock)
         self._address: tuple[str, int] | None = None
         self._tree: pykka.ActorRef[Any] | None = None
+        self._ended = threading.Event()
         self.connections: ChildHandle[ConnectionsSupervisor] = ChildHandle("connections")
         self.listener: ChildHandle[Acceptor] = ChildHandle("listener")
 
@@ -312,8 +313,19 @@ class RtmpServer:
                 handle=self.listener,
             ),
         ]
+        self._ended.clear()
         ref: pykka.ActorRef[Any] = _ServerTree.start(self, children)
+        monitor(ref, self._tree_exited)
         return ref
+
+    def _tree_exited(self, notice: ExitNotice) -> None:
+        if notice.reason is not ExitReason.NORMAL:
+            logger.error("the RTMP server gave up: %s", notice)
+        self._ended.set()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait until the server has stopped or given up; False on timeout."""
+        return self._ended.wait(timeout)
 
     def share_loop(self, loop: IoLoop) -> None:
         """Run on ``loop`` from the next start on (its owner starts and stops it)."""

@@ -206,3 +206,36 @@ def test_actors_left_running_are_stopped_unless_asked_not_to(stop_all_actors: bo
     serve_forever(FakeServer(), ready=ready, stop_all_actors=stop_all_actors)
     [actor] = left
     assert actor.is_alive() is not stop_all_actors
+
+
+class EndingServer(FakeServer):
+    """A server that can end by itself (as a supervision tree that gives up does)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.ended = threading.Event()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        return self.ended.wait(timeout)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        super().stop(timeout)
+        self.ended.set()
+
+
+def test_a_server_that_ends_by_itself_ends_the_wait_and_says_so() -> None:
+    server = EndingServer()
+    stopping: list[str] = []
+    assert not serve_forever(
+        server, ready=lambda s: s.ended.set(), stopping=lambda: stopping.append("stopping")
+    )
+    assert server.calls == ["start", ("stop", 10.0)]  # stopped all the same, to clean up
+    assert stopping == ["stopping"]
+    assert_handlers_restored()
+
+
+def test_a_signal_stopping_an_endable_server_is_not_taken_for_its_end() -> None:
+    server = EndingServer()
+    assert serve_forever(server, ready=lambda _s: deliver(signal.SIGTERM))
+    assert server.calls == ["start", ("stop", 10.0)]
+    assert not [t for t in threading.enumerate() if t.name == "serve-forever-watch"]

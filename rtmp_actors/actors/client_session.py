@@ -16,9 +16,12 @@ __all__ = ["ClientSessionActor"]
 class ClientSessionActor(SessionActor):
     """One client connection's session logic; answers come back as events.
 
-    Every method is meant to be called through a proxy without waiting on the result (or from
-    outside the actor system with ``.get(timeout=...)``). Calls for streams that are not
-    active are ignored, never fatal.
+    Every method is meant to be told through an
+    :class:`~rtmp_actors.actors.actor_handle.ActorHandle`
+    (``handle.tell(ClientSessionActor.request_publish, "key")``), or asked from outside the
+    actor system with a timeout. A call the session cannot honour (a stream that is not
+    active, a value AMF cannot carry) is logged at ERROR and refused; the connection goes on.
+    Only a peer's protocol error or a failing part of the connection ends it.
     """
 
     def request_connection(

@@ -33,9 +33,13 @@ logger = logging.getLogger(__name__)
 class ServerSessionActor(SessionActor, PublisherSession, PlayerSession):
     """One server connection's session logic; the event receiver decides on its requests.
 
-    Every method is meant to be called through a proxy without waiting on the result (or from
-    outside the actor system with ``.get(timeout=...)``). Calls about streams that are not in
-    the right state are ignored, never fatal.
+    Every method is meant to be told through an
+    :class:`~rtmp_actors.actors.actor_handle.ActorHandle`
+    (``handle.tell(ServerSessionActor.accept_request, request_id)``), or asked from outside
+    the actor system with a timeout. A call the session cannot honour (a request that does
+    not exist, a stream in the wrong state, a value AMF cannot carry) is logged at ERROR and
+    refused; the connection goes on. Only a peer's protocol error or a failing part of the
+    connection (its event receiver, say) ends it.
 
     Besides the event receiver, two kinds of peers may be attached to single streams: a
     :class:`~behaviours.MediaReceiver` takes a publishing stream's media straight from here

@@ -12,8 +12,9 @@ Theory of operation:
   it stop knows. A link that crashes (an exception in its own code: ``ExitReason.FAILED``)
   is logged at ERROR with its stream and URL and, if its stream still needs it, replaced
   after a delay from a :class:`~rtmp_actors.relay.upstream.Backoff` kept per slot: doubling
-  with each crash, reset when a link of the slot is accepted upstream (the link tells
-  ``link_accepted``), forgotten when the stream no longer needs links.
+  with each crash, reset when a link of the slot was accepted upstream (the link tells
+  ``link_accepted``) at least ``LinkSettings.stable_after`` seconds before it crashed,
+  forgotten when the stream no longer needs links.
 * The relay itself is a permanent child of the relay server's supervisor, and its links
   outlive its crashes: they are kept in a :class:`LinkTable` that the next incarnation
   adopts (monitoring them again), and they reach the relay through a handle that follows
@@ -193,10 +194,13 @@ class _LinkManager(StreamObserver, _LinkOwner, Generic[_LinkT]):
     # --- From the links and their monitors --------------------------------------------------
 
     def link_accepted(self, app: str, key: str, urn: str) -> None:
-        """A link was accepted upstream: the next crash of its slot waits the least again."""
+        """A link was accepted upstream: if it lasts, its slot's restarts wait the least again."""
         for index, ref in self._links.get((app, key), {}).items():
-            if ref.actor_urn == urn:
-                self._crashes.pop((app, key, index), None)
+            if (
+                ref.actor_urn == urn
+                and (crashes := self._crashes.get((app, key, index))) is not None
+            ):
+                crashes.succeeded()
 
     def link_exited(self, app: str, key: str, index: int, notice: ExitNotice) -> None:
         """A link this relay started exited (its monitor tells this)."""

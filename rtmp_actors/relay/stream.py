@@ -53,7 +53,7 @@ from behaviours.stream_peers import (
 )
 from rtmp_actors.actors.actor_handle import ActorHandle
 from rtmp_actors.actors.media_sink import MediaSink
-from rtmp_actors.actors.monitoring import MonitoredActor
+from rtmp_actors.actors.monitoring import ExitNotice, MonitoredActor, monitor
 from rtmp_actors.actors.when_idle import WhenIdle
 from rtmp_actors.protocol.amf import EcmaArray
 from rtmp_actors.protocol.commands import NetStreamCode
@@ -288,18 +288,30 @@ class LiveStream(MonitoredActor, MediaReceiver, MediaWriter):
         self._start_publishing(request)
 
     def _start_publishing(self, request: PublishRequest) -> None:
-        self._publisher = request
-        self._cache.clear()
-        self._publishing_since = self._clock()
-        self._last_media = self._publishing_since
-        self._rate = RateMeter(self._publishing_since)
-        with contextlib.suppress(pykka.ActorDeadError):
+        try:
             # Routed and bound before the accept: media only starts after it.
             request.session.tell(PublisherSession.route_media, request.stream_id, self._me)
             request.receiver.tell(
                 PublisherReceiver.bind_publisher, self.actor_ref, request.stream_id
             )
             request.session.tell(PublisherSession.accept_request, request.request_id)
+        except pykka.ActorDeadError:
+            # Gone between asking and being accepted: nobody would ever say it left.
+            logger.info(
+                "%s/%s: publisher %s is gone before being accepted",
+                self.app,
+                self.key,
+                request.connection_id,
+                extra={"connection_id": request.connection_id},
+            )
+            self._maybe_idle()
+            return
+        self._publisher = request
+        self._cache.clear()
+        self._publishing_since = self._clock()
+        self._last_media = self._publishing_since
+        self._rate = RateMeter(self._publishing_since)
+        self._watch_publisher(request)
         for player in list(self._players.values()):
             self._notify(player, PlayerNotice.PUBLISHED)
             player.require_keyframe()  # a new publication: nothing before it is decodable
@@ -438,6 +450,35 @@ class LiveStream(MonitoredActor, MediaReceiver, MediaWriter):
             self.key,
             connection_id,
             extra={"connection_id": connection_id},
+        )
+        self._end_publishing(notify=True)
+        self._maybe_idle()
+
+    def _watch_publisher(self, request: PublishRequest) -> None:
+        """Notice a publisher that dies without saying so (a crashed session or pull link)."""
+        ref = request.session.actor_ref
+        if not issubclass(ref.actor_class, MonitoredActor):
+            return  # a test double: it says when it leaves
+
+        def exited(_notice: ExitNotice) -> None:
+            with contextlib.suppress(pykka.ActorDeadError):
+                self._me.tell(LiveStream.publisher_exited, request)
+
+        monitor(ref, exited)
+
+    def publisher_exited(self, request: PublishRequest) -> None:
+        """The publisher's actor has exited; end its publication if it is still the current one.
+
+        Its receiver normally says so first (``publisher_left``), and then this does nothing.
+        """
+        if self._publisher is not request:
+            return
+        logger.info(
+            "%s/%s: publisher %s exited without unpublishing",
+            self.app,
+            self.key,
+            request.connection_id,
+            extra={"connection_id": request.connection_id},
         )
         self._end_publishing(notify=True)
         self._maybe_idle()

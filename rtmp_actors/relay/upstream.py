@@ -9,7 +9,8 @@ Theory of operation:
   connection the link has given up are ignored.
 * A link that loses its upstream (refused, unreachable, dropped) tries again after a delay
   that starts at ``LinkSettings.initial_backoff`` and doubles up to ``max_backoff``; an
-  accepted publish (push) or play (pull) resets it, and the link tells the relay that started
+  accepted publish (push) or play (pull) that lasts ``stable_after`` seconds resets it (one
+  that is dropped sooner keeps the delays growing), and the link tells the relay that started
   it (its :class:`_LinkOwner`), which restarts the link if it crashes (see
   :mod:`rtmp_actors.relay.link_manager`).
 
@@ -26,6 +27,7 @@ import enum
 import fnmatch
 import itertools
 import logging
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Concatenate, ParamSpec, Self, TypeVar
@@ -96,6 +98,8 @@ class LinkSettings:
         initial_backoff: Seconds before the first reconnection attempt (or restart of a
             crashed link).
         max_backoff: The delay doubles after each failure up to this many seconds.
+        stable_after: Seconds an accepted link must keep going for the delays to start over
+            (for reconnections, and for restarts of a crashed link).
         pull_linger: Seconds a pull link stays connected after its last player left.
         max_cache_bytes: Most bytes of the current GOP a link keeps for a (re)start.
         connect_timeout: Seconds for the TCP connection to the upstream.
@@ -107,6 +111,7 @@ class LinkSettings:
 
     initial_backoff: float = 1.0
     max_backoff: float = 30.0
+    stable_after: float = 10.0
     pull_linger: float = 5.0
     max_cache_bytes: int = 8 * 1024 * 1024
     connect_timeout: float = 10.0
@@ -116,7 +121,7 @@ class LinkSettings:
 
     def backoff(self) -> Backoff:
         """A new :class:`Backoff` with these delays."""
-        return Backoff(self.initial_backoff, self.max_backoff)
+        return Backoff(self.initial_backoff, self.max_backoff, self.stable_after)
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,30 +192,58 @@ class LinkTarget:
 
 
 class Backoff:
-    """Reconnection delays: ``initial``, doubling up to ``maximum``; :meth:`reset` on success.
+    """Reconnection delays: ``initial``, doubling up to ``maximum``, reset after a stable run.
+
+    A success (:meth:`succeeded`) resets the delays only if it lasts: the next failure after
+    it waits ``initial`` again if at least ``stable_after`` seconds have passed since the
+    success, and keeps doubling otherwise. So an upstream that accepts and drops at once is
+    not hammered at the initial delay forever.
 
     Args:
         initial: The first delay, seconds.
         maximum: The largest delay, seconds.
+        stable_after: Seconds a success must last to reset the delays (0: any success does).
+        clock: Seconds, monotonic.
     """
 
-    def __init__(self, initial: float = 1.0, maximum: float = 30.0) -> None:
+    def __init__(
+        self,
+        initial: float = 1.0,
+        maximum: float = 30.0,
+        stable_after: float = 0.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         if not 0 < initial <= maximum:
             msg = f"backoff needs 0 < initial <= maximum, got {initial} and {maximum}"
             raise ValueError(msg)
+        if stable_after < 0:
+            msg = f"backoff needs stable_after >= 0, got {stable_after}"
+            raise ValueError(msg)
         self._initial = initial
         self._maximum = maximum
+        self._stable_after = stable_after
+        self._clock = clock
         self._next = initial
+        self._succeeded_at: float | None = None
 
     def next_delay(self) -> float:
-        """The delay before the next attempt (and double it for the one after)."""
+        """A failure: the delay before the next attempt (doubled for the one after)."""
+        if self._succeeded_at is not None:
+            if self._clock() - self._succeeded_at >= self._stable_after:
+                self._next = self._initial
+            self._succeeded_at = None
         delay = self._next
         self._next = min(self._next * 2, self._maximum)
         return delay
 
+    def succeeded(self) -> None:
+        """An attempt succeeded: if it lasts ``stable_after``, the delays start over."""
+        self._succeeded_at = self._clock()
+
     def reset(self) -> None:
-        """An attempt succeeded: start again from the initial delay."""
+        """Start again from the initial delay now, however long the last success lasted."""
         self._next = self._initial
+        self._succeeded_at = None
 
 
 # --- The upstream connection every link has ------------------------------------------------------
@@ -344,14 +377,15 @@ class _UpstreamLink(MonitoredActor):
     ) -> bool:
         """The upstream answered the publish or play; whether it accepted.
 
-        Accepted: the link is active, its backoff starts over, and its relay is told.
+        Accepted: the link is active, its backoff starts over once it has lasted (see
+        :class:`Backoff`), and its relay is told.
         Refused: the link fails (and tries again later).
         """
         if not answer.was_accepted:
             self._failed(f"{doing} refused: {answer.response_text}")
             return False
         self._phase = _Phase.ACTIVE
-        self._backoff.reset()
+        self._backoff.succeeded()
         logger.info("%s: %s", self.link_name, done)
         if self._manager is not None:
             with contextlib.suppress(pykka.ActorDeadError):

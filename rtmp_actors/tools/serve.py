@@ -140,7 +140,7 @@ def _run(args: argparse.Namespace) -> int:
         logger.info("relay listening on rtmp://%s:%s/<app>/<stream key>", host, port)
 
     try:
-        serve_forever(
+        stopped_by_signal = serve_forever(
             relay,
             ready=ready,
             stopping=lambda: logger.info("stopping: closing every session"),
@@ -152,5 +152,8 @@ def _run(args: argparse.Namespace) -> int:
         if config.http_port is not None:
             where += f" (RTMP) or {config.http_host}:{config.http_port} (HTTP)"
         print(f"serve: cannot listen on {where}: {error}", file=sys.stderr)
+        return 1
+    if not stopped_by_signal:
+        print("serve: the relay gave up (its log says which part failed and why)", file=sys.stderr)
         return 1
     return 0

@@ -172,6 +172,21 @@ def test_backoff_doubles_up_to_the_maximum_and_resets() -> None:
     assert backoff.next_delay() == 1
 
 
+def test_backoff_starts_over_only_after_a_success_that_lasted() -> None:
+    now = [0.0]
+    backoff = Backoff(1.0, 30.0, stable_after=10.0, clock=lambda: now[0])
+    assert [backoff.next_delay() for _ in range(3)] == [1, 2, 4]
+    backoff.succeeded()
+    now[0] += 9.0  # dropped before it was stable: the delays keep growing
+    assert backoff.next_delay() == 8
+    backoff.succeeded()
+    now[0] += 10.0  # stable: the next failure waits the least again
+    assert [backoff.next_delay() for _ in range(2)] == [1, 2]
+    assert backoff.next_delay() == 4  # a success counts once, for the failure after it
+    with pytest.raises(ValueError, match="stable_after"):
+        Backoff(1.0, 30.0, stable_after=-1.0)
+
+
 class ManualTimers:
     """A scheduler whose timers fire only when the test says so; it records the delays."""
 
@@ -203,7 +218,8 @@ def test_a_link_retries_with_exponential_backoff_reset_on_success(servers: Serve
     accepted: queue.Queue[tuple[str, str, str]] = queue.Queue()
     owner: ActorHandle[Owner] = ActorHandle(Owner.start(accepted))
     target = LinkTarget.parse(f"rtmp://127.0.0.1:{port}/live")
-    link = PushLink.start(target, "live", "cam", LinkSettings(), timers, manager=owner)
+    settings = LinkSettings(stable_after=0.0)  # any acceptance counts as lasting
+    link = PushLink.start(target, "live", "cam", settings, timers, manager=owner)
     delays = []
     for _ in range(7):
         delay, retry = timers.next()  # armed after each refused connection

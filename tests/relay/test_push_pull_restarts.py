@@ -13,6 +13,7 @@ import logging
 import queue
 import socket
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 import pykka
@@ -154,7 +155,8 @@ def test_repeated_crashes_double_the_backoff_until_a_link_is_accepted(
     silent_url: str, errors: _Records, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     timers = ManualTimers()
-    relay = PushRelay.start([silent_url], SETTINGS, timers)
+    settings = replace(SETTINGS, stable_after=0.0)  # any acceptance counts as lasting
+    relay = PushRelay.start([silent_url], settings, timers)
     relay.proxy().stream_published("live", "cam")
     make_crash(monkeypatch, PushLink, "metadata")
     delays: list[float] = []
@@ -173,8 +175,29 @@ def test_repeated_crashes_double_the_backoff_until_a_link_is_accepted(
     relay.proxy().stream_metadata("live", "cam", {"n": "again"})
     crashed(link)
     delay, _ = timers.next()
-    assert delay == SETTINGS.initial_backoff
+    assert delay == settings.initial_backoff
     assert errors.records.qsize() == 6
+
+
+def test_a_link_that_crashes_soon_after_being_accepted_keeps_backing_off(
+    silent_url: str, errors: _Records, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    timers = ManualTimers()
+    settings = replace(SETTINGS, stable_after=3600.0)  # no acceptance in this test lasts
+    relay = PushRelay.start([silent_url], settings, timers)
+    relay.proxy().stream_published("live", "cam")
+    make_crash(monkeypatch, PushLink, "metadata")
+    delays: list[float] = []
+    for _ in range(3):
+        link = only_link(relay)
+        relay.proxy().link_accepted("live", "cam", link.actor_urn)  # accepted, then crashes
+        relay.proxy().stream_metadata("live", "cam", {"n": len(delays)})
+        crashed(link)
+        delay, restart = timers.next()
+        delays.append(delay)
+        restart()
+    assert delays == [1, 2, 4]
+    assert errors.records.qsize() == 3
 
 
 # --- Pull -----------------------------------------------------------------------------------------

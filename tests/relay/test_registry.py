@@ -146,6 +146,38 @@ def test_an_idle_report_for_an_unknown_stream_is_ignored() -> None:
     assert streams_of(registry) == [stream]
 
 
+def test_a_publisher_that_dies_without_unpublishing_frees_the_key_at_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    registry = start_registry()
+    encoder = Peer.start("encoder")
+    registry.tell(StreamRegistry.publish_requested, encoder.publish("key"))
+    encoder.published_to()
+    # Its session dies and its receiver never says it left (a crashed pull link, say).
+    with caplog.at_level(logging.INFO, logger="rtmp_actors.relay.stream"):
+        encoder.session.actor_ref.stop(timeout=TIMEOUT)
+        again = Peer.start("encoder-again")
+        registry.tell(StreamRegistry.publish_requested, again.publish("key"))
+        again.published_to()  # accepted (by this stream or, once it retired, a fresh one)
+    assert again.session_calls.names().count("reject_request") == 0
+    assert "publisher encoder exited without unpublishing" in caplog.text
+
+
+def test_a_publisher_that_is_gone_before_being_accepted_does_not_hold_the_key(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    registry = start_registry()
+    gone = Peer.start("gone")
+    gone.session.actor_ref.stop(timeout=TIMEOUT)
+    with caplog.at_level(logging.INFO, logger="rtmp_actors.relay.stream"):
+        registry.tell(StreamRegistry.publish_requested, gone.publish("key"))
+        encoder = Peer.start("encoder")
+        registry.tell(StreamRegistry.publish_requested, encoder.publish("key"))
+        encoder.published_to()
+    assert "publisher gone is gone before being accepted" in caplog.text
+    assert encoder.session_calls.names().count("reject_request") == 0
+
+
 def test_a_failed_stream_is_forgotten_logged_and_replaced_by_a_fresh_one(
     caplog: pytest.LogCaptureFixture,
 ) -> None:

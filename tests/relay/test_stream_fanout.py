@@ -46,8 +46,16 @@ def audio(i: int) -> bytes:
     return b"\xaf\x01" + bytes([i]) * 8
 
 
+class _NotAnActor:
+    """What :attr:`_Calls.actor_ref` is: a ref of something that cannot be monitored."""
+
+    actor_class = object
+
+
 class _Calls:
     """Stands for an :class:`ActorHandle`: records ``tell(Class.method, *args)`` calls."""
+
+    actor_ref = _NotAnActor()  # the stream watches its publisher only if it can be monitored
 
     def __init__(self) -> None:
         self.calls: queue.Queue[tuple[str, tuple[Any, ...]]] = queue.Queue()

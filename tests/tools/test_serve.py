@@ -26,12 +26,18 @@ from typing import Any
 
 import pytest
 
+from rtmp_actors import cli
+from rtmp_actors.actors.actor_handle import ActorHandle
 from rtmp_actors.actors.client_session import ClientSessionActor
+from rtmp_actors.actors.monitoring import MonitoredActor
+from rtmp_actors.actors.supervisor import ChildSpec
 from rtmp_actors.client import RtmpClient
 from rtmp_actors.media.flv import TagType, read_flv_file
 from rtmp_actors.protocol.amf import decode_values
+from rtmp_actors.relay.server import RelayServer
 from rtmp_actors.session import client_events as client
 from rtmp_actors.session.events import Disconnected, MediaType
+from rtmp_actors.tools import serve as serve_tool
 from rtmp_actors.tools.serve import JsonLogFormatter
 from tests.actors.harness import EventLog
 from tests.nginx_rtmp import free_port
@@ -224,6 +230,36 @@ def test_sigterm_without_sessions_exits_0_promptly() -> None:
     with serve("--port", "0") as relay:
         assert relay.port != 0
         assert relay.terminate() < 3.0
+
+
+class _Doomed(MonitoredActor):
+    """A relay child with a bug: every incarnation fails on its first message."""
+
+    def on_start(self) -> None:
+        ActorHandle[_Doomed](self.actor_ref).tell(_Doomed.explode)
+
+    def explode(self) -> None:
+        msg = "injected bug in a relay child"
+        raise RuntimeError(msg)
+
+
+class _RelayWithABug(RelayServer):
+    def _children(self) -> list[ChildSpec]:
+        return [*super()._children(), ChildSpec("doomed", _Doomed.start)]
+
+
+def test_serve_exits_1_when_the_relay_gives_up(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    monkeypatch.setattr(serve_tool, "RelayServer", _RelayWithABug)
+    with caplog.at_level(logging.ERROR):
+        status = cli.main(["serve", "--port", "0"])  # returns with no signal: it gave up
+    assert status == 1
+    assert "the relay gave up" in capsys.readouterr().err
+    assert "child 'doomed'" in caplog.text
+    assert "injected bug in a relay child" in caplog.text
 
 
 # --- serve: JSON logs and the stats endpoint --------------------------------------------------
