@@ -30,6 +30,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the process exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # for commands that re-run themselves
     try:
         status: int = args.run(args)
     except BrokenPipeError:

@@ -194,7 +194,9 @@ class Acceptor(MonitoredActor):
     def __init__(self, server: RtmpServer, connections: ActorHandle[ConnectionsSupervisor]) -> None:
         super().__init__()
         self._connections = connections
-        self._listener: Listener = server.loop.listen(server.host, server.port, self._accepted)
+        self._listener: Listener = server.loop.listen(
+            server.host, server.port, self._accepted, reuse_port=server.reuse_port
+        )
         server.bound(self._listener.address)
 
     def _accepted(self, sock: socket.socket, address: tuple[str, int]) -> None:
@@ -256,6 +258,7 @@ class RtmpServer:
         ssl_context: Serve RTMPS with this context.
         max_connections: Connections beyond this are closed as soon as they are accepted.
         io_loop: Share an I/O loop; by default the server runs its own while it runs.
+        reuse_port: Listen with ``SO_REUSEPORT``, so that several processes share the port.
     """
 
     def __init__(
@@ -269,8 +272,10 @@ class RtmpServer:
         ssl_context: ssl.SSLContext | None = None,
         max_connections: int = 1000,
         io_loop: IoLoop | None = None,
+        reuse_port: bool = False,
     ) -> None:
         self.host = host
+        self.reuse_port = reuse_port
         self.port = port
         self.event_receiver_factory = event_receiver_factory
         self.config = config or ServerSessionConfig()

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian peers the test suite talks to: nginx with the RTMP module (an upstream
-# server), rtmpdump (a librtmp player) and Debian's FFmpeg 5.1 (an older FFmpeg, plus ffprobe).
+# server), rtmpdump (a librtmp player), Debian's FFmpeg 5.1 (an older FFmpeg, plus ffprobe) and
+# redis-server (the cluster's stream directory; tests start their own on a free port).
 # FFmpeg 9 itself comes from the imageio-ffmpeg package.
 set -euo pipefail
 
@@ -8,18 +9,20 @@ have_peers() {
     command -v rtmpdump >/dev/null 2>&1 \
         && command -v nginx >/dev/null 2>&1 \
         && compgen -G "/usr/lib/nginx/modules/ngx_rtmp_module.so" >/dev/null \
-        && [ -x /usr/bin/ffmpeg ] && [ -x /usr/bin/ffprobe ]
+        && [ -x /usr/bin/ffmpeg ] && [ -x /usr/bin/ffprobe ] \
+        && command -v redis-server >/dev/null 2>&1
 }
 
 if have_peers; then
     exit 0
 fi
 if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
-    echo "install-peers: need root and apt-get to install nginx, libnginx-mod-rtmp, rtmpdump and ffmpeg" >&2
+    echo "install-peers: need root and apt-get to install nginx, libnginx-mod-rtmp, rtmpdump, ffmpeg and redis-server" >&2
     # Tests that need these peers fail under CI=true and skip elsewhere.
     exit 0
 fi
-# Keep the package scripts from starting nginx on port 80 during installation.
+# Keep the package scripts from starting daemons (nginx on port 80, redis-server on 6379)
+# during installation: tests start their own.
 policy=/usr/sbin/policy-rc.d
 created_policy=0
 if [ ! -e "$policy" ]; then
@@ -30,5 +33,6 @@ fi
 trap '[ "$created_policy" = 1 ] && rm -f "$policy"' EXIT
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
-apt-get install -y -qq --no-install-recommends nginx libnginx-mod-rtmp rtmpdump ffmpeg >/dev/null
+apt-get install -y -qq --no-install-recommends nginx libnginx-mod-rtmp rtmpdump ffmpeg \
+    redis-server >/dev/null
 have_peers

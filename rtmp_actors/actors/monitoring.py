@@ -36,6 +36,7 @@ fails loudly if they disappear, and the tests fail if their roles change.
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import logging
 import queue
@@ -52,7 +53,14 @@ from rtmp_actors.actors.when_idle import WhenIdle
 if TYPE_CHECKING:
     from types import TracebackType
 
-__all__ = ["ExitNotice", "ExitReason", "MonitorCallback", "MonitoredActor", "monitor"]
+__all__ = [
+    "ExitNotice",
+    "ExitReason",
+    "MonitorCallback",
+    "MonitoredActor",
+    "demonitor",
+    "monitor",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -127,6 +135,11 @@ class _Watch:
                 self._callbacks.append(callback)
             return self._notice
 
+    def remove(self, callback: MonitorCallback) -> None:
+        """Forget ``callback`` if it has not been called (or handed over to be called)."""
+        with self._lock, contextlib.suppress(ValueError):
+            self._callbacks.remove(callback)
+
     def record_failure(self, exception: BaseException | None) -> None:
         """Remember the first unhandled exception; later ones come from cleanup hooks."""
         with self._lock:
@@ -200,6 +213,19 @@ def monitor(ref: pykka.ActorRef[Any], callback: MonitorCallback) -> None:
     notice = _watch_of(ref).add(callback)
     if notice is not None:
         _call(callback, notice)
+
+
+def demonitor(ref: pykka.ActorRef[Any], callback: MonitorCallback) -> None:
+    """Undo :func:`monitor`: ``callback`` will not be called for this actor's exit.
+
+    For a watcher that stops caring before the actor exits (so callbacks do not pile up on
+    a long-lived actor). If the exit is already being reported, the callback may still run:
+    it must not mind a late call.
+    """
+    with _watches_lock:
+        watch = _watches.get(ref.actor_stopped)
+    if watch is not None:
+        watch.remove(callback)
 
 
 class MonitoredActor(pykka.ThreadingActor):

@@ -33,6 +33,14 @@ class RelayConfig:
         http_port: Serve JSON stats and Prometheus metrics on this port.
         push: Republish every stream to these ``rtmp://host/app`` URLs.
         pull: Fetch streams nobody publishes here from these ``rtmp://host/app`` URLs.
+        cluster: Join the cluster whose stream directory is at this URL
+            (``redis://host:port/db``; see :mod:`rtmp_actors.cluster`).
+        advertise: This relay's ``rtmp://host:port`` as the cluster's other nodes reach it
+            (default: the listening address, which must then not be a wildcard; with
+            ``cluster_port``, that listener's address).
+        cluster_port: Also listen on this port (0: any free one) of ``host`` for the
+            cluster's other nodes, and advertise it: for workers that share ``port``.
+        reuse_port: Listen on ``port`` with ``SO_REUSEPORT`` (``serve --workers``).
     """
 
     host: str = "127.0.0.1"
@@ -49,6 +57,10 @@ class RelayConfig:
     http_port: int | None = None
     push: tuple[str, ...] = ()
     pull: tuple[str, ...] = ()
+    cluster: str | None = None
+    advertise: str | None = None
+    cluster_port: int | None = None
+    reuse_port: bool = False
 
     @classmethod
     def from_toml(cls, path: str | Path) -> RelayConfig:

@@ -27,6 +27,7 @@ from rtmp_actors.media.metadata import StreamMetadata
 from rtmp_actors.relay.metrics import PROMETHEUS_CONTENT_TYPE, RelaySnapshot, render_prometheus
 
 if TYPE_CHECKING:
+    from rtmp_actors.cluster.node import ClusterView
     from rtmp_actors.relay.server import RelayServer
     from rtmp_actors.relay.stream import StreamStats
 
@@ -62,6 +63,7 @@ def take_snapshot(relay: RelayServer, timeout: float = 2.0) -> RelaySnapshot:
         pykka.Timeout: If the registry does not answer in time.
     """
     streams = relay.stream_stats(timeout)
+    cluster = relay.cluster_view(timeout)
     server = relay.rtmp_server
     bytes_in, bytes_out = server.byte_totals()
     return RelaySnapshot(
@@ -73,6 +75,7 @@ def take_snapshot(relay: RelayServer, timeout: float = 2.0) -> RelaySnapshot:
         streams=tuple(sorted(streams, key=lambda s: (s.app, s.key))),
         monotonic=time.monotonic(),
         wall=time.time(),
+        cluster=cluster,
     )
 
 
@@ -94,6 +97,8 @@ def metadata_summary(metadata: Mapping[str, Any] | None) -> dict[str, Any] | Non
 def _stream_document(stats: StreamStats, snapshot: RelaySnapshot) -> dict[str, Any]:
     since = stats.publishing_since
     age = None if since is None else max(0.0, snapshot.monotonic - since)
+    cluster = snapshot.cluster
+    origin = {} if cluster is None else {"origin": cluster.origins.get((stats.app, stats.key))}
     return {
         "app": stats.app,
         "key": stats.key,
@@ -105,6 +110,7 @@ def _stream_document(stats: StreamStats, snapshot: RelaySnapshot) -> dict[str, A
         "publishing_since": None if age is None else round(snapshot.wall - age, 3),
         "publishing_seconds": None if age is None else round(age, 3),
         "metadata": metadata_summary(stats.metadata),
+        **origin,
     }
 
 
@@ -122,6 +128,20 @@ def stats_document(snapshot: RelaySnapshot) -> dict[str, Any]:
             "bytes_out": snapshot.bytes_out,
         },
         "streams": [_stream_document(s, snapshot) for s in snapshot.streams],
+        **({} if snapshot.cluster is None else {"cluster": _cluster_document(snapshot.cluster)}),
+    }
+
+
+def _cluster_document(cluster: ClusterView) -> dict[str, Any]:
+    return {
+        "node": cluster.node_id,
+        "advertise": cluster.advertise,
+        "directory": cluster.directory,
+        "directory_reachable": cluster.reachable,
+        "nodes": [
+            {"node": n.node_id, "url": n.url, "streams": n.streams, "players": n.players}
+            for n in cluster.nodes
+        ],
     }
 
 

@@ -70,6 +70,8 @@ class RelayLinks:
         scheduler: ``scheduler(delay, callback)`` (the relay's I/O loop's ``call_later``).
         io_loop: The loop for upstream connections (the relay's).
         settings: Link behaviour.
+        pull_on_demand: Run a pull relay even without pull URLs (a cluster node tells it
+            where streams are published).
 
     Raises:
         ValueError: If a URL is not a valid push or pull URL.
@@ -83,7 +85,9 @@ class RelayLinks:
         scheduler: Scheduler,
         io_loop: IoLoop | None = None,
         settings: LinkSettings | None = None,
+        pull_on_demand: bool = False,
     ) -> None:
+        self._origin_only = pull_on_demand  # in a cluster: pushed once, by the origin
         self._push_targets = [LinkTarget.parse(url) for url in push]
         self._pull_sources = [LinkTarget.parse(url) for url in pull]
         self._settings = settings or LinkSettings()
@@ -93,7 +97,7 @@ class RelayLinks:
             ChildHandle("push-relay") if self._push_targets else None
         )
         self.pull: ChildHandle[PullRelay] | None = (
-            ChildHandle("pull-relay") if self._pull_sources else None
+            ChildHandle("pull-relay") if self._pull_sources or pull_on_demand else None
         )
 
     @property
@@ -118,6 +122,7 @@ class RelayLinks:
                     registry,
                     table=push_links,
                     owner=push,
+                    origin_only=self._origin_only,
                 )
                 return bind_observer(ref, push, registry)
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from rtmp_actors.cluster.node import ClusterView
     from rtmp_actors.relay.stream import StreamStats
 
 __all__ = [
@@ -90,6 +91,8 @@ class RelaySnapshot:
         streams: Every live stream, sorted by (app, key).
         monotonic: ``time.monotonic()`` when the snapshot was taken.
         wall: ``time.time()`` at the same moment (to date ``publishing_since``).
+        cluster: The node's view of its cluster (None outside a cluster, or if the node
+            did not answer in time).
     """
 
     uptime: float
@@ -100,6 +103,7 @@ class RelaySnapshot:
     streams: tuple[StreamStats, ...]
     monotonic: float
     wall: float
+    cluster: ClusterView | None = None
 
 
 def escape_label_value(value: str) -> str:
@@ -167,6 +171,16 @@ def render_prometheus(snapshot: RelaySnapshot) -> str:
          "Audio and video payload rate over the last few seconds, in kilobits per second.",
          per_stream(lambda s: s.bitrate_kbps)),
     ]  # fmt: skip
+    cluster = snapshot.cluster
+    if cluster is not None:
+        families += [
+            ("rtmp_actors_cluster_nodes", "gauge", "Live nodes in the cluster, this one included.",
+             [({}, len(cluster.nodes))]),
+            ("rtmp_actors_cluster_directory_up", "gauge",
+             "1 while the cluster directory answers.", [({}, int(cluster.reachable))]),
+            ("rtmp_actors_cluster_node_players", "gauge", "Players of each node, as registered.",
+             [({"node": n.node_id}, n.players) for n in cluster.nodes]),
+        ]  # fmt: skip
     lines: list[str] = []
     for name, kind, help_text, samples in families:
         lines.extend(_family(name, kind, help_text, samples))

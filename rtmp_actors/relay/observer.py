@@ -56,6 +56,14 @@ class StreamObserver(MonitoredActor):
     def stream_published(self, app: str, key: str) -> None:
         """A publisher started publishing ``app/key``."""
 
+    def stream_pulled_in(self, app: str, key: str) -> None:
+        """A pull link started publishing ``app/key`` here (the stream's origin is elsewhere).
+
+        By default the same as :meth:`stream_published`; an observer that acts only on a
+        stream's origin (a cluster's recorder or push relay) ignores it.
+        """
+        self.stream_published(app, key)
+
     def stream_metadata(self, app: str, key: str, metadata: Mapping[str, Any]) -> None:
         """The publisher sent ``onMetaData`` (an empty mapping clears it)."""
 
@@ -83,13 +91,16 @@ class StreamObserver(MonitoredActor):
     def stream_snapshot(self, snapshot: StreamSnapshot) -> None:
         """A running stream describes itself (asked for with ``describe_streams``).
 
-        By default this replays it: ``stream_published``, ``stream_metadata`` and
-        ``stream_media`` for the cached start of a published stream, then ``stream_wanted``
-        if it has players. Later changes arrive as the usual calls.
+        By default this replays it: ``stream_published`` (``stream_pulled_in`` for a pull),
+        ``stream_metadata`` and ``stream_media`` for the cached start of a published stream,
+        then ``stream_wanted`` if it has players. Later changes arrive as the usual calls.
         """
         app, key = snapshot.app, snapshot.key
         if snapshot.published:
-            self.stream_published(app, key)
+            if snapshot.pulled_from is None:
+                self.stream_published(app, key)
+            else:
+                self.stream_pulled_in(app, key)
             if snapshot.metadata:
                 self.stream_metadata(app, key, snapshot.metadata)
             for media_type, timestamp, data in snapshot.media:

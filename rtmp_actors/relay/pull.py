@@ -40,7 +40,7 @@ import pykka
 
 from behaviours.media_receiver import MediaReceiver
 from behaviours.stream_peers import PublisherReceiver, PublisherSession
-from rtmp_actors.actors.actor_handle import ActorHandle
+from rtmp_actors.actors.actor_handle import ActorHandle, tell
 from rtmp_actors.actors.client_session import ClientSessionActor
 from rtmp_actors.relay.gop_cache import GopCache
 from rtmp_actors.relay.link_manager import LinkTable, _LinkManager
@@ -93,6 +93,10 @@ class PullLink(_UpstreamLink, PublisherSession, PublisherReceiver):
         scheduler: ``scheduler(delay, callback)`` for reconnection and linger timers.
         io_loop: The loop for the upstream connection (default: the shared client loop).
         push_relay: Told which streams are pulled from where, so they are not pushed back.
+        hold: When the origin is lost (not when its stream ends), keep publishing locally,
+            silent, for up to ``LinkSettings.hold_timeout`` seconds, so that the players are
+            not told the stream ended: a cluster edge holds while the directory finds the
+            stream's new origin (:meth:`retarget`).
     """
 
     def __init__(
@@ -106,6 +110,8 @@ class PullLink(_UpstreamLink, PublisherSession, PublisherReceiver):
         scheduler: Scheduler,
         io_loop: IoLoop | None = None,
         push_relay: ActorHandle[PushRelay] | None = None,
+        *,
+        hold: bool = False,
     ) -> None:
         number = next(_link_ids)
         name = f"pull{number} {source.base.tc_url}/{key} -> {app}/{key}"
@@ -122,6 +128,10 @@ class PullLink(_UpstreamLink, PublisherSession, PublisherReceiver):
         self._requests = itertools.count(1)
         self._wanted = True
         self._linger: TimerHandle | None = None
+        self._number = number
+        # Hold the local publication through a lost origin (see retarget); for how long.
+        self._hold = hold
+        self._hold_timer: TimerHandle | None = None
 
     # --- Upstream ---------------------------------------------------------------------------
 
@@ -144,6 +154,7 @@ class PullLink(_UpstreamLink, PublisherSession, PublisherReceiver):
 
     def _on_audio_video_data_received(self, event: events.AudioVideoDataReceived) -> None:
         self._origin_live = True
+        self._end_hold()
         local = self._local
         if local is not None and local.accepted and local.stream is not None:
             local.stream.tell(
@@ -159,11 +170,64 @@ class PullLink(_UpstreamLink, PublisherSession, PublisherReceiver):
             self._publish_locally()
 
     def _on_stream_ended(self, event: events.StreamEnded) -> None:
+        if event.reason == "disconnected":
+            self._lost_upstream()  # the origin went away, not its stream: maybe hold
+            return
         logger.info("%s: the origin's stream ended (%s)", self.link_name, event.reason)
         self._leave_local()
 
     def _lost_upstream(self) -> None:
-        self._leave_local()
+        if not self._hold or self._local is None:
+            self._leave_local()
+            return
+        # Silent, not ended: the players wait for the origin's return or a new origin.
+        self._origin_live = False
+        self._cache.clear()
+        if self._hold_timer is None:
+            logger.info(
+                "%s: origin lost; holding the local stream for %g s",
+                self.link_name,
+                self._settings.hold_timeout,
+            )
+            self._hold_timer = _tell_later(
+                self._schedule, self._settings.hold_timeout, self._me, PullLink.hold_over
+            )
+
+    def hold_over(self) -> None:
+        """The hold timer fired: no origin came back in time; the players are told it ended."""
+        self._hold_timer = None
+        if not self._origin_live:
+            logger.info(
+                "%s: no origin within the hold time; leaving the local stream", self.link_name
+            )
+            self._leave_local()
+
+    def _end_hold(self) -> None:
+        if self._hold_timer is not None:
+            self._hold_timer.cancel()
+            self._hold_timer = None
+
+    def retarget(self, source: LinkTarget) -> None:
+        """Pull from ``source`` from now on (the stream moved), keeping the local publication.
+
+        The local players see a silence, then the new origin's codec configuration and GOP.
+        """
+        if source == self._source or self._phase is _Phase.FINISHING:
+            return
+        logger.info("%s: the stream moved to %s", self.link_name, source.base.tc_url)
+        self._source = source
+        self.url = source.url_for(self.key)
+        self.link_name = (
+            f"pull{self._number} {source.base.tc_url}/{self.key} -> {self.app}/{self.key}"
+        )
+        self._drop_client("the stream moved")
+        self._origin_live = False
+        self._cache.clear()
+        self._backoff.reset()
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._connect()
 
     def _should_retry(self) -> bool:
         return self._wanted
@@ -314,6 +378,7 @@ class PullLink(_UpstreamLink, PublisherSession, PublisherReceiver):
         """Leave the local stream, cancel timers, close the connection."""
         if self._linger is not None:
             self._linger.cancel()
+        self._end_hold()
         if self._local is not None and self._local.accepted:
             self._leave_local()
         super()._clean_up()
@@ -361,12 +426,39 @@ class PullRelay(_LinkManager[PullLink]):
         self._push_relay = push_relay
         self._wanted: set[StreamName] = set()
         self._published: set[StreamName] = set()
+        # Where the cluster says a stream is published (see set_cluster_source); before the
+        # static sources, since it is where the stream is now.
+        self._cluster_sources: dict[StreamName, LinkTarget] = {}
+
+    def set_cluster_source(self, app: str, key: str, source: LinkTarget | None) -> None:
+        """The cluster's directory says where ``app/key`` is published now (None: nowhere).
+
+        A link pulling it from somewhere else switches to ``source`` without leaving the
+        local stream (its players see a pause); otherwise a link starts if players want it.
+        """
+        name = (app, key)
+        if source is None:
+            # A running link keeps trying (and holding its players) until a new origin shows.
+            self._cluster_sources.pop(name, None)
+            return
+        if self._cluster_sources.get(name) == source:
+            return
+        self._cluster_sources[name] = source
+        link = self._link(app, key, 0)
+        if link is not None:
+            with contextlib.suppress(pykka.ActorDeadError):
+                tell(link, PullLink.retarget, source)
+            return
+        self._maybe_start(app, key)
 
     def set_registry(self, registry: ActorHandle[StreamRegistry]) -> None:
         """Publish pulled streams into this registry."""
         self._registry = registry
 
     def _source(self, app: str, key: str) -> LinkTarget | None:
+        cluster_source = self._cluster_sources.get((app, key))
+        if cluster_source is not None:
+            return cluster_source
         return next((s for s in self._sources if s.matches(app, key)), None)
 
     def _new_link(self, app: str, key: str, index: int) -> pykka.ActorRef[PullLink]:
@@ -384,6 +476,7 @@ class PullRelay(_LinkManager[PullLink]):
             self._schedule,
             self._io_loop,
             self._push_relay,
+            hold=(app, key) in self._cluster_sources,
         )
 
     def _describe(self, app: str, key: str, index: int) -> str:
@@ -446,6 +539,8 @@ class PullRelay(_LinkManager[PullLink]):
         if self._link(app, key, 0) != link:
             return
         del self._links[(app, key)]
+        if (app, key) not in self._wanted:
+            self._cluster_sources.pop((app, key), None)
         logger.debug("pull of %s/%s finished: %s", app, key, reason)
         _tell_later(
             self._schedule, self._settings.initial_backoff, self._me, PullRelay.recheck, app, key

@@ -144,6 +144,8 @@ class PushRelay(_LinkManager[PushLink]):
             (without it, the new link starts with what the stream sends next).
         table: Kept across restarts (see :class:`LinkTable`).
         owner: The handle the links use to reach the relay (see :class:`_LinkManager`).
+        origin_only: Push only streams published here by an encoder, not pulled ones (in a
+            cluster, each stream is pushed once, by its origin).
     """
 
     def __init__(
@@ -156,8 +158,10 @@ class PushRelay(_LinkManager[PushLink]):
         *,
         table: LinkTable[PushLink] | None = None,
         owner: ActorHandle[PushRelay] | None = None,
+        origin_only: bool = False,
     ) -> None:
         super().__init__(settings, scheduler, io_loop, table=table, owner=owner)
+        self._origin_only = origin_only
         self._targets = LinkTarget.parse_all(targets)
         self._registry = registry
         self._pulled: dict[StreamName, LinkTarget] = {}
@@ -216,6 +220,12 @@ class PushRelay(_LinkManager[PushLink]):
     def stream_published(self, app: str, key: str) -> None:
         self._finish_links((app, key), "the local stream restarted")
         self._start_links(app, key)
+
+    def stream_pulled_in(self, app: str, key: str) -> None:
+        if self._origin_only:
+            self._finish_links((app, key), "the stream is pulled from its origin")
+            return  # its origin pushes it
+        self.stream_published(app, key)
 
     def stream_metadata(self, app: str, key: str, metadata: Mapping[str, Any]) -> None:
         self._tell_links((app, key), PushLink.metadata, metadata)

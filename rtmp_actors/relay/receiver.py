@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import pykka
 
@@ -21,11 +21,13 @@ from rtmp_actors.relay.access import (
     AccessRequest,
     describe_refusal,
 )
-from rtmp_actors.relay.registry import StreamRegistry
+from rtmp_actors.relay.registry import PublishRoute, StreamRegistry
 from rtmp_actors.relay.stream import LiveStream, PlayRequest, PublishRequest
 from rtmp_actors.session import server_events as events
 
 __all__ = ["RelayReceiver"]
+
+_Route = TypeVar("_Route", StreamRegistry, PublishRoute)
 
 MAX_PENDING_CHECKS = 16
 """Publish/play requests of one connection waiting for the access controller."""
@@ -47,6 +49,8 @@ class RelayReceiver(EventReceiverActor, PublisherReceiver, PlayerReceiver, Acces
         registry: The stream registry (a handle that follows its restarts).
         access: An :class:`~rtmp_actors.relay.access.AccessController` to ask before routing
             a publish or play request (None: everything is allowed).
+        publish_route: Where publish requests go (default: the registry); a cluster node
+            claims the key in the cluster before handing the request to the registry.
     """
 
     def __init__(
@@ -54,8 +58,10 @@ class RelayReceiver(EventReceiverActor, PublisherReceiver, PlayerReceiver, Acces
         connection: ConnectionInfo,
         registry: ActorHandle[StreamRegistry],
         access: ActorHandle[AccessController] | None = None,
+        publish_route: ActorHandle[PublishRoute] | None = None,
     ) -> None:
         super().__init__()
+        self._publish_route: ActorHandle[PublishRoute] = publish_route or registry
         self._access = access
         self._addr = connection.peer_address[0] if connection.peer_address else ""
         self._tc_url = self._flash_ver = ""
@@ -156,7 +162,8 @@ class RelayReceiver(EventReceiverActor, PublisherReceiver, PlayerReceiver, Acces
     def _route_publish(self, event: events.PublishStreamRequested) -> None:
         self._to_registry(
             event,
-            StreamRegistry.publish_requested,
+            self._publish_route,
+            PublishRoute.publish_requested,
             PublishRequest(
                 self._connection_id,
                 self._session,
@@ -171,6 +178,7 @@ class RelayReceiver(EventReceiverActor, PublisherReceiver, PlayerReceiver, Acces
     def _route_play(self, event: events.PlayStreamRequested) -> None:
         self._to_registry(
             event,
+            self._registry,
             StreamRegistry.play_requested,
             PlayRequest(
                 self._connection_id,
@@ -186,11 +194,12 @@ class RelayReceiver(EventReceiverActor, PublisherReceiver, PlayerReceiver, Acces
     def _to_registry(
         self,
         event: events.PublishStreamRequested | events.PlayStreamRequested,
-        method: Callable[[StreamRegistry, Any], None],
+        route: ActorHandle[_Route],
+        method: Callable[[_Route, Any], None],
         request: PublishRequest | PlayRequest,
     ) -> None:
         try:
-            self._registry.tell(method, request)
+            route.tell(method, request)
         except pykka.ActorDeadError:  # restarting after a crash, or the relay is stopping
             self._refuse(event, "the stream registry is not running; try again")
 

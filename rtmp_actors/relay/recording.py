@@ -268,8 +268,11 @@ class StreamRecorder(StreamObserver):
         max_recordings: int = 1000,
         clock: Callable[[], float] = time.monotonic,
         now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+        *,
+        origin_only: bool = False,
     ) -> None:
         super().__init__()
+        self._origin_only = origin_only
         self.directory = Path(directory)
         self.directory.mkdir(parents=True, exist_ok=True)
         self._flush_interval = flush_interval
@@ -294,6 +297,13 @@ class StreamRecorder(StreamObserver):
             return
         self._recordings[(app, key)] = recording
         logger.info("recording %s/%s to %s", app, key, recording.path)
+
+    def stream_pulled_in(self, app: str, key: str) -> None:
+        """Record a pulled stream too, unless only origins record (in a cluster)."""
+        if self._origin_only:
+            self._finish(app, key)  # a missed unpublish
+            return
+        self.stream_published(app, key)
 
     def stream_metadata(self, app: str, key: str, metadata: Mapping[str, Any]) -> None:
         """Write ``onMetaData``."""

@@ -20,6 +20,7 @@ Theory of operation:
 
 from __future__ import annotations
 
+import abc
 import contextlib
 import logging
 import threading
@@ -97,7 +98,19 @@ class StreamTable:
             return [entry.ref for entry in self._entries.values()]
 
 
-class StreamRegistry(MonitoredActor, StreamOwner):
+class PublishRoute(abc.ABC):
+    """Where a relay receiver sends publish requests: the registry, or a gate in front of it.
+
+    A cluster node (:class:`~rtmp_actors.cluster.node.ClusterNode`) is such a gate: it claims
+    the stream key in the cluster first, and refuses the publish if another node has it.
+    """
+
+    @abc.abstractmethod
+    def publish_requested(self, request: PublishRequest) -> None:
+        """Route (or refuse) a publish request."""
+
+
+class StreamRegistry(MonitoredActor, StreamOwner, PublishRoute):
     """Creates a :class:`LiveStream` per (app, key) on first use and retires idle ones.
 
     Args:
@@ -228,6 +241,16 @@ class StreamRegistry(MonitoredActor, StreamOwner):
         if entry is not None:
             with contextlib.suppress(pykka.ActorDeadError):
                 entry.handle.tell(LiveStream.describe_to, observer)
+
+    def close_publisher(self, app: str, key: str, reason: str) -> None:
+        """Close the connection publishing ``app/key`` here, if any (its players keep waiting).
+
+        For a publisher that lost its cluster claim to one on another node.
+        """
+        entry = self._streams.get((app, key))
+        if entry is not None:
+            with contextlib.suppress(pykka.ActorDeadError):
+                entry.handle.tell(LiveStream.close_publisher, reason)
 
     def streams(self) -> list[pykka.ActorRef[LiveStream]]:
         """The live streams (for monitoring)."""

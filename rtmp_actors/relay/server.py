@@ -6,9 +6,12 @@ Theory of operation:
   order and stopped in the reverse one: ``access`` (the :class:`AccessController`, if auth is
   configured), ``recorder`` (the :class:`StreamRecorder`, if recording), ``registry`` (the
   :class:`StreamRegistry`, which supervises the live streams), ``push-relay`` and
-  ``pull-relay`` (if any push or pull URLs), and ``rtmp-server`` (the :class:`RtmpServer`'s
-  own tree: listener and connections). Stopping it therefore closes the sessions first, then
-  the upstream links, then the streams (whose last words reach the recorder), then the
+  ``pull-relay`` (if any push or pull URLs, or a cluster), ``rtmp-server`` (the
+  :class:`RtmpServer`'s own tree: listener and connections), and in a cluster
+  ``cluster-listener`` (a private listener for the other nodes, with ``cluster_port``) and
+  ``cluster`` (the :class:`ClusterNode`; it advertises a bound address). Stopping it
+  therefore leaves the cluster first (releasing the claims), then closes the sessions,
+  the upstream links, the streams (whose last words reach the recorder), and the
   recorder, which closes its files.
 * Siblings call each other through :class:`ChildHandle` s, which follow restarts, so a
   restarted child is reached at once by everybody. A restarted registry adopts the streams
@@ -36,6 +39,8 @@ import pykka
 from rtmp_actors.actors.actor_handle import ActorHandle
 from rtmp_actors.actors.monitoring import ExitNotice, ExitReason, monitor
 from rtmp_actors.actors.supervisor import ChildHandle, ChildSpec, ChildStartError, Supervisor
+from rtmp_actors.cluster.directory import DirectoryError, open_directory
+from rtmp_actors.cluster.node import ClusterNode, ClusterSettings, ClusterView
 from rtmp_actors.relay.access import AccessController, AccessFile, HttpCallback
 from rtmp_actors.relay.config import RelayConfig
 from rtmp_actors.relay.http_stats import StatsHttpServer
@@ -92,6 +97,10 @@ class RelayServer:
         self._link_settings = link_settings
         self._links = self._new_links()  # parses the push and pull URLs
         self.registry: ChildHandle[StreamRegistry] = ChildHandle("registry")
+        self.cluster: ChildHandle[ClusterNode] | None = (
+            ChildHandle("cluster") if self.config.cluster else None
+        )
+        self._node_id = ClusterSettings.new_node_id()  # kept across restarts: same claims
         self.access: ChildHandle[AccessController] | None = (
             ChildHandle("access") if self._access_file is not None or self.config.auth_url else None
         )
@@ -99,21 +108,31 @@ class RelayServer:
             ChildHandle("recorder") if self.config.record_dir else None
         )
         self._table = StreamTable()
-        self._server = RtmpServer(
-            self.config.host,
-            self.config.port,
-            event_receiver_factory=lambda info: RelayReceiver.start(
-                info, self.registry, self.access
-            ),
-            config=self.config.session,
-            flow=self.config.flow,
-            max_connections=self.config.max_connections,
-            io_loop=self._loop,
+        self._server = self._rtmp_server(self.config.port, reuse_port=self.config.reuse_port)
+        # For the cluster's other nodes, when workers share the main port (see cluster_port).
+        self._cluster_server = (
+            self._rtmp_server(self.config.cluster_port)
+            if self.cluster is not None and self.config.cluster_port is not None
+            else None
         )
         self._tree: pykka.ActorRef[Any] | None = None
         self._ended = threading.Event()
         self._started_at: float | None = None
         self._http: StatsHttpServer | None = None
+
+    def _rtmp_server(self, port: int, *, reuse_port: bool = False) -> RtmpServer:
+        return RtmpServer(
+            self.config.host,
+            port,
+            event_receiver_factory=lambda info: RelayReceiver.start(
+                info, self.registry, self.access, publish_route=self.cluster
+            ),
+            config=self.config.session,
+            flow=self.config.flow,
+            max_connections=self.config.max_connections,
+            io_loop=self._loop,
+            reuse_port=reuse_port,
+        )
 
     def _new_links(self) -> RelayLinks:
         return RelayLinks(
@@ -122,6 +141,7 @@ class RelayServer:
             scheduler=self._call_later,
             io_loop=self._loop,
             settings=self._link_settings,
+            pull_on_demand=self.config.cluster is not None,
         )
 
     def _call_later(self, delay: float, callback: Callable[[], None]) -> TimerHandle:
@@ -155,7 +175,9 @@ class RelayServer:
                 ChildSpec(
                     "recorder",
                     lambda: bind_observer(
-                        StreamRecorder.start(record_dir), recorder, self.registry
+                        StreamRecorder.start(record_dir, origin_only=self.cluster is not None),
+                        recorder,
+                        self.registry,
                     ),
                     handle=recorder,
                     shutdown_timeout=30.0,
@@ -163,6 +185,8 @@ class RelayServer:
             )
             observers.append(recorder)
         observers.extend(self._links.observers)
+        if self.cluster is not None:
+            observers.append(self.cluster)
         children.append(
             ChildSpec(
                 "registry",
@@ -179,13 +203,56 @@ class RelayServer:
         )
         children.extend(self._links.child_specs(self.registry))
         children.append(self._server.child_spec("rtmp-server"))
+        if self._cluster_server is not None:
+            children.append(self._cluster_server.child_spec("cluster-listener"))
+        if self.cluster is not None:
+            # After the servers: it advertises the address a server is bound to.
+            children.append(ChildSpec("cluster", self._start_cluster_node, handle=self.cluster))
         return children
+
+    def _start_cluster_node(self) -> pykka.ActorRef[Any]:
+        assert self.cluster is not None
+        assert self.config.cluster is not None
+        directory = open_directory(self.config.cluster)
+        ref = ClusterNode.start(
+            self.cluster_settings,
+            directory,
+            self.registry,
+            self._links.pull,
+            self._call_later,
+            takeover=self.config.stream.takeover,
+            load=lambda: self._server.connection_count,
+        )
+        return bind_observer(ref, self.cluster, self.registry)
+
+    @property
+    def cluster_settings(self) -> ClusterSettings:
+        """This relay's cluster settings (once it listens: the address is part of them).
+
+        Raises:
+            ValueError: Without ``config.cluster``, or if the address to advertise is not
+                known (a wildcard listening address and no ``config.advertise``).
+        """
+        if self.config.cluster is None:
+            msg = "the relay is not in a cluster"
+            raise ValueError(msg)
+        advertise = self.config.advertise
+        if advertise is None:
+            server = self._cluster_server or self._server
+            host, port = server.address
+            if host in ("0.0.0.0", "::", ""):
+                msg = f"listening on {host}: say which address other nodes reach (advertise)"
+                raise ValueError(msg)
+            advertise = f"rtmp://{host}:{port}"
+        return ClusterSettings(self.config.cluster, advertise, node_id=self._node_id)
 
     def _start_tree(self) -> pykka.ActorRef[Any]:
         if not self._loop.running:
             if self._started_at is not None:  # a restart by the user's supervisor
                 self._loop = IoLoop(name="rtmp-relay-io")
                 self._server.share_loop(self._loop)
+                if self._cluster_server is not None:
+                    self._cluster_server.share_loop(self._loop)
                 self._links = self._new_links()
             self._loop.start()
         self._ended.clear()
@@ -221,7 +288,7 @@ class RelayServer:
             cause = error.__cause__
             while isinstance(cause, ChildStartError):
                 cause = cause.__cause__
-            if isinstance(cause, OSError):
+            if isinstance(cause, OSError | DirectoryError | ValueError):
                 raise cause from None
             raise
         if self.config.http_port is not None:
@@ -272,6 +339,18 @@ class RelayServer:
     def stream_refs(self) -> list[pykka.ActorRef[LiveStream]]:
         """The live streams' actors (a snapshot)."""
         return self._table.refs()
+
+    def cluster_view(self, timeout: float = 5.0) -> ClusterView | None:
+        """The cluster as this node sees it (from outside the actor system); None outside one.
+
+        None too if the node does not answer within ``timeout`` (restarting, say).
+        """
+        if self.cluster is None:
+            return None
+        try:
+            return self.cluster.ask(ClusterNode.view).get(timeout=timeout)
+        except (pykka.ActorDeadError, pykka.Timeout):
+            return None
 
     def stream_stats(self, timeout: float = 5.0) -> list[StreamStats]:
         """A snapshot of every live stream (from outside the actor system).

@@ -53,7 +53,13 @@ from behaviours.stream_peers import (
 )
 from rtmp_actors.actors.actor_handle import ActorHandle
 from rtmp_actors.actors.media_sink import MediaSink
-from rtmp_actors.actors.monitoring import ExitNotice, MonitoredActor, monitor
+from rtmp_actors.actors.monitoring import (
+    ExitNotice,
+    MonitorCallback,
+    MonitoredActor,
+    demonitor,
+    monitor,
+)
 from rtmp_actors.actors.when_idle import WhenIdle
 from rtmp_actors.protocol.amf import EcmaArray
 from rtmp_actors.protocol.commands import NetStreamCode
@@ -78,6 +84,7 @@ __all__ = [
     "StreamOwner",
     "StreamPolicy",
     "StreamStats",
+    "refuse_second_publisher",
 ]
 
 logger = logging.getLogger(__name__)
@@ -196,6 +203,25 @@ def _metadata_message(metadata: Mapping[str, Any]) -> PreparedMessage:
     return PreparedMessage(DataMessage(("onMetaData", EcmaArray(metadata))), 0)
 
 
+def refuse_second_publisher(request: PublishRequest, publishing: str) -> None:
+    """Refuse ``request`` with ``NetStream.Publish.BadName``: ``publishing`` has the key."""
+    logger.info(
+        "%s/%s: refusing publisher %s, %s is publishing it",
+        request.app,
+        request.key,
+        request.connection_id,
+        publishing,
+        extra={"connection_id": request.connection_id},
+    )
+    with contextlib.suppress(pykka.ActorDeadError):
+        request.session.tell(
+            PublisherSession.reject_request,
+            request.request_id,
+            f"{request.app}/{request.key} is already being published",
+            NetStreamCode.PUBLISH_BAD_NAME,
+        )
+
+
 class LiveStream(MonitoredActor, MediaReceiver, MediaWriter):
     """The actor for one (app, stream key).
 
@@ -231,6 +257,7 @@ class LiveStream(MonitoredActor, MediaReceiver, MediaWriter):
         self._me: ActorHandle[LiveStream] = ActorHandle(self.actor_ref)
         self._cache = GopCache(max_bytes=policy.max_gop_bytes)
         self._publisher: PublishRequest | None = None
+        self._publisher_watch: MonitorCallback | None = None
         self._players: dict[tuple[str, int], _Player] = {}
         # Players with a current media sink get the batches; the others wait for one.
         self._writing: dict[tuple[str, int], tuple[MediaSink, PlaybackRules]] = {}
@@ -254,21 +281,7 @@ class LiveStream(MonitoredActor, MediaReceiver, MediaWriter):
         self._handled += 1
         current = self._publisher
         if current is not None and not self._policy.takeover:
-            logger.info(
-                "%s/%s: refusing publisher %s, %s is publishing",
-                self.app,
-                self.key,
-                request.connection_id,
-                current.connection_id,
-                extra={"connection_id": request.connection_id},
-            )
-            with contextlib.suppress(pykka.ActorDeadError):
-                request.session.tell(
-                    PublisherSession.reject_request,
-                    request.request_id,
-                    f"{self.app}/{self.key} is already being published",
-                    NetStreamCode.PUBLISH_BAD_NAME,
-                )
+            refuse_second_publisher(request, current.connection_id)
             self._maybe_idle()
             return
         if current is not None:
@@ -316,7 +329,10 @@ class LiveStream(MonitoredActor, MediaReceiver, MediaWriter):
             self._notify(player, PlayerNotice.PUBLISHED)
             player.require_keyframe()  # a new publication: nothing before it is decodable
         self._arm_idle_check()
-        self._tell_observers(StreamObserver.stream_published)
+        if request.pulled_from is None:
+            self._tell_observers(StreamObserver.stream_published)
+        else:
+            self._tell_observers(StreamObserver.stream_pulled_in)
         logger.info(
             "%s/%s: %s publishing",
             self.app,
@@ -464,7 +480,35 @@ class LiveStream(MonitoredActor, MediaReceiver, MediaWriter):
             with contextlib.suppress(pykka.ActorDeadError):
                 self._me.tell(LiveStream.publisher_exited, request)
 
+        self._publisher_watch = exited
         monitor(ref, exited)
+
+    def _unwatch_publisher(self) -> None:
+        """Drop the monitor: a pull link publishes again on each reconnection, for days."""
+        watch, self._publisher_watch = self._publisher_watch, None
+        if watch is not None and self._publisher is not None:
+            demonitor(self._publisher.session.actor_ref, watch)
+
+    def close_publisher(self, reason: str) -> None:
+        """Close the current publisher's connection and end its publication.
+
+        Players are told, and keep waiting (for a publisher here, or a pull from elsewhere).
+        """
+        current = self._publisher
+        if current is None:
+            return
+        logger.info(
+            "%s/%s: closing publisher %s: %s",
+            self.app,
+            self.key,
+            current.connection_id,
+            reason,
+            extra={"connection_id": current.connection_id},
+        )
+        self._end_publishing(notify=True)
+        with contextlib.suppress(pykka.ActorDeadError):
+            current.session.tell(PublisherSession.close, reason)
+        self._maybe_idle()
 
     def publisher_exited(self, request: PublishRequest) -> None:
         """The publisher's actor has exited; end its publication if it is still the current one.
@@ -486,6 +530,7 @@ class LiveStream(MonitoredActor, MediaReceiver, MediaWriter):
     def _end_publishing(self, *, notify: bool) -> None:
         self._flush()
         self._tell_observers(StreamObserver.stream_unpublished)
+        self._unwatch_publisher()
         self._publisher = None
         self._publishing_since = None
         self._cache.clear()
@@ -599,8 +644,8 @@ class LiveStream(MonitoredActor, MediaReceiver, MediaWriter):
         """Drop a publisher that has been silent for too long (a timer calls this)."""
         self._idle_timer = None
         publisher = self._publisher
-        if publisher is None:
-            return
+        if publisher is None or publisher.pulled_from is not None:
+            return  # a pull link has its own timers (linger, hold, backoff)
         silent = self._clock() - self._last_media
         timeout = self._policy.idle_publisher_timeout
         if silent < timeout:

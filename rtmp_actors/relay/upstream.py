@@ -101,6 +101,8 @@ class LinkSettings:
         stable_after: Seconds an accepted link must keep going for the delays to start over
             (for reconnections, and for restarts of a crashed link).
         pull_linger: Seconds a pull link stays connected after its last player left.
+        hold_timeout: Seconds a cluster edge's pull link holds its players through a lost
+            origin, waiting for the stream to show up again (see ``PullLink(hold=...)``).
         max_cache_bytes: Most bytes of the current GOP a link keeps for a (re)start.
         connect_timeout: Seconds for the TCP connection to the upstream.
         close_timeout: Seconds a stopping link waits for its connection to close politely.
@@ -113,6 +115,7 @@ class LinkSettings:
     max_backoff: float = 30.0
     stable_after: float = 10.0
     pull_linger: float = 5.0
+    hold_timeout: float = 30.0
     max_cache_bytes: int = 8 * 1024 * 1024
     connect_timeout: float = 10.0
     close_timeout: float = 5.0

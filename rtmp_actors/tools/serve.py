@@ -12,9 +12,11 @@ from typing import Any
 
 import pykka
 
+from rtmp_actors.cluster.directory import DirectoryError
 from rtmp_actors.relay.config import RelayConfig
 from rtmp_actors.relay.server import RelayServer
 from rtmp_actors.running import serve_forever
+from rtmp_actors.tools.workers import run_workers
 
 __all__ = ["JsonLogFormatter", "add_parser"]
 
@@ -53,6 +55,25 @@ def add_parser(subcommands: Any) -> None:
         "--pull", metavar="URL", action="append", default=[], help="fetch from rtmp://host/app"
     )
     parser.add_argument(
+        "--cluster",
+        metavar="URL",
+        help="join the cluster whose stream directory is at redis://host:port/db",
+    )
+    parser.add_argument(
+        "--advertise",
+        metavar="URL",
+        help="rtmp://host:port where other nodes reach this one (default: --host, --port)",
+    )
+    parser.add_argument(
+        "--workers",
+        metavar="N",
+        type=int,
+        default=1,
+        help="run N relay processes sharing the port (needs --cluster)",
+    )
+    parser.add_argument("--reuse-port", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--cluster-port", type=int, help=argparse.SUPPRESS)
+    parser.add_argument(
         "--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR")
     )
     parser.add_argument(
@@ -79,6 +100,10 @@ def _config(args: argparse.Namespace) -> RelayConfig:
         "http_port": args.http,
         "push": tuple(args.push) or None,
         "pull": tuple(args.pull) or None,
+        "cluster": args.cluster,
+        "advertise": args.advertise,
+        "cluster_port": args.cluster_port,
+        "reuse_port": args.reuse_port or None,
     }
     return replace(config, **{name: value for name, value in options.items() if value is not None})
 
@@ -124,6 +149,12 @@ def _run(args: argparse.Namespace) -> int:
     except (OSError, ValueError) as error:
         print(f"serve: {error}", file=sys.stderr)
         return 2
+    if args.workers != 1:
+        if args.workers < 1 or config.cluster is None:
+            print("serve: --workers N needs N >= 1 and --cluster", file=sys.stderr)
+            return 2
+        serve_args = args.argv[args.argv.index("serve") + 1 :]
+        return run_workers(serve_args, args.workers, config.host, config.port)
     try:
         relay = RelayServer(config)
     except (OSError, ValueError) as error:
@@ -145,6 +176,14 @@ def _run(args: argparse.Namespace) -> int:
             ready=ready,
             stopping=lambda: logger.info("stopping: closing every session"),
         )
+    except DirectoryError as error:
+        print(f"serve: {error}", file=sys.stderr)
+        return 1
+    except ValueError as error:
+        if listening:
+            raise
+        print(f"serve: {error}", file=sys.stderr)
+        return 2
     except OSError as error:
         if listening:
             raise  # not from the start: a real failure

@@ -216,12 +216,16 @@ class IoLoop:
         port: int,
         on_accept: Callable[[socket.socket, tuple[str, int]], None],
         backlog: int = 512,
+        *,
+        reuse_port: bool = False,
     ) -> Listener:
         """Open a listening socket (from any thread); accepted sockets go to ``on_accept``.
 
-        ``on_accept`` runs on the loop thread with a non-blocking socket.
+        ``on_accept`` runs on the loop thread with a non-blocking socket. ``reuse_port``
+        lets several processes listen on one port (``SO_REUSEPORT``; the kernel spreads the
+        connections over them).
         """
-        sock = socket.create_server((host, port), backlog=backlog, reuse_port=False)
+        sock = socket.create_server((host, port), backlog=backlog, reuse_port=reuse_port)
         sock.setblocking(False)
         listener = Listener(self, sock, on_accept)
         self.call_soon(lambda: self.register(sock, selectors.EVENT_READ, listener._ready))

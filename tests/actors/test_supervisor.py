@@ -18,7 +18,13 @@ from typing import Any
 import pykka
 import pytest
 
-from rtmp_actors.actors.monitoring import ExitNotice, ExitReason, MonitoredActor, monitor
+from rtmp_actors.actors.monitoring import (
+    ExitNotice,
+    ExitReason,
+    MonitoredActor,
+    demonitor,
+    monitor,
+)
 from rtmp_actors.actors.supervisor import (
     ChildInfo,
     ChildSpec,
@@ -249,6 +255,23 @@ def test_callback_errors_are_logged_and_do_not_stop_other_callbacks(
     assert [r.levelno for r in records] == [logging.ERROR, logging.DEBUG]
     assert records[0].exc_info is not None
     assert "receiver is dead" in records[1].getMessage()
+
+
+def test_a_demonitored_callback_is_not_called_and_the_others_are() -> None:
+    log: Log = queue.Queue()
+    ref = Worker.start("w", log)
+    called: list[str] = []
+
+    def dropped(_notice: ExitNotice) -> None:
+        called.append("dropped")
+
+    monitor(ref, dropped)
+    demonitor(ref, dropped)
+    demonitor(ref, dropped)  # twice, or never monitored: nothing happens
+    notices = watch(ref)
+    ref.stop(timeout=TIMEOUT)
+    assert notices.get(timeout=TIMEOUT).reason is ExitReason.NORMAL
+    assert called == []
 
 
 def test_monitor_needs_a_monitored_actor() -> None:

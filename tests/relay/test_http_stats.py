@@ -325,6 +325,9 @@ class FakeRelay:
             raise pykka.Timeout("the registry did not answer")
         return self.streams
 
+    def cluster_view(self, timeout: float) -> None:
+        return None  # not in a cluster
+
 
 @pytest.fixture
 def fake_endpoint() -> Iterator[tuple[StatsHttpServer, FakeRelay]]:

@@ -16,8 +16,9 @@ import pykka
 import pytest
 
 from rtmp_actors.actors.actor_handle import ActorHandle
+from rtmp_actors.actors.monitoring import _watch_of
 from rtmp_actors.relay.registry import StreamRegistry, StreamTable
-from rtmp_actors.relay.stream import PlayRequest, PublishRequest, StreamPolicy
+from rtmp_actors.relay.stream import LiveStream, PlayRequest, PublishRequest, StreamPolicy
 from rtmp_actors.transport.io_loop import TimerHandle
 from tests.relay.fake_peers import (
     TIMEOUT,
@@ -27,6 +28,12 @@ from tests.relay.fake_peers import (
     FakeSession,
     exits_of,
 )
+
+
+def monitor_count(ref: pykka.ActorRef[Any]) -> int:
+    """How many monitor callbacks wait for the actor's exit (a white-box check)."""
+    return len(_watch_of(ref)._callbacks)
+
 
 POLICY = StreamPolicy(idle_publisher_timeout=0)  # no timers
 
@@ -161,6 +168,20 @@ def test_a_publisher_that_dies_without_unpublishing_frees_the_key_at_once(
         again.published_to()  # accepted (by this stream or, once it retired, a fresh one)
     assert again.session_calls.names().count("reject_request") == 0
     assert "publisher encoder exited without unpublishing" in caplog.text
+
+
+def test_a_publisher_publishing_again_and_again_leaves_no_monitors_behind() -> None:
+    registry = start_registry()
+    encoder, player = Peer.start("encoder"), Peer.start("player")
+    registry.tell(StreamRegistry.play_requested, player.play("key"))  # keeps the stream alive
+    stream = player.plays()
+    for _ in range(5):  # as a pull link does on each reconnection
+        registry.tell(StreamRegistry.publish_requested, encoder.publish("key"))
+        assert encoder.published_to() == stream
+        ActorHandle[LiveStream](stream).tell(LiveStream.publisher_left, "encoder")
+    streams_of(registry)  # the registry, and so the stream, handled everything before
+    stream.proxy().stats().get(timeout=TIMEOUT)
+    assert monitor_count(encoder.session.actor_ref) == 0
 
 
 def test_a_publisher_that_is_gone_before_being_accepted_does_not_hold_the_key(

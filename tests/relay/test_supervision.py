@@ -9,6 +9,7 @@ the log names the failure, and that nothing leaks.
 from __future__ import annotations
 
 import logging
+import os
 import subprocess
 import threading
 from collections.abc import Iterator
@@ -24,6 +25,7 @@ from rtmp_actors.actors.connection_unit import ConnectionInfo
 from rtmp_actors.actors.event_receivers import EventReceiverActor
 from rtmp_actors.actors.server_session import ServerSessionActor
 from rtmp_actors.actors.supervisor import ChildHandle, ChildSpec, Supervisor
+from rtmp_actors.client import shared_io_loop
 from rtmp_actors.media.flv import TagType, read_flv_file
 from rtmp_actors.relay.config import RelayConfig
 from rtmp_actors.relay.link_manager import _LinkManager
@@ -76,6 +78,32 @@ def ended(process: subprocess.Popen[bytes], what: str) -> None:
         process.wait(TIMEOUT)
     except subprocess.TimeoutExpired:
         pytest.fail(f"{what} is still running")
+
+
+def _footprint() -> tuple[int, int, int]:
+    """(threads, open file descriptors, actors) of this process."""
+    return (
+        threading.active_count(),
+        len(os.listdir("/proc/self/fd")),
+        len(pykka.ActorRegistry.get_all()),
+    )
+
+
+@pytest.fixture(autouse=True)
+def nothing_leaks() -> Iterator[None]:
+    """After the test's relays and peers have stopped, everything is back to the baseline.
+
+    Set up before (so torn down after) the test's other fixtures. The shared client I/O loop
+    that push and pull links use is started first, so that its thread counts as the baseline.
+    """
+    shared_io_loop()
+    baseline = _footprint()
+    yield
+    poll_until(
+        lambda: _footprint() == baseline,
+        TIMEOUT,
+        f"(threads, file descriptors, actors) back to {baseline}",
+    )
 
 
 @pytest.fixture

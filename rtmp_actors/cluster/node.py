@@ -1,0 +1,388 @@
+"""One relay's place in a cluster: its claims on stream keys, and edges on demand.
+
+Theory of operation:
+
+* :class:`ClusterNode` is an actor of the relay server, beside its registry. It owns the
+  relay's :class:`~rtmp_actors.cluster.directory.StreamDirectory` and is the only actor
+  that talks to it; directory calls are short blocking round trips (Redis, with a socket
+  timeout of about a second), made on this actor's own thread so that no other actor, and
+  no socket of a connection, waits on them.
+* Publishing: relay receivers send publish requests here (it is their
+  :class:`~rtmp_actors.relay.registry.PublishRoute`). The node claims ``app/key`` in the
+  directory (atomically; the claim expires by itself after ``claim_ttl`` unless refreshed).
+  If another node holds it, the publish is refused with ``NetStream.Publish.BadName``, as
+  a second publisher on one node is; with ``takeover``, the claim is taken and the other
+  node closes its publisher at its next heartbeat. Pull links (an edge publishing what it
+  pulls) claim nothing. When the stream's publication ends, the claim is released, only if
+  it is still this node's (compare-and-delete).
+* Heartbeat, every ``heartbeat`` seconds: the claims of streams published here are refreshed
+  (re-created if the directory lost them, as after a Redis restart); a claim now held by
+  another node closes the local publisher. The node registers itself with its load. And
+  every stream that players want here but nobody publishes here is looked up (one round
+  trip for all): the pull relay is told where each is published now
+  (``PullRelay.set_cluster_source``), so an edge pulls it from its origin, follows it when
+  it moves to another node, and lets go when it is gone (its players keep waiting).
+* A node never pulls from itself: claims naming this node, or its own address, are ignored.
+* When the directory cannot be reached, streams already flowing keep flowing; a new
+  publish is accepted locally (logged) and claimed at the next heartbeat that reaches the
+  directory. The first failure of an outage is logged at WARNING, its end at INFO.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import partial
+from typing import TypeVar
+
+import pykka
+
+from rtmp_actors.actors.actor_handle import ActorHandle
+from rtmp_actors.cluster.directory import DirectoryError, NodeInfo, StreamClaim, StreamDirectory
+from rtmp_actors.relay.observer import StreamObserver, StreamSnapshot
+from rtmp_actors.relay.pull import PullRelay
+from rtmp_actors.relay.registry import PublishRoute, StreamRegistry
+from rtmp_actors.relay.stream import PublishRequest, refuse_second_publisher
+from rtmp_actors.relay.upstream import LinkTarget, StreamName
+from rtmp_actors.transport.io_loop import Scheduler, TimerHandle
+
+__all__ = ["ClusterNode", "ClusterSettings", "ClusterView", "Load"]
+
+logger = logging.getLogger(__name__)
+
+_R = TypeVar("_R")
+
+Load = Callable[[], int]
+"""Returns the relay's open connections, for the node's registration."""
+
+
+def _new_node_id() -> str:
+    return uuid.uuid4().hex[:12]
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterSettings:
+    """How a relay takes part in a cluster.
+
+    Attributes:
+        directory_url: The stream directory (``redis://host:port/db``, or ``memory://``).
+        advertise: This node's RTMP address as other nodes reach it (``rtmp://host:port``).
+        node_id: This node's name in the directory (default: a random one per process).
+        claim_ttl: Seconds a claim (and the node's registration) lives unless refreshed;
+            a dead node's streams are free again after this long.
+        heartbeat: Seconds between refreshes, registrations and lookups of wanted streams.
+    """
+
+    directory_url: str
+    advertise: str
+    node_id: str = field(default_factory=_new_node_id)
+    claim_ttl: float = 5.0
+    heartbeat: float = 1.0
+
+    @staticmethod
+    def new_node_id() -> str:
+        """A fresh random node id."""
+        return _new_node_id()
+
+    def __post_init__(self) -> None:
+        if not self.advertise.startswith(("rtmp://", "rtmps://")):
+            msg = f"the advertised address must be rtmp://host:port, got {self.advertise!r}"
+            raise ValueError(msg)
+        if not 0 < self.heartbeat < self.claim_ttl:
+            msg = f"need 0 < heartbeat < claim_ttl, got {self.heartbeat} and {self.claim_ttl}"
+            raise ValueError(msg)
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterView:
+    """What a node knows of its cluster, for the stats endpoints.
+
+    Attributes:
+        node_id: This node's id.
+        advertise: This node's address.
+        directory: The directory's name (its URL without a password).
+        reachable: Whether the directory answered the last call.
+        nodes: The live nodes (this one included), by id.
+        origins: Where each stream published or pulled here is published.
+    """
+
+    node_id: str
+    advertise: str
+    directory: str
+    reachable: bool
+    nodes: tuple[NodeInfo, ...]
+    origins: dict[StreamName, str]
+
+
+class ClusterNode(StreamObserver, PublishRoute):
+    """Claims this relay's streams in the cluster's directory, and finds the others' streams.
+
+    Args:
+        settings: The node's settings.
+        directory: The cluster's directory (this actor is its only user; it closes it).
+        registry: The relay's stream registry (publish requests go there once claimed).
+        pull_relay: The relay's pull relay, told where wanted streams are published.
+        scheduler: ``scheduler(delay, callback)`` for the heartbeat.
+        takeover: A publish takes the key from another node instead of being refused.
+        load: The relay's open connections, for its registration (players are counted as
+            the connections that do not publish).
+        clock: Seconds, monotonic.
+    """
+
+    def __init__(
+        self,
+        settings: ClusterSettings,
+        directory: StreamDirectory,
+        registry: ActorHandle[StreamRegistry],
+        pull_relay: ActorHandle[PullRelay] | None,
+        scheduler: Scheduler,
+        *,
+        takeover: bool = False,
+        load: Load | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        super().__init__()
+        self._settings = settings
+        self._directory = directory
+        self._registry = registry
+        self._pull_relay = pull_relay
+        self._schedule = scheduler
+        self._takeover = takeover
+        self._load = load
+        self._clock = clock
+        self._me: ActorHandle[ClusterNode] = ActorHandle(self.actor_ref)
+        self._claims: dict[StreamName, StreamClaim] = {}  # keys this node publishes
+        self._claimed_at: dict[StreamName, float] = {}  # claimed, not published yet
+        self._published: set[StreamName] = set()  # published here, by anyone
+        self._wanted: set[StreamName] = set()  # players wait here
+        self._sources: dict[StreamName, LinkTarget | None] = {}  # what the pull relay knows
+        self._unreachable = False
+        self._timer: TimerHandle | None = None
+
+    @property
+    def node_id(self) -> str:
+        """This node's name in the directory."""
+        return self._settings.node_id
+
+    # --- Directory calls --------------------------------------------------------------------
+
+    def _call(self, what: str, call: Callable[[], _R]) -> _R | None:
+        """Run one directory call; None if the directory cannot answer (logged once)."""
+        try:
+            result = call()
+        except DirectoryError as error:
+            if not self._unreachable:
+                logger.warning(
+                    "cluster directory %s: %s failed: %s", self._directory.name, what, error
+                )
+            self._unreachable = True
+            return None
+        if self._unreachable:
+            logger.info("cluster directory %s is reachable again", self._directory.name)
+            self._unreachable = False
+        return result
+
+    def _claim_of(self, app: str, key: str) -> StreamClaim:
+        return StreamClaim(app, key, self.node_id, self._settings.advertise)
+
+    # --- Publishing (from relay receivers) --------------------------------------------------
+
+    def publish_requested(self, request: PublishRequest) -> None:
+        """Claim the key in the cluster, then route the request; refuse it if taken."""
+        name = (request.app, request.key)
+        if request.pulled_from is not None:
+            self._registry.tell(StreamRegistry.publish_requested, request)  # an edge: no claim
+            return
+        ours = self._claim_of(*name)
+        held = self._call(
+            f"claiming {request.app}/{request.key}",
+            lambda: self._directory.claim(ours, self._settings.claim_ttl, takeover=self._takeover),
+        )
+        if held is None:
+            logger.warning(
+                "%s/%s: accepting %s without a cluster claim (the directory is unreachable);"
+                " claiming it at the next heartbeat",
+                request.app,
+                request.key,
+                request.connection_id,
+            )
+        elif held.node_id != self.node_id:
+            refuse_second_publisher(request, f"node {held.node_id} ({held.url})")
+            return
+        self._claims[name] = ours
+        self._claimed_at[name] = self._clock()
+        self._registry.tell(StreamRegistry.publish_requested, request)
+
+    # --- StreamObserver -----------------------------------------------------------------------
+
+    def stream_published(self, app: str, key: str) -> None:
+        name = (app, key)
+        self._published.add(name)  # by an encoder (claimed), or by a pull link
+        self._claimed_at.pop(name, None)
+
+    def stream_unpublished(self, app: str, key: str) -> None:
+        name = (app, key)
+        self._published.discard(name)
+        claim = self._claims.pop(name, None)
+        self._claimed_at.pop(name, None)
+        if claim is not None:
+            self._call(f"releasing {app}/{key}", lambda: self._directory.release(claim))
+        if name in self._wanted:
+            self._look_up([name])
+
+    def stream_wanted(self, app: str, key: str) -> None:
+        name = (app, key)
+        self._wanted.add(name)
+        if name not in self._claims:
+            self._look_up([name])
+
+    def stream_unwanted(self, app: str, key: str) -> None:
+        self._wanted.discard((app, key))
+        self._sources.pop((app, key), None)
+
+    def streams_running(self, names: frozenset[StreamName]) -> None:
+        self._published &= names
+        self._wanted &= names
+
+    def stream_snapshot(self, snapshot: StreamSnapshot) -> None:
+        name = (snapshot.app, snapshot.key)
+        if snapshot.published:
+            self._published.add(name)
+            if snapshot.pulled_from is None and name not in self._claims:
+                self._claims[name] = self._claim_of(*name)  # claimed at the next heartbeat
+        if snapshot.wanted:
+            self.stream_wanted(*name)
+
+    # --- Edges on demand ----------------------------------------------------------------------
+
+    def _look_up(self, names: list[StreamName]) -> None:
+        names = [n for n in names if n in self._wanted and n not in self._claims]
+        if not names:
+            return
+        found = self._call("looking up wanted streams", lambda: self._directory.lookup_many(names))
+        if found is None:
+            return  # unreachable: keep what the pull relay has
+        for name in names:
+            claim = found.get(name)
+            self._tell_source(name, self._pull_target(claim) if claim is not None else None)
+
+    def _pull_target(self, claim: StreamClaim) -> LinkTarget | None:
+        if claim.node_id == self.node_id or claim.url == self._settings.advertise:
+            return None  # never from itself
+        try:
+            return LinkTarget.parse(f"{claim.url.rstrip('/')}/{claim.app}")
+        except ValueError as error:
+            logger.warning(
+                "%s/%s: ignoring a claim with a bad address: %s", claim.app, claim.key, error
+            )
+            return None
+
+    def _tell_source(self, name: StreamName, source: LinkTarget | None) -> None:
+        """Tell the pull relay where ``name`` is published now, if that changed."""
+        if self._sources.get(name) == source and (source is not None or name in self._sources):
+            return
+        if source is None and name not in self._sources:
+            return  # the pull relay has no cluster source for it anyway
+        self._sources[name] = source
+        if self._pull_relay is None:
+            return
+        if source is not None:
+            where = f"rtmp://{source.base.host}:{source.base.port}"
+            logger.info("%s/%s is published on %s: pulling it from there", *name, where)
+        with contextlib.suppress(pykka.ActorDeadError):
+            self._pull_relay.tell(PullRelay.set_cluster_source, name[0], name[1], source)
+
+    # --- Heartbeat ----------------------------------------------------------------------------
+
+    def on_start(self) -> None:
+        self._register()
+        self._arm()
+
+    def _arm(self) -> None:
+        me = self._me
+
+        def tell() -> None:
+            with contextlib.suppress(pykka.ActorDeadError):
+                me.tell(ClusterNode.heartbeat)
+
+        self._timer = self._schedule(self._settings.heartbeat, tell)
+
+    def heartbeat(self) -> None:
+        """Refresh the claims, register the node, look up the wanted streams (a timer)."""
+        now = self._clock()
+        for name, at in list(self._claimed_at.items()):
+            if now - at > self._settings.claim_ttl:  # claimed, never published: let it go
+                del self._claimed_at[name]
+                if name not in self._published:
+                    claim = self._claims.pop(name)
+                    self._call("releasing an unused claim", partial(self._directory.release, claim))
+        claims = list(self._claims.values())
+        if claims:
+            lost = self._call(
+                "refreshing claims",
+                lambda: self._directory.refresh(claims, self._settings.claim_ttl),
+            )
+            for claim in lost or ():
+                name = (claim.app, claim.key)
+                self._claims.pop(name, None)
+                logger.warning(
+                    "%s/%s: another node took the stream; closing the publisher here", *name
+                )
+                self._registry.tell(
+                    StreamRegistry.close_publisher,
+                    claim.app,
+                    claim.key,
+                    "another node took the stream",
+                )
+        self._register()
+        self._look_up(sorted(self._wanted))
+        self._arm()
+
+    def _register(self) -> None:
+        streams = len(self._claims)
+        players = max(0, self._load() - streams) if self._load is not None else 0
+        node = NodeInfo(self.node_id, self._settings.advertise, streams, players)
+        self._call(
+            "registering the node",
+            lambda: self._directory.register_node(node, self._settings.claim_ttl),
+        )
+
+    # --- For monitoring -----------------------------------------------------------------------
+
+    def view(self) -> ClusterView:
+        """The node, its peers and the streams' origins (ask it from outside, with a timeout)."""
+        nodes = self._call("listing nodes", self._directory.nodes) or []
+        origins = dict.fromkeys(self._claims, self._settings.advertise)
+        for name, source in self._sources.items():
+            if source is not None:
+                origins[name] = f"rtmp://{source.base.host}:{source.base.port}"
+        return ClusterView(
+            self.node_id,
+            self._settings.advertise,
+            self._directory.name,
+            not self._unreachable,
+            tuple(sorted(nodes, key=lambda n: n.node_id)),
+            origins,
+        )
+
+    # --- Life cycle ---------------------------------------------------------------------------
+
+    def on_stop(self) -> None:
+        """Release the claims and leave the cluster (so nobody waits for the TTL)."""
+        if self._timer is not None:
+            self._timer.cancel()
+        for claim in list(self._claims.values()):
+            self._call("releasing claims", partial(self._directory.release, claim))
+        self._claims.clear()
+        self._call("leaving the cluster", partial(self._directory.unregister_node, self.node_id))
+        self._directory.close()
+
+    def on_failure(self, *_exc_info: object) -> None:
+        """Keep the claims: the streams go on, and the next incarnation refreshes them."""
+        if self._timer is not None:
+            self._timer.cancel()
+        self._directory.close()  # each incarnation opens its own
