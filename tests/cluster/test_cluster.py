@@ -14,9 +14,11 @@ import re
 import signal
 import subprocess
 import sys
+import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -227,6 +229,40 @@ def test_a_stream_is_recorded_only_by_its_origin(
     keeps_growing(tmp_path / "player.flv", "the edge plays")
     assert list(origin_dir.glob("live/rec-*.flv")), "the origin records"
     assert not list(edge_dir.rglob("*.flv")), "the edge records nothing: its origin does"
+
+
+@pytest.mark.peers
+def test_stats_show_the_node_its_peers_and_each_streams_origin(
+    cluster: Cluster, peers: list[subprocess.Popen[bytes]], tmp_path: Path
+) -> None:
+    origin = cluster.start(HOSTS[0])
+    edge = cluster.start(HOSTS[1], "--http", "0")
+    found = [re.search(r"http://127\.0\.0\.1:(\d+)/stats", line) for line in edge.stderr.seen]
+    [match] = [m for m in found if m is not None]
+    peers.append(publish_live(origin.url("seen")))
+    peers.append(play_rtmpdump(edge.url("seen"), tmp_path / "player.flv"))
+    keeps_growing(tmp_path / "player.flv", "the edge plays")
+    base = f"http://127.0.0.1:{match[1]}"
+
+    def stats() -> dict[str, Any]:
+        with urllib.request.urlopen(f"{base}/stats", timeout=10) as response:
+            document: dict[str, Any] = json.load(response)
+        return document
+
+    poll_until(lambda: len(stats()["cluster"]["nodes"]) == 2, 10, "both nodes registered")
+    document = stats()
+    origin_url = f"rtmp://{origin.host}:{origin.port}"
+    assert document["cluster"]["advertise"] == f"rtmp://{edge.host}:{edge.port}"
+    assert {n["url"] for n in document["cluster"]["nodes"]} == {
+        origin_url,
+        document["cluster"]["advertise"],
+    }
+    [stream] = document["streams"]
+    assert (stream["key"], stream["origin"]) == ("seen", origin_url)
+    with urllib.request.urlopen(f"{base}/metrics", timeout=10) as response:
+        metrics = response.read().decode()
+    assert "rtmp_actors_cluster_nodes 2" in metrics
+    assert "rtmp_actors_cluster_directory_up 1" in metrics
 
 
 @pytest.mark.peers
