@@ -16,6 +16,7 @@ from rtmp_actors.cluster.directory import (
     NodeInfo,
     StreamClaim,
     StreamDirectory,
+    StreamRelay,
     open_directory,
 )
 
@@ -30,6 +31,7 @@ __all__ = [
     "RedisDirectory",
     "StreamClaim",
     "StreamDirectory",
+    "StreamRelay",
     "open_directory",
 ]
 

@@ -85,6 +85,39 @@ class NodeInfo:
     players: int = 0
 
 
+MAX_RELAY_DEPTH = 4
+"""Deepest chain: a relay at this depth is never a source for another (origin: depth 0)."""
+
+
+@dataclass(frozen=True, slots=True)
+class StreamRelay:
+    """A node that pulls a stream from its origin (or from another relay) and can pass it on.
+
+    Attributes:
+        app: The RTMP application name.
+        key: The stream key.
+        node_id: The relaying node.
+        url: Its RTMP base address.
+        depth: Hops from the origin (1: it pulls from the origin).
+    """
+
+    app: str
+    key: str
+    node_id: str
+    url: str
+    depth: int
+
+
+def relay_problem(relay: StreamRelay) -> str | None:
+    """What is wrong with a relay entry (None if nothing)."""
+    claim = StreamClaim(relay.app, relay.key, relay.node_id, relay.url)
+    if problem := claim_problem(claim):
+        return problem
+    if type(relay.depth) is not int or not 1 <= relay.depth <= MAX_RELAY_DEPTH:
+        return f"a relay depth must be 1 to {MAX_RELAY_DEPTH}, not {relay.depth!r}"
+    return None
+
+
 class DirectoryError(Exception):
     """A stream directory failed; the message names the directory (its URL)."""
 
@@ -232,6 +265,18 @@ class StreamDirectory(abc.ABC):
         """Remove a node's registration (its claims expire or are released separately)."""
 
     @abc.abstractmethod
+    def register_relay(self, relay: StreamRelay, ttl: float) -> None:
+        """Say (or say again) for ``ttl`` seconds that a node relays a stream."""
+
+    @abc.abstractmethod
+    def unregister_relay(self, relay: StreamRelay) -> None:
+        """The node no longer relays the stream."""
+
+    @abc.abstractmethod
+    def relays(self, app: str, key: str, node_ids: Sequence[str]) -> list[StreamRelay]:
+        """The live relays of ``app/key`` among ``node_ids`` (one round trip); garbage left out."""
+
+    @abc.abstractmethod
     def close(self) -> None:
         """Release the directory's resources; it is not used afterwards."""
 
@@ -264,6 +309,7 @@ class InProcessDirectory(StreamDirectory):
         # Values are (entry, expiry on the clock); expired entries are dropped lazily.
         self._streams: dict[tuple[str, str], tuple[StreamClaim, float]] = {}
         self._nodes: dict[str, tuple[NodeInfo, float]] = {}
+        self._relays: dict[tuple[str, str, str], tuple[StreamRelay, float]] = {}
 
     def _held(self, name: tuple[str, str], now: float) -> StreamClaim | None:
         entry = self._streams.get(name)
@@ -347,11 +393,31 @@ class InProcessDirectory(StreamDirectory):
         with self._lock:
             self._nodes.pop(node_id, None)
 
+    def register_relay(self, relay: StreamRelay, ttl: float) -> None:
+        if problem := relay_problem(relay):
+            raise ValueError(problem)
+        ttl = check_ttl(ttl)
+        with self._lock:
+            now = self._clock()
+            self._relays = {k: v for k, v in self._relays.items() if v[1] > now}
+            self._relays[relay.app, relay.key, relay.node_id] = (relay, now + ttl)
+
+    def unregister_relay(self, relay: StreamRelay) -> None:
+        with self._lock:
+            self._relays.pop((relay.app, relay.key, relay.node_id), None)
+
+    def relays(self, app: str, key: str, node_ids: Sequence[str]) -> list[StreamRelay]:
+        with self._lock:
+            now = self._clock()
+            held = [self._relays.get((app, key, node_id)) for node_id in node_ids]
+        return [entry[0] for entry in held if entry is not None and entry[1] > now]
+
     def clear(self) -> None:
         """Forget everything, as a Redis restarted without persistence does (for tests)."""
         with self._lock:
             self._streams.clear()
             self._nodes.clear()
+            self._relays.clear()
 
     def close(self) -> None:
         """Nothing to release."""

@@ -42,7 +42,14 @@ from typing import TypeVar
 import pykka
 
 from rtmp_actors.actors.actor_handle import ActorHandle
-from rtmp_actors.cluster.directory import DirectoryError, NodeInfo, StreamClaim, StreamDirectory
+from rtmp_actors.cluster.directory import (
+    MAX_RELAY_DEPTH,
+    DirectoryError,
+    NodeInfo,
+    StreamClaim,
+    StreamDirectory,
+    StreamRelay,
+)
 from rtmp_actors.relay.observer import StreamObserver, StreamSnapshot
 from rtmp_actors.relay.pull import PullRelay
 from rtmp_actors.relay.registry import PublishRoute, StreamRegistry
@@ -75,6 +82,9 @@ class ClusterSettings:
         claim_ttl: Seconds a claim (and the node's registration) lives unless refreshed;
             a dead node's streams are free again after this long.
         heartbeat: Seconds between refreshes, registrations and lookups of wanted streams.
+        chain_after: Pull from the origin while its node has fewer players than this, else
+            from a relay of the stream (a node pulling it already) with fewer; chains form
+            this way, up to ``MAX_RELAY_DEPTH`` hops (0: always from the origin).
     """
 
     directory_url: str
@@ -82,6 +92,7 @@ class ClusterSettings:
     node_id: str = field(default_factory=_new_node_id)
     claim_ttl: float = 5.0
     heartbeat: float = 1.0
+    chain_after: int = 0
 
     @staticmethod
     def new_node_id() -> str:
@@ -160,6 +171,8 @@ class ClusterNode(StreamObserver, PublishRoute):
         self._published: set[StreamName] = set()  # published here, by anyone
         self._wanted: set[StreamName] = set()  # players wait here
         self._sources: dict[StreamName, LinkTarget | None] = {}  # what the pull relay knows
+        self._depths: dict[StreamName, int] = {}  # hops from the origin of what we pull
+        self._relaying: set[StreamName] = set()  # pulled and published here
         self._unreachable = False
         self._timer: TimerHandle | None = None
 
@@ -224,9 +237,19 @@ class ClusterNode(StreamObserver, PublishRoute):
         self._published.add(name)  # by an encoder (claimed), or by a pull link
         self._claimed_at.pop(name, None)
 
+    def stream_pulled_in(self, app: str, key: str) -> None:
+        name = (app, key)
+        self._published.add(name)
+        self._relaying.add(name)
+        self._register_relays([name])
+
     def stream_unpublished(self, app: str, key: str) -> None:
         name = (app, key)
         self._published.discard(name)
+        if name in self._relaying:
+            self._relaying.discard(name)
+            relay = self._relay_of(name)
+            self._call("unregistering a relay", partial(self._directory.unregister_relay, relay))
         claim = self._claims.pop(name, None)
         self._claimed_at.pop(name, None)
         if claim is not None:
@@ -243,16 +266,33 @@ class ClusterNode(StreamObserver, PublishRoute):
     def stream_unwanted(self, app: str, key: str) -> None:
         self._wanted.discard((app, key))
         self._sources.pop((app, key), None)
+        self._depths.pop((app, key), None)
+
+    def _relay_of(self, name: StreamName) -> StreamRelay:
+        depth = min(self._depths.get(name, 1), MAX_RELAY_DEPTH)
+        return StreamRelay(name[0], name[1], self.node_id, self._settings.advertise, depth)
+
+    def _register_relays(self, names: list[StreamName]) -> None:
+        """Say which streams this node relays (so deeper edges may pull from it)."""
+        for name in names:
+            relay = self._relay_of(name)
+            self._call(
+                "registering a relay",
+                partial(self._directory.register_relay, relay, self._settings.claim_ttl),
+            )
 
     def streams_running(self, names: frozenset[StreamName]) -> None:
         self._published &= names
         self._wanted &= names
+        self._relaying &= names
 
     def stream_snapshot(self, snapshot: StreamSnapshot) -> None:
         name = (snapshot.app, snapshot.key)
         if snapshot.published:
             self._published.add(name)
-            if snapshot.pulled_from is None and name not in self._claims:
+            if snapshot.pulled_from is not None:
+                self._relaying.add(name)
+            elif name not in self._claims:
                 self._claims[name] = self._claim_of(*name)  # claimed at the next heartbeat
         if snapshot.wanted:
             self.stream_wanted(*name)
@@ -266,19 +306,53 @@ class ClusterNode(StreamObserver, PublishRoute):
         found = self._call("looking up wanted streams", lambda: self._directory.lookup_many(names))
         if found is None:
             return  # unreachable: keep what the pull relay has
+        nodes: list[NodeInfo] | None = None
         for name in names:
             claim = found.get(name)
-            self._tell_source(name, self._pull_target(claim) if claim is not None else None)
+            if claim is None:
+                self._tell_source(name, None)
+                continue
+            if self._settings.chain_after <= 0:
+                self._tell_source(name, self._pull_target(claim.app, claim.url))
+                continue
+            if nodes is None:
+                nodes = self._call("listing nodes", self._directory.nodes) or []
+            self._choose_source(claim, nodes)
 
-    def _pull_target(self, claim: StreamClaim) -> LinkTarget | None:
-        if claim.node_id == self.node_id or claim.url == self._settings.advertise:
+    def _choose_source(self, claim: StreamClaim, nodes: list[NodeInfo]) -> None:
+        """Pull from the origin, or from a relay of the stream if the origin is busy.
+
+        The current source is kept while it is still a source. A node whose source is lost
+        only picks sources shallower than itself: the deeper ones may be pulling from it.
+        """
+        name = (claim.app, claim.key)
+        others = [n.node_id for n in nodes if n.node_id != self.node_id]
+        relays = self._call(
+            "looking up relays", lambda: self._directory.relays(claim.app, claim.key, others)
+        )
+        below = self._depths.get(name, MAX_RELAY_DEPTH)  # our own depth, if we relay it
+        shallower = [(r.depth, r.url) for r in relays or () if r.depth < below]
+        candidates = [(0, claim.url), *sorted(shallower)]
+        current = self._sources.get(name)
+        if current is not None and any(
+            current == self._pull_target(claim.app, url) for _, url in candidates
+        ):
+            return  # still a source: stay
+        load = {n.url: n.players for n in nodes}
+        depth, url = next(
+            ((d, u) for d, u in candidates if load.get(u, 0) < self._settings.chain_after),
+            min(candidates, key=lambda c: load.get(c[1], 0)),
+        )
+        self._depths[name] = depth + 1
+        self._tell_source(name, self._pull_target(claim.app, url))
+
+    def _pull_target(self, app: str, url: str) -> LinkTarget | None:
+        if url == self._settings.advertise:
             return None  # never from itself
         try:
-            return LinkTarget.parse(f"{claim.url.rstrip('/')}/{claim.app}")
+            return LinkTarget.parse(f"{url.rstrip('/')}/{app}")
         except ValueError as error:
-            logger.warning(
-                "%s/%s: ignoring a claim with a bad address: %s", claim.app, claim.key, error
-            )
+            logger.warning("%s: ignoring a claim with a bad address: %s", app, error)
             return None
 
     def _tell_source(self, name: StreamName, source: LinkTarget | None) -> None:
@@ -339,6 +413,7 @@ class ClusterNode(StreamObserver, PublishRoute):
                     "another node took the stream",
                 )
         self._register()
+        self._register_relays(sorted(self._relaying))
         self._look_up(sorted(self._wanted))
         self._arm()
 

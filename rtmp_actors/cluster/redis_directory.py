@@ -43,11 +43,13 @@ from rtmp_actors.cluster.directory import (
     NodeInfo,
     StreamClaim,
     StreamDirectory,
+    StreamRelay,
     check_claim,
     check_node,
     check_ttl,
     claim_problem,
     node_problem,
+    relay_problem,
 )
 
 logger = logging.getLogger(__name__)
@@ -382,6 +384,48 @@ class RedisDirectory(StreamDirectory):
             claim = self._claim_at(redis_key, raw, app, key)
             if claim is not None:
                 found[app, key] = claim
+        return found
+
+    def relay_key(self, app: str, key: str, node_id: str) -> str:
+        """The Redis key of a node's relay entry for ``app/key``."""
+        name = f"{_quoted(app)}/{_quoted(key)}/{_quoted(node_id)}"
+        return f"{self._prefix}:relay:" + _bounded(name, [app, key, node_id])
+
+    def register_relay(self, relay: StreamRelay, ttl: float) -> None:
+        if problem := relay_problem(relay):
+            raise ValueError(problem)
+        ttl_ms = max(1, round(check_ttl(ttl) * 1000))
+        value = _dumps({"v": 1, "node": relay.node_id, "url": relay.url, "depth": relay.depth})
+        with self._calling(f"registering the relay of {relay.app}/{relay.key}"):
+            self._redis.set(self.relay_key(relay.app, relay.key, relay.node_id), value, px=ttl_ms)
+
+    def unregister_relay(self, relay: StreamRelay) -> None:
+        with self._calling(f"unregistering the relay of {relay.app}/{relay.key}"):
+            self._redis.delete(self.relay_key(relay.app, relay.key, relay.node_id))
+
+    def relays(self, app: str, key: str, node_ids: Sequence[str]) -> list[StreamRelay]:
+        node_ids = list(dict.fromkeys(node_ids))
+        if not node_ids:
+            return []
+        keys = [self.relay_key(app, key, node_id) for node_id in node_ids]
+        with self._calling(f"looking up the relays of {app}/{key}"):
+            values = self._redis.mget(keys)
+        found = []
+        for node_id, redis_key, raw in zip(node_ids, keys, values, strict=True):
+            if raw is None:
+                continue
+            value = _loads(raw) if isinstance(raw, bytes) else None
+            fields: list[Any] = [] if value is None else [value.get("url"), value.get("depth")]
+            relay = StreamRelay(app, key, node_id, *fields) if fields else None
+            if (
+                relay is None
+                or value is None
+                or value.get("node") != node_id
+                or relay_problem(relay)
+            ):
+                self._garbage(redis_key, raw)
+                continue
+            found.append(relay)
         return found
 
     def register_node(self, node: NodeInfo, ttl: float) -> None:

@@ -41,6 +41,8 @@ class RelayConfig:
         cluster_port: Also listen on this port (0: any free one) of ``host`` for the
             cluster's other nodes, and advertise it: for workers that share ``port``.
         reuse_port: Listen on ``port`` with ``SO_REUSEPORT`` (``serve --workers``).
+        chain_after: In a cluster, pull a stream from another edge once its origin's node has
+            this many players (0: always from the origin; see ``ClusterSettings``).
     """
 
     host: str = "127.0.0.1"
@@ -60,6 +62,7 @@ class RelayConfig:
     cluster: str | None = None
     advertise: str | None = None
     cluster_port: int | None = None
+    chain_after: int = 0
     reuse_port: bool = False
 
     @classmethod

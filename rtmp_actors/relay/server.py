@@ -244,7 +244,12 @@ class RelayServer:
                 msg = f"listening on {host}: say which address other nodes reach (advertise)"
                 raise ValueError(msg)
             advertise = f"rtmp://{host}:{port}"
-        return ClusterSettings(self.config.cluster, advertise, node_id=self._node_id)
+        return ClusterSettings(
+            self.config.cluster,
+            advertise,
+            node_id=self._node_id,
+            chain_after=self.config.chain_after,
+        )
 
     def _start_tree(self) -> pykka.ActorRef[Any]:
         if not self._loop.running:

@@ -65,6 +65,12 @@ def add_parser(subcommands: Any) -> None:
         help="rtmp://host:port where other nodes reach this one (default: --host, --port)",
     )
     parser.add_argument(
+        "--chain-after",
+        metavar="N",
+        type=int,
+        help="pull from another edge once the origin's node has N players (default: never)",
+    )
+    parser.add_argument(
         "--workers",
         metavar="N",
         type=int,
@@ -103,6 +109,7 @@ def _config(args: argparse.Namespace) -> RelayConfig:
         "cluster": args.cluster,
         "advertise": args.advertise,
         "cluster_port": args.cluster_port,
+        "chain_after": args.chain_after,
         "reuse_port": args.reuse_port or None,
     }
     return replace(config, **{name: value for name, value in options.items() if value is not None})

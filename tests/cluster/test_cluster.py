@@ -217,6 +217,35 @@ def test_a_chain_origin_edge_and_a_relay_pulling_from_the_edge(
 
 
 @pytest.mark.peers
+def test_an_edge_pulls_from_another_edge_when_the_origin_is_busy(
+    cluster: Cluster, peers: list[subprocess.Popen[bytes]], tmp_path: Path
+) -> None:
+    origin, edge = cluster.start(HOSTS[0]), cluster.start(HOSTS[1])
+    peers.append(publish_live(origin.url("chain")))
+    outs = [tmp_path / f"origin{i}.flv" for i in range(2)]
+    peers.extend(play_rtmpdump(origin.url("chain"), out) for out in outs)
+    peers.append(play_rtmpdump(edge.url("chain"), tmp_path / "edge.flv"))
+    for out in [*outs, tmp_path / "edge.flv"]:
+        keeps_growing(out, f"{out.name} plays")
+
+    def origin_players() -> int:
+        with cluster.redis.directory() as directory:
+            return next(
+                (n.players for n in directory.nodes() if n.url.endswith(f":{origin.port}")), 0
+            )
+
+    poll_until(
+        lambda: origin_players() >= 3, 10, "the origin registered its players"
+    )  # 2 + the edge
+    # A third node that pulls from an edge once the origin has 2 players: the chain A -> B -> C.
+    third = cluster.start(HOSTS[2], "--chain-after", "2")
+    peers.append(play_rtmpdump(third.url("chain"), tmp_path / "third.flv"))
+    line = third.wait_for_log("is published on")
+    assert f"rtmp://{edge.host}:{edge.port}" in line, line
+    keeps_growing(tmp_path / "third.flv", "a player two hops from the origin plays")
+
+
+@pytest.mark.peers
 def test_a_stream_is_recorded_only_by_its_origin(
     cluster: Cluster, peers: list[subprocess.Popen[bytes]], tmp_path: Path
 ) -> None:

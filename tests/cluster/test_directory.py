@@ -29,8 +29,10 @@ from rtmp_actors.cluster import (
     RedisDirectory,
     StreamClaim,
     StreamDirectory,
+    StreamRelay,
     open_directory,
 )
+from rtmp_actors.cluster.directory import MAX_RELAY_DEPTH
 from rtmp_actors.cluster.redis_directory import MAX_VALUE_BYTES
 from tests.nginx_rtmp import free_port
 from tests.peers import poll_until
@@ -564,3 +566,51 @@ def test_calls_fail_while_redis_is_down_and_recover(tmp_path: Path) -> None:
         flaky.start()
         assert recovering(lambda: d.claim(claim_of(), LONG)) == claim_of()
         assert d.lookup("live", "cam") == claim_of()
+
+
+# --- Relays (chains of edges) -------------------------------------------------------------------
+
+
+def test_relays_are_listed_per_stream_and_node_until_they_expire(rig: Rig) -> None:
+    d = rig.directory
+    d.register_relay(StreamRelay("live", "cam", "n2", URL2, 1), SHORT)
+    d.register_relay(StreamRelay("live", "cam", "n3", URL1, 2), LONG)
+    d.register_relay(StreamRelay("live", "other", "n2", URL2, 1), LONG)
+    assert d.relays("live", "cam", ["n2", "n3", "n4"]) == [
+        StreamRelay("live", "cam", "n2", URL2, 1),
+        StreamRelay("live", "cam", "n3", URL1, 2),
+    ]
+    rig.expire(lambda: len(d.relays("live", "cam", ["n2", "n3"])) == 1, "the short relay")
+    d.unregister_relay(StreamRelay("live", "cam", "n3", URL1, 2))
+    assert d.relays("live", "cam", ["n2", "n3"]) == []
+    assert d.relays("live", "other", ["n2"]) == [StreamRelay("live", "other", "n2", URL2, 1)]
+
+
+def test_a_relay_deeper_than_the_limit_or_with_a_bad_address_is_refused(
+    directory: StreamDirectory,
+) -> None:
+    with pytest.raises(ValueError, match="depth"):
+        directory.register_relay(StreamRelay("live", "cam", "n2", URL2, MAX_RELAY_DEPTH + 1), LONG)
+    with pytest.raises(ValueError, match="rtmp"):
+        directory.register_relay(StreamRelay("live", "cam", "n2", "http://evil", 1), LONG)
+
+
+@pytest.mark.peers
+def test_garbage_relays_are_skipped(server: RedisServer, redis_dir: RedisDirectory) -> None:
+    with server.client() as raw:
+        raw.set(redis_dir.relay_key("live", "cam", "n1"), b"not json")
+        raw.set(
+            redis_dir.relay_key("live", "cam", "n2"),
+            b'{"v":1,"node":"n9","url":"rtmp://x","depth":1}',
+        )
+        raw.set(
+            redis_dir.relay_key("live", "cam", "n3"),
+            b'{"v":1,"node":"n3","url":"rtmp://x","depth":99}',
+        )
+        raw.set(
+            redis_dir.relay_key("live", "cam", "n4"),
+            b'{"v":1,"node":"n4","url":"rtmp://x","depth":1}',
+        )
+    assert redis_dir.relays("live", "cam", ["n1", "n2", "n3", "n4"]) == [
+        StreamRelay("live", "cam", "n4", "rtmp://x", 1)
+    ]
