@@ -7,13 +7,15 @@ worktree of an older commit, run by this venv's Python). ``nginx`` is nginx-rtmp
 work). Both inherit this process's open file limit.
 
 Also here: reading a process's CPU time and peak resident memory from ``/proc``, and making
-children die with the benchmark.
+children die with the benchmark; for ``cluster.py``, any relay command line as its own process
+(:func:`relay_process`) and nginx-rtmp with several worker processes (:func:`nginx_workers`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import ctypes
+import getpass
 import json
 import os
 import resource
@@ -26,10 +28,12 @@ import urllib.request
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from unittest import mock
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import tests.nginx_rtmp  # noqa: E402
 from tests.nginx_rtmp import free_port, nginx_rtmp  # noqa: E402
 from tests.peers import stop_process  # noqa: E402
 
@@ -218,6 +222,26 @@ def server_under_test(
         return
     port, http_port = free_port(), free_port()
     args = ["--port", str(port), "--http", str(http_port), "--log-level", "WARNING", *relay_args]
+    with relay_process(args, port, relay_tree) as relay:
+        description = f"rtmp-actors serve ({relay_origin(relay_tree)})"
+        yield RunningServer("relay", description, port, relay.pid, http_port)
+
+
+@contextlib.contextmanager
+def relay_process(
+    args: Sequence[str], port: int, relay_tree: Path | None = None, host: str = "127.0.0.1"
+) -> Iterator[subprocess.Popen[bytes]]:
+    """Run ``rtmp-actors serve ARGS`` until the block ends, from when it accepts on ``port``.
+
+    Args:
+        args: All the ``serve`` arguments (the port among them).
+        port: Where it listens.
+        relay_tree: See :func:`relay_command`.
+        host: Where it listens.
+
+    Raises:
+        RuntimeError: If the relay does not start listening.
+    """
     command, env = relay_command(relay_tree, args)
     relay = subprocess.Popen(
         command,
@@ -228,14 +252,52 @@ def server_under_test(
     try:
 
         def listening() -> bool:
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 1):
+            with contextlib.suppress(OSError), socket.create_connection((host, port), 1):
                 return True
             return False
 
         if not wait_for(listening, 30) or relay.poll() is not None:
             msg = f"the relay did not start listening on port {port}"
             raise RuntimeError(msg)
-        description = f"rtmp-actors serve ({relay_origin(relay_tree)})"
-        yield RunningServer("relay", description, port, relay.pid, http_port)
+        yield relay
     finally:
         stop_process(relay, 30)
+
+
+def nginx_workers_config(workers: int) -> str:
+    """``tests/nginx_rtmp.py``'s configuration with a master and ``workers`` worker processes.
+
+    ``rtmp_auto_push on``: a live stream published to one worker is pushed to the others
+    (through Unix sockets in the nginx folder), so a player reaching any worker gets it. The
+    workers run as this process's user (as the single process does; for root, nginx would
+    otherwise switch them to ``nobody``, who may not write that folder).
+
+    Debian's nginx-rtmp is a dynamic module (``load_module``): each worker opens its auto push
+    socket after nginx's event module has registered the listening sockets, so nothing
+    accepts on it. The worker with the publisher connects to the others' sockets (the
+    kernel queues the connection) and waits for a handshake that never comes: players on
+    the other workers get nothing (seen with nginx 1.22.1).
+    """
+    one = "master_process off;\nworker_processes 1;\n"
+    if one not in tests.nginx_rtmp.CONFIG:
+        msg = "tests/nginx_rtmp.py's CONFIG no longer sets master_process and worker_processes"
+        raise RuntimeError(msg)
+    several = (
+        f"master_process on;\nworker_processes {workers};\nuser {getpass.getuser()};\n"
+        "rtmp_auto_push on;\nrtmp_socket_dir {dir};\n"
+    )
+    return tests.nginx_rtmp.CONFIG.replace(one, several)
+
+
+@contextlib.contextmanager
+def nginx_workers(workdir: Path, workers: int) -> Iterator[RunningServer]:
+    """Run nginx-rtmp with ``workers`` worker processes (``rtmp_auto_push on``).
+
+    The configuration is ``tests/nginx_rtmp.py``'s otherwise; the server's ``pid`` is the
+    master's, so :meth:`RunningServer.pids` has the master and its workers.
+    """
+    config = nginx_workers_config(workers)
+    with mock.patch.object(tests.nginx_rtmp, "CONFIG", config), nginx_rtmp(workdir) as port:
+        pid = int((workdir / "nginx.pid").read_text())
+        description = f"nginx-rtmp (tests/nginx_rtmp.py, {workers} workers, rtmp_auto_push on)"
+        yield RunningServer("nginx", description, port, pid)

@@ -277,6 +277,31 @@ class StreamDirectory(abc.ABC):
         """The live relays of ``app/key`` among ``node_ids`` (one round trip); garbage left out."""
 
     @abc.abstractmethod
+    def register_interest(self, app: str, key: str, node_id: str, ttl: float) -> None:
+        """Say for ``ttl`` seconds that players wait on ``node_id`` for ``app/key``.
+
+        A node that claims the key then holds its publisher back for a moment, until the
+        interested nodes are pulling (so they get the stream from its first frame).
+        """
+
+    @abc.abstractmethod
+    def unregister_interest(self, app: str, key: str, node_id: str) -> None:
+        """The node no longer waits for ``app/key``."""
+
+    @abc.abstractmethod
+    def interested(self, app: str, key: str, node_ids: Sequence[str]) -> list[str]:
+        """Those of ``node_ids`` whose players wait for ``app/key`` (one round trip)."""
+
+    @abc.abstractmethod
+    def watch_claims(self, callback: Callable[[str, str], None]) -> None:
+        """Call ``callback(app, key)`` soon after any node claims a key (best effort).
+
+        So that waiting edges start pulling at once instead of at their next lookup. The
+        callback runs on a thread of the directory's and must be quick (a ``tell``); a
+        notice lost (the directory unreachable) is made up for by those lookups.
+        """
+
+    @abc.abstractmethod
     def close(self) -> None:
         """Release the directory's resources; it is not used afterwards."""
 
@@ -310,6 +335,8 @@ class InProcessDirectory(StreamDirectory):
         self._streams: dict[tuple[str, str], tuple[StreamClaim, float]] = {}
         self._nodes: dict[str, tuple[NodeInfo, float]] = {}
         self._relays: dict[tuple[str, str, str], tuple[StreamRelay, float]] = {}
+        self._watchers: list[Callable[[str, str], None]] = []
+        self._interest: dict[tuple[str, str, str], float] = {}
 
     def _held(self, name: tuple[str, str], now: float) -> StreamClaim | None:
         entry = self._streams.get(name)
@@ -337,7 +364,8 @@ class InProcessDirectory(StreamDirectory):
             if held is not None and held.node_id != claim.node_id and not takeover:
                 return held
             self._streams[name] = (claim, now + ttl)
-            return claim
+        self._claimed(claim)
+        return claim
 
     def refresh(self, claims: Sequence[StreamClaim], ttl: float) -> list[StreamClaim]:
         for claim in claims:
@@ -393,6 +421,32 @@ class InProcessDirectory(StreamDirectory):
         with self._lock:
             self._nodes.pop(node_id, None)
 
+    def register_interest(self, app: str, key: str, node_id: str, ttl: float) -> None:
+        ttl = check_ttl(ttl)
+        with self._lock:
+            now = self._clock()
+            self._interest = {k: at for k, at in self._interest.items() if at > now}
+            self._interest[app, key, node_id] = now + ttl
+
+    def unregister_interest(self, app: str, key: str, node_id: str) -> None:
+        with self._lock:
+            self._interest.pop((app, key, node_id), None)
+
+    def interested(self, app: str, key: str, node_ids: Sequence[str]) -> list[str]:
+        with self._lock:
+            now = self._clock()
+            return [n for n in node_ids if self._interest.get((app, key, n), 0.0) > now]
+
+    def watch_claims(self, callback: Callable[[str, str], None]) -> None:
+        with self._lock:
+            self._watchers.append(callback)
+
+    def _claimed(self, claim: StreamClaim) -> None:
+        with self._lock:
+            watchers = list(self._watchers)
+        for watcher in watchers:
+            watcher(claim.app, claim.key)
+
     def register_relay(self, relay: StreamRelay, ttl: float) -> None:
         if problem := relay_problem(relay):
             raise ValueError(problem)
@@ -418,6 +472,7 @@ class InProcessDirectory(StreamDirectory):
             self._streams.clear()
             self._nodes.clear()
             self._relays.clear()
+            self._interest.clear()
 
     def close(self) -> None:
         """Nothing to release."""

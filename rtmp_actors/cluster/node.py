@@ -22,6 +22,11 @@ Theory of operation:
   trip for all): the pull relay is told where each is published now
   (``PullRelay.set_cluster_source``), so an edge pulls it from its origin, follows it when
   it moves to another node, and lets go when it is gone (its players keep waiting).
+* Waiting players do not wait for the heartbeat: a node whose players wait for a key
+  nobody publishes says so in the directory (``register_interest``); a claim is announced
+  (Redis pub/sub) and the waiting nodes start pulling at once; and the claiming node holds
+  its publisher back until the first of them plays (at most ``HOLD_PUBLISH`` seconds), so
+  the edges get the stream from its first frame.
 * A node never pulls from itself: claims naming this node, or its own address, are ignored.
 * When the directory cannot be reached, streams already flowing keep flowing; a new
   publish is accepted locally (logged) and claimed at the next heartbeat that reaches the
@@ -54,10 +59,13 @@ from rtmp_actors.relay.observer import StreamObserver, StreamSnapshot
 from rtmp_actors.relay.pull import PullRelay
 from rtmp_actors.relay.registry import PublishRoute, StreamRegistry
 from rtmp_actors.relay.stream import PublishRequest, refuse_second_publisher
-from rtmp_actors.relay.upstream import LinkTarget, StreamName
+from rtmp_actors.relay.upstream import LinkTarget, StreamName, _tell_later
 from rtmp_actors.transport.io_loop import Scheduler, TimerHandle
 
-__all__ = ["ClusterNode", "ClusterSettings", "ClusterView", "Load"]
+__all__ = ["HOLD_PUBLISH", "ClusterNode", "ClusterSettings", "ClusterView", "Load"]
+
+HOLD_PUBLISH = 0.3
+"""Most seconds a new publisher is held back while edges with waiting players connect."""
 
 logger = logging.getLogger(__name__)
 
@@ -173,6 +181,8 @@ class ClusterNode(StreamObserver, PublishRoute):
         self._sources: dict[StreamName, LinkTarget | None] = {}  # what the pull relay knows
         self._depths: dict[StreamName, int] = {}  # hops from the origin of what we pull
         self._relaying: set[StreamName] = set()  # pulled and published here
+        self._interest: set[StreamName] = set()  # players wait here; published nowhere
+        self._holding: dict[StreamName, PublishRequest] = {}  # until the edges are here
         self._unreachable = False
         self._timer: TimerHandle | None = None
 
@@ -228,7 +238,26 @@ class ClusterNode(StreamObserver, PublishRoute):
             return
         self._claims[name] = ours
         self._claimed_at[name] = self._clock()
+        if held is not None and self._edges_waiting(name):
+            # Edges wait for this key: let them reach us first, so they get every frame.
+            self._holding[name] = request
+            _tell_later(self._schedule, HOLD_PUBLISH, self._me, ClusterNode.release_publish, *name)
+            return
         self._registry.tell(StreamRegistry.publish_requested, request)
+
+    def _edges_waiting(self, name: StreamName) -> bool:
+        nodes = self._call("listing nodes", self._directory.nodes) or []
+        others = [n.node_id for n in nodes if n.node_id != self.node_id]
+        waiting = self._call(
+            "looking up interest", lambda: self._directory.interested(*name, others)
+        )
+        return bool(waiting)
+
+    def release_publish(self, app: str, key: str) -> None:
+        """Hand a held publish request to the registry (an edge arrived, or time is up)."""
+        request = self._holding.pop((app, key), None)
+        if request is not None:
+            self._registry.tell(StreamRegistry.publish_requested, request)
 
     # --- StreamObserver -----------------------------------------------------------------------
 
@@ -260,10 +289,25 @@ class ClusterNode(StreamObserver, PublishRoute):
     def stream_wanted(self, app: str, key: str) -> None:
         name = (app, key)
         self._wanted.add(name)
+        if name in self._holding:
+            self.release_publish(app, key)  # an edge (or a local player) waits now: go
         if name not in self._claims:
             self._look_up([name])
 
+    def _want(self, name: StreamName) -> None:
+        """Tell the cluster that players wait here for ``name`` (refreshed each heartbeat)."""
+        self._interest.add(name)
+        register = partial(self._directory.register_interest, *name, self.node_id)
+        self._call("registering interest", partial(register, self._settings.claim_ttl))
+
+    def _unwant(self, name: StreamName) -> None:
+        if name in self._interest:
+            self._interest.discard(name)
+            unregister = partial(self._directory.unregister_interest, *name, self.node_id)
+            self._call("unregistering interest", unregister)
+
     def stream_unwanted(self, app: str, key: str) -> None:
+        self._unwant((app, key))
         self._wanted.discard((app, key))
         self._sources.pop((app, key), None)
         self._depths.pop((app, key), None)
@@ -311,7 +355,9 @@ class ClusterNode(StreamObserver, PublishRoute):
             claim = found.get(name)
             if claim is None:
                 self._tell_source(name, None)
+                self._want(name)
                 continue
+            self._unwant(name)
             if self._settings.chain_after <= 0:
                 self._tell_source(name, self._pull_target(claim.app, claim.url))
                 continue
@@ -373,8 +419,21 @@ class ClusterNode(StreamObserver, PublishRoute):
     # --- Heartbeat ----------------------------------------------------------------------------
 
     def on_start(self) -> None:
+        me = self._me
+
+        def claimed(app: str, key: str) -> None:  # on the directory's thread: tell only
+            with contextlib.suppress(pykka.ActorDeadError):
+                me.tell(ClusterNode.stream_claimed, app, key)
+
+        self._directory.watch_claims(claimed)
         self._register()
         self._arm()
+
+    def stream_claimed(self, app: str, key: str) -> None:
+        """A node claimed ``app/key`` (a directory notice): if players wait here, pull now."""
+        name = (app, key)
+        if name in self._wanted and name not in self._claims:
+            self._look_up([name])
 
     def _arm(self) -> None:
         me = self._me
@@ -453,6 +512,8 @@ class ClusterNode(StreamObserver, PublishRoute):
         for claim in list(self._claims.values()):
             self._call("releasing claims", partial(self._directory.release, claim))
         self._claims.clear()
+        for name in list(self._interest):
+            self._unwant(name)
         self._call("leaving the cluster", partial(self._directory.unregister_node, self.node_id))
         self._directory.close()
 

@@ -29,7 +29,7 @@ import hashlib
 import json
 import logging
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
@@ -257,6 +257,9 @@ class RedisDirectory(StreamDirectory):
         self._register = self._redis.register_script(_REGISTER)
         self._nodes = self._redis.register_script(_NODES)
         self._unregister = self._redis.register_script(_UNREGISTER)
+        self._channel = f"{prefix}:claimed"
+        self._closing = threading.Event()
+        self._watcher: threading.Thread | None = None
         self._warned: set[tuple[str, bytes]] = set()
         self._warned_lock = threading.Lock()
 
@@ -331,13 +334,13 @@ class RedisDirectory(StreamDirectory):
             with self._calling(what):
                 held = self._claim(keys=[key], args=args)
             if held is None:
-                return claim
+                return self._announce(claim)
             holder = self._claim_at(key, held, claim.app, claim.key)
             if holder is not None and holder.node_id != claim.node_id:
                 return holder
             with self._calling(what):
                 if self._swap(keys=[key], args=[held, value, ttl_ms]) == 1:
-                    return claim
+                    return self._announce(claim)
         raise DirectoryError(f"cluster directory {self.name}: {what}: the value keeps changing")
 
     def refresh(self, claims: Sequence[StreamClaim], ttl: float) -> list[StreamClaim]:
@@ -454,6 +457,80 @@ class RedisDirectory(StreamDirectory):
         with self._calling(f"unregistering node {node_id}"):
             self._unregister(keys=keys, args=[self._node_suffix(node_id)])
 
+    # --- Interest (players waiting) ---------------------------------------------------------
+
+    def interest_key(self, app: str, key: str, node_id: str) -> str:
+        """The Redis key saying that players wait on ``node_id`` for ``app/key``."""
+        name = f"{_quoted(app)}/{_quoted(key)}/{_quoted(node_id)}"
+        return f"{self._prefix}:want:" + _bounded(name, [app, key, node_id])
+
+    def register_interest(self, app: str, key: str, node_id: str, ttl: float) -> None:
+        ttl_ms = max(1, round(check_ttl(ttl) * 1000))
+        with self._calling(f"registering interest in {app}/{key}"):
+            self._redis.set(self.interest_key(app, key, node_id), b"1", px=ttl_ms)
+
+    def unregister_interest(self, app: str, key: str, node_id: str) -> None:
+        with self._calling(f"unregistering interest in {app}/{key}"):
+            self._redis.delete(self.interest_key(app, key, node_id))
+
+    def interested(self, app: str, key: str, node_ids: Sequence[str]) -> list[str]:
+        node_ids = list(dict.fromkeys(node_ids))
+        if not node_ids:
+            return []
+        keys = [self.interest_key(app, key, node_id) for node_id in node_ids]
+        with self._calling(f"looking up interest in {app}/{key}"):
+            values = self._redis.mget(keys)
+        return [node_id for node_id, raw in zip(node_ids, values, strict=True) if raw is not None]
+
+    # --- Claim notices (pub/sub) -------------------------------------------------------------
+
+    def _announce(self, claim: StreamClaim) -> StreamClaim:
+        """Tell the watching nodes (best effort: they also look up on their own)."""
+        notice = _dumps({"v": 1, "app": claim.app, "key": claim.key})
+        try:
+            self._redis.publish(self._channel, notice)
+        except redis.RedisError as error:
+            logger.debug("cluster directory %s: no claim notice: %s", self.name, error)
+        return claim
+
+    def watch_claims(self, callback: Callable[[str, str], None]) -> None:
+        if self._watcher is not None:
+            msg = "this directory already has a claim watcher"
+            raise RuntimeError(msg)
+        self._watcher = threading.Thread(
+            target=self._watch, args=(callback,), name="cluster-claims", daemon=True
+        )
+        self._watcher.start()
+
+    def _watch(self, callback: Callable[[str, str], None]) -> None:
+        """Listen for claim notices until closed; resubscribe after the server comes back."""
+        while not self._closing.is_set():
+            try:
+                pubsub = self._redis.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
+                with pubsub:
+                    pubsub.subscribe(self._channel)
+                    while not self._closing.is_set():
+                        message = pubsub.get_message(timeout=0.5)  # wakes to see a close
+                        if message is not None:
+                            self._notice(message.get("data"), callback)
+            except redis.RedisError as error:
+                logger.debug("cluster directory %s: claim notices: %s", self.name, error)
+                self._closing.wait(1.0)  # the server is away; the lookups go on meanwhile
+
+    def _notice(self, data: object, callback: Callable[[str, str], None]) -> None:
+        value = _loads(data) if isinstance(data, bytes) else None
+        app, key = (value or {}).get("app"), (value or {}).get("key")
+        if isinstance(app, str) and isinstance(key, str):
+            try:
+                callback(app, key)
+            except Exception:
+                logger.exception("cluster directory %s: a claim watcher failed", self.name)
+        else:
+            self._garbage(self._channel, data)
+
     def close(self) -> None:
+        self._closing.set()
+        if self._watcher is not None:
+            self._watcher.join(5.0)
         with contextlib.suppress(redis.RedisError):
             self._redis.close()

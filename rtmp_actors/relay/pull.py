@@ -58,6 +58,7 @@ from rtmp_actors.relay.upstream import (
     _UpstreamLink,
 )
 from rtmp_actors.session import client_events as events
+from rtmp_actors.session.events import MediaType
 from rtmp_actors.transport.io_loop import IoLoop, Scheduler, TimerHandle
 
 __all__ = ["PullLink", "PullRelay"]
@@ -128,6 +129,7 @@ class PullLink(_UpstreamLink, PublisherSession, PublisherReceiver):
         self._requests = itertools.count(1)
         self._wanted = True
         self._linger: TimerHandle | None = None
+        self._media: list[tuple[MediaType, int, bytes]] = []  # this batch's, for the stream
         self._number = number
         # Hold the local publication through a lost origin (see retarget); for how long.
         self._hold = hold
@@ -139,31 +141,43 @@ class PullLink(_UpstreamLink, PublisherSession, PublisherReceiver):
         self._upstream(ClientSessionActor.request_playback, self.url.stream_key)
 
     def _on_play_response_received(self, event: events.PlayResponseReceived) -> None:
-        self._answered(event, "playback", "playing")
+        if self._answered(event, "playback", "playing") and self._hold and self._local is None:
+            # A cluster's origin publishes the stream now (it claimed it): publish here at
+            # once, so that its first frames find the local stream ready for them.
+            self._publish_locally()
 
     def _on_stream_meta_data_received(self, event: events.StreamMetaDataReceived) -> None:
         self._origin_live = True
         local = self._local
         metadata = dict(event.raw)
         if local is not None and local.accepted and local.stream is not None:
+            self._send_media()  # in order with the media before it
             local.stream.tell(LiveStream.publisher_metadata, local.connection_id, metadata)
             return
         self._cache.set_metadata(metadata or None)
         if local is None:
             self._publish_locally()
 
+    def upstream_events(self, attempt: int, batch: list[Any]) -> None:
+        """Handle a batch of upstream events; its media goes to the local stream in one tell."""
+        self._media = []
+        try:
+            super().upstream_events(attempt, batch)
+        finally:
+            self._send_media()
+
+    def _send_media(self) -> None:
+        media, self._media = self._media, []
+        local = self._local
+        if media and local is not None and local.stream is not None:
+            local.stream.tell(LiveStream.publisher_media_batch, local.connection_id, media)
+
     def _on_audio_video_data_received(self, event: events.AudioVideoDataReceived) -> None:
         self._origin_live = True
         self._end_hold()
         local = self._local
         if local is not None and local.accepted and local.stream is not None:
-            local.stream.tell(
-                LiveStream.publisher_media,
-                local.connection_id,
-                event.data_type,
-                event.timestamp,
-                event.data,
-            )
+            self._media.append((event.data_type, event.timestamp, event.data))
             return
         self._cache.add(event.data_type, event.timestamp, event.data)
         if local is None:
@@ -316,6 +330,7 @@ class PullLink(_UpstreamLink, PublisherSession, PublisherReceiver):
 
     def _leave_local(self, *, keep_cache: bool = False) -> None:
         """Stop publishing into the local stream (now, or once it has answered)."""
+        self._send_media()  # what came before the end goes first
         local = self._local
         if not keep_cache:
             self._origin_live = False

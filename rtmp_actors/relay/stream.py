@@ -407,6 +407,16 @@ class LiveStream(MonitoredActor, MediaReceiver, MediaWriter):
             self._take_media(media_type, timestamp, data, self._clock())
             self._flush_when_idle.request()
 
+    def publisher_media_batch(
+        self, connection_id: str, media: Sequence[tuple[MediaType, int, bytes]]
+    ) -> None:
+        """Several audio or video messages at once (a pull link's batch of input)."""
+        if self._is_publisher(connection_id):
+            now = self._clock()
+            for media_type, timestamp, data in media:
+                self._take_media(media_type, timestamp, data, now)
+            self._flush_when_idle.request()
+
     def _take_metadata(self, metadata: Mapping[str, Any]) -> None:
         self._cache.set_metadata(metadata or None)
         self._tell_observers(StreamObserver.stream_metadata, metadata)

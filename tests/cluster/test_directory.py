@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import queue
 import socket
 import threading
 import time
@@ -614,3 +615,33 @@ def test_garbage_relays_are_skipped(server: RedisServer, redis_dir: RedisDirecto
     assert redis_dir.relays("live", "cam", ["n1", "n2", "n3", "n4"]) == [
         StreamRelay("live", "cam", "n4", "rtmp://x", 1)
     ]
+
+
+def test_a_claim_is_announced_to_the_watchers(directory: StreamDirectory) -> None:
+    seen: queue.Queue[tuple[str, str]] = queue.Queue()
+    directory.watch_claims(lambda app, key: seen.put((app, key)))
+    # The Redis watcher subscribes on its own thread: claim until the notice comes.
+    poll_until(
+        lambda: directory.claim(claim_of(key="announced"), LONG) is not None and not seen.empty(),
+        5,
+        "a claim notice",
+    )
+    assert seen.get_nowait() == ("live", "announced")
+    directory.claim(claim_of("n2", key="announced", url=URL2), LONG)  # refused: no notice
+    directory.claim(claim_of(key="second"), LONG)
+    notice = seen.get(timeout=5)
+    while notice == ("live", "announced"):  # the polling's own claims, still arriving
+        notice = seen.get(timeout=5)
+    assert notice == ("live", "second")
+
+
+def test_interest_is_listed_per_stream_and_node_until_it_expires(rig: Rig) -> None:
+    d = rig.directory
+    d.register_interest("live", "cam", "n2", SHORT)
+    d.register_interest("live", "cam", "n3", LONG)
+    d.register_interest("live", "other", "n4", LONG)
+    assert d.interested("live", "cam", ["n1", "n2", "n3", "n4"]) == ["n2", "n3"]
+    rig.expire(lambda: d.interested("live", "cam", ["n2", "n3"]) == ["n3"], "the short interest")
+    d.unregister_interest("live", "cam", "n3")
+    assert d.interested("live", "cam", ["n2", "n3"]) == []
+    assert d.interested("live", "other", ["n4"]) == ["n4"]
