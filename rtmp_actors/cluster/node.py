@@ -265,9 +265,11 @@ class ClusterNode(StreamObserver, PublishRoute):
         name = (app, key)
         self._published.add(name)  # by an encoder (claimed), or by a pull link
         self._claimed_at.pop(name, None)
+        self._unwant(name)
 
     def stream_pulled_in(self, app: str, key: str) -> None:
         name = (app, key)
+        self._unwant(name)  # pulling now (not before: the origin may be waiting for us)
         self._published.add(name)
         self._relaying.add(name)
         self._register_relays([name])
@@ -357,7 +359,6 @@ class ClusterNode(StreamObserver, PublishRoute):
                 self._tell_source(name, None)
                 self._want(name)
                 continue
-            self._unwant(name)
             if self._settings.chain_after <= 0:
                 self._tell_source(name, self._pull_target(claim.app, claim.url))
                 continue
