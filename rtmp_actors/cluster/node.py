@@ -62,7 +62,7 @@ from rtmp_actors.relay.stream import PublishRequest, refuse_second_publisher
 from rtmp_actors.relay.upstream import LinkTarget, StreamName, _tell_later
 from rtmp_actors.transport.io_loop import Scheduler, TimerHandle
 
-__all__ = ["HOLD_PUBLISH", "ClusterNode", "ClusterSettings", "ClusterView", "Load"]
+__all__ = ["HOLD_PUBLISH", "ClusterNode", "ClusterSettings", "ClusterView", "Load", "new_node_id"]
 
 HOLD_PUBLISH = 0.3
 """Most seconds a new publisher is held back while edges with waiting players connect."""
@@ -75,8 +75,14 @@ Load = Callable[[], int]
 """Returns the relay's open connections, for the node's registration."""
 
 
-def _new_node_id() -> str:
+def new_node_id() -> str:
+    """A fresh random node id."""
     return uuid.uuid4().hex[:12]
+
+
+def _address(target: LinkTarget) -> str:
+    """The ``rtmp://host:port`` a pull target points at (as nodes advertise themselves)."""
+    return f"rtmp://{target.base.host}:{target.base.port}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,15 +103,10 @@ class ClusterSettings:
 
     directory_url: str
     advertise: str
-    node_id: str = field(default_factory=_new_node_id)
+    node_id: str = field(default_factory=new_node_id)
     claim_ttl: float = 5.0
     heartbeat: float = 1.0
     chain_after: int = 0
-
-    @staticmethod
-    def new_node_id() -> str:
-        """A fresh random node id."""
-        return _new_node_id()
 
     def __post_init__(self) -> None:
         if not self.advertise.startswith(("rtmp://", "rtmps://")):
@@ -404,16 +405,13 @@ class ClusterNode(StreamObserver, PublishRoute):
 
     def _tell_source(self, name: StreamName, source: LinkTarget | None) -> None:
         """Tell the pull relay where ``name`` is published now, if that changed."""
-        if self._sources.get(name) == source and (source is not None or name in self._sources):
-            return
-        if source is None and name not in self._sources:
-            return  # the pull relay has no cluster source for it anyway
+        if self._sources.get(name) == source:
+            return  # unknown counts as nowhere: the pull relay has no cluster source for it
         self._sources[name] = source
         if self._pull_relay is None:
             return
         if source is not None:
-            where = f"rtmp://{source.base.host}:{source.base.port}"
-            logger.info("%s/%s is published on %s: pulling it from there", *name, where)
+            logger.info("%s/%s is published on %s: pulling it from there", *name, _address(source))
         with contextlib.suppress(pykka.ActorDeadError):
             self._pull_relay.tell(PullRelay.set_cluster_source, name[0], name[1], source)
 
@@ -494,7 +492,7 @@ class ClusterNode(StreamObserver, PublishRoute):
         origins = dict.fromkeys(self._claims, self._settings.advertise)
         for name, source in self._sources.items():
             if source is not None:
-                origins[name] = f"rtmp://{source.base.host}:{source.base.port}"
+                origins[name] = _address(source)
         return ClusterView(
             self.node_id,
             self._settings.advertise,

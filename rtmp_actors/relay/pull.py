@@ -185,8 +185,7 @@ class PullLink(_UpstreamLink, PublisherSession, PublisherReceiver):
 
     def _on_stream_ended(self, event: events.StreamEnded) -> None:
         if event.reason == "disconnected":
-            self._lost_upstream()  # the origin went away, not its stream: maybe hold
-            return
+            return  # the origin went away, not its stream: Disconnected follows (maybe hold)
         logger.info("%s: the origin's stream ended (%s)", self.link_name, event.reason)
         self._leave_local()
 

@@ -40,7 +40,7 @@ from rtmp_actors.actors.actor_handle import ActorHandle
 from rtmp_actors.actors.monitoring import ExitNotice, ExitReason, monitor
 from rtmp_actors.actors.supervisor import ChildHandle, ChildSpec, ChildStartError, Supervisor
 from rtmp_actors.cluster.directory import DirectoryError, open_directory
-from rtmp_actors.cluster.node import ClusterNode, ClusterSettings, ClusterView
+from rtmp_actors.cluster.node import ClusterNode, ClusterSettings, ClusterView, new_node_id
 from rtmp_actors.relay.access import AccessController, AccessFile, HttpCallback
 from rtmp_actors.relay.config import RelayConfig
 from rtmp_actors.relay.http_stats import StatsHttpServer
@@ -100,7 +100,7 @@ class RelayServer:
         self.cluster: ChildHandle[ClusterNode] | None = (
             ChildHandle("cluster") if self.config.cluster else None
         )
-        self._node_id = ClusterSettings.new_node_id()  # kept across restarts: same claims
+        self._node_id = new_node_id()  # kept across restarts: same claims
         self.access: ChildHandle[AccessController] | None = (
             ChildHandle("access") if self._access_file is not None or self.config.auth_url else None
         )

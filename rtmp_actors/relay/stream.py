@@ -515,9 +515,13 @@ class LiveStream(MonitoredActor, MediaReceiver, MediaWriter):
             reason,
             extra={"connection_id": current.connection_id},
         )
-        self._end_publishing(notify=True)
+        self._drop_publisher(current, reason)
+
+    def _drop_publisher(self, current: PublishRequest, reason: str) -> None:
+        """Close the publisher's connection, end its publication, retire if nobody is left."""
         with contextlib.suppress(pykka.ActorDeadError):
             current.session.tell(PublisherSession.close, reason)
+        self._end_publishing(notify=True)
         self._maybe_idle()
 
     def publisher_exited(self, request: PublishRequest) -> None:
@@ -669,10 +673,7 @@ class LiveStream(MonitoredActor, MediaReceiver, MediaWriter):
             silent,
             extra={"connection_id": publisher.connection_id},
         )
-        with contextlib.suppress(pykka.ActorDeadError):
-            publisher.session.tell(PublisherSession.close, f"no media for {silent:.0f} s")
-        self._end_publishing(notify=True)
-        self._maybe_idle()
+        self._drop_publisher(publisher, f"no media for {silent:.0f} s")
 
     def _idle_callback(self) -> Callable[[], None]:
         """A callback for the scheduler (another thread) that tells this actor to check."""

@@ -29,7 +29,7 @@ from tests.peers import debian_tool, ffmpeg_exe, poll_until, stop_process
 from tests.redis_server import RedisServer
 from tests.relay.test_relay_interop import Packets, packets, reference
 from tests.relay.test_supervision import publish as publish_live
-from tests.tools.test_serve import REPO, Lines
+from tests.tools.test_serve import REPO, Lines, running
 
 TIMEOUT = 60
 HOSTS = ("127.0.0.1", "127.0.0.2", "127.0.0.3")
@@ -58,6 +58,7 @@ class Cluster:
     def __init__(self, redis: RedisServer) -> None:
         self.redis = redis
         self.nodes: list[Node] = []
+        self._processes = contextlib.ExitStack()  # each node killed at the end if still there
 
     def start(self, host: str, *args: str, join: bool = True) -> Node:
         """A node on ``host``; with ``join=False`` a plain relay, outside the directory."""
@@ -66,18 +67,8 @@ class Cluster:
             sys.executable, "-m", "rtmp_actors", "serve", "--host", host, "--port", "0",
             *cluster, "--log-level", "DEBUG", *args,
         ]  # fmt: skip
-        process = subprocess.Popen(
-            command,
-            cwd=REPO,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        stderr = Lines(process.stderr)
-        match = LISTENING.search(stderr.wait_for(lambda line: LISTENING.search(line) is not None))
-        assert match is not None
-        node = Node(host, process, stderr, int(match[1]))
+        started = self._processes.enter_context(running(command, LISTENING))
+        node = Node(host, started.process, started.stderr, started.port)
         self.nodes.append(node)
         return node
 
@@ -85,6 +76,7 @@ class Cluster:
         for node in self.nodes:
             if node.process.poll() is None:
                 stop_process(node.process, 20)
+        self._processes.close()
 
 
 @pytest.fixture
