@@ -252,26 +252,52 @@ def test_a_stream_is_recorded_only_by_its_origin(
     assert not list(edge_dir.rglob("*.flv")), "the edge records nothing: its origin does"
 
 
+def http_port(node: Node) -> int:
+    """The ``--http`` port ``node`` logged at start."""
+    found = [re.search(r"http://127\.0\.0\.1:(\d+)/stats", line) for line in node.stderr.seen]
+    [match] = [m for m in found if m is not None]
+    return int(match[1])
+
+
+def stats_of(node: Node) -> dict[str, Any]:
+    with urllib.request.urlopen(f"http://127.0.0.1:{http_port(node)}/stats", timeout=10) as reply:
+        document: dict[str, Any] = json.load(reply)
+    return document
+
+
+@pytest.mark.peers
+def test_a_stream_is_pushed_only_by_its_origin(
+    cluster: Cluster, peers: list[subprocess.Popen[bytes]], tmp_path: Path
+) -> None:
+    # Two plain relays outside the cluster: the origin pushes to one, the edge to the other.
+    origin_target = cluster.start(HOSTS[2], "--http", "0", join=False)
+    edge_target = cluster.start(HOSTS[2], "--http", "0", join=False)
+    origin = cluster.start(HOSTS[0], "--push", f"rtmp://{HOSTS[2]}:{origin_target.port}/live")
+    edge = cluster.start(HOSTS[1], "--push", f"rtmp://{HOSTS[2]}:{edge_target.port}/live")
+    peers.append(publish_live(origin.url("pushed")))
+    peers.append(play_rtmpdump(edge.url("pushed"), tmp_path / "edge.flv"))
+    peers.append(play_rtmpdump(origin_target.url("pushed"), tmp_path / "pushed.flv"))
+    keeps_growing(tmp_path / "edge.flv", "the edge plays")
+    keeps_growing(tmp_path / "pushed.flv", "the origin's push target plays")
+    # The edge has had the stream for as long as it took both players to grow: a push it
+    # started would have published by now.
+    keeps_growing(tmp_path / "edge.flv", "the edge still plays", by=100_000)
+    [stream] = stats_of(origin_target)["streams"]
+    assert stream["key"] == "pushed"
+    assert stats_of(edge_target)["streams"] == [], "the edge pushes nothing: its origin does"
+
+
 @pytest.mark.peers
 def test_stats_show_the_node_its_peers_and_each_streams_origin(
     cluster: Cluster, peers: list[subprocess.Popen[bytes]], tmp_path: Path
 ) -> None:
     origin = cluster.start(HOSTS[0])
     edge = cluster.start(HOSTS[1], "--http", "0")
-    found = [re.search(r"http://127\.0\.0\.1:(\d+)/stats", line) for line in edge.stderr.seen]
-    [match] = [m for m in found if m is not None]
     peers.append(publish_live(origin.url("seen")))
     peers.append(play_rtmpdump(edge.url("seen"), tmp_path / "player.flv"))
     keeps_growing(tmp_path / "player.flv", "the edge plays")
-    base = f"http://127.0.0.1:{match[1]}"
-
-    def stats() -> dict[str, Any]:
-        with urllib.request.urlopen(f"{base}/stats", timeout=10) as response:
-            document: dict[str, Any] = json.load(response)
-        return document
-
-    poll_until(lambda: len(stats()["cluster"]["nodes"]) == 2, 10, "both nodes registered")
-    document = stats()
+    poll_until(lambda: len(stats_of(edge)["cluster"]["nodes"]) == 2, 10, "both nodes registered")
+    document = stats_of(edge)
     origin_url = f"rtmp://{origin.host}:{origin.port}"
     assert document["cluster"]["advertise"] == f"rtmp://{edge.host}:{edge.port}"
     assert {n["url"] for n in document["cluster"]["nodes"]} == {
@@ -280,7 +306,9 @@ def test_stats_show_the_node_its_peers_and_each_streams_origin(
     }
     [stream] = document["streams"]
     assert (stream["key"], stream["origin"]) == ("seen", origin_url)
-    with urllib.request.urlopen(f"{base}/metrics", timeout=10) as response:
+    with urllib.request.urlopen(
+        f"http://127.0.0.1:{http_port(edge)}/metrics", timeout=10
+    ) as response:
         metrics = response.read().decode()
     assert "rtmp_actors_cluster_nodes 2" in metrics
     assert "rtmp_actors_cluster_directory_up 1" in metrics
