@@ -29,13 +29,19 @@ duration of a run, see :class:`Seams`):
   every player. Its processes are the parent, the workers and the redis-server.
 * ``single``: ``rtmp-actors serve`` as ``fanout.py`` runs it (players counted by ``/stats``).
 * ``nginx``: ``tests/nginx_rtmp.py``'s nginx-rtmp with a master and 2 workers
-  (``servers.nginx_workers``); players counted as established sockets. Debian's dynamic
-  nginx-rtmp module never accepts the auto push between workers (see
-  ``servers.nginx_workers_config``): only the players on the publisher's worker get the
-  stream, and its CPU-s/GB is over what that worker delivered (the verdict says so).
+  (``servers.nginx_workers``), ``rtmp_auto_push on``; players counted as established
+  sockets. Debian's dynamic nginx-rtmp module never accepts the auto push between workers,
+  so this is nginx 1.22.1 with the same nginx-rtmp 1.2.2 compiled in, built from Debian's
+  sources on first use (``build_nginx_static.sh``, about a minute; see
+  ``servers.static_nginx``).
 * ``edge`` (the latency part): origin and edge as above, with their own redis-server; the
   proxy forwards to the origin, the probes and rtmpdump players go to the edge (whose
   ``/stats`` counts them). Its processes: edge, origin, redis-server.
+* ``origin`` and ``nginx-1`` (the latency part, for context): the same players on the origin
+  alone (no edge) and on ``tests/nginx_rtmp.py``'s one-process nginx-rtmp. FFmpeg starts
+  with a burst of about 300 ms of media at once, and a server delivers it to 100 players
+  only as fast as the kernel copies it, so every server's p99 from the first frame is that
+  burst's; the edge's p99 minus the origin's is what the hop adds.
 
 Just before publishing, ``ss -tnp`` says which server process holds each player's connection
 (players per node). Every relay gets ``max_connections`` = players + 64. The relays log at

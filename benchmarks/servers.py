@@ -264,40 +264,65 @@ def relay_process(
         stop_process(relay, 30)
 
 
-def nginx_workers_config(workers: int) -> str:
-    """``tests/nginx_rtmp.py``'s configuration with a master and ``workers`` worker processes.
+STATIC_NGINX = Path(__file__).resolve().parent / ".nginx-static" / "sbin" / "nginx"
+BUILD_STATIC_NGINX = Path(__file__).resolve().parent / "build_nginx_static.sh"
 
-    ``rtmp_auto_push on``: a live stream published to one worker is pushed to the others
-    (through Unix sockets in the nginx folder), so a player reaching any worker gets it. The
-    workers run as this process's user (as the single process does; for root, nginx would
-    otherwise switch them to ``nobody``, who may not write that folder).
+
+def static_nginx() -> Path:
+    """nginx with nginx-rtmp compiled in (built on first use by ``build_nginx_static.sh``).
 
     Debian's nginx-rtmp is a dynamic module (``load_module``): each worker opens its auto push
     socket after nginx's event module has registered the listening sockets, so nothing
-    accepts on it. The worker with the publisher connects to the others' sockets (the
-    kernel queues the connection) and waits for a handshake that never comes: players on
-    the other workers get nothing (seen with nginx 1.22.1).
+    accepts on it. The worker with the publisher connects to the others' sockets (the kernel
+    queues the connection) and waits for a handshake that never comes: players on the other
+    workers get nothing (seen with nginx 1.22.1). Compiled in, the module's sockets are
+    accepted, so several workers share a stream as nginx-rtmp documents.
+    """
+    if not STATIC_NGINX.exists():
+        print("building nginx with nginx-rtmp compiled in (about a minute)...", flush=True)
+        subprocess.run(["bash", str(BUILD_STATIC_NGINX)], check=True, stdout=subprocess.DEVNULL)
+    return STATIC_NGINX
+
+
+def nginx_workers_config(workers: int) -> str:
+    """``tests/nginx_rtmp.py``'s configuration with a master and ``workers`` worker processes.
+
+    For :func:`static_nginx` (no ``load_module``). ``rtmp_auto_push on``: a live stream
+    published to one worker is pushed to the others (through Unix sockets in the nginx
+    folder), so a player reaching any worker gets it. The workers run as this process's user
+    (as the single process does; for root, nginx would otherwise switch them to ``nobody``,
+    who may not write that folder).
     """
     one = "master_process off;\nworker_processes 1;\n"
-    if one not in tests.nginx_rtmp.CONFIG:
-        msg = "tests/nginx_rtmp.py's CONFIG no longer sets master_process and worker_processes"
+    dynamic = "load_module {module};\n"
+    if one not in tests.nginx_rtmp.CONFIG or dynamic not in tests.nginx_rtmp.CONFIG:
+        msg = "tests/nginx_rtmp.py's CONFIG no longer loads the module and sets the workers"
         raise RuntimeError(msg)
     several = (
         f"master_process on;\nworker_processes {workers};\nuser {getpass.getuser()};\n"
         "rtmp_auto_push on;\nrtmp_socket_dir {dir};\n"
     )
-    return tests.nginx_rtmp.CONFIG.replace(one, several)
+    return tests.nginx_rtmp.CONFIG.replace(dynamic, "").replace(one, several)
 
 
 @contextlib.contextmanager
 def nginx_workers(workdir: Path, workers: int) -> Iterator[RunningServer]:
     """Run nginx-rtmp with ``workers`` worker processes (``rtmp_auto_push on``).
 
-    The configuration is ``tests/nginx_rtmp.py``'s otherwise; the server's ``pid`` is the
-    master's, so :meth:`RunningServer.pids` has the master and its workers.
+    The configuration is ``tests/nginx_rtmp.py``'s otherwise; the binary is
+    :func:`static_nginx`'s; the server's ``pid`` is the master's, so
+    :meth:`RunningServer.pids` has the master and its workers.
     """
     config = nginx_workers_config(workers)
-    with mock.patch.object(tests.nginx_rtmp, "CONFIG", config), nginx_rtmp(workdir) as port:
+    binary = static_nginx()
+    with (
+        mock.patch.object(tests.nginx_rtmp, "CONFIG", config),
+        mock.patch.object(tests.nginx_rtmp, "debian_tool", return_value=str(binary)),
+        nginx_rtmp(workdir) as port,
+    ):
         pid = int((workdir / "nginx.pid").read_text())
-        description = f"nginx-rtmp (tests/nginx_rtmp.py, {workers} workers, rtmp_auto_push on)"
+        description = (
+            f"nginx-rtmp ({binary.parent.parent.name}: nginx-rtmp compiled in, {workers} workers, "
+            "rtmp_auto_push on; otherwise tests/nginx_rtmp.py)"
+        )
         yield RunningServer("nginx", description, port, pid)
