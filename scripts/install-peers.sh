@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian peers the test suite talks to: nginx with the RTMP module (an upstream
 # server), rtmpdump (a librtmp player), Debian's FFmpeg 5.1 (an older FFmpeg, plus ffprobe) and
-# redis-server (the cluster's stream directory; tests start their own on a free port).
+# redis-server (the cluster's stream directory; tests start their own on a free port) and
+# Chromium (headless, for the HTTP-FLV browser test).
 # FFmpeg 9 itself comes from the imageio-ffmpeg package.
 set -euo pipefail
 
@@ -10,14 +11,15 @@ have_peers() {
         && command -v nginx >/dev/null 2>&1 \
         && compgen -G "/usr/lib/nginx/modules/ngx_rtmp_module.so" >/dev/null \
         && [ -x /usr/bin/ffmpeg ] && [ -x /usr/bin/ffprobe ] \
-        && command -v redis-server >/dev/null 2>&1
+        && command -v redis-server >/dev/null 2>&1 \
+        && [ -x /usr/bin/chromium ]
 }
 
 if have_peers; then
     exit 0
 fi
 if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
-    echo "install-peers: need root and apt-get to install nginx, libnginx-mod-rtmp, rtmpdump, ffmpeg and redis-server" >&2
+    echo "install-peers: need root and apt-get to install nginx, libnginx-mod-rtmp, rtmpdump, ffmpeg, redis-server and chromium" >&2
     # Tests that need these peers fail under CI=true and skip elsewhere.
     exit 0
 fi
@@ -34,5 +36,5 @@ trap '[ "$created_policy" = 1 ] && rm -f "$policy"' EXIT
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends nginx libnginx-mod-rtmp rtmpdump ffmpeg \
-    redis-server >/dev/null
+    redis-server chromium >/dev/null
 have_peers
