@@ -17,6 +17,8 @@ PublisherSession    a relay stream (answers, routes media)   (none: relay only)
 PlayerSession       a relay stream (answers, media sinks)    (none: relay only)
 PublisherReceiver   a relay stream (binds the publisher)     (none: relay only)
 PlayerReceiver      a relay stream (binds a player)          (none: relay only)
+DemandListener      a relay stream (first/last player)       (none: relay only)
+StreamSource        a generated stream's pump thread         (none: server-made streams)
 ==================  =======================================  ===============================
 
 Actors inherit these ABCs (``class X(pykka.ThreadingActor, SessionHandler)``), so a missing
@@ -33,14 +35,17 @@ from behaviours.protocol_handler import ProtocolHandler
 from behaviours.session_handler import ByteCountDirection, SessionHandler
 from behaviours.socket_handler import PacketType, SocketHandler
 from behaviours.stream_peers import (
+    DemandListener,
     PlayerReceiver,
     PlayerSession,
     PublisherReceiver,
     PublisherSession,
 )
+from behaviours.stream_source import SourceFrame, StreamSource
 
 __all__ = [
     "ByteCountDirection",
+    "DemandListener",
     "EventReceiver",
     "MediaReceiver",
     "MediaWriter",
@@ -52,5 +57,7 @@ __all__ = [
     "PublisherSession",
     "SessionHandler",
     "SocketHandler",
+    "SourceFrame",
+    "StreamSource",
     "event_handler_name",
 ]

@@ -17,7 +17,13 @@ if TYPE_CHECKING:
     from behaviours.media_writer import MediaWriter
     from rtmp_actors.actors.actor_handle import ActorHandle
 
-__all__ = ["PlayerReceiver", "PlayerSession", "PublisherReceiver", "PublisherSession"]
+__all__ = [
+    "DemandListener",
+    "PlayerReceiver",
+    "PlayerSession",
+    "PublisherReceiver",
+    "PublisherSession",
+]
 
 
 class _AnsweredSession(abc.ABC):
@@ -64,3 +70,11 @@ class PlayerReceiver(abc.ABC):
     @abc.abstractmethod
     def bind_player(self, stream: pykka.ActorRef[Any], stream_id: int) -> None:
         """Stream ``stream_id`` of this connection plays ``stream``."""
+
+
+class DemandListener(abc.ABC):
+    """A publisher that produces only while somebody plays (a generated stream on demand)."""
+
+    @abc.abstractmethod
+    def demand_changed(self, wanted: bool) -> None:
+        """The stream has players now (``wanted``) or has none left."""

@@ -5,6 +5,7 @@ They live in the top-level ``behaviours`` package; this module re-exports them.
 
 from behaviours import (
     ByteCountDirection,
+    DemandListener,
     EventReceiver,
     MediaReceiver,
     MediaWriter,
@@ -16,11 +17,14 @@ from behaviours import (
     PublisherSession,
     SessionHandler,
     SocketHandler,
+    SourceFrame,
+    StreamSource,
     event_handler_name,
 )
 
 __all__ = [
     "ByteCountDirection",
+    "DemandListener",
     "EventReceiver",
     "MediaReceiver",
     "MediaWriter",
@@ -32,5 +36,7 @@ __all__ = [
     "PublisherSession",
     "SessionHandler",
     "SocketHandler",
+    "SourceFrame",
+    "StreamSource",
     "event_handler_name",
 ]

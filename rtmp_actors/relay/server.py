@@ -27,12 +27,14 @@ Theory of operation:
 
 from __future__ import annotations
 
+import concurrent.futures
+import contextlib
 import logging
 import threading
 import time
 from collections.abc import Callable
 from types import TracebackType
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
 import pykka
 
@@ -43,15 +45,19 @@ from rtmp_actors.cluster.directory import DirectoryError, open_directory
 from rtmp_actors.cluster.node import ClusterNode, ClusterSettings, ClusterView, new_node_id
 from rtmp_actors.relay.access import AccessController, AccessFile, HttpCallback
 from rtmp_actors.relay.config import RelayConfig
+from rtmp_actors.relay.generated import GeneratedStream, SourceError, SourceStats
 from rtmp_actors.relay.http_stats import StatsHttpServer
 from rtmp_actors.relay.links import LinkSettings, PullRelay, PushRelay, RelayLinks, bind_observer
 from rtmp_actors.relay.observer import StreamObserver
 from rtmp_actors.relay.receiver import RelayReceiver
 from rtmp_actors.relay.recording import StreamRecorder
-from rtmp_actors.relay.registry import StreamRegistry, StreamTable
+from rtmp_actors.relay.registry import PublishRoute, StreamRegistry, StreamTable
 from rtmp_actors.relay.stream import LiveStream, StreamStats
 from rtmp_actors.server import RtmpServer
 from rtmp_actors.transport.io_loop import IoLoop, TimerHandle
+
+if TYPE_CHECKING:
+    from behaviours.stream_source import StreamSource
 
 __all__ = ["RelayServer"]
 
@@ -119,6 +125,8 @@ class RelayServer:
         self._ended = threading.Event()
         self._started_at: float | None = None
         self._http: StatsHttpServer | None = None
+        self._sources: dict[tuple[str, str], pykka.ActorRef[GeneratedStream]] = {}
+        self._sources_lock = threading.Lock()
 
     def _rtmp_server(self, port: int, *, reuse_port: bool = False) -> RtmpServer:
         return RtmpServer(
@@ -378,8 +386,86 @@ class RelayServer:
                 continue
         return stats
 
+    # --- Generated streams --------------------------------------------------------------------
+
+    def add_source(
+        self,
+        app: str,
+        key: str,
+        source: StreamSource,
+        *,
+        on_demand: bool = False,
+        timeout: float = 5.0,
+    ) -> None:
+        """Stream what ``source`` produces to the players of ``app/key``.
+
+        The source is ticked on a thread of its own at its frame rate, from now on, or only
+        while somebody plays the key if ``on_demand`` (see
+        :mod:`rtmp_actors.relay.generated`). An RTMP publisher to the key is refused.
+
+        Raises:
+            SourceError: If the key is already published (or has a source), or the relay
+                does not answer within ``timeout``.
+        """
+        with self._sources_lock:
+            current = self._sources.get((app, key))
+            if current is not None and current.is_alive():
+                msg = f"{app}/{key} already has a source"
+                raise SourceError(msg)
+            ready: concurrent.futures.Future[None] = concurrent.futures.Future()
+            route: ActorHandle[PublishRoute] = self.cluster or self.registry
+            ref = GeneratedStream.start(app, key, source, route, on_demand=on_demand, ready=ready)
+            self._sources[(app, key)] = ref
+        try:
+            ready.result(timeout=timeout)
+        except TimeoutError:
+            ref.stop(block=False)
+            msg = f"{app}/{key}: the relay did not accept the source within {timeout:g} s"
+            raise SourceError(msg) from None
+        except SourceError:
+            with self._sources_lock:
+                if self._sources.get((app, key)) is ref:
+                    del self._sources[(app, key)]
+            raise
+
+    def remove_source(self, app: str, key: str, timeout: float = 10.0) -> bool:
+        """Stop the source of ``app/key``; its players are told the stream ended.
+
+        Returns:
+            False if the key had no running source.
+        """
+        with self._sources_lock:
+            ref = self._sources.pop((app, key), None)
+        if ref is None:
+            return False
+        try:
+            ref.stop(timeout=timeout)
+        except pykka.ActorDeadError:
+            return False  # it ended already (its source failed)
+        return True
+
+    def source_stats(self, app: str, key: str, timeout: float = 5.0) -> SourceStats | None:
+        """What the source of ``app/key`` has done so far; None without a running source."""
+        with self._sources_lock:
+            ref = self._sources.get((app, key))
+        if ref is None:
+            return None
+        try:
+            return ActorHandle[GeneratedStream](ref).ask(GeneratedStream.stats).get(timeout=timeout)
+        except (pykka.ActorDeadError, pykka.Timeout):
+            return None
+
+    def _stop_sources(self, timeout: float) -> None:
+        with self._sources_lock:
+            refs = list(self._sources.values())
+            self._sources.clear()
+        for ref in refs:
+            with contextlib.suppress(pykka.ActorDeadError, pykka.Timeout):
+                ref.stop(timeout=timeout)
+
     def stop(self, timeout: float = 10.0) -> None:
         """Close every session politely, then stop the streams and the I/O loop."""
+        self._stop_sources(timeout)
         if self._http is not None:
             self._http.stop()
             self._http = None

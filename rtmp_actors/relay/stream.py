@@ -46,6 +46,7 @@ import pykka
 from behaviours.media_receiver import MediaReceiver
 from behaviours.media_writer import MediaWriter
 from behaviours.stream_peers import (
+    DemandListener,
     PlayerReceiver,
     PlayerSession,
     PublisherReceiver,
@@ -124,6 +125,9 @@ class PublishRequest:
     ``session`` is the publishing connection's session (or a pull link standing in for one),
     ``receiver`` its event receiver, ``pulled_from`` the pull URL when a pull link publishes
     (so that a restarted push relay still does not push the stream back there).
+    ``generated`` marks a server-generated stream: it is never taken over and never dropped
+    as idle (it paces itself, and is silent on purpose while on demand); ``demand``, if set,
+    is told whenever the stream gains its first player or loses its last one.
     """
 
     connection_id: str
@@ -134,6 +138,8 @@ class PublishRequest:
     key: str
     stream_id: int
     pulled_from: LinkTarget | None = None
+    generated: bool = False
+    demand: ActorHandle[DemandListener] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -272,6 +278,7 @@ class LiveStream(MonitoredActor, MediaReceiver, MediaWriter):
         self._messages_in = 0
         self._rate = RateMeter(clock())
         self._idle_timer: TimerHandle | None = None
+        self._demand_told = False  # what the publisher's demand listener last heard
 
     # --- Requests (from the registry) ---------------------------------------------------------
 
@@ -280,7 +287,7 @@ class LiveStream(MonitoredActor, MediaReceiver, MediaWriter):
         self._flush()
         self._handled += 1
         current = self._publisher
-        if current is not None and not self._policy.takeover:
+        if current is not None and (not self._policy.takeover or current.generated):
             refuse_second_publisher(request, current.connection_id)
             self._maybe_idle()
             return
@@ -329,6 +336,8 @@ class LiveStream(MonitoredActor, MediaReceiver, MediaWriter):
             self._notify(player, PlayerNotice.PUBLISHED)
             player.require_keyframe()  # a new publication: nothing before it is decodable
         self._arm_idle_check()
+        self._demand_told = False
+        self._tell_demand()
         if request.pulled_from is None:
             self._tell_observers(StreamObserver.stream_published)
         else:
@@ -353,6 +362,7 @@ class LiveStream(MonitoredActor, MediaReceiver, MediaWriter):
             request.receiver.tell(PlayerReceiver.bind_player, self.actor_ref, request.stream_id)
             request.session.tell(PlayerSession.accept_request, request.request_id)
             request.session.tell(PlayerSession.open_media_sink, request.stream_id, self._me)
+        self._tell_demand()
         if self._publisher is not None:
             self._join(player)
         elif len(self._players) == 1:
@@ -416,6 +426,16 @@ class LiveStream(MonitoredActor, MediaReceiver, MediaWriter):
             for media_type, timestamp, data in media:
                 self._take_media(media_type, timestamp, data, now)
             self._flush_when_idle.request()
+
+    def publisher_paused(self, connection_id: str) -> None:
+        """The publisher stopped its media for now (an on-demand source lost its players).
+
+        What the cache holds would be stale for the next joiner, who then waits for the
+        publisher's fresh start (its sequence headers and first keyframe) instead.
+        """
+        if self._is_publisher(connection_id):
+            self._flush()
+            self._cache.clear()
 
     def _take_metadata(self, metadata: Mapping[str, Any]) -> None:
         self._cache.set_metadata(metadata or None)
@@ -582,7 +602,20 @@ class LiveStream(MonitoredActor, MediaReceiver, MediaWriter):
     def _forget(self, key: tuple[str, int]) -> bool:
         self._writing.pop(key, None)
         self._waiting.pop(key, None)
-        return self._players.pop(key, None) is not None
+        forgotten = self._players.pop(key, None) is not None
+        if forgotten and not self._players:
+            self._tell_demand()
+        return forgotten
+
+    def _tell_demand(self) -> None:
+        """Tell an on-demand publisher when the stream gains its first or loses its last player."""
+        publisher = self._publisher
+        wanted = bool(self._players)
+        if publisher is None or publisher.demand is None or wanted == self._demand_told:
+            return
+        self._demand_told = wanted
+        with contextlib.suppress(pykka.ActorDeadError):
+            publisher.demand.tell(DemandListener.demand_changed, wanted)
 
     def playback_changed(self, connection_id: str, stream_id: int, choice: PlaybackChoice) -> None:
         """The player changed what it wants (pause, receiveAudio/receiveVideo)."""
@@ -658,8 +691,8 @@ class LiveStream(MonitoredActor, MediaReceiver, MediaWriter):
         """Drop a publisher that has been silent for too long (a timer calls this)."""
         self._idle_timer = None
         publisher = self._publisher
-        if publisher is None or publisher.pulled_from is not None:
-            return  # a pull link has its own timers (linger, hold, backoff)
+        if publisher is None or publisher.pulled_from is not None or publisher.generated:
+            return  # a pull link has its own timers (linger, hold, backoff); a source paces
         silent = self._clock() - self._last_media
         timeout = self._policy.idle_publisher_timeout
         if silent < timeout:
