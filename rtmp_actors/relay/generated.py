@@ -48,7 +48,7 @@ from rtmp_actors.relay.registry import PublishRoute
 from rtmp_actors.relay.stream import LiveStream, PublishRequest
 from rtmp_actors.session.events import MediaType
 
-__all__ = ["GeneratedStream", "SourceError", "SourceStats"]
+__all__ = ["FrameGate", "GeneratedStream", "SourceError", "SourceStats"]
 
 logger = logging.getLogger(__name__)
 
@@ -91,6 +91,32 @@ class _Counters:
         self.dropped = 0
 
 
+class FrameGate:
+    """Which frames go on while the live stream is behind: sans-I/O, for the pump.
+
+    From the moment the stream is behind, frames are dropped; once it has caught up they go
+    on again from the next keyframe (from any frame for an audio-only source), so what the
+    players get stays decodable. Sequence headers always go on: they are tiny and every later
+    frame needs them.
+    """
+
+    def __init__(self) -> None:
+        self.dropping = False
+        self._seen_video = False
+
+    def keep(self, frame: SourceFrame, behind: bool) -> bool:
+        """Whether ``frame`` goes to the stream, ``behind`` saying if the stream is behind."""
+        if frame.is_sequence_header:
+            return True
+        self._seen_video = self._seen_video or frame.media_type is MediaType.VIDEO
+        if behind:
+            self.dropping = True
+            return False
+        if self.dropping and (frame.is_keyframe or not self._seen_video):
+            self.dropping = False
+        return not self.dropping
+
+
 class _Pump:
     """The thread that ticks a source and tells the live stream its frames.
 
@@ -104,7 +130,7 @@ class _Pump:
         stream: ActorHandle[LiveStream],
         connection_id: str,
         counters: _Counters,
-        on_failure: Callable[[str], None],
+        on_failure: Callable[[str | None], None],
         clock: Callable[[], float],
         max_backlog: int,
     ) -> None:
@@ -116,8 +142,7 @@ class _Pump:
         self._clock = clock
         self._max_backlog = max_backlog
         self._stopping = threading.Event()
-        self._dropping = False
-        self._seen_video = False
+        self._gate = FrameGate()
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
 
     def start(self) -> None:
@@ -129,7 +154,9 @@ class _Pump:
         if self._thread is not threading.current_thread():
             self._thread.join(_JOIN_TIMEOUT)
             if self._thread.is_alive():
-                logger.warning("%s: the source did not stop within %g s", self._thread.name, 5)
+                logger.warning(
+                    "%s: the source did not stop within %g s", self._thread.name, _JOIN_TIMEOUT
+                )
 
     def _run(self) -> None:
         name = self._thread.name
@@ -139,6 +166,10 @@ class _Pump:
                 self._tick_forever()
             finally:
                 self._source.stop()
+        except pykka.ActorDeadError:
+            # The live stream stopped (the relay is stopping): not the source's fault.
+            logger.info("%s: the live stream is gone; stopping", name)
+            self._on_failure(None)
         except Exception as error:  # a user's source: anything may come out of it
             logger.exception("%s: the source failed: %r", name, error)
             self._on_failure(f"{type(error).__name__}: {error}")
@@ -167,37 +198,24 @@ class _Pump:
         """Tell the stream this tick's frames (user code made them: checked here)."""
         media: list[tuple[MediaType, int, bytes]] = []
         behind = self._stream_backlog() > self._max_backlog
+        if behind and not self._gate.dropping:
+            logger.warning(
+                "%s: the live stream is over %d ticks behind; dropping frames",
+                self._thread.name,
+                self._max_backlog,
+            )
         for item in frames:
             if not isinstance(item, SourceFrame):
                 msg = f"next_frames must return SourceFrame objects, not {type(item).__name__}"
                 raise TypeError(msg)
             frame = item
-            if not self._keep(frame, behind):
+            if not self._gate.keep(frame, behind):
                 self._counters.dropped += 1
                 continue
             media.append((frame.media_type, frame.timestamp, frame.data))
         if media:
             self._counters.sent += len(media)
             self._stream.tell(LiveStream.publisher_media_batch, self._connection_id, media)
-
-    def _keep(self, frame: SourceFrame, behind: bool) -> bool:
-        """Drop frames from the moment the stream falls behind until a keyframe once it is not."""
-        if frame.is_sequence_header:
-            return True  # tiny, and every later frame needs it
-        video = frame.media_type is MediaType.VIDEO
-        self._seen_video = self._seen_video or video
-        if behind and not self._dropping:
-            logger.warning(
-                "%s: the live stream is over %d ticks behind; dropping frames",
-                self._thread.name,
-                self._max_backlog,
-            )
-        if behind:
-            self._dropping = True
-            return False
-        if self._dropping and (frame.is_keyframe or not self._seen_video):
-            self._dropping = False
-        return not self._dropping
 
     def _stream_backlog(self) -> int:
         inbox = self._stream.actor_ref.actor_inbox
@@ -332,7 +350,7 @@ class GeneratedStream(MonitoredActor, PublisherSession, PublisherReceiver, Deman
             return
         me = self._me
 
-        def failed(reason: str) -> None:  # on the pump's thread
+        def failed(reason: str | None) -> None:  # on the pump's thread
             with contextlib.suppress(pykka.ActorDeadError):
                 me.tell(GeneratedStream.source_failed, reason)
 
@@ -353,11 +371,15 @@ class GeneratedStream(MonitoredActor, PublisherSession, PublisherReceiver, Deman
         if pump is not None:
             pump.stop()
 
-    def source_failed(self, reason: str) -> None:
-        """The source raised (told by the pump): end the stream; the server goes on."""
-        logger.error(
-            "%s/%s: generated stream ends, its source failed: %s", self.app, self.key, reason
-        )
+    def source_failed(self, reason: str | None) -> None:
+        """The source raised (``reason``) or the live stream is gone (None): stop.
+
+        The server goes on; the live stream's players are told the stream ended.
+        """
+        if reason is not None:
+            logger.error(
+                "%s/%s: generated stream ends, its source failed: %s", self.app, self.key, reason
+            )
         self.actor_ref.stop(block=False)
 
     def stats(self) -> SourceStats:

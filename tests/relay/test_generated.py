@@ -17,7 +17,7 @@ from rtmp_actors.actors.protocol_handler import FlowControl
 from rtmp_actors.client import RtmpClient
 from rtmp_actors.protocol.commands import NetStreamCode
 from rtmp_actors.relay.config import RelayConfig
-from rtmp_actors.relay.generated import SourceError
+from rtmp_actors.relay.generated import FrameGate, SourceError
 from rtmp_actors.relay.server import RelayServer
 from rtmp_actors.relay.stream import StreamPolicy
 from rtmp_actors.session import client_events as client
@@ -87,6 +87,39 @@ def test_any_bytes_make_a_frame_or_a_value_error(video: bool, timestamp: int, da
         return
     assert isinstance(frame.is_sequence_header, bool)
     assert isinstance(frame.is_keyframe, bool)
+
+
+# --- FrameGate -------------------------------------------------------------------------------
+
+KEY = SourceFrame.video(0, b"\x17\x01\x00\x00\x00\x01")
+INTER = SourceFrame.video(40, b"\x27\x01\x00\x00\x00\x02")
+SOUND = SourceFrame.audio(40, b"\xaf\x01\x03")
+
+
+def test_the_gate_drops_while_behind_and_resumes_at_a_keyframe() -> None:
+    gate = FrameGate()
+    header = SourceFrame.video(0, AVC_CONFIG)
+    assert [gate.keep(f, behind=False) for f in (header, KEY, INTER, SOUND)] == [True] * 4
+    assert [gate.keep(f, behind=True) for f in (header, KEY, INTER, SOUND)] == [
+        True,  # sequence headers always go
+        False,
+        False,
+        False,
+    ]
+    # Caught up, but mid-GOP: still dropped until the next keyframe.
+    assert [gate.keep(f, behind=False) for f in (INTER, SOUND, KEY, INTER, SOUND)] == [
+        False,
+        False,
+        True,
+        True,
+        True,
+    ]
+
+
+def test_an_audio_only_source_resumes_as_soon_as_the_stream_catches_up() -> None:
+    gate = FrameGate()
+    assert not gate.keep(SOUND, behind=True)
+    assert gate.keep(SOUND, behind=False)
 
 
 # --- Playing a generated stream ----------------------------------------------------------------
