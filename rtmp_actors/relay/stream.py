@@ -355,7 +355,8 @@ class LiveStream(MonitoredActor, MediaReceiver, MediaWriter):
         self._flush()
         self._handled += 1
         player = _Player(request)
-        self._forget(player.key)  # a stream id played again: the new play replaces the old
+        # A stream id played again: the new play replaces the old (demand is unchanged).
+        self._forget(player.key, tell_demand=False)
         self._players[player.key] = player
         self._waiting[player.key] = player
         with contextlib.suppress(pykka.ActorDeadError):
@@ -599,11 +600,11 @@ class LiveStream(MonitoredActor, MediaReceiver, MediaWriter):
                 self._tell_observers(StreamObserver.stream_unwanted)
             self._maybe_idle()
 
-    def _forget(self, key: tuple[str, int]) -> bool:
+    def _forget(self, key: tuple[str, int], *, tell_demand: bool = True) -> bool:
         self._writing.pop(key, None)
         self._waiting.pop(key, None)
         forgotten = self._players.pop(key, None) is not None
-        if forgotten and not self._players:
+        if forgotten and tell_demand and not self._players:
             self._tell_demand()
         return forgotten
 

@@ -266,3 +266,46 @@ def _connected(relay: RelayServer, log: EventLog) -> RtmpClient:
     )
     assert log.wait(client.ConnectionResponseReceived).was_accepted
     return rtmp_client
+
+
+def test_an_on_demand_source_starts_for_a_player_who_was_waiting(relay: RelayServer) -> None:
+    log = EventLog()
+    player(relay, log, "gen")  # nobody publishes yet: accepted, waiting
+    source = FakeSource()
+    relay.add_source("live", "gen", source, on_demand=True)
+    assert source.events.get(timeout=5) == "start"
+    assert videos(log, 1)[0].data == AVC_CONFIG
+
+
+class _BadSource(FakeSource):
+    def next_frames(self, now: float) -> list[object]:  # type: ignore[override]
+        return [b"\x17\x01raw bytes, not a SourceFrame"]
+
+
+def test_a_source_returning_something_else_than_frames_ends_with_a_reason(
+    relay: RelayServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.ERROR, logger="rtmp_actors.relay.generated")
+    source = _BadSource()
+    log = EventLog()
+    player(relay, log, "bad")
+    relay.add_source("live", "bad", source)
+    assert source.events.get(timeout=5) == "start"
+    assert source.events.get(timeout=5) == "stop"
+    assert log.wait(client.StreamEnded).stream_key == "bad"
+    assert any(
+        "must return SourceFrame objects, not bytes" in record.getMessage()
+        for record in caplog.records
+    )
+
+
+def test_stopping_the_relay_stops_its_sources() -> None:
+    source = FakeSource()
+    relay = RelayServer(RelayConfig(port=0)).start()
+    try:
+        relay.add_source("live", "gen", source)
+        assert source.events.get(timeout=5) == "start"
+    finally:
+        relay.stop()
+    assert source.events.get(timeout=5) == "stop"
+    assert relay.source_stats("live", "gen") is None
