@@ -3,7 +3,8 @@
 A source is what a renderer, a test pattern or a camera looks like to the relay: the server
 asks it for frames at its frame rate, on a thread of its own, and streams them to the
 players of one key (see :meth:`~rtmp_actors.relay.server.RelayServer.add_source`). The
-calls a source gets, all on that one thread, in this order:
+calls a source gets, in this order, all on that thread (a new one for each start, so one
+thread at a time):
 
 * :meth:`StreamSource.start` once the stream starts (at once, or on the first player in
   on-demand mode), then :meth:`StreamSource.metadata` (sent as ``onMetaData``),

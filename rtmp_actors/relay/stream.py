@@ -27,6 +27,9 @@ Theory of operation:
 * A second publisher is refused with ``NetStream.Publish.BadName``, or takes over when the
   policy says so. A publisher that sends nothing for ``idle_publisher_timeout`` seconds is
   dropped, so an encoder that reconnects after a network cut is not locked out.
+* A server-generated stream (:mod:`rtmp_actors.relay.generated`) publishes like a pull link,
+  but is never taken over nor dropped as idle; on demand, it is told when the stream gains
+  its first player and loses its last (:class:`DemandListener`).
 * When the stream has neither publisher nor players it tells the registry, which retires it.
 """
 
