@@ -141,7 +141,7 @@ def test_a_player_gets_the_sequence_header_then_a_keyframe_at_the_frame_rate(
     started = time.monotonic()
     live = videos(log, 40)
     elapsed = time.monotonic() - started
-    assert 0.5 < elapsed < 1.6, f"40 frames at 50 fps took {elapsed:.2f} s"
+    assert 0.5 < elapsed < 2.4, f"40 frames at 50 fps took {elapsed:.2f} s"
     stamps = [frame.timestamp for frame in live]
     assert stamps == sorted(stamps)
     assert stamps[-1] - stamps[0] == 39 * 20
@@ -250,8 +250,8 @@ def test_a_player_that_never_reads_slows_neither_the_source_nor_other_players() 
         finally:
             slow.close()
         # The good player kept the frame rate, and so did the source.
-        assert 1.4 < elapsed < 3.0, f"100 frames at 50 fps took {elapsed:.2f} s"
-        assert ticked == pytest.approx(elapsed * 50, rel=0.2)
+        assert 1.4 < elapsed < 4.0, f"100 frames at 50 fps took {elapsed:.2f} s"
+        assert ticked == pytest.approx(elapsed * 50, rel=0.25)
         # The slow one was dropped (bounded memory: congested past high_water for 0.5 s).
         assert dropped, "the slow player was never dropped"
         stats_after = relay.source_stats("live", "gen")
