@@ -263,7 +263,6 @@ class GeneratedStream(MonitoredActor, PublisherSession, PublisherReceiver, Deman
         self._me: ActorHandle[GeneratedStream] = ActorHandle(self.actor_ref)
         self._stream: ActorHandle[LiveStream] | None = None
         self._accepted = False
-        self._wanted = False
         self._pump: _Pump | None = None
         self._counters = _Counters()
 
@@ -332,7 +331,6 @@ class GeneratedStream(MonitoredActor, PublisherSession, PublisherReceiver, Deman
 
     def demand_changed(self, wanted: bool) -> None:
         """On demand: run the source while the stream has players."""
-        self._wanted = wanted
         if not (self._on_demand and self._accepted):
             return
         if wanted:
