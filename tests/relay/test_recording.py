@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import struct
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -29,6 +31,7 @@ from rtmp_actors.relay.server import RelayServer
 from rtmp_actors.session import client_events as client
 from rtmp_actors.session.events import MediaType
 from tests.actors.harness import TIMEOUT, EventLog
+from tests.peers import debian_tool, poll_until, run_ffmpeg
 
 AVC_CONFIG = b"\x17\x00\x00\x00\x00\x01\x42\x00\x1e\xff"
 AAC_CONFIG = b"\xaf\x00\x12\x10"
@@ -504,3 +507,43 @@ def test_an_abandoned_recording_stays_a_valid_flv(tmp_path: Path) -> None:
     tags = list(read_flv_file(recording.path))  # strict
     assert metadata_tags(tags) == [{"width": 320.0, **UNFINISHED}]
     assert media_tags(tags) == sent
+
+
+def test_a_recording_of_ffmpeg_has_its_duration_for_ffprobe(
+    relay: RelayServer, record_dir: Path, h264_aac_flv: Path
+) -> None:
+    ffprobe = debian_tool("ffprobe")
+    host, port = relay.address
+    run_ffmpeg("-i", str(h264_aac_flv), "-c", "copy", "-f", "flv", f"rtmp://{host}:{port}/live/cam")
+    recorder = recorder_of(relay)
+
+    def finished() -> bool:
+        started = list(record_dir.glob("live/cam-*.flv"))
+        return bool(started) and not recorder.ask(StreamRecorder.recordings).get(timeout=TIMEOUT)
+
+    poll_until(finished, TIMEOUT, "the recording to finish")  # FFmpeg's unpublish, elsewhere
+    (path,) = record_dir.glob("live/cam-*.flv")
+
+    def probe(flv: Path) -> tuple[float, str]:
+        command = [ffprobe, "-v", "warning", "-show_format", "-of", "json", str(flv)]
+        result = subprocess.run(
+            command, capture_output=True, text=True, timeout=TIMEOUT, check=False
+        )
+        assert result.returncode == 0, result.stderr
+        return float(json.loads(result.stdout)["format"]["duration"]), result.stderr
+
+    duration, warnings = probe(path)
+    assert "Estimating duration" not in warnings
+    assert duration == pytest.approx(probe(h264_aac_flv)[0], abs=0.1)
+    assert duration == pytest.approx(2.0, abs=0.15)
+    with open(path, "rb") as stream:
+        reader = FlvReader(stream)  # strict
+        head = next(reader)
+        assert head.tag_type == TagType.SCRIPT_DATA
+        name, metadata = decode_values(head.data)
+        media = sum(1 for tag in reader if tag.tag_type in (TagType.AUDIO, TagType.VIDEO))
+    assert name == "onMetaData"
+    assert metadata["filesize"] == path.stat().st_size
+    assert metadata["duration"] == pytest.approx(duration, abs=0.05)
+    assert metadata["encoder"].startswith("Lavf")  # the publisher's fields are kept
+    assert media > 50
