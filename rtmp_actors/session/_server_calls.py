@@ -147,7 +147,7 @@ class CallHandling(ServerBase):
             return
         limit = self._config.limits.max_pending_calls
         if len(self._calls) >= limit:
-            self._log.warning("call %r refused: %d calls already wait", name, limit)
+            self._log.info("call %r refused: %d calls already wait", name, limit)
             description = f"Too many calls waiting for an answer (at most {limit})."
             self._send_call_error(transaction_id, stream_id, description)
             return
@@ -178,11 +178,13 @@ class CallHandling(ServerBase):
 
     def _answer_call(self, call_id: int, values: tuple[AmfValue, ...]) -> None:
         call = None if self._phase in FINISHED else self._calls.get(call_id)
-        if call is not None:
-            message = Result(call.transaction_id, None, values).to_message(amf3=self._amf3)
-            message.encode_payload()  # a value AMF cannot carry fails here; the call waits on
-        if self._take_call(call_id) is not None and call is not None:
-            self._send(message, call.stream_id)
+        if call is None:
+            self._take_call(call_id)  # raises for a mistake, logs a late answer
+            return
+        message = Result(call.transaction_id, None, values).to_message(amf3=self._amf3)
+        message.encode_payload()  # a value AMF cannot carry fails here, the call still waiting
+        self._calls.take(call_id)
+        self._send(message, call.stream_id)
 
     def _fail_call(self, call_id: int, description: str, code: str) -> None:
         call = self._take_call(call_id)

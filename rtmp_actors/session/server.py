@@ -7,7 +7,7 @@ It opens no socket, starts no thread and reads no clock. Its driver (an actor) f
 
 * every decoded inbound message, with the time (:meth:`ServerSession.handle_message`);
 * the user's answers and sends (:meth:`~ServerSession.accept_request`,
-  :meth:`~ServerSession.send_av_data`, ...);
+  :meth:`~ServerSession.answer_call`, :meth:`~ServerSession.send_av_data`, ...);
 * byte totals, timer ticks and the end of the connection.
 
 After each call the driver drains :meth:`ServerSession.take_output`: messages for the protocol
