@@ -9,7 +9,7 @@ from typing import Any
 
 import pykka
 
-__all__ = ["EventReceiver", "event_handler_name"]
+__all__ = ["EventReceiver", "event_handler_name", "receives_event"]
 
 logger = logging.getLogger(__name__)
 
@@ -25,7 +25,10 @@ def event_handler_name(event: object) -> str:
     Words are split at capitals, runs of capitals stay together: ``NewByteIOTotals`` ->
     ``on_new_byte_io_totals``.
     """
-    event_type = type(event)
+    return _handler_name(type(event))
+
+
+def _handler_name(event_type: type) -> str:
     name = _HANDLER_NAMES.get(event_type)
     if name is None:
         name = _HANDLER_NAMES[event_type] = (
@@ -34,14 +37,34 @@ def event_handler_name(event: object) -> str:
     return name
 
 
+def receives_event(receiver_class: type, event_type: type) -> bool:
+    """Whether receivers of ``receiver_class`` would do anything with events of ``event_type``.
+
+    They do when they have the event's ``on_<event>`` method, or see every event (they
+    define ``send_event`` or ``send_events`` other than :class:`EventReceiver`'s).
+    """
+    if getattr(receiver_class, _handler_name(event_type), None) is not None:
+        return True
+    return (
+        getattr(receiver_class, "send_event", None) is not EventReceiver.send_event
+        or getattr(receiver_class, "send_events", None) is not EventReceiver.send_events
+    )
+
+
 class EventReceiver:
     """Receives the events a session raises.
 
     Override :meth:`send_event` to see every event, or define one ``on_<event>`` method per
     event you care about (``on_connection_requested(self, event)``); events without a method
-    are ignored. An exception in a handler is logged and fails the receiver, which closes its
-    connection (and only that one: the connection is a one-for-all unit); calling a session
-    that ended meanwhile (``ActorDeadError``) is routine and logged at DEBUG.
+    are ignored, except a client's remote call (``CallRequested``): a receiver without
+    ``on_call_requested`` (and without its own ``send_event``) has the session answer every
+    call ``_error`` "Method 'x' is not handled by this server." A receiver that does see
+    calls must answer each (``answer_call``/``fail_call``) or the session answers ``_error``
+    after its ``call_timeout``.
+
+    An exception in a handler is logged and fails the receiver, which closes its connection
+    (and only that one: the connection is a one-for-all unit); calling a session that ended
+    meanwhile (``ActorDeadError``) is routine and logged at DEBUG.
     """
 
     def send_events(self, events: Sequence[Any]) -> None:

@@ -27,6 +27,9 @@ class Limits:
         max_pending_bytes: Most bytes held across all partially received messages.
         max_amf_depth: Deepest nesting of AMF objects and arrays.
         max_name_length: Longest app name, stream key or command name, in bytes.
+        max_pending_calls: Most remote calls (``NetConnection.call``) of one connection that
+            wait for an answer at once; a server answers more with ``_error`` at once, a
+            client refuses to send more.
     """
 
     max_chunk_size: int = 16 * MIB
@@ -36,6 +39,7 @@ class Limits:
     max_pending_bytes: int = 24 * MIB
     max_amf_depth: int = 32
     max_name_length: int = 1024
+    max_pending_calls: int = 32
 
     def __post_init__(self) -> None:
         for name in self.__slots__:

@@ -76,6 +76,18 @@ class ClientSessionActor(SessionActor):
         """Stop playing ``stream_key`` (ignored when not playing)."""
         self._apply(ClientSession.stop_playback, stream_key)
 
+    def call(self, name: str, *arguments: Any, command_object: Any = None) -> int | None:
+        """Call ``name`` on the server; the answer is a CallAnswered or CallFailed event.
+
+        Returns the call's transaction id (the events carry it) to an ``ask``; None when
+        the session refused the call (logged: not connected, too many calls waiting...).
+        """
+        return self._apply(ClientSession.call, name, *arguments, command_object=command_object)
+
+    def notify(self, name: str, *arguments: Any, command_object: Any = None) -> None:
+        """Send ``name`` to the server as a command it must not answer (transaction id 0)."""
+        self._apply(ClientSession.notify, name, *arguments, command_object=command_object)
+
     def close(self, reason: str | None = None) -> None:
         """Stop every stream politely, flush, then close the connection."""
         self._apply(ClientSession.close, reason)

@@ -29,7 +29,12 @@ class EventReceiverActor(MonitoredActor, EventReceiver):
 
 
 class QueueEventReceiver(EventReceiverActor):
-    """Puts every event on a :class:`queue.Queue` (for tests, and for code outside actors)."""
+    """Puts every event on a :class:`queue.Queue` (for tests, and for code outside actors).
+
+    It sees every event, so a server session leaves remote calls (``CallRequested``) to
+    whoever reads the queue: answer them, or the session answers ``_error`` after its
+    ``call_timeout``.
+    """
 
     def __init__(self, events: queue.Queue[Any]) -> None:
         super().__init__()
@@ -41,7 +46,10 @@ class QueueEventReceiver(EventReceiverActor):
 
 
 class CallbackEventReceiver(EventReceiverActor):
-    """Calls ``callback(event)`` on the receiver's thread; an exception closes the connection."""
+    """Calls ``callback(event)`` on the receiver's thread; an exception closes the connection.
+
+    The callback sees every event, remote calls included (see :class:`QueueEventReceiver`).
+    """
 
     def __init__(self, callback: Callable[[Any], None]) -> None:
         super().__init__()

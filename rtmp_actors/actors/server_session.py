@@ -9,6 +9,7 @@ from typing import Any
 
 import pykka
 
+from behaviours.event_receiver import receives_event
 from behaviours.media_receiver import MediaReceiver
 from behaviours.media_writer import MediaWriter
 from behaviours.protocol_handler import ProtocolHandler
@@ -16,11 +17,13 @@ from behaviours.stream_peers import PlayerSession, PublisherSession
 from rtmp_actors.actors.actor_handle import ActorHandle
 from rtmp_actors.actors.session_actor import SessionActor
 from rtmp_actors.media.metadata import StreamMetadata
+from rtmp_actors.protocol.commands import NetConnectionCode
 from rtmp_actors.session.events import MediaType, SessionEvent
 from rtmp_actors.session.playback import PlaybackChoice
 from rtmp_actors.session.server import ServerSession, SessionOutput
 from rtmp_actors.session.server_events import (
     AudioVideoDataReceived,
+    CallRequested,
     PublishingFinished,
     StreamMetaDataChanged,
 )
@@ -148,6 +151,17 @@ class ServerSessionActor(SessionActor, PublisherSession, PlayerSession):
 
     # --- API ------------------------------------------------------------------------------------
 
+    def set_event_handler(self, receiver: pykka.ActorRef[Any]) -> str:
+        """Send events to ``receiver``; calls it has no handler for get ``_error`` at once.
+
+        A receiver handles calls when it has ``on_call_requested`` or sees every event (its
+        own ``send_event``/``send_events``); otherwise the session answers each call itself,
+        with no round trip through the receiver (:attr:`ServerSession.handles_calls`).
+        """
+        if self._receiver is None:
+            self._session.handles_calls = receives_event(receiver.actor_class, CallRequested)
+        return super().set_event_handler(receiver)
+
     def accept_request(self, request_id: int) -> None:
         """Accept a connect, publish or play request."""
         self._apply(ServerSession.accept_request, request_id)
@@ -155,6 +169,16 @@ class ServerSessionActor(SessionActor, PublisherSession, PlayerSession):
     def reject_request(self, request_id: int, reason: str, code: str | None = None) -> None:
         """Reject a request with ``reason`` (and a status code other than the default)."""
         self._apply(ServerSession.reject_request, request_id, reason, code)
+
+    def answer_call(self, call_id: int, *values: Any) -> None:
+        """Answer a client's remote call (CallRequested) with ``_result`` and ``values``."""
+        self._apply(ServerSession.answer_call, call_id, *values)
+
+    def fail_call(
+        self, call_id: int, description: str, code: str = NetConnectionCode.CALL_FAILED
+    ) -> None:
+        """Answer a client's remote call with ``_error`` (``description``, ``code``)."""
+        self._apply(ServerSession.fail_call, call_id, description, code)
 
     def send_metadata(
         self, stream_id: int, metadata: StreamMetadata | Mapping[str, Any], timestamp: int = 0

@@ -13,7 +13,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable, Sequence
-from typing import Any, Concatenate, ParamSpec, Protocol
+from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar
 
 import pykka
 
@@ -37,6 +37,7 @@ __all__ = ["HANDLER_ALREADY_SET", "SessionActor", "SessionMachine"]
 logger = logging.getLogger(__name__)
 
 _P = ParamSpec("_P")
+_R = TypeVar("_R")
 
 HANDLER_ALREADY_SET = "handler_already_set"
 """What ``set_event_handler``/``set_protocol_handler`` answer when called a second time."""
@@ -290,18 +291,23 @@ class SessionActor(MonitoredActor, SessionHandler):
         return None
 
     def _apply(
-        self, method: Callable[Concatenate[Any, _P], object], *args: _P.args, **kwargs: _P.kwargs
-    ) -> None:
-        """Call a session API method (``ServerSession.accept_request``), then forward its output."""
+        self, method: Callable[Concatenate[Any, _P], _R], *args: _P.args, **kwargs: _P.kwargs
+    ) -> _R | None:
+        """Call a session API method (``ServerSession.accept_request``), then forward its output.
+
+        Returns what the method returned; None when the session is over or refused the call.
+        """
         if self._finished:
-            return
+            return None
+        result = None
         try:
-            method(self._session, *args, **kwargs)
+            result = method(self._session, *args, **kwargs)
         except (LocalProtocolError, TypeError, ValueError) as error:
             # A misuse (a request that does not exist, a value AMF cannot carry) is the
             # caller's mistake; arriving by tell, it must not take the session down.
             logger.error("%s: %s(...) refused: %s", self.connection_id, method.__name__, error)
         self._flush()
+        return result
 
 
 class _TimerFired:

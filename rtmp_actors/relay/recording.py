@@ -15,9 +15,15 @@ Theory of operation:
   of wall time, so a killed relay loses at most about that much of each recording. A reader
   following a file being recorded may meet a cut-off last tag (``FlvReader(strict=False)``).
 * ``onMetaData`` comes first: media that arrives before any metadata is held back (a few
-  messages at most) so the metadata can still go in front of it. Later metadata updates are
-  written where they come. The header's audio and video flags are set to what the file
-  really holds, updated in place as the file grows.
+  messages at most) so the metadata can still go in front of it. That first tag is the
+  recorder's own: the publisher's fields (or none, if no metadata came in time) with
+  ``duration`` and ``filesize`` as placeholders, last. AMF0 numbers take a fixed 8 bytes, so
+  finishing the file overwrites the two in place (as FFmpeg's and nginx-rtmp's FLV writers
+  do) and the finished file plays with a length and seeks. Later metadata updates are
+  written where they come, as sent. A file that is not finished (abandoned after a write
+  error, or a killed relay) stays valid, with the placeholders at 0: "unknown".
+* The header's audio and video flags are set to what the file really holds, updated in
+  place as the file grows.
 * A recorder that crashes finishes its files; the relay's supervisor restarts it, and the
   running streams describe themselves to the new one (``stream_snapshot``), which starts a
   new file for each from its cached codec configuration and GOP.
@@ -32,6 +38,7 @@ import datetime as dt
 import logging
 import os
 import re
+import struct
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -39,12 +46,12 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from rtmp_actors.errors import LocalProtocolError
-from rtmp_actors.media.flv import FlvHeader, FlvWriter, TagType
+from rtmp_actors.media.flv import TAG_HEADER_SIZE, FlvHeader, FlvWriter, TagType
 from rtmp_actors.protocol.amf import EcmaArray, encode_values
 from rtmp_actors.relay.observer import StreamObserver, StreamSnapshot
 from rtmp_actors.session.events import MediaType
 
-__all__ = ["FlvRecording", "StreamRecorder", "recording_path", "safe_name"]
+__all__ = ["FlvRecording", "StreamRecorder", "head_metadata", "recording_path", "safe_name"]
 
 logger = logging.getLogger(__name__)
 
@@ -56,6 +63,34 @@ _FLAGS_OFFSET = 4  # the audio/video flags byte of the FLV header
 _MAX_HELD = 64  # media messages held back waiting for metadata
 _MAX_HELD_MS = 1000
 _BUFFER_SIZE = 256 * 1024
+_PATCHED_FIELDS = ("duration", "filesize")
+_AMF0_ZERO = b"\x00" + bytes(8)  # the number 0.0: type marker, then 8 bytes
+_PLACEHOLDERS = (
+    b"\x00\x08duration" + _AMF0_ZERO + b"\x00\x08filesize" + _AMF0_ZERO + b"\x00\x00\x09"
+)
+"""How the head ``onMetaData`` body ends: the two placeholders, then the ECMA array's end."""
+_DURATION_AT = 11  # offsets of the two numbers' 8 bytes within _PLACEHOLDERS
+_FILESIZE_AT = 30
+_DOUBLE = struct.Struct(">d")
+
+
+def head_metadata(metadata: Mapping[str, Any]) -> tuple[bytes, int]:
+    """The body of a recording's first ``onMetaData``, and where its placeholders start.
+
+    The publisher's fields are kept in their order, except ``duration`` and ``filesize``,
+    which go last as 0.0 to be overwritten when the recording finishes: the duration's 8
+    bytes start ``11`` bytes after the returned offset, the file size's ``30`` bytes after.
+
+    Raises:
+        ValueError, TypeError: If the metadata cannot be encoded.
+    """
+    properties = {key: value for key, value in metadata.items() if key not in _PATCHED_FIELDS}
+    properties.update(dict.fromkeys(_PATCHED_FIELDS, 0.0))
+    body = encode_values(["onMetaData", EcmaArray(properties)])
+    if not body.endswith(_PLACEHOLDERS):  # pragma: no cover - the AMF0 layout is fixed
+        msg = "onMetaData did not encode with its placeholders last"
+        raise ValueError(msg)
+    return body, len(body) - len(_PLACEHOLDERS)
 
 
 def safe_name(text: str, max_length: int = MAX_NAME_LENGTH) -> str:
@@ -145,6 +180,9 @@ class FlvRecording:
         self._flags_written = 0
         self._flags = 0
         self._held: list[_Held] | None = []  # None once metadata or enough media came
+        self._placeholders_at: int | None = None  # file offset, once the head tag is written
+        self._first_timestamp: int | None = None
+        self._latest_timestamp = 0  # the largest media timestamp (audio and video interleave)
         self._last_timestamp = 0
         self.media_tags = 0
         self.closed = False
@@ -163,11 +201,11 @@ class FlvRecording:
         """
         if not metadata:
             return
-        body = encode_values(["onMetaData", EcmaArray(metadata)])
-        held, self._held = self._held, None
-        self._writer.write(TagType.SCRIPT_DATA, self._last_timestamp if held is None else 0, body)
-        for message in held or ():
-            self._write_media(message.media_type, message.timestamp, message.data)
+        if self._held is None:
+            body = encode_values(["onMetaData", EcmaArray(metadata)])
+            self._writer.write(TagType.SCRIPT_DATA, self._last_timestamp, body)
+            return
+        self._write_head(metadata)
 
     def write_media(self, media_type: MediaType, timestamp: int, data: bytes) -> None:
         """Write one audio or video message (held back briefly while no metadata came).
@@ -181,11 +219,19 @@ class FlvRecording:
             held.append(_Held(media_type, timestamp, data))
             if len(held) < _MAX_HELD and timestamp - held[0].timestamp < _MAX_HELD_MS:
                 return
-            self._held = None
-            for message in held:
-                self._write_media(message.media_type, message.timestamp, message.data)
+            self._write_head({})
             return
         self._write_media(media_type, timestamp, data)
+
+    def _write_head(self, metadata: Mapping[str, Any]) -> None:
+        """Write the first ``onMetaData`` (with the placeholders), then the held media."""
+        body, placeholders = head_metadata(metadata)
+        start = self._writer.bytes_written
+        held, self._held = self._held, None
+        self._writer.write(TagType.SCRIPT_DATA, 0, body)
+        self._placeholders_at = start + TAG_HEADER_SIZE + placeholders
+        for message in held or ():
+            self._write_media(message.media_type, message.timestamp, message.data)
 
     def _write_media(self, media_type: MediaType, timestamp: int, data: bytes) -> None:
         if media_type is MediaType.AUDIO:
@@ -195,6 +241,9 @@ class FlvRecording:
         self._writer.write(tag_type, timestamp & 0xFFFFFFFF, data)
         self.media_tags += 1
         self._last_timestamp = timestamp
+        if self._first_timestamp is None:
+            self._first_timestamp = timestamp
+        self._latest_timestamp = max(self._latest_timestamp, timestamp)
         if self._flushed_timestamp is None:
             self._flushed_timestamp = timestamp
         if (
@@ -220,8 +269,17 @@ class FlvRecording:
         self._flushed_at = self._clock()
         self._flushed_timestamp = self._last_timestamp if self.media_tags else None
 
+    @property
+    def duration(self) -> float:
+        """Seconds from the first media timestamp to the latest."""
+        if self._first_timestamp is None:
+            return 0.0
+        return max(0, self._latest_timestamp - self._first_timestamp) / 1000
+
     def close(self) -> None:
-        """Write what is held back, flush and close; delete the file if it has no media.
+        """Write what is held back, fill in ``duration`` and ``filesize``, and close.
+
+        The file is deleted if it has no media.
 
         Raises:
             OSError: On a write error (the file is closed all the same).
@@ -230,15 +288,26 @@ class FlvRecording:
             return
         self.closed = True
         try:
-            held, self._held = self._held, None
-            for message in held or ():
-                self._write_media(message.media_type, message.timestamp, message.data)
+            if self._held:
+                self._write_head({})
             self.flush()
+            self._fill_in_placeholders()
         finally:
             self._file.close()
             if not self.media_tags:
                 with contextlib.suppress(OSError):
                     self.path.unlink()
+
+    def _fill_in_placeholders(self) -> None:
+        if self._placeholders_at is None or not self.media_tags:
+            return
+        end = self._file.tell()
+        self._file.seek(self._placeholders_at + _DURATION_AT)
+        self._file.write(_DOUBLE.pack(self.duration))
+        self._file.seek(self._placeholders_at + _FILESIZE_AT)
+        self._file.write(_DOUBLE.pack(float(self.bytes_written)))
+        self._file.seek(end)
+        self._file.flush()
 
     def abandon(self) -> None:
         """Close after a write error, without writing more (keeps what is on disk)."""

@@ -22,10 +22,11 @@ from dataclasses import dataclass
 from typing import Final
 
 from rtmp_actors.errors import LocalProtocolError
-from rtmp_actors.protocol.commands import DeleteStream, FCUnpublish, Play
+from rtmp_actors.protocol.commands import DeleteStream, FCUnpublish, NetConnectionCode, Play
 from rtmp_actors.session._core import SessionCore
 from rtmp_actors.session.client_config import ClientSessionConfig
 from rtmp_actors.session.client_events import (
+    CallFailed,
     PlayResponseReceived,
     PublishResponseReceived,
     StreamEnded,
@@ -35,6 +36,7 @@ from rtmp_actors.session.client_state import ClientState, ServerCapabilities
 __all__: list[str] = []
 
 U32: Final = 0xFFFFFFFF
+CALL_FAILED: Final = str(NetConnectionCode.CALL_FAILED)
 OVER: Final = frozenset({ClientState.CLOSING, ClientState.DISCONNECTED})
 """States in which the session has ended for its user: calls naming streams are ignored."""
 
@@ -107,6 +109,7 @@ class ClientBase(SessionCore[ClientSessionConfig]):
         self._next_transaction_id = 1
         self._pending: dict[int, tuple[Transaction, Stream | None]] = {}
         self._ignored_transactions: dict[int, None] = {}  # an ordered set, oldest first
+        self._calls: dict[int, str] = {}  # the user's remote calls: transaction id -> name
         self._publishes: dict[str, Stream] = {}
         self._plays: dict[str, Stream] = {}
         self._streams_by_id: dict[int, Stream] = {}
@@ -212,7 +215,15 @@ class ClientBase(SessionCore[ClientSessionConfig]):
         else:
             self._emit(PlayResponseReceived(stream.key, accepted, text, code))
 
+    def _fail_calls(self, text: str) -> None:
+        """Answer every call still waiting for the server: it never will."""
+        for transaction_id, name in self._calls.items():
+            information = {"level": "error", "code": CALL_FAILED, "description": text}
+            self._emit(CallFailed(name, transaction_id, information))
+        self._calls.clear()
+
     def _forget_all(self) -> None:
+        self._calls.clear()
         self._pending.clear()
         self._ignored_transactions.clear()
         self._publishes.clear()

@@ -51,6 +51,8 @@ from rtmp_actors.session._client_base import (
 )
 from rtmp_actors.session.client_events import (
     AudioVideoDataReceived,
+    CallAnswered,
+    CallFailed,
     ConnectionResponseReceived,
     PauseStatusReceived,
     PlayResetReceived,
@@ -125,6 +127,10 @@ class ClientInbound(ClientBase):
             if isinstance(reply, ErrorResult):
                 self._log.info("server refused transaction %d: %s", transaction_id, reply.code)
             return
+        name = self._calls.pop(transaction_id, None)
+        if name is not None:
+            self._on_call_reply(name, transaction_id, reply)
+            return
         pending = self._pending.pop(transaction_id, None)
         if pending is None:
             self._log.info("ignoring %s for unknown transaction %d", reply.name, transaction_id)
@@ -139,6 +145,13 @@ class ClientInbound(ClientBase):
         elif isinstance(reply, ErrorResult):
             stream.command_tid = None
             self._refuse(stream, description(reply.description), reply.code)
+
+    def _on_call_reply(self, name: str, transaction_id: int, reply: Result | ErrorResult) -> None:
+        if isinstance(reply, Result):
+            self._emit(CallAnswered(name, transaction_id, reply.arguments, reply.command_object))
+        else:
+            self._log.info("call %r failed: %s %s", name, reply.code, reply.description)
+            self._emit(CallFailed(name, transaction_id, dict(reply.information or {})))
 
     def _on_connect_reply(self, reply: Result | ErrorResult) -> None:
         information = dict(reply.information or {})

@@ -9,7 +9,8 @@ layers; each is a class in its own module and uses only the layers below it:
 2. ``PublishHandling`` (``_server_publish``) and ``PlayHandling`` (``_server_play``): a
    stream's publish or play request and its acceptance, then what flows on the stream
    (inbound data and media from publishers; pause, seek, receiveAudio/receiveVideo and the
-   user's sends for players).
+   user's sends for players); ``CallHandling`` (``_server_calls``): the client's remote
+   calls and the user's answers to them.
 3. ``CommandHandling`` (``_server_commands``): the commands of a connected client, including
    the creation and deletion of streams.
 4. ``ConnectHandling`` (``_server_connect``): ``connect``, the commands held until it is

@@ -4,8 +4,7 @@ Every command is parsed first; a malformed one is answered with an error status 
 a transaction id, dropped and counted), never fatal. NetStream commands go to the publish and
 play layers; the calls FFmpeg, OBS and Flash make around them (``releaseStream``,
 ``FCPublish``, ``getStreamLength``, ``_checkbw``...) get the answers those clients expect.
-Unknown commands with a transaction id get ``_error`` and are raised as
-:class:`~rtmp_actors.session.server_events.UnhandleableCommand`.
+Any other command is a remote call for the user (``_server_calls``).
 """
 
 from __future__ import annotations
@@ -43,16 +42,17 @@ from rtmp_actors.protocol.commands import (
 )
 from rtmp_actors.protocol.messages import CommandMessage, DetailedMessage
 from rtmp_actors.session._server_base import U32, Stream
+from rtmp_actors.session._server_calls import CallHandling
 from rtmp_actors.session._server_play import PlayHandling
 from rtmp_actors.session._server_publish import PublishHandling
 from rtmp_actors.session.events import MediaType
-from rtmp_actors.session.server_events import ReleaseStreamRequested, UnhandleableCommand
+from rtmp_actors.session.server_events import ReleaseStreamRequested
 from rtmp_actors.session.server_streams import StreamState
 
 __all__ = ["CommandHandling"]
 
 
-class CommandHandling(PublishHandling, PlayHandling):
+class CommandHandling(PublishHandling, PlayHandling, CallHandling):
     """What a connected server session does with each command."""
 
     def _dispatch_command(self, message: DetailedMessage, content: CommandMessage) -> None:
@@ -104,7 +104,7 @@ class CommandHandling(PublishHandling, PlayHandling):
             case Result() | ErrorResult() | OnStatus() | OnBWDone():
                 self._ignore("unsolicited %r from the client", content.name)
             case _:
-                self._on_unknown_command(content, stream_id)
+                self._on_call(content, stream_id)
 
     def _on_malformed_command(
         self, message: DetailedMessage, content: CommandMessage, error: ProtocolError
@@ -124,19 +124,6 @@ class CommandHandling(PublishHandling, PlayHandling):
             )
         else:
             self._ignored += 1
-
-    def _on_unknown_command(self, content: CommandMessage, stream_id: int) -> None:
-        self._log.debug("unknown command %r on stream %d", content.name, stream_id)
-        if content.transaction_id != 0:
-            self._send_command(
-                ErrorResult.with_status(
-                    content.transaction_id,
-                    NetConnectionCode.CALL_FAILED,
-                    f"Unknown command {content.name}.",
-                ),
-                stream_id,
-            )
-        self._emit(UnhandleableCommand(content, stream_id))
 
     def _answer_error(self, command: Command, stream_id: int, description: str) -> None:
         self._send_command(

@@ -30,6 +30,7 @@ Wire behaviour follows what FFmpeg and librtmp send, so servers see a familiar c
   stream; stop with ``FCUnpublish`` and ``deleteStream``.
 * Play: ``createStream``, then ``play`` on the new stream followed by User Control
   SetBufferLength (the order both FFmpeg and librtmp use); stop with ``deleteStream``.
+* Remote calls (:meth:`ClientSession.call`) go out on stream 0 with a fresh transaction id.
 * ``onBWDone`` is answered with ``_checkbw`` and PingRequest with PingResponse. Acknowledgements
   are the protocol layer's job.
 
@@ -67,11 +68,12 @@ from rtmp_actors.protocol.messages import (
     StreamEof,
     VideoData,
 )
-from rtmp_actors.session._client_base import OVER, Kind, Stream, Transaction
+from rtmp_actors.session._client_base import CALL_FAILED, OVER, Kind, Stream, Transaction
 from rtmp_actors.session._client_inbound import ClientInbound
 from rtmp_actors.session._client_streams import StreamCalls
 from rtmp_actors.session.client_config import ClientSessionConfig
 from rtmp_actors.session.client_events import (
+    CallFailed,
     ConnectionResponseReceived,
     PlayResponseReceived,
     PublishResponseReceived,
@@ -95,6 +97,25 @@ _AUDIO_CODECS: Final = 4071
 _VIDEO_CODECS: Final = 252
 _VIDEO_FUNCTION: Final = 1
 _NOT_ACCEPTED: Final = frozenset({ClientState.IDLE, ClientState.CONNECTING, ClientState.REFUSED})
+_SESSION_COMMANDS: Final = frozenset(
+    {
+        "connect",
+        "createStream",
+        "deleteStream",
+        "closeStream",
+        "publish",
+        "play",
+        "play2",
+        "pause",
+        "seek",
+        "receiveAudio",
+        "receiveVideo",
+        "_result",
+        "_error",
+        "onStatus",
+    }
+)
+"""Commands the session sends and tracks itself: a user's call of one would confuse it."""
 
 
 class SessionOutput(NamedTuple):
@@ -267,6 +288,7 @@ class ClientSession(StreamCalls, ClientInbound):
                 self._emit(PlayResponseReceived(stream.key, False, "disconnected"))
             else:
                 self._end(stream, "disconnected")
+        self._fail_calls("disconnected")
         self._forget_all()
         self._messages = []
         self._state = ClientState.DISCONNECTED
@@ -386,6 +408,82 @@ class ClientSession(StreamCalls, ClientInbound):
         self._plays[stream_key] = stream
         self._send_command(CreateStream(self._new_transaction(Transaction.CREATE_STREAM, stream)))
 
+    def call(self, name: str, *arguments: Any, command_object: Any = None) -> int:
+        """Call a method on the server (``NetConnection.call``); returns the transaction id.
+
+        Sends the command on stream 0 with a fresh transaction id; the answer comes as
+        :class:`~rtmp_actors.session.client_events.CallAnswered` (``_result``) or
+        :class:`~rtmp_actors.session.client_events.CallFailed` (``_error``, or the session
+        closing or the connection ending first), carrying that id. Once :meth:`close` was
+        called the failure (``"session closed"``) is raised at once; after the
+        disconnection the call is ignored.
+
+        Args:
+            name: The method; not one of the commands the session sends itself
+                (``connect``, ``createStream``, ``publish``, ``play``, ...).
+            arguments: The values after the command object.
+            command_object: The command object (null by default, as Flash sends it).
+
+        Raises:
+            LocalProtocolError: The server has not accepted ``connect``, ``name`` is empty
+                or one of the session's own commands, a value cannot be encoded in AMF, or
+                ``Limits.max_pending_calls`` calls already wait; nothing is sent.
+        """
+        transaction_id = self._next_transaction_id
+        message = self._user_command("call", name, transaction_id, command_object, arguments)
+        if message is None:
+            return transaction_id
+        limit = self._config.limits.max_pending_calls
+        if len(self._calls) >= limit:
+            msg = f"call({name!r}): {limit} calls already wait for the server's answer"
+            raise LocalProtocolError(msg)
+        self._next_transaction_id += 1
+        if self._state is ClientState.CLOSING:
+            information = {"level": "error", "code": CALL_FAILED, "description": "session closed"}
+            self._emit(CallFailed(name, transaction_id, information))
+            return transaction_id
+        self._calls[transaction_id] = name
+        self._messages.append(DetailedMessage(0, 0, message))
+        return transaction_id
+
+    def notify(self, name: str, *arguments: Any, command_object: Any = None) -> None:
+        """Send a command the server must not answer (transaction id 0) on stream 0.
+
+        Ignored once the session is closing or disconnected.
+
+        Raises:
+            LocalProtocolError: As for :meth:`call` (but there is no pending limit).
+        """
+        message = self._user_command("notify", name, 0, command_object, arguments)
+        if message is not None and self._state is ClientState.CONNECTED:
+            self._messages.append(DetailedMessage(0, 0, message))
+
+    def _user_command(
+        self,
+        method: str,
+        name: str,
+        transaction_id: int,
+        command_object: Any,
+        arguments: tuple[Any, ...],
+    ) -> CommandMessage | None:
+        """The user's command, checked; None when the session is disconnected.
+
+        Raises:
+            LocalProtocolError: See :meth:`call`.
+        """
+        if self._state is ClientState.DISCONNECTED:
+            self._log.debug("%s(%r) ignored: the session is disconnected", method, name)
+            return None
+        if self._state in _NOT_ACCEPTED:
+            msg = f"{method}({name!r}) before the server accepted connect ({self._state.value})"
+            raise LocalProtocolError(msg)
+        if not name or name in _SESSION_COMMANDS:
+            msg = f"{method}({name!r}): not a method name the session leaves to its user"
+            raise LocalProtocolError(msg)
+        message = CommandMessage(name, transaction_id, command_object, arguments, self._amf3)
+        message.encode_payload()  # a value AMF cannot carry fails here, not in the handler
+        return message
+
     def close(self, reason: str | None = None) -> None:
         """Stop every stream politely, then ask the driver to close the connection.
 
@@ -405,6 +503,7 @@ class ClientSession(StreamCalls, ClientInbound):
             self._emit(ConnectionResponseReceived(False, "session closed"))
         for stream in [*self._publishes.values(), *self._plays.values()]:
             self._release(stream, "session closed")
+        self._fail_calls("session closed")
         self._forget_all()
         self._state = ClientState.CLOSING
         self._close = True

@@ -1,8 +1,9 @@
 """Events a client session raises (the Elixir library's ``Rtmp.ClientSession.Events``).
 
 Every request the session takes gets exactly one response event
-(:class:`ConnectionResponseReceived`, :class:`PublishResponseReceived` or
-:class:`PlayResponseReceived`), refusals included: the session answers for the server when the
+(:class:`ConnectionResponseReceived`, :class:`PublishResponseReceived`,
+:class:`PlayResponseReceived`, or for a remote call :class:`CallAnswered` or
+:class:`CallFailed`), refusals included: the session answers for the server when the
 request is made after ``close``, is cancelled, or the connection ends first. A request the
 session refuses as a misuse (raising :class:`~rtmp_actors.errors.LocalProtocolError`) was
 never taken and gets no event.
@@ -18,6 +19,8 @@ from rtmp_actors.session.events import Disconnected, MediaType, NewByteIOTotals,
 
 __all__ = [
     "AudioVideoDataReceived",
+    "CallAnswered",
+    "CallFailed",
     "ConnectionResponseReceived",
     "Disconnected",
     "MediaType",
@@ -183,3 +186,51 @@ class ReconnectRequested(SessionEvent):
 
     tc_url: str | None
     description: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class CallAnswered(SessionEvent):
+    """The server answered a remote call (``call``) with ``_result``.
+
+    Attributes:
+        name: The method called.
+        transaction_id: What ``call`` returned.
+        values: The values after the command object (a Flash responder's result is the first).
+        command_object: The command object, usually None.
+    """
+
+    name: str
+    transaction_id: int
+    values: tuple[Any, ...] = field(hash=False)
+    command_object: Any = field(default=None, hash=False)
+
+
+@dataclass(frozen=True, slots=True)
+class CallFailed(SessionEvent):
+    """A remote call failed: the server answered ``_error``, or it never will.
+
+    When the session closes or the connection ends first, the information is the session's
+    own: level ``error``, code ``NetConnection.Call.Failed``, description ``"session
+    closed"`` or ``"disconnected"``.
+
+    Attributes:
+        name: The method called.
+        transaction_id: What ``call`` returned.
+        information: The server's information object (level, code, description), as sent.
+    """
+
+    name: str
+    transaction_id: int
+    information: dict[str, Any] = field(default_factory=dict, hash=False)
+
+    @property
+    def code(self) -> str | None:
+        """The information's ``code``, if it has a string one."""
+        code = self.information.get("code")
+        return code if isinstance(code, str) else None
+
+    @property
+    def description(self) -> str:
+        """The information's ``description`` ("" when it has none)."""
+        description = self.information.get("description")
+        return description if isinstance(description, str) else ""

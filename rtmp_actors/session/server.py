@@ -7,7 +7,7 @@ It opens no socket, starts no thread and reads no clock. Its driver (an actor) f
 
 * every decoded inbound message, with the time (:meth:`ServerSession.handle_message`);
 * the user's answers and sends (:meth:`~ServerSession.accept_request`,
-  :meth:`~ServerSession.send_av_data`, ...);
+  :meth:`~ServerSession.answer_call`, :meth:`~ServerSession.send_av_data`, ...);
 * byte totals, timer ticks and the end of the connection.
 
 After each call the driver drains :meth:`ServerSession.take_output`: messages for the protocol
@@ -54,6 +54,7 @@ from types import MappingProxyType
 from typing import Final, NamedTuple
 
 from rtmp_actors.errors import LocalProtocolError
+from rtmp_actors.protocol.amf import AmfValue
 from rtmp_actors.protocol.commands import Connect, NetConnectionCode, NetStreamCode, OnStatus
 from rtmp_actors.protocol.messages import (
     Acknowledgement,
@@ -207,6 +208,26 @@ class ServerSession(ConnectHandling):
         return self._requests.pending_ids
 
     @property
+    def pending_call_ids(self) -> frozenset[int]:
+        """The ids of remote calls that wait for answer_call or fail_call."""
+        return self._calls.pending_ids
+
+    @property
+    def handles_calls(self) -> bool:
+        """Whether remote calls are raised as :class:`CallRequested` for the user to answer.
+
+        True by default. Set it to False when nobody would answer them (the event receiver
+        has no handler for them): each call is then answered ``_error``
+        (``NetConnection.Call.Failed``, "Method 'x' is not handled by this server.") at once
+        and notifications are dropped, with no event.
+        """
+        return self._calls_handled
+
+    @handles_calls.setter
+    def handles_calls(self, handled: bool) -> None:
+        self._calls_handled = handled
+
+    @property
     def peer_chunk_size(self) -> int:
         """The client's chunk size (128 until it sends Set Chunk Size)."""
         return self._peer_chunk_size
@@ -303,6 +324,7 @@ class ServerSession(ConnectHandling):
             self._finish_activity(stream)
         self._streams.clear()
         self._requests.clear()
+        self._calls.clear()
         self._held_commands.clear()
         self._messages.clear()  # nowhere to send them any more
         self._close_requested = False
@@ -310,18 +332,25 @@ class ServerSession(ConnectHandling):
         self._emit(Disconnected(reason))
 
     def handle_timer(self, now: float) -> None:
-        """Do what is due at ``now``: the periodic ping (see :meth:`next_deadline`)."""
+        """Do what is due at ``now``: the periodic ping, calls that waited too long.
+
+        See :meth:`next_deadline`.
+        """
         self._now = now
-        if (
-            self._phase is Phase.CONNECTED
-            and self._next_ping_at is not None
-            and now >= self._next_ping_at
-        ):
+        if self._phase is not Phase.CONNECTED:
+            return
+        self._expire_calls(now)
+        if self._next_ping_at is not None and now >= self._next_ping_at:
             self.send_ping_request(now)
 
     def next_deadline(self) -> float | None:
         """When :meth:`handle_timer` should be called next (None: no timer needed)."""
-        return self._next_ping_at if self._phase is Phase.CONNECTED else None
+        if self._phase is not Phase.CONNECTED:
+            return None
+        call_deadline = self._calls.next_deadline()
+        if call_deadline is None or self._next_ping_at is None:
+            return self._next_ping_at if call_deadline is None else call_deadline
+        return min(call_deadline, self._next_ping_at)
 
     def take_output(self) -> SessionOutput:
         """Return and forget the messages and events produced since the last call."""
@@ -400,6 +429,39 @@ class ServerSession(ConnectHandling):
                 )
             case None:
                 pass
+
+    def answer_call(self, call_id: int, *values: AmfValue) -> None:
+        """Answer a remote call with ``_result``: a null command object, then ``values``.
+
+        Answers to calls that timed out, or that the session dropped when it closed, are
+        ignored (logged at debug level), as in :meth:`accept_request`.
+
+        Args:
+            call_id: The call's id from its :class:`CallRequested` event.
+            values: What the call returns (a Flash responder's result is the first).
+
+        Raises:
+            LocalProtocolError: ``call_id`` names no call, or one already answered, or a value
+                cannot be encoded in AMF; the call still waits in that last case.
+        """
+        self._answer_call(call_id, values)
+
+    def fail_call(
+        self, call_id: int, description: str, code: str = NetConnectionCode.CALL_FAILED
+    ) -> None:
+        """Answer a remote call with ``_error``: an information object (level ``error``).
+
+        Late answers are ignored, as in :meth:`answer_call`.
+
+        Args:
+            call_id: The call's id from its :class:`CallRequested` event.
+            description: Why, for the client's user.
+            code: The information's ``code``.
+
+        Raises:
+            LocalProtocolError: ``call_id`` names no call, or one already answered.
+        """
+        self._fail_call(call_id, description, code)
 
     def send_ping_request(self, now: float) -> None:
         """Send a User Control PingRequest and raise :class:`PingRequestSent`.

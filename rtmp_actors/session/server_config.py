@@ -54,6 +54,9 @@ class ServerSessionConfig:
         max_streams_per_connection: Most message streams (createStream) one client may hold.
         enhanced_fourccs: The Enhanced RTMP FourCCs this server handles; ``"*"`` means any.
         caps_ex: The Enhanced RTMP v2 ``capsEx`` bits this server announces.
+        call_timeout: Seconds a client's remote call may wait for the user's answer before
+            the session answers ``_error`` itself; 0 waits for ever (the pending count is
+            still bounded by ``limits.max_pending_calls``).
     """
 
     fms_version: str = "FMS/3,0,1,123"
@@ -66,6 +69,7 @@ class ServerSessionConfig:
     max_streams_per_connection: int = 16
     enhanced_fourccs: tuple[str, ...] = DEFAULT_ENHANCED_FOURCCS
     caps_ex: int = DEFAULT_CAPS_EX
+    call_timeout: float = 30.0
 
     def __post_init__(self) -> None:
         """Reject settings that would break the session or the wire format.
@@ -86,5 +90,7 @@ class ServerSessionConfig:
             problems.append("max_streams_per_connection must be at least 1")
         if self.caps_ex < 0:
             problems.append("caps_ex must not be negative")
+        if not self.call_timeout >= 0:  # also rejects NaN
+            problems.append("call_timeout must be 0 (none) or positive")
         if problems:
             raise ValueError("; ".join(problems))

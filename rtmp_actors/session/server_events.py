@@ -1,7 +1,9 @@
 """The events a :class:`~rtmp_actors.session.server.ServerSession` raises to its event receiver.
 
 ``*Requested`` events with a ``request_id`` wait for an answer: the user calls
-``accept_request(request_id)`` or ``reject_request(request_id, reason)``. The others only report.
+``accept_request(request_id)`` or ``reject_request(request_id, reason)``; a
+:class:`CallRequested` with a ``call_id`` waits for ``answer_call`` or ``fail_call``. The
+others only report.
 Fields that hold dicts or messages are left out of the hash, so hashing an event never fails
 on them.
 """
@@ -14,12 +16,13 @@ from typing import Any
 
 from rtmp_actors.media.metadata import StreamMetadata
 from rtmp_actors.protocol.commands import Connect, PlayMode
-from rtmp_actors.protocol.messages import CommandMessage, slot_setters
+from rtmp_actors.protocol.messages import slot_setters
 from rtmp_actors.session.events import Disconnected, MediaType, NewByteIOTotals, SessionEvent
 
 __all__ = [
     "AcknowledgementReceived",
     "AudioVideoDataReceived",
+    "CallRequested",
     "ConnectionRequested",
     "Disconnected",
     "NewByteIOTotals",
@@ -33,7 +36,6 @@ __all__ = [
     "ReleaseStreamRequested",
     "ServerSessionEvent",
     "StreamMetaDataChanged",
-    "UnhandleableCommand",
 ]
 
 
@@ -276,19 +278,34 @@ class PeerChunkSizeChanged(SessionEvent):
 
 
 @dataclass(frozen=True, slots=True)
-class UnhandleableCommand(SessionEvent):
-    """The client sent a command the session has no handling for.
+class CallRequested(SessionEvent):
+    """The client called a method the session does not handle itself (``NetConnection.call``).
 
-    If its transaction id is non-zero the session already answered with ``_error``
-    (``NetConnection.Call.Failed``).
+    Answer with ``answer_call(call_id, *values)`` (``_result``) or
+    ``fail_call(call_id, description)`` (``_error``). A call with transaction id 0 is a
+    notification: ``call_id`` is None and nothing may be answered. A call left unanswered
+    for the session's ``call_timeout`` gets ``_error`` from the session.
 
     Attributes:
-        command: The command message as received.
-        stream_id: The message stream it arrived on.
+        call_id: Pass to ``answer_call`` / ``fail_call``; None for a notification.
+        name: The method name (the command name on the wire).
+        arguments: The values after the command object.
+        transaction_id: The client's transaction id (0 for a notification).
+        stream_id: The message stream it arrived on (0 for ``NetConnection.call``).
+        command_object: The command object, usually None.
     """
 
-    command: CommandMessage = field(hash=False)
+    call_id: int | None
+    name: str
+    arguments: tuple[Any, ...] = field(hash=False)
+    transaction_id: float
     stream_id: int
+    command_object: Any = field(default=None, hash=False)
+
+    @property
+    def is_notification(self) -> bool:
+        """Whether the client expects no answer (transaction id 0)."""
+        return self.call_id is None
 
 
 ServerSessionEvent = (
@@ -304,7 +321,7 @@ ServerSessionEvent = (
     | PingRequestSent
     | PingResponseReceived
     | PeerChunkSizeChanged
-    | UnhandleableCommand
+    | CallRequested
     | NewByteIOTotals
     | Disconnected
 )

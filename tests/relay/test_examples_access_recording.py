@@ -300,6 +300,8 @@ def test_serve_with_auth_and_record_refuses_strangers_and_finishes_files_on_sigt
         reader = FlvReader(stream)  # strict: finished properly
         assert (reader.header.has_audio, reader.header.has_video) == (False, True)
         tags = list(reader)
-    assert metadata_of(tags) == [{"width": 64.0}]
+    # The recorder filled in the length of what it recorded (0 to 160 ms) and the file size.
+    size = float(path.stat().st_size)
+    assert metadata_of(tags) == [{"width": 64.0, "duration": 0.16, "filesize": size}]
     assert media_of(tags) == [(TagType.VIDEO, t, data) for _, t, data in sent]
     assert not list(record_dir.glob("live/guess*"))

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
+import struct
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,6 +23,7 @@ from rtmp_actors.relay.recording import (
     MAX_NAME_LENGTH,
     FlvRecording,
     StreamRecorder,
+    head_metadata,
     recording_path,
     safe_name,
 )
@@ -27,6 +31,7 @@ from rtmp_actors.relay.server import RelayServer
 from rtmp_actors.session import client_events as client
 from rtmp_actors.session.events import MediaType
 from tests.actors.harness import TIMEOUT, EventLog
+from tests.peers import debian_tool, poll_until, run_ffmpeg
 
 AVC_CONFIG = b"\x17\x00\x00\x00\x00\x01\x42\x00\x1e\xff"
 AAC_CONFIG = b"\xaf\x00\x12\x10"
@@ -69,6 +74,17 @@ def metadata_tags(tags: list[FlvTag]) -> list[dict[str, Any]]:
             assert name == "onMetaData"
             found.append(dict(value))
     return found
+
+
+UNFINISHED = {"duration": 0.0, "filesize": 0.0}
+"""The placeholders of a recording's first onMetaData until the recording finishes."""
+
+
+def finished(metadata: dict[str, Any], path: Path, sent: list[Media]) -> dict[str, Any]:
+    """The first onMetaData of a finished recording of ``sent``."""
+    timestamps = [timestamp for _, timestamp, _ in sent]
+    duration = (max(timestamps) - timestamps[0]) / 1000
+    return {**metadata, "duration": duration, "filesize": float(path.stat().st_size)}
 
 
 def read_live(path: Path) -> tuple[FlvHeader, list[FlvTag]]:
@@ -148,7 +164,9 @@ def test_metadata_goes_first_even_when_media_came_before_it(tmp_path: Path) -> N
     recording.close()
     tags = list(read_flv_file(recording.path))
     assert tags[0].tag_type == TagType.SCRIPT_DATA
-    assert metadata_tags(tags) == [{"audiocodecid": 10.0}]
+    assert metadata_tags(tags) == [
+        {"audiocodecid": 10.0, "duration": 0.046, "filesize": float(recording.path.stat().st_size)}
+    ]
     assert media_tags(tags) == [
         (MediaType.AUDIO, 0, AAC_CONFIG),
         (MediaType.AUDIO, 23, audio(1)),
@@ -168,7 +186,8 @@ def test_media_is_not_held_forever_without_metadata(tmp_path: Path) -> None:
     recording.flush()
     header, tags = read_live(recording.path)
     assert media_tags(tags) == sent
-    assert metadata_tags(tags) == []
+    assert metadata_tags(tags) == [UNFINISHED]  # the recorder's own, before the media
+    assert tags[0].tag_type == TagType.SCRIPT_DATA
     assert (header.has_audio, header.has_video) == (True, True)
     recording.close()
 
@@ -183,7 +202,7 @@ def test_tags_reach_the_disk_every_second_of_media(tmp_path: Path) -> None:
     assert tags == []  # all still buffered
     recording.write_media(MediaType.VIDEO, 1000, inter(25))
     header, tags = read_live(recording.path)
-    assert metadata_tags(tags) == [{"width": 320.0}]
+    assert metadata_tags(tags) == [{"width": 320.0, **UNFINISHED}]
     assert media_tags(tags) == [*sent, (MediaType.VIDEO, 1000, inter(25))]
     assert (header.has_audio, header.has_video) == (True, True)
     recording.close()
@@ -337,7 +356,7 @@ def test_a_published_stream_is_recorded_tag_by_tag(relay: RelayServer, record_di
 
     # Readable while still publishing: at least everything up to the last full second is there.
     _, tags = read_live(path)
-    assert metadata_tags(tags) == [metadata]
+    assert metadata_tags(tags) == [{**metadata, **UNFINISHED}]
     on_disk = media_tags(tags)
     assert on_disk == sent[: len(on_disk)]
     assert len(on_disk) >= sum(1 for _, timestamp, _ in sent if timestamp <= 2000)
@@ -350,7 +369,7 @@ def test_a_published_stream_is_recorded_tag_by_tag(relay: RelayServer, record_di
         assert (reader.header.has_audio, reader.header.has_video) == (True, True)
         tags = list(reader)
     assert tags[0].tag_type == TagType.SCRIPT_DATA
-    assert metadata_tags(tags) == [metadata]
+    assert metadata_tags(tags) == [finished(metadata, path, sent)]
     assert media_tags(tags) == sent
 
 
@@ -370,7 +389,7 @@ def test_each_publication_gets_its_own_file(relay: RelayServer, record_dir: Path
     assert sorted(record_dir.glob("live/*.flv")) == sorted([first, second])
     assert media_tags(list(read_flv_file(first))) == first_sent
     assert media_tags(list(read_flv_file(second))) == second_sent
-    assert metadata_tags(list(read_flv_file(second))) == [{"n": 2.0}]
+    assert metadata_tags(list(read_flv_file(second))) == [finished({"n": 2.0}, second, second_sent)]
 
 
 def test_stopping_the_relay_finishes_the_files(relay: RelayServer, record_dir: Path) -> None:
@@ -383,7 +402,7 @@ def test_stopping_the_relay_finishes_the_files(relay: RelayServer, record_dir: P
         assert (reader.header.has_audio, reader.header.has_video) == (True, True)
         tags = list(reader)
     assert media_tags(tags) == sent
-    assert metadata_tags(tags) == [{"width": 2.0}]
+    assert metadata_tags(tags) == [finished({"width": 2.0}, path, sent)]
     assert not pykka.ActorRegistry.get_by_class(StreamRecorder)
 
 
@@ -401,3 +420,130 @@ def test_hostile_stream_keys_are_recorded_inside_the_folder(
     # Nothing anywhere else: the test's folder holds only the recordings folder.
     assert [p.name for p in tmp_path.iterdir()] == ["recordings"]
     assert list(record_dir.rglob("*.flv")) == [path]
+
+
+# --- Finishing a recording: duration and filesize ---------------------------------------------
+
+
+def test_the_head_metadata_ends_with_the_placeholders() -> None:
+    body, at = head_metadata({"width": 320.0, "duration": 5.0, "encoder": "x"})
+    assert body == (
+        b"\x02\x00\x0aonMetaData"
+        + b"\x08\x00\x00\x00\x04"
+        + b"\x00\x05width\x00\x40\x74\x00\x00\x00\x00\x00\x00"
+        + b"\x00\x07encoder\x02\x00\x01x"
+        + b"\x00\x08duration\x00\x00\x00\x00\x00\x00\x00\x00\x00"
+        + b"\x00\x08filesize\x00\x00\x00\x00\x00\x00\x00\x00\x00"
+        + b"\x00\x00\x09"
+    )
+    assert body[at:].startswith(b"\x00\x08duration\x00")
+    assert body[at + 11 : at + 19] == bytes(8)
+    assert body[at + 19 : at + 30] == b"\x00\x08filesize\x00"
+
+
+def test_closing_fills_in_duration_and_filesize_in_place(tmp_path: Path) -> None:
+    recording = FlvRecording(tmp_path / "a.flv")
+    recording.write_metadata({"width": 320.0, "filesize": 0.0})
+    sent = [(MediaType.VIDEO, 1000 + 40 * i, keyframe(i)) for i in range(51)]  # 2 s from 1 s
+    for message in sent:
+        recording.write_media(*message)
+    recording.close()
+    data = recording.path.read_bytes()
+    tags = list(read_flv_file(recording.path))
+    body, at = head_metadata({"width": 320.0})
+    assert tags[0] == FlvTag(TagType.SCRIPT_DATA, 0, tags[0].data)
+    assert tags[0].data == (
+        body[: at + 11]
+        + struct.pack(">d", 2.0)
+        + body[at + 19 : at + 30]
+        # The file size, as a double, then the end of the ECMA array.
+        + struct.pack(">d", float(len(data)))
+        + b"\x00\x00\x09"
+    )
+    assert metadata_tags(tags) == [{"width": 320.0, "duration": 2.0, "filesize": float(len(data))}]
+    assert media_tags(tags) == sent
+    assert recording.duration == 2.0
+
+
+def test_later_metadata_is_written_as_sent(tmp_path: Path) -> None:
+    recording = FlvRecording(tmp_path / "a.flv")
+    recording.write_metadata({"width": 320.0})
+    recording.write_media(MediaType.VIDEO, 0, keyframe(0))
+    recording.write_metadata({"width": 640.0, "duration": 9.0})
+    recording.write_media(MediaType.VIDEO, 500, keyframe(1))
+    recording.close()
+    tags = list(read_flv_file(recording.path))
+    size = float(recording.path.stat().st_size)
+    assert metadata_tags(tags) == [
+        {"width": 320.0, "duration": 0.5, "filesize": size},
+        {"width": 640.0, "duration": 9.0},
+    ]
+    assert [t.timestamp for t in tags if t.tag_type == TagType.SCRIPT_DATA] == [0, 0]
+
+
+def test_a_recording_without_metadata_gets_its_own(tmp_path: Path) -> None:
+    recording = FlvRecording(tmp_path / "a.flv")
+    recording.write_media(MediaType.AUDIO, 100, AAC_CONFIG)
+    recording.write_media(MediaType.AUDIO, 300, audio(1))
+    recording.close()  # still held back: the recorder's metadata goes first all the same
+    tags = list(read_flv_file(recording.path))
+    assert tags[0].tag_type == TagType.SCRIPT_DATA
+    size = float(recording.path.stat().st_size)
+    assert metadata_tags(tags) == [{"duration": 0.2, "filesize": size}]
+    assert media_tags(tags) == [
+        (MediaType.AUDIO, 100, AAC_CONFIG),
+        (MediaType.AUDIO, 300, audio(1)),
+    ]
+
+
+def test_an_abandoned_recording_stays_a_valid_flv(tmp_path: Path) -> None:
+    recording = FlvRecording(tmp_path / "a.flv")
+    recording.write_metadata({"width": 320.0})
+    sent = stream_of(10)
+    for message in sent:
+        recording.write_media(*message)
+    recording.flush()
+    recording.abandon()  # after a write error: nothing more is written
+    tags = list(read_flv_file(recording.path))  # strict
+    assert metadata_tags(tags) == [{"width": 320.0, **UNFINISHED}]
+    assert media_tags(tags) == sent
+
+
+def test_a_recording_of_ffmpeg_has_its_duration_for_ffprobe(
+    relay: RelayServer, record_dir: Path, h264_aac_flv: Path
+) -> None:
+    ffprobe = debian_tool("ffprobe")
+    host, port = relay.address
+    run_ffmpeg("-i", str(h264_aac_flv), "-c", "copy", "-f", "flv", f"rtmp://{host}:{port}/live/cam")
+    recorder = recorder_of(relay)
+
+    def finished() -> bool:
+        started = list(record_dir.glob("live/cam-*.flv"))
+        return bool(started) and not recorder.ask(StreamRecorder.recordings).get(timeout=TIMEOUT)
+
+    poll_until(finished, TIMEOUT, "the recording to finish")  # FFmpeg's unpublish, elsewhere
+    (path,) = record_dir.glob("live/cam-*.flv")
+
+    def probe(flv: Path) -> tuple[float, str]:
+        command = [ffprobe, "-v", "warning", "-show_format", "-of", "json", str(flv)]
+        result = subprocess.run(
+            command, capture_output=True, text=True, timeout=TIMEOUT, check=False
+        )
+        assert result.returncode == 0, result.stderr
+        return float(json.loads(result.stdout)["format"]["duration"]), result.stderr
+
+    duration, warnings = probe(path)
+    assert "Estimating duration" not in warnings
+    assert duration == pytest.approx(probe(h264_aac_flv)[0], abs=0.1)
+    assert duration == pytest.approx(2.0, abs=0.15)
+    with open(path, "rb") as stream:
+        reader = FlvReader(stream)  # strict
+        head = next(reader)
+        assert head.tag_type == TagType.SCRIPT_DATA
+        name, metadata = decode_values(head.data)
+        media = sum(1 for tag in reader if tag.tag_type in (TagType.AUDIO, TagType.VIDEO))
+    assert name == "onMetaData"
+    assert metadata["filesize"] == path.stat().st_size
+    assert metadata["duration"] == pytest.approx(duration, abs=0.05)
+    assert metadata["encoder"].startswith("Lavf")  # the publisher's fields are kept
+    assert media > 50

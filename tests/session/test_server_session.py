@@ -84,7 +84,6 @@ from rtmp_actors.session.server_events import (
     PublishStreamRequested,
     ReleaseStreamRequested,
     StreamMetaDataChanged,
-    UnhandleableCommand,
 )
 
 # --- Helpers -----------------------------------------------------------------------------------
@@ -742,6 +741,7 @@ def server_snapshot(session: ServerSession) -> tuple[object, ...]:
     return (
         dict(session.streams),
         session.pending_request_ids,
+        session.pending_call_ids,
         session.connected,
         session.closed,
         session.app_name,
@@ -1226,20 +1226,6 @@ def test_control_messages_from_the_client() -> None:
     assert (session.peer_bandwidth, session.peer_window_ack_size) == (5_000_000, 5_000_000)
 
 
-def test_unknown_commands() -> None:
-    session = connected()
-    output = feed(session, message(CommandMessage("customCall", 5, None, ("x",))))
-    (reply,) = output.messages
-    assert status(reply) == (0, "_error", "error", "NetConnection.Call.Failed")
-    assert command_of(reply).transaction_id == 5
-    assert output.events == [UnhandleableCommand(CommandMessage("customCall", 5, None, ("x",)), 0)]
-
-    notification = CommandMessage("onCustom", 0, None, ())
-    output = feed(session, message(notification, 1))
-    assert output.messages == []
-    assert output.events == [UnhandleableCommand(notification, 1)]
-
-
 def test_unsolicited_answers_from_the_client_are_ignored() -> None:
     session = connected()
     output = feed(
@@ -1700,6 +1686,8 @@ api_calls = st.one_of(
     st.tuples(st.just("accept"), st.integers(0, 8)),
     st.tuples(st.just("accept_pending"), st.none()),
     st.tuples(st.just("reject"), st.integers(0, 8)),
+    st.tuples(st.just("answer_call"), st.integers(0, 4)),
+    st.tuples(st.just("fail_call"), st.integers(0, 4)),
     st.tuples(st.just("av"), stream_ids),
     st.tuples(st.just("metadata"), stream_ids),
     st.tuples(st.just("notify"), stream_ids),
@@ -1720,6 +1708,10 @@ def call_api(session: ServerSession, action: str, argument: Any) -> None:
                 session.accept_request(min(session.pending_request_ids))
         case "reject":
             session.reject_request(argument, "no", None if argument % 2 else "Custom.Code")
+        case "answer_call":
+            session.answer_call(argument, argument, {"n": argument})
+        case "fail_call":
+            session.fail_call(argument, "no")
         case "av":
             session.send_av_data(argument, MediaType.VIDEO, argument, b"\x17\x01")
         case "metadata":
