@@ -27,6 +27,7 @@ from rtmp_actors.actors.event_receivers import EventReceiverActor
 from rtmp_actors.actors.server_session import ServerSessionActor
 from rtmp_actors.running import serve_forever
 from rtmp_actors.server import RtmpServer
+from rtmp_actors.session.server_events import CallRequested
 from rtmp_actors.tools.json_values import event_record
 
 _print_lock = threading.Lock()
@@ -45,9 +46,16 @@ class EventLogger(EventReceiverActor):
             sys.stdout.write(line + "\n")
             sys.stdout.flush()
         request_id = getattr(event, "request_id", None)
-        if request_id is not None:
-            with contextlib.suppress(pykka.ActorDeadError):  # the client may be gone already
+        with contextlib.suppress(pykka.ActorDeadError):  # the client may be gone already
+            if request_id is not None:
                 self.session.tell(ServerSessionActor.accept_request, request_id)
+            elif isinstance(event, CallRequested) and event.call_id is not None:
+                # Seeing every event means answering every call: nobody else will.
+                self.session.tell(
+                    ServerSessionActor.fail_call,
+                    event.call_id,
+                    f"Method '{event.name}' is logged only.",
+                )
 
 
 def print_address(server: RtmpServer) -> None:

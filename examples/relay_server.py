@@ -25,6 +25,7 @@ from rtmp_actors.media.video import is_video_sequence_header
 from rtmp_actors.running import serve_forever
 from rtmp_actors.server import RtmpServer
 from rtmp_actors.session.events import MediaType
+from rtmp_actors.session.server_events import CallRequested
 
 Session = ActorHandle[ServerSessionActor]
 Send = Callable[Concatenate[ServerSessionActor, int, ...], None]  # sends to one stream id
@@ -60,6 +61,15 @@ class Relay(EventReceiverActor):
         if getattr(event, "request_id", None) is not None:  # connect, publish, play
             self.session.tell(ServerSessionActor.accept_request, event.request_id)
         super().send_event(event)  # then on_<event>
+
+    def on_call_requested(self, event: CallRequested) -> None:
+        # Seeing every event (send_event above) means answering every call: nobody else will.
+        if event.call_id is not None:
+            self.session.tell(
+                ServerSessionActor.fail_call,
+                event.call_id,
+                f"Method '{event.name}' is not relayed.",
+            )
 
     def on_play_stream_requested(self, event: Any) -> None:
         stream, registry = (event.app_name, event.stream_key), self.registry

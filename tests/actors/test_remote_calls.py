@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -188,3 +190,32 @@ def test_pending_calls_fail_when_the_connection_ends(
     assert isinstance(failed, client.CallFailed)
     assert failed.description == "disconnected"
     assert rtmp_client.wait_closed(TIMEOUT)
+
+
+def _example(name: str) -> Any:
+    path = Path(__file__).parents[2] / "examples" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"example_{name}", path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_event_logger_example_answers_calls_at_once() -> None:
+    """A receiver that sees every event answers calls itself (else they wait out the timeout)."""
+    logger = _example("event_logger_server").EventLogger
+    running = RtmpServer(
+        "127.0.0.1",
+        0,
+        event_receiver_factory=logger.start,
+        config=ServerSessionConfig(call_timeout=60),
+    ).start()
+    try:
+        client_log = EventLog()
+        rtmp_client = connect(running, client_log)
+        failed = answer(client_log, call(rtmp_client, "xyz"))
+        assert isinstance(failed, client.CallFailed)
+        assert failed.description == "Method 'xyz' is logged only."
+    finally:
+        running.stop()
