@@ -322,6 +322,11 @@ class RelayServer:
         return self._server.address
 
     @property
+    def io_loop(self) -> IoLoop:
+        """The relay's I/O loop (sockets and timers), e.g. for HTTP-FLV players' sockets."""
+        return self._loop
+
+    @property
     def rtmp_server(self) -> RtmpServer:
         """The underlying server."""
         return self._server
@@ -377,6 +382,19 @@ class RelayServer:
             except Exception:
                 continue
         return stats
+
+    def stream_stats_of(self, app: str, key: str, timeout: float = 5.0) -> StreamStats | None:
+        """A snapshot of one live stream (from outside the actor system); None if none runs.
+
+        None too if it does not answer within ``timeout``.
+        """
+        entry = self._table.get((app, key))
+        if entry is None:
+            return None
+        try:
+            return entry.handle.ask(LiveStream.stats).get(timeout=timeout)
+        except (pykka.ActorDeadError, pykka.Timeout):
+            return None
 
     def stop(self, timeout: float = 10.0) -> None:
         """Close every session politely, then stop the streams and the I/O loop."""
