@@ -325,6 +325,8 @@ class HttpFlvService:
             raise HttpRequestError(503, "the server is stopping") from None
         finally:
             if not handed_over:
+                with self._lock:
+                    self._players.discard(player.actor_ref)
                 player.actor_ref.stop(block=False)
 
     def _start_player(self, connection_id: str, target: FlvTarget) -> ActorHandle[HttpFlvPlayer]:
