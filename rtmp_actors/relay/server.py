@@ -299,7 +299,10 @@ class RelayServer:
         if self.config.http_port is not None:
             try:
                 self._http = StatsHttpServer(
-                    self, self.config.http_host, self.config.http_port
+                    self,
+                    self.config.http_host,
+                    self.config.http_port,
+                    http_flv=self.config.http_flv,
                 ).start()
             except OSError:
                 self.stop()

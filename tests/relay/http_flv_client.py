@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 from dataclasses import dataclass, field
+from typing import BinaryIO
 
 from rtmp_actors.media.flv import FlvReader, FlvTag
 
@@ -18,7 +19,7 @@ class ChunkedBody:
         chunks: Sizes of the chunks read so far.
     """
 
-    def __init__(self, file: socket.SocketIO | object, *, chunked: bool) -> None:
+    def __init__(self, file: BinaryIO | None, *, chunked: bool) -> None:
         self.file = self._file = file
         self._chunked = chunked
         self._left = 0
@@ -26,12 +27,12 @@ class ChunkedBody:
         self.chunks: list[int] = []
 
     def _readline(self) -> bytes:
-        line: bytes = self._file.readline(1024)  # type: ignore[attr-defined]
-        return line
+        assert self._file is not None
+        return self._file.readline(1024)
 
     def _exact(self, size: int) -> bytes:
-        data: bytes = self._file.read(size)  # type: ignore[attr-defined]
-        return data
+        assert self._file is not None
+        return self._file.read(size)
 
     def read(self, size: int) -> bytes:
         """Up to ``size`` body bytes; b"" at the end of the body."""
@@ -86,7 +87,7 @@ class HttpFlvResponse:
         """Close the connection (the socket's file too: it keeps the socket open)."""
         file = self.body.file
         if file is not None:
-            file.close()  # type: ignore[attr-defined]
+            file.close()
         self.sock.close()
 
 

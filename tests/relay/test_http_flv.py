@@ -527,3 +527,15 @@ def test_ffmpeg_reads_the_http_flv_url(relay: RelayServer, tmp_path: Path) -> No
         assert video[0].split(",")[-1].startswith("K")  # it starts at a keyframe
     finally:
         stop_process(publish, 10)
+
+
+def test_http_flv_can_be_turned_off() -> None:
+    relay = RelayServer(RelayConfig(port=0, http_port=0, http_flv=False)).start()
+    try:
+        start_stream(relay, EventLog())
+        response = http_flv_client.request(http_port(relay), "/live/key.flv")
+        assert response.status == 404
+        assert response.text() == "not found\n"
+        response.close()
+    finally:
+        relay.stop()

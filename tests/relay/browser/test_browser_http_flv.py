@@ -43,7 +43,7 @@ class _PageServer(http.server.ThreadingHTTPServer):
 
 class _PageHandler(http.server.BaseHTTPRequestHandler):
     server: _PageServer
-    files = {  # noqa: RUF012  # read-only
+    files = {  # read-only
         "/player.html": (HERE / "player.html", "text/html; charset=utf-8"),
         "/mpegts.js": (MPEGTS_JS, "text/javascript"),
     }
