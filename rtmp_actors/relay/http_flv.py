@@ -27,6 +27,7 @@ import itertools
 import logging
 import socket
 import threading
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -267,7 +268,8 @@ class HttpFlvService:
 
     Args:
         relay: The started relay.
-        timeout: Seconds a request may wait for the access check and for the stream.
+        timeout: Seconds a request may wait for the stream (and for the access check, at
+            least the auth callback's timeout).
         max_queued_bytes: Bytes queued for one client before it is dropped.
     """
 
@@ -361,7 +363,9 @@ class HttpFlvService:
         request = AccessRequest(AccessKind.PLAY, target.app, target.access_key, addr, path)
         try:
             player.tell(HttpFlvPlayer.check_access, access, request, answer)
-            allowed, reason = answer.result(timeout=self._timeout)
+            # The auth callback has its own deadline; the controller answers by then.
+            wait = max(self._timeout, self._relay.config.auth_timeout + 1.0)
+            allowed, reason = answer.result(timeout=wait)
         except (pykka.ActorDeadError, concurrent.futures.TimeoutError):
             allowed, reason = False, "the access check did not answer in time"
         if not allowed:
@@ -401,6 +405,11 @@ class HttpFlvService:
         with self._lock:
             self._stopped = True
             players = list(self._players)
-        for ref in players:
-            with contextlib.suppress(pykka.ActorDeadError, pykka.Timeout):
-                ref.stop(timeout=timeout)
+        stopping = []
+        for ref in players:  # all at once: each one ends its response on its own
+            with contextlib.suppress(pykka.ActorDeadError):
+                stopping.append(ref.stop(block=False))
+        deadline = time.monotonic() + timeout
+        for future in stopping:
+            with contextlib.suppress(pykka.Timeout):
+                future.get(timeout=max(0.0, deadline - time.monotonic()))

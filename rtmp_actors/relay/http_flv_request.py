@@ -61,6 +61,11 @@ class FlvTarget:
         return f"{self.key}?{self.query}" if self.query else self.key
 
 
+def _shown(segment: str) -> str:
+    """A client's segment for the log and the answer: repr'd, and cut to a readable size."""
+    return repr(segment) if len(segment) <= 64 else repr(segment[:64]) + "..."
+
+
 def _decode(segment: str, what: str, max_length: int) -> str:
     """Percent-decode one path segment and hold it to the name rules."""
     if not segment:
@@ -69,18 +74,18 @@ def _decode(segment: str, what: str, max_length: int) -> str:
         if char == "%" and not (
             index + 2 < len(segment) and segment[index + 1] in _HEX and segment[index + 2] in _HEX
         ):
-            raise HttpRequestError(400, f"bad percent escape in the {what} {segment!r}")
+            raise HttpRequestError(400, f"bad percent escape in the {what} {_shown(segment)}")
     raw = unquote_to_bytes(segment)
     if len(raw) > max_length:
         raise HttpRequestError(400, f"the {what} is longer than {max_length} bytes")
     try:
         name = raw.decode("utf-8")
     except UnicodeDecodeError:
-        raise HttpRequestError(400, f"the {what} {segment!r} is not UTF-8") from None
+        raise HttpRequestError(400, f"the {what} {_shown(segment)} is not UTF-8") from None
     if name in (".", ".."):
-        raise HttpRequestError(400, f"the {what} {segment!r} is a dot segment")
+        raise HttpRequestError(400, f"the {what} {_shown(segment)} is a dot segment")
     if any(char in _FORBIDDEN for char in name):
-        raise HttpRequestError(400, f"the {what} {segment!r} holds a forbidden character")
+        raise HttpRequestError(400, f"the {what} {_shown(segment)} holds a forbidden character")
     return name
 
 
@@ -104,7 +109,7 @@ def parse_flv_path(target: str, max_name_length: int = DEFAULT_LIMITS.max_name_l
         raise HttpRequestError(404, "an HTTP-FLV path has exactly two segments (/APP/KEY.flv)")
     app = _decode(segments[0], "app", max_name_length)
     key = _decode(segments[1][: -len(FLV_SUFFIX)], "stream key", max_name_length)
-    if any(char in _FORBIDDEN and char not in "/?" for char in query) or "#" in query:
+    if "#" in query or any(ord(char) < 0x20 or char == "\x7f" for char in query):
         raise HttpRequestError(400, "the query string holds a forbidden character")
     if len(key.encode()) + 1 + len(query) > max_name_length:
         raise HttpRequestError(400, f"the stream key and query exceed {max_name_length} bytes")

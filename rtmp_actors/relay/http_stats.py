@@ -295,7 +295,7 @@ class StatsHttpServer:
         self._max_clients = max_clients
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
-        self._flv = HttpFlvService(relay, timeout=max(timeout, 5.0)) if http_flv else None
+        self._flv = HttpFlvService(relay, timeout=timeout) if http_flv else None
 
     @property
     def http_flv_players(self) -> int:

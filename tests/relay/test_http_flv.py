@@ -193,6 +193,42 @@ def test_every_player_gets_the_same_chunk_bytes_and_they_decode() -> None:
     assert flv_tag(batch.messages[2]) is flv_tag(batch.messages[2])
 
 
+_MEDIA = st.lists(
+    st.tuples(
+        st.booleans(),
+        st.integers(0, 0xFFFFFFFF),
+        st.binary(min_size=1, max_size=300),
+    ),
+    min_size=1,
+    max_size=12,
+)
+
+
+@given(messages=_MEDIA, chunked=st.booleans())
+def test_any_batch_comes_back_tag_for_tag(
+    messages: list[tuple[bool, int, bytes]], chunked: bool
+) -> None:
+    batch = PreparedBatch(
+        [
+            PreparedMessage(VideoData(data) if video else AudioData(data), timestamp)
+            for video, timestamp, data in messages
+        ]
+    )
+    transport = FakeTransport()
+    sink = HttpFlvSink(HttpFlvResponse(transport, chunked=chunked), 1 << 30, 5.0)
+    assert sink.send_batch(batch, sink.new_rules(), 0.0)
+    wire = b"".join(transport.sent)
+    if chunked:  # one chunk, as the client's decoder reads it (byte at a time)
+        body = http_flv_client.ChunkedBody(io.BufferedReader(io.BytesIO(wire), 1), chunked=True)
+        payload = b"".join(iter(lambda: body.read(1), b""))
+    else:
+        payload = wire
+    tags = list(FlvReader(io.BytesIO(FLV_STREAM_START + payload)))
+    assert [(t.tag_type, t.timestamp, t.data) for t in tags] == [
+        (9 if video else 8, timestamp, data) for video, timestamp, data in messages
+    ]
+
+
 def test_a_congested_player_loses_inter_frames_and_audio_but_not_keyframes() -> None:
     transport = FakeTransport()
     sink = HttpFlvSink(HttpFlvResponse(transport, chunked=False), 100, 5.0)
