@@ -58,7 +58,7 @@ from rtmp_actors.transport.transport import Transport
 if TYPE_CHECKING:
     from rtmp_actors.relay.server import RelayServer
 
-__all__ = ["HttpFlvPlayer", "HttpFlvService", "RequestContext"]
+__all__ = ["CORS_HEADERS", "HttpFlvPlayer", "HttpFlvService", "RequestContext"]
 
 logger = logging.getLogger(__name__)
 
