@@ -3,8 +3,20 @@
 # server), rtmpdump (a librtmp player), Debian's FFmpeg 5.1 (an older FFmpeg, plus ffprobe) and
 # redis-server (the cluster's stream directory; tests start their own on a free port) and
 # Chromium (headless, for the HTTP-FLV browser test).
-# FFmpeg 9 itself comes from the imageio-ffmpeg package.
+# FFmpeg 9 itself comes from the imageio-ffmpeg package; the browser test's player library
+# (mpegts.js, pinned in tests/relay/browser/package-lock.json) comes from npm.
 set -euo pipefail
+
+# The browser test's node_modules, once (no root needed; the npm registry must be reachable).
+browser_dir="$(dirname "$0")/../tests/relay/browser"
+if [ ! -d "$browser_dir/node_modules" ]; then
+    if command -v npm >/dev/null 2>&1; then
+        npm ci --prefix "$browser_dir" --no-audit --no-fund --loglevel=error \
+            || echo "install-peers: npm ci failed; the browser test will not run" >&2
+    else
+        echo "install-peers: npm not found; the browser test will not run" >&2
+    fi
+fi
 
 have_peers() {
     command -v rtmpdump >/dev/null 2>&1 \

@@ -34,6 +34,7 @@ __all__ = [
     "ReadableStream",
     "TagType",
     "WritableStream",
+    "encode_tag",
     "read_flv_file",
     "write_flv_file",
 ]
@@ -177,6 +178,20 @@ def _tag_header(tag_type: int, timestamp: int, size: int, stream_id: int, filter
         + bytes((timestamp >> 24,))
         + stream_id.to_bytes(3)
     )
+
+
+def encode_tag(tag_type: int, timestamp: int, data: Buffer) -> bytes:
+    """One tag with its back pointer, as it appears in a file after the header.
+
+    For writers that send tags themselves (a live FLV stream over HTTP) instead of through
+    :class:`FlvWriter`.
+
+    Raises:
+        LocalProtocolError: If a field does not fit its FLV field.
+    """
+    size = len(data)
+    header = _tag_header(tag_type, timestamp, size, 0, False)
+    return b"".join((header, data, (TAG_HEADER_SIZE + size).to_bytes(4)))
 
 
 class FlvReader:

@@ -7,7 +7,7 @@ connection sent before and never disturb the header compression of its own chunk
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Hashable, Sequence
 
 from rtmp_actors.media.frames import FrameFlags, frame_flags
 from rtmp_actors.protocol.chunk_encoder import ChunkEncoder
@@ -35,7 +35,16 @@ class PreparedMessage:
         is_video: Whether it is video.
     """
 
-    __slots__ = ("_encoded", "_flags", "_payload", "content", "is_media", "is_video", "timestamp")
+    __slots__ = (
+        "_derived",
+        "_encoded",
+        "_flags",
+        "_payload",
+        "content",
+        "is_media",
+        "is_video",
+        "timestamp",
+    )
 
     def __init__(self, content: MessageContent, timestamp: int) -> None:
         self.content = content
@@ -45,6 +54,28 @@ class PreparedMessage:
         self._payload: bytes | None = None
         self._encoded: dict[tuple[int, int], bytes] = {}
         self._flags: FrameFlags | None = None
+        self._derived: dict[Hashable, bytes] | None = None
+
+    @property
+    def payload(self) -> bytes:
+        """The message body as sent on the wire, encoded once."""
+        if self._payload is None:
+            self._payload = self.content.encode_payload()
+        return self._payload
+
+    def derived(self, form: Hashable, build: Callable[[PreparedMessage], bytes]) -> bytes:
+        """The message in another wire form (an FLV tag, say), built once per ``form``.
+
+        Lets players of other protocols share one encoding of each message, as RTMP
+        players share :meth:`encoded`.
+        """
+        derived = self._derived
+        if derived is None:
+            derived = self._derived = {}
+        cached = derived.get(form)
+        if cached is None:
+            cached = derived[form] = build(self)
+        return cached
 
     @property
     def frame_flags(self) -> FrameFlags:
@@ -69,13 +100,11 @@ class PreparedMessage:
         key = (stream_id, chunk_size)
         cached = self._encoded.get(key)
         if cached is None:
-            if self._payload is None:
-                self._payload = self.content.encode_payload()
             raw = RawMessage(
                 int(self.content.type_id),
                 stream_id,
                 self.timestamp,
-                self._payload,
+                self.payload,
                 self.chunk_stream_id,
             )
             cached = self._encoded[key] = ChunkEncoder(chunk_size).encode(raw)
@@ -93,11 +122,22 @@ class PreparedBatch:
         messages: The messages, in order.
     """
 
-    __slots__ = ("_joined", "messages")
+    __slots__ = ("_derived", "_joined", "messages")
 
     def __init__(self, messages: Sequence[PreparedMessage]) -> None:
         self.messages = tuple(messages)
         self._joined: dict[tuple[int, int], bytes] = {}
+        self._derived: dict[Hashable, bytes] | None = None
+
+    def derived(self, form: Hashable, build: Callable[[PreparedBatch], bytes]) -> bytes:
+        """The batch in another wire form, built once per ``form`` and shared by its players."""
+        derived = self._derived
+        if derived is None:
+            derived = self._derived = {}
+        cached = derived.get(form)
+        if cached is None:
+            cached = derived[form] = build(self)
+        return cached
 
     def encoded(self, stream_id: int, chunk_size: int) -> bytes:
         """The chunks of every message for this stream id and chunk size."""

@@ -31,6 +31,7 @@ class RelayConfig:
         auth_timeout: Seconds to wait for ``auth_url`` before refusing.
         http_host: Address of the HTTP stats endpoint.
         http_port: Serve JSON stats and Prometheus metrics on this port.
+        http_flv: Also play live streams over HTTP-FLV there (``/APP/KEY.flv``).
         push: Republish every stream to these ``rtmp://host/app`` URLs.
         pull: Fetch streams nobody publishes here from these ``rtmp://host/app`` URLs.
         cluster: Join the cluster whose stream directory is at this URL
@@ -57,6 +58,7 @@ class RelayConfig:
     auth_timeout: float = 5.0
     http_host: str = "127.0.0.1"
     http_port: int | None = None
+    http_flv: bool = True
     push: tuple[str, ...] = ()
     pull: tuple[str, ...] = ()
     cluster: str | None = None

@@ -1,4 +1,4 @@
-"""The relay's HTTP stats endpoint: ``GET /stats`` (JSON) and ``GET /metrics`` (Prometheus).
+"""The relay's HTTP port: ``GET /stats`` (JSON), ``GET /metrics`` (Prometheus), and HTTP-FLV.
 
 Theory of operation:
 
@@ -8,6 +8,8 @@ Theory of operation:
   of the registry, then one of each stream, all in flight at once); nothing is cached.
 * Bounded: at most ``max_clients`` requests are served at once (more are closed at once),
   each client socket times out, and a snapshot that cannot be taken in time is a 503.
+* ``GET /APP/KEY.flv`` plays a live stream (see :mod:`rtmp_actors.relay.http_flv`): the
+  request thread checks it, then hands the socket to the I/O loop and is free again.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ from typing import TYPE_CHECKING, Any, Self
 from urllib.parse import urlsplit
 
 from rtmp_actors.media.metadata import StreamMetadata
+from rtmp_actors.relay.http_flv import CORS_HEADERS, HttpFlvService
+from rtmp_actors.relay.http_flv_request import FLV_SUFFIX, HttpRequestError
 from rtmp_actors.relay.metrics import PROMETHEUS_CONTENT_TYPE, RelaySnapshot, render_prometheus
 
 if TYPE_CHECKING:
@@ -146,6 +150,7 @@ def _cluster_document(cluster: ClusterView) -> dict[str, Any]:
 
 
 Route = Callable[[], tuple[str, bytes]]
+_TEXT = "text/plain; charset=utf-8"
 
 
 class _Server(ThreadingHTTPServer):
@@ -155,9 +160,14 @@ class _Server(ThreadingHTTPServer):
     block_on_close = False
 
     def __init__(
-        self, address: tuple[str, int], routes: Mapping[str, Route], max_clients: int
+        self,
+        address: tuple[str, int],
+        routes: Mapping[str, Route],
+        max_clients: int,
+        flv: HttpFlvService | None = None,
     ) -> None:
         self.routes = routes
+        self.flv = flv
         self._slots = threading.BoundedSemaphore(max_clients)
         if ":" in address[0]:
             self.address_family = socket.AF_INET6
@@ -194,39 +204,78 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = "rtmp-actors"
 
     def do_GET(self) -> None:
-        route = self.server.routes.get(urlsplit(self.path).path)
+        self._answer(head_only=False)
+
+    def do_HEAD(self) -> None:
+        self._answer(head_only=True)
+
+    def do_OPTIONS(self) -> None:
+        self.send_response(204)
+        self.send_header("Allow", "GET, HEAD, OPTIONS")
+        for name, value in CORS_HEADERS:
+            self.send_header(name, value)
+        self.send_header("Access-Control-Max-Age", "86400")
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def _answer(self, *, head_only: bool) -> None:
+        path = urlsplit(self.path).path
+        flv = self.server.flv
+        if flv is not None and path.endswith(FLV_SUFFIX):
+            self.close_connection = True  # the socket is the stream's now, or refused
+            try:
+                flv.serve(self, head_only=head_only)
+            except HttpRequestError as reply:
+                body = reply.reason.encode() + b"\n"
+                self._reply(reply.status, _TEXT, body, head_only=head_only, cors=True)
+            return
+        route = self.server.routes.get(path)
         if route is None:
-            self._reply(404, "text/plain; charset=utf-8", b"not found\n")
+            self._reply(404, _TEXT, b"not found\n", head_only=head_only)
             return
         try:
             content_type, body = route()
         except Exception as error:
             logger.warning("stats: %s failed: %r", self.path, error)
-            self._reply(503, "text/plain; charset=utf-8", b"stats unavailable\n")
+            self._reply(503, _TEXT, b"stats unavailable\n", head_only=head_only)
             return
-        self._reply(200, content_type, body)
+        self._reply(200, content_type, body, head_only=head_only)
 
-    def _reply(self, status: int, content_type: str, body: bytes) -> None:
+    def _reply(
+        self,
+        status: int,
+        content_type: str,
+        body: bytes,
+        *,
+        head_only: bool = False,
+        cors: bool = False,
+    ) -> None:
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
         self.send_header("Cache-Control", "no-store")
+        if cors:
+            for name, value in CORS_HEADERS:
+                self.send_header(name, value)
         self.end_headers()
-        self.wfile.write(body)
+        if not head_only:
+            self.wfile.write(body)
 
     def log_message(self, format: str, *args: Any) -> None:
         logger.debug("stats: %s %s", self.address_string(), format % args)
 
 
 class StatsHttpServer:
-    """Serves a relay's ``/stats`` and ``/metrics`` over HTTP; every other path is a 404.
+    """Serves a relay's ``/stats``, ``/metrics`` and HTTP-FLV; every other path is a 404.
 
     Args:
         relay: The relay to report on.
         host: Address to listen on.
         port: Port to listen on (0 picks a free one; see :attr:`address`).
         timeout: Seconds each request may wait for each actor it asks.
-        max_clients: Requests served at once; more are closed unanswered.
+        max_clients: Requests served at once; more are closed unanswered (an HTTP-FLV
+            player holds a slot only until its stream starts).
+        http_flv: Play live streams at ``/APP/KEY.flv``.
     """
 
     def __init__(
@@ -237,6 +286,7 @@ class StatsHttpServer:
         *,
         timeout: float = 2.0,
         max_clients: int = 8,
+        http_flv: bool = True,
     ) -> None:
         self._relay = relay
         self._host = host
@@ -245,6 +295,12 @@ class StatsHttpServer:
         self._max_clients = max_clients
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
+        self._flv = HttpFlvService(relay, timeout=timeout) if http_flv else None
+
+    @property
+    def http_flv_players(self) -> int:
+        """HTTP-FLV clients being served now."""
+        return 0 if self._flv is None else self._flv.player_count
 
     def start(self) -> Self:
         """Bind and start serving on a daemon thread; returns self.
@@ -254,7 +310,7 @@ class StatsHttpServer:
         """
         routes: dict[str, Route] = {"/stats": self._stats, "/metrics": self._metrics}
         try:
-            self._server = _Server((self._host, self._port), routes, self._max_clients)
+            self._server = _Server((self._host, self._port), routes, self._max_clients, self._flv)
         except OSError as error:
             msg = f"cannot serve stats on {self._host}:{self._port}: {error.strerror or error}"
             raise OSError(error.errno, msg) from error
@@ -266,6 +322,8 @@ class StatsHttpServer:
         )
         self._thread.start()
         logger.info("stats on http://%s:%s/stats and /metrics", *self.address)
+        if self._flv is not None:
+            logger.info("HTTP-FLV on http://%s:%s/<app>/<stream key>.flv", *self.address)
         return self
 
     @property
@@ -286,12 +344,16 @@ class StatsHttpServer:
         server.server_close()
         if self._thread is not None:
             self._thread.join(timeout)
+        if self._flv is not None:
+            self._flv.stop(timeout)
 
     def _snapshot(self) -> RelaySnapshot:
         return take_snapshot(self._relay, self._timeout)
 
     def _stats(self) -> tuple[str, bytes]:
         document = stats_document(self._snapshot())
+        if self._flv is not None:
+            document["http_flv_players"] = self._flv.player_count
         return JSON_CONTENT_TYPE, json.dumps(document, indent=2).encode() + b"\n"
 
     def _metrics(self) -> tuple[str, bytes]:

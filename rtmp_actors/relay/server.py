@@ -307,7 +307,10 @@ class RelayServer:
         if self.config.http_port is not None:
             try:
                 self._http = StatsHttpServer(
-                    self, self.config.http_host, self.config.http_port
+                    self,
+                    self.config.http_host,
+                    self.config.http_port,
+                    http_flv=self.config.http_flv,
                 ).start()
             except OSError:
                 self.stop()
@@ -328,6 +331,11 @@ class RelayServer:
     def address(self) -> tuple[str, int]:
         """The (host, port) the relay listens on."""
         return self._server.address
+
+    @property
+    def io_loop(self) -> IoLoop:
+        """The relay's I/O loop (sockets and timers), e.g. for HTTP-FLV players' sockets."""
+        return self._loop
 
     @property
     def rtmp_server(self) -> RtmpServer:
@@ -462,6 +470,19 @@ class RelayServer:
         for ref in refs:
             with contextlib.suppress(pykka.ActorDeadError, pykka.Timeout):
                 ref.stop(timeout=timeout)
+
+    def stream_stats_of(self, app: str, key: str, timeout: float = 5.0) -> StreamStats | None:
+        """A snapshot of one live stream (from outside the actor system); None if none runs.
+
+        None too if it does not answer within ``timeout``.
+        """
+        entry = self._table.get((app, key))
+        if entry is None:
+            return None
+        try:
+            return entry.handle.ask(LiveStream.stats).get(timeout=timeout)
+        except (pykka.ActorDeadError, pykka.Timeout):
+            return None
 
     def stop(self, timeout: float = 10.0) -> None:
         """Close every session politely, then stop the streams and the I/O loop."""

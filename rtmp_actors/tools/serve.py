@@ -47,7 +47,15 @@ def add_parser(subcommands: Any) -> None:
     parser.add_argument(
         "--auth-url", metavar="URL", help="ask this HTTP endpoint about each publish/play"
     )
-    parser.add_argument("--http", metavar="PORT", type=int, help="serve stats on this port")
+    parser.add_argument(
+        "--http",
+        metavar="PORT",
+        type=int,
+        help="serve stats (/stats, /metrics) and HTTP-FLV (/APP/KEY.flv) on this port",
+    )
+    parser.add_argument(
+        "--no-http-flv", action="store_true", help="do not play streams over HTTP-FLV on --http"
+    )
     parser.add_argument(
         "--push", metavar="URL", action="append", default=[], help="republish to rtmp://host/app"
     )
@@ -99,6 +107,8 @@ def _config(args: argparse.Namespace) -> RelayConfig:
         config = replace(config, port=args.port)
     if args.takeover:
         config = replace(config, stream=replace(config.stream, takeover=True))
+    if args.no_http_flv:
+        config = replace(config, http_flv=False)
     options = {
         "record_dir": args.record,
         "auth_file": args.auth,

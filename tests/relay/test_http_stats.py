@@ -361,6 +361,7 @@ def test_an_unavailable_snapshot_is_a_503(
         "connections": 4,
         "totals": {"connections_accepted": 9, "bytes_in": 1000, "bytes_out": 2000},
         "streams": [],
+        "http_flv_players": 0,
     }
 
 

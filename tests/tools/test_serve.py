@@ -42,6 +42,7 @@ from rtmp_actors.tools.serve import JsonLogFormatter
 from tests.actors.harness import EventLog
 from tests.nginx_rtmp import free_port
 from tests.peers import ffmpeg_exe
+from tests.relay import http_flv_client
 from tests.relay.test_relay import AAC_CONFIG, AVC_CONFIG, keyframe
 
 REPO = Path(__file__).resolve().parents[2]
@@ -298,6 +299,14 @@ def test_json_logs_and_http_stats() -> None:
         assert document["connections"] == 1
         [stream] = document["streams"]
         assert (stream["app"], stream["key"], stream["publisher"]) == ("live", "cam", connection_id)
+
+        # The same port plays the stream over HTTP-FLV, from the cached keyframe.
+        flv = http_flv_client.request(int(match[1]), "/live/cam.flv")
+        assert flv.status == 200
+        tag = flv.tag()
+        assert tag is not None
+        assert tag.data == keyframe(1)
+        flv.close()
 
         assert relay.terminate() < 5.0
         lines = relay.stderr.rest()

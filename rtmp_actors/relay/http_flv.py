@@ -1,0 +1,415 @@
+"""HTTP-FLV: ``GET http://host:port/APP/KEY.flv`` plays a live stream as one long FLV body.
+
+Theory of operation:
+
+* The request arrives on the relay's HTTP port (:mod:`rtmp_actors.relay.http_stats`), on a
+  request thread outside the actor system. :class:`HttpFlvService` checks it there, waiting
+  with timeouts: the name (:func:`parse_flv_path`, 400/404), the access rules, asked exactly
+  as for an RTMP player with the query string as the key's (403), and whether anybody
+  publishes the stream (404). Then it writes the response head and the FLV header and
+  hands the socket over to the relay's I/O loop as a :class:`Transport`; the request thread
+  is free again. No thread ever waits on a player's socket.
+* Each client is an :class:`HttpFlvPlayer` actor that stands for an RTMP player's session and
+  event receiver: it asks the registry to play, answers ``open_media_sink`` with an
+  :class:`HttpFlvSink`, and tells the stream when the client goes. The stream then writes FLV
+  tags straight to the socket, from the GOP cache's keyframe on (metadata and sequence
+  headers first), under the same congestion rules as RTMP players: a slow client loses
+  frames, and is dropped once it stays congested; its queued bytes are bounded.
+* The response ends (terminating chunk) when the publisher stops; a client that disconnects
+  is removed from its stream at once, since the transport keeps reading from it.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import contextlib
+import itertools
+import logging
+import socket
+import threading
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Protocol
+
+import pykka
+
+from behaviours.media_writer import MediaWriter
+from behaviours.stream_peers import PlayerReceiver, PlayerSession
+from rtmp_actors.actors.actor_handle import ActorHandle
+from rtmp_actors.actors.monitoring import ExitNotice, MonitoredActor, monitor
+from rtmp_actors.relay.access import (
+    AccessAsker,
+    AccessController,
+    AccessKind,
+    AccessRequest,
+    describe_refusal,
+)
+from rtmp_actors.relay.http_flv_request import FlvTarget, HttpRequestError, parse_flv_path
+from rtmp_actors.relay.http_flv_sink import (
+    FLV_STREAM_START,
+    HttpFlvResponse,
+    HttpFlvSink,
+    http_chunk,
+)
+from rtmp_actors.relay.registry import StreamRegistry
+from rtmp_actors.relay.stream import LiveStream, PlayRequest
+from rtmp_actors.transport.transport import Transport
+
+if TYPE_CHECKING:
+    from rtmp_actors.relay.server import RelayServer
+
+__all__ = ["CORS_HEADERS", "HttpFlvPlayer", "HttpFlvService", "RequestContext"]
+
+logger = logging.getLogger(__name__)
+
+_STREAM_ID = 1  # an HTTP-FLV player plays one stream, on a stream id of its own
+CORS_HEADERS = (
+    ("Access-Control-Allow-Origin", "*"),
+    ("Access-Control-Allow-Methods", "GET, HEAD, OPTIONS"),
+    ("Access-Control-Allow-Headers", "*"),
+)
+"""Browsers play from pages of other origins."""
+
+
+class RequestContext(Protocol):
+    """The parts of an HTTP request handler the service uses."""
+
+    path: str
+    request_version: str
+    client_address: tuple[str, int]
+    connection: socket.socket
+
+
+def _response_head(chunked: bool) -> bytes:
+    lines = [
+        "HTTP/1.1 200 OK" if chunked else "HTTP/1.0 200 OK",
+        "Server: rtmp-actors",
+        "Content-Type: video/x-flv",
+        "Cache-Control: no-cache, no-store",
+        "Connection: close",
+        *(f"{name}: {value}" for name, value in CORS_HEADERS),
+    ]
+    if chunked:
+        lines.append("Transfer-Encoding: chunked")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("ascii")
+
+
+class _SocketEvents:
+    """A player's transport protocol: the client's input is ignored; its leaving is told."""
+
+    def __init__(self, player: ActorHandle[HttpFlvPlayer]) -> None:
+        self._player = player
+        self.transport: Transport | None = None
+
+    def data_received(self, data: bytes) -> None:
+        if self.transport is not None:
+            self.transport.input_consumed(len(data))  # a player sends nothing we need
+
+    def connection_lost(self, reason: str | None) -> None:
+        with contextlib.suppress(pykka.ActorDeadError):
+            self._player.tell(HttpFlvPlayer.connection_lost, reason)
+
+
+class HttpFlvPlayer(MonitoredActor, PlayerSession, PlayerReceiver, AccessAsker):
+    """One HTTP-FLV client, as a player of a live stream.
+
+    Args:
+        connection_id: Names the client in logs and to its stream.
+        target: The stream it asked for.
+        registry: The stream registry.
+        high_water: Queued bytes above which its media is dropped.
+        max_congestion: Seconds it may stay above ``high_water`` before it is dropped.
+    """
+
+    def __init__(
+        self,
+        connection_id: str,
+        target: FlvTarget,
+        registry: ActorHandle[StreamRegistry],
+        high_water: int,
+        max_congestion: float,
+    ) -> None:
+        super().__init__()
+        self.connection_id = connection_id
+        self._target = target
+        self._registry = registry
+        self._high_water = high_water
+        self._max_congestion = max_congestion
+        self._me: ActorHandle[HttpFlvPlayer] = ActorHandle(self.actor_ref)
+        self._answer: concurrent.futures.Future[tuple[bool, str]] | None = None
+        self._response: HttpFlvResponse | None = None
+        self._stream: ActorHandle[LiveStream] | None = None
+        self._requested = False  # the registry has our play request
+        self._lost = False
+        self._log = {"connection_id": connection_id}
+
+    # --- Before playing (from the request thread) ----------------------------------------------
+
+    def check_access(
+        self,
+        access: ActorHandle[AccessController],
+        request: AccessRequest,
+        answer: concurrent.futures.Future[tuple[bool, str]],
+    ) -> None:
+        """Ask ``access`` about the request; ``answer`` gets ``(allowed, reason)``."""
+        self._answer = answer
+        try:
+            access.tell(AccessController.check, request, self._me, None)
+        except pykka.ActorDeadError:
+            answer.set_result((False, "the server is stopping"))
+
+    def access_decided(self, token: Any, allowed: bool, reason: str) -> None:
+        """The access controller's answer."""
+        del token
+        answer, self._answer = self._answer, None
+        if answer is not None and not answer.done():
+            answer.set_result((allowed, reason))
+
+    def play(self, response: HttpFlvResponse) -> None:
+        """The response has started: ask the registry for the stream's media."""
+        self._response = response
+        request = PlayRequest(
+            self.connection_id,
+            self._me,
+            self._me,
+            0,
+            self._target.app,
+            self._target.key,
+            _STREAM_ID,
+        )
+        try:
+            self._registry.tell(StreamRegistry.play_requested, request)
+        except pykka.ActorDeadError:
+            self._end("the stream registry is not running")
+        else:
+            self._requested = True
+
+    # --- PlayerSession and PlayerReceiver (from the stream) ------------------------------------
+
+    def accept_request(self, request_id: int) -> None:
+        """The stream took the player."""
+        del request_id
+        logger.info(
+            "%s playing %s/%s over HTTP-FLV",
+            self.connection_id,
+            self._target.app,
+            self._target.key,
+            extra=self._log,
+        )
+
+    def reject_request(self, request_id: int, reason: str, code: str | None = None) -> None:
+        """The stream refused the player: end the response."""
+        del request_id, code
+        self._end(reason)
+
+    def close(self, reason: str | None = None) -> None:
+        """End the response (the stream failed, or the relay is stopping)."""
+        self._end(reason)
+
+    def open_media_sink(self, stream_id: int, reply_to: ActorHandle[MediaWriter]) -> None:
+        """Give the stream the direct path to the client's socket."""
+        response = self._response
+        sink = None
+        if response is not None and not response.is_closing:
+            sink = HttpFlvSink(response, self._high_water, self._max_congestion)
+        with contextlib.suppress(pykka.ActorDeadError):
+            reply_to.tell(MediaWriter.media_sink_opened, self.connection_id, stream_id, sink)
+
+    def bind_player(self, stream: pykka.ActorRef[Any], stream_id: int) -> None:
+        """The stream the player plays."""
+        del stream_id
+        self._stream = ActorHandle(stream)
+        if self._lost:  # the client went before the stream took it
+            self._leave()
+            self.stop()
+
+    # --- The client ------------------------------------------------------------------------------
+
+    def connection_lost(self, reason: str | None) -> None:
+        """The client's connection is gone: leave the stream and stop."""
+        logger.info(
+            "%s left %s/%s: %s",
+            self.connection_id,
+            self._target.app,
+            self._target.key,
+            reason or "the client closed the connection",
+            extra=self._log,
+        )
+        self._lost = True
+        if self._requested and self._stream is None:
+            return  # the stream binds us next: leave it then, so it keeps no dead player
+        self._leave()
+        self.stop()
+
+    def _end(self, reason: str | None) -> None:
+        if self._response is not None:
+            self._response.end(reason)
+
+    def _leave(self) -> None:
+        stream, self._stream = self._stream, None
+        if stream is not None:
+            with contextlib.suppress(pykka.ActorDeadError):
+                stream.tell(LiveStream.player_left, self.connection_id, _STREAM_ID)
+
+    def on_stop(self) -> None:
+        """End the response and leave the stream."""
+        self._end("the server is stopping")
+        self._leave()
+
+    def on_failure(self, *_exc_info: object) -> None:
+        """Drop the client and leave the stream."""
+        if self._response is not None:
+            self._response.abort("the HTTP-FLV player failed")
+        self._leave()
+
+
+class HttpFlvService:
+    """Serves ``/APP/KEY.flv`` requests of a relay's HTTP port.
+
+    Args:
+        relay: The started relay.
+        timeout: Seconds a request may wait for the stream (and for the access check, at
+            least the auth callback's timeout).
+        max_queued_bytes: Bytes queued for one client before it is dropped.
+    """
+
+    def __init__(
+        self, relay: RelayServer, timeout: float = 5.0, max_queued_bytes: int = 16 * 1024 * 1024
+    ) -> None:
+        self._relay = relay
+        self._timeout = timeout
+        self._max_queued = max_queued_bytes
+        self._ids = itertools.count(1)
+        self._lock = threading.Lock()
+        self._players: set[pykka.ActorRef[HttpFlvPlayer]] = set()
+        self._stopped = False
+
+    @property
+    def player_count(self) -> int:
+        """HTTP-FLV clients being served now."""
+        with self._lock:
+            return len(self._players)
+
+    def serve(self, request: RequestContext, *, head_only: bool = False) -> None:
+        """Answer a GET (or HEAD) of an HTTP-FLV path on the request thread.
+
+        Once this returns, the response is written (HEAD) or under way on the I/O loop,
+        which owns the socket from then on: the handler must not write to it.
+
+        Raises:
+            HttpRequestError: For any answer but the stream (400, 403, 404, 503), already logged.
+        """
+        addr = request.client_address[0]
+        try:
+            target = parse_flv_path(request.path)
+        except HttpRequestError as error:
+            logger.info("HTTP-FLV: refusing %r from %s: %s", request.path[:200], addr, error)
+            raise
+        connection_id = f"http-flv-{next(self._ids)}-{addr}"
+        player = self._start_player(connection_id, target)
+        handed_over = False
+        try:
+            self._check_access(player, target, addr, request.path)
+            self._check_published(target, connection_id)
+            chunked = request.request_version != "HTTP/1.0"
+            head = _response_head(chunked)
+            if head_only:
+                request.connection.sendall(head)
+                return
+            start = http_chunk(FLV_STREAM_START) if chunked else FLV_STREAM_START
+            request.connection.sendall(head + start)
+            self._hand_over(request.connection, player, chunked=chunked)
+            handed_over = True
+        except OSError as error:
+            logger.info("HTTP-FLV: %s went before the stream started: %s", connection_id, error)
+            raise HttpRequestError(503, "the connection failed") from None
+        except pykka.ActorDeadError:
+            raise HttpRequestError(503, "the server is stopping") from None
+        finally:
+            if not handed_over:
+                with self._lock:
+                    self._players.discard(player.actor_ref)
+                player.actor_ref.stop(block=False)
+
+    def _start_player(self, connection_id: str, target: FlvTarget) -> ActorHandle[HttpFlvPlayer]:
+        flow = self._relay.config.flow
+        ref = HttpFlvPlayer.start(
+            connection_id, target, self._relay.registry, flow.high_water, flow.max_congestion
+        )
+        with self._lock:
+            stopped = self._stopped
+            if not stopped:
+                self._players.add(ref)
+        if stopped:
+            ref.stop(block=False)
+            raise HttpRequestError(503, "the server is stopping")
+        monitor(ref, self._exited_callback(ref))
+        return ActorHandle(ref)
+
+    def _exited_callback(self, ref: pykka.ActorRef[HttpFlvPlayer]) -> Callable[[ExitNotice], None]:
+        def exited(_notice: ExitNotice) -> None:
+            with self._lock:
+                self._players.discard(ref)
+
+        return exited
+
+    def _check_access(
+        self, player: ActorHandle[HttpFlvPlayer], target: FlvTarget, addr: str, path: str
+    ) -> None:
+        access = self._relay.access
+        if access is None:
+            return
+        answer: concurrent.futures.Future[tuple[bool, str]] = concurrent.futures.Future()
+        request = AccessRequest(AccessKind.PLAY, target.app, target.access_key, addr, path)
+        try:
+            player.tell(HttpFlvPlayer.check_access, access, request, answer)
+            # The auth callback has its own deadline; the controller answers by then.
+            wait = max(self._timeout, self._relay.config.auth_timeout + 1.0)
+            allowed, reason = answer.result(timeout=wait)
+        except (pykka.ActorDeadError, concurrent.futures.TimeoutError):
+            allowed, reason = False, "the access check did not answer in time"
+        if not allowed:
+            logger.info("HTTP-FLV: %s/%s refused to %s: %s", target.app, target.key, addr, reason)
+            raise HttpRequestError(403, describe_refusal(AccessKind.PLAY, reason))
+
+    def _check_published(self, target: FlvTarget, connection_id: str) -> None:
+        stats = self._relay.stream_stats_of(target.app, target.key, self._timeout)
+        if stats is None or stats.publisher is None:
+            logger.info(
+                "HTTP-FLV: %s asked for %s/%s, which nobody publishes",
+                connection_id,
+                target.app,
+                target.key,
+            )
+            raise HttpRequestError(404, f"nobody publishes {target.app}/{target.key}")
+
+    def _hand_over(
+        self, sock: socket.socket, player: ActorHandle[HttpFlvPlayer], *, chunked: bool
+    ) -> None:
+        """Move the socket from the request thread to the I/O loop, and start playing."""
+        own = socket.socket(fileno=sock.detach())  # the handler's own close is now a no-op
+        transport = Transport(self._relay.io_loop, own, max_queued_bytes=self._max_queued)
+        events = _SocketEvents(player)
+        events.transport = transport
+        try:
+            player.tell(HttpFlvPlayer.play, HttpFlvResponse(transport, chunked=chunked))
+        except pykka.ActorDeadError:  # the relay is stopping
+            own.close()
+            raise
+        # Read (to see the client go) only once the player has its response: it hears of
+        # the end after the start.
+        transport.start(events)
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """End every HTTP-FLV response and stop their players."""
+        with self._lock:
+            self._stopped = True
+            players = list(self._players)
+        stopping = []
+        for ref in players:  # all at once: each one ends its response on its own
+            with contextlib.suppress(pykka.ActorDeadError):
+                stopping.append(ref.stop(block=False))
+        deadline = time.monotonic() + timeout
+        for future in stopping:
+            with contextlib.suppress(pykka.Timeout):
+                future.get(timeout=max(0.0, deadline - time.monotonic()))
