@@ -33,6 +33,15 @@ MAX_PENDING_CHECKS = 16
 """Publish/play requests of one connection waiting for the access controller."""
 
 
+def stream_name(stream_key: str) -> str:
+    """The stream a key names: without its query string, which carries per-client arguments.
+
+    A publisher's ``key?token=a`` and a player's ``key?token=b`` meet on ``key``, as on
+    nginx-rtmp and over HTTP-FLV.
+    """
+    return stream_key.partition("?")[0]
+
+
 class RelayReceiver(EventReceiverActor, PublisherReceiver, PlayerReceiver, AccessAsker):
     """Sends requests to the registry, and tells the streams when their peers leave.
 
@@ -170,7 +179,7 @@ class RelayReceiver(EventReceiverActor, PublisherReceiver, PlayerReceiver, Acces
                 self._me,
                 event.request_id,
                 event.app_name,
-                event.stream_key,
+                stream_name(event.stream_key),
                 event.stream_id,
             ),
         )
@@ -186,7 +195,7 @@ class RelayReceiver(EventReceiverActor, PublisherReceiver, PlayerReceiver, Acces
                 self._me,
                 event.request_id,
                 event.app_name,
-                event.stream_key,
+                stream_name(event.stream_key),
                 event.stream_id,
             ),
         )

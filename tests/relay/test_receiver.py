@@ -126,11 +126,12 @@ def test_the_connection_is_accepted(harness: Harness) -> None:
 
 
 def test_a_publish_goes_to_the_registry_with_what_the_stream_needs(harness: Harness) -> None:
+    """The stream is named by the key without its query string (per-client arguments)."""
     harness.connected()
     harness.send(publish_event("cam?token=1", request_id=5, stream_id=3))
     (request,) = harness.registry_calls.wait("publish_requested")
     assert request == PublishRequest(
-        CONNECTION_ID, harness.session, harness.receiver, 5, "live", "cam?token=1", 3
+        CONNECTION_ID, harness.session, harness.receiver, 5, "live", "cam", 3
     )
     assert harness.session_calls.names() == []  # the stream answers, not the receiver
 

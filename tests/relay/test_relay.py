@@ -93,6 +93,20 @@ def test_every_player_gets_every_message_in_order(relay: RelayServer) -> None:
     del first, second
 
 
+def test_publisher_and_player_meet_whatever_their_query_strings(relay: RelayServer) -> None:
+    """``key?token=a`` and ``key?token=b`` are one stream: the query carries per-client data."""
+    publisher_log, player_log = EventLog(), EventLog()
+    player(relay, player_log, "key?token=b")
+    source = publisher(relay, publisher_log, "key?token=a")
+    sent = [(MediaType.VIDEO, 0, AVC_CONFIG), (MediaType.VIDEO, 0, keyframe(0))]
+    for kind, timestamp, data in sent:
+        source.session.tell(
+            ClientSessionActor.publish_av_data, "key?token=a", kind, timestamp, data
+        )
+    assert media(player_log, len(sent)) == sent
+    assert [stats.key for stats in relay.stream_stats()] == ["key"]
+
+
 def test_a_late_joiner_starts_at_the_last_keyframe(relay: RelayServer) -> None:
     publisher_log, early_log = EventLog(), EventLog()
     player(relay, early_log)  # to know when everything went through
