@@ -31,6 +31,7 @@ from typing import Any, Self
 import pykka
 
 from rtmp_actors.actors.actor_handle import ActorHandle
+from rtmp_actors.actors.client_info import ClientInfo, SessionSummary
 from rtmp_actors.actors.connection_unit import ConnectionUnit
 from rtmp_actors.actors.monitoring import ExitNotice, ExitReason, MonitoredActor, monitor
 from rtmp_actors.actors.protocol_handler import FlowControl
@@ -397,6 +398,47 @@ class RtmpServer:
                 received += unit.transport.bytes_received
                 sent += unit.transport.bytes_sent
         return received, sent
+
+    def clients(self, timeout: float = 2.0) -> list[ClientInfo]:
+        """Every open connection, with what its client asked for (from outside the actors).
+
+        The sessions are all asked at once; one that does not answer within ``timeout`` is
+        listed with ``session=None``.
+        """
+        with self._table.lock:
+            units = list(self._table.units.values())
+        futures: list[pykka.Future[SessionSummary] | None] = []
+        for unit in units:
+            try:
+                handle = ActorHandle[ServerSessionActor](unit.session_ref)
+                futures.append(handle.ask(ServerSessionActor.describe))
+            except pykka.ActorDeadError:
+                futures.append(None)
+        deadline = time.monotonic() + timeout
+        listed = []
+        for unit, future in zip(units, futures, strict=True):
+            summary = None
+            if future is not None:
+                with contextlib.suppress(pykka.Timeout, pykka.ActorDeadError):
+                    summary = future.get(timeout=max(0.0, deadline - time.monotonic()))
+            transport = unit.transport
+            listed.append(
+                ClientInfo(
+                    unit.connection_id,
+                    transport.peer_address,
+                    unit.opened_at,
+                    transport.bytes_received,
+                    transport.bytes_sent,
+                    summary,
+                )
+            )
+        return listed
+
+    def session_of(self, connection_id: str) -> ActorHandle[ServerSessionActor] | None:
+        """The session actor of an open connection, or None if no such connection is open."""
+        with self._table.lock:
+            unit = self._table.units.get(connection_id)
+        return None if unit is None else ActorHandle(unit.session_ref)
 
     def wait_for_connections(self, count: int = 0, timeout: float | None = None) -> bool:
         """Wait until at most ``count`` connections are open; False on timeout."""

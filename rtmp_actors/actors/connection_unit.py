@@ -24,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -107,6 +108,7 @@ class ConnectionUnit:
     ) -> None:
         self.connection_id = connection_id
         self.transport = transport
+        self.opened_at = time.time()  # for operators listing connections
         self.protocol_ref = protocol_ref
         self.session_ref = session_ref
         self.receiver_ref = receiver_ref

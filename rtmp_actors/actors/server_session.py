@@ -15,6 +15,7 @@ from behaviours.media_writer import MediaWriter
 from behaviours.protocol_handler import ProtocolHandler
 from behaviours.stream_peers import PlayerSession, PublisherSession
 from rtmp_actors.actors.actor_handle import ActorHandle
+from rtmp_actors.actors.client_info import SessionSummary, stream_summary
 from rtmp_actors.actors.session_actor import SessionActor
 from rtmp_actors.media.metadata import StreamMetadata
 from rtmp_actors.protocol.commands import NetConnectionCode
@@ -221,6 +222,23 @@ class ServerSessionActor(SessionActor, PublisherSession, PlayerSession):
     ) -> None:
         """Ask the client to reconnect, possibly elsewhere (Enhanced RTMP v2)."""
         self._apply(ServerSession.send_reconnect_request, tc_url, description)
+
+    def describe(self) -> SessionSummary:
+        """What the client asked for: app and streams (ask from outside, with a timeout)."""
+        session: ServerSession = self._session
+        connect = session.connect_command
+        tc_url = None if connect is None or connect.tc_url is None else connect.tc_url
+        summaries = (
+            stream_summary(info.stream_id, info.state, info.stream_key)
+            for info in session.streams.values()
+        )
+        return SessionSummary(
+            session.app_name,
+            None if tc_url is None else tc_url.partition("?")[0],
+            None if connect is None else connect.flash_ver,
+            session.peer_caps_ex,
+            tuple(summary for summary in summaries if summary is not None),
+        )
 
     def close(self, reason: str | None = None) -> None:
         """End every stream politely, flush, then close the connection."""

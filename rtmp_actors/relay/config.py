@@ -11,7 +11,34 @@ from rtmp_actors.actors.protocol_handler import FlowControl
 from rtmp_actors.relay.stream import StreamPolicy
 from rtmp_actors.session.server_config import ServerSessionConfig
 
-__all__ = ["RelayConfig"]
+__all__ = ["ControlConfig", "RelayConfig"]
+
+
+@dataclass(frozen=True, slots=True)
+class ControlConfig:
+    """The control API on the HTTP port (``/control/...``; see :mod:`rtmp_actors.relay.control`).
+
+    Attributes:
+        token: The bearer token every call must carry; None turns the API off (404).
+        record_dir: Where recordings started through the API go when the relay does not
+            record everything (``record_dir``, which they use otherwise).
+        redirect_grace: Seconds a publisher asked to reconnect elsewhere may take to leave
+            before it is dropped (0: never dropped).
+        max_body: Largest request body, in bytes.
+    """
+
+    token: str | None = None
+    record_dir: str | None = None
+    redirect_grace: float = 5.0
+    max_body: int = 16 * 1024
+
+    def __post_init__(self) -> None:
+        if self.token is not None and (not isinstance(self.token, str) or not self.token):
+            msg = "the control token must be a non-empty string"
+            raise ValueError(msg)
+        if self.redirect_grace < 0 or self.max_body < 1:
+            msg = "redirect_grace must be at least 0 and max_body at least 1"
+            raise ValueError(msg)
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +71,7 @@ class RelayConfig:
         reuse_port: Listen on ``port`` with ``SO_REUSEPORT`` (``serve --workers``).
         chain_after: In a cluster, pull a stream from another edge once its origin's node has
             this many players (0: always from the origin; see ``ClusterSettings``).
+        control: The control API (off without a token).
     """
 
     host: str = "127.0.0.1"
@@ -66,13 +94,15 @@ class RelayConfig:
     cluster_port: int | None = None
     chain_after: int = 0
     reuse_port: bool = False
+    control: ControlConfig = field(default_factory=ControlConfig)
 
     @classmethod
     def from_toml(cls, path: str | Path) -> RelayConfig:
         """Read settings from a TOML file; anything it does not give keeps its default.
 
-        The file may have ``[server]`` (host, port, max_connections), ``[session]``, ``[flow]``
-        and ``[stream]`` tables, whose keys are the fields of those settings classes.
+        The file may have ``[server]`` (host, port, max_connections), ``[session]``, ``[flow]``,
+        ``[stream]`` and ``[control]`` tables, whose keys are the fields of those settings
+        classes.
 
         Raises:
             ValueError: For an unknown table or key, or a value of the wrong kind.
@@ -85,6 +115,7 @@ class RelayConfig:
             "session": config.session,
             "flow": config.flow,
             "stream": config.stream,
+            "control": config.control,
         }
         unknown = set(document) - set(sections)
         if unknown:

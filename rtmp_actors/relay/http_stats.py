@@ -10,6 +10,7 @@ Theory of operation:
   each client socket times out, and a snapshot that cannot be taken in time is a 503.
 * ``GET /APP/KEY.flv`` plays a live stream (see :mod:`rtmp_actors.relay.http_flv`): the
   request thread checks it, then hands the socket to the I/O loop and is free again.
+* ``/control/...`` is the token-protected control API (see :mod:`rtmp_actors.relay.control`).
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ from typing import TYPE_CHECKING, Any, Self
 from urllib.parse import urlsplit
 
 from rtmp_actors.media.metadata import StreamMetadata
+from rtmp_actors.relay.config import ControlConfig
+from rtmp_actors.relay.control import CONTROL_PREFIX, ControlApi
 from rtmp_actors.relay.http_flv import CORS_HEADERS, HttpFlvService
 from rtmp_actors.relay.http_flv_request import FLV_SUFFIX, HttpRequestError
 from rtmp_actors.relay.metrics import PROMETHEUS_CONTENT_TYPE, RelaySnapshot, render_prometheus
@@ -165,9 +168,11 @@ class _Server(ThreadingHTTPServer):
         routes: Mapping[str, Route],
         max_clients: int,
         flv: HttpFlvService | None = None,
+        control: ControlApi | None = None,
     ) -> None:
         self.routes = routes
         self.flv = flv
+        self.control = control
         self._slots = threading.BoundedSemaphore(max_clients)
         if ":" in address[0]:
             self.address_family = socket.AF_INET6
@@ -209,6 +214,20 @@ class _Handler(BaseHTTPRequestHandler):
     def do_HEAD(self) -> None:
         self._answer(head_only=True)
 
+    def do_POST(self) -> None:
+        if not self._controlled(urlsplit(self.path).path):
+            self._reply(405, _TEXT, b"method not allowed\n")
+
+    def _controlled(self, path: str) -> bool:
+        """Answer a control API path; False for any other path."""
+        control = self.server.control
+        if control is None or not path.startswith(CONTROL_PREFIX):
+            return False
+        self.close_connection = True  # an unread body must not be taken for the next request
+        reply = control.answer(self, path)
+        self._reply(reply.status, JSON_CONTENT_TYPE, reply.body, headers=reply.headers)
+        return True
+
     def do_OPTIONS(self) -> None:
         self.send_response(204)
         self.send_header("Allow", "GET, HEAD, OPTIONS")
@@ -220,6 +239,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _answer(self, *, head_only: bool) -> None:
         path = urlsplit(self.path).path
+        if not head_only and self._controlled(path):
+            return
         flv = self.server.flv
         if flv is not None and path.endswith(FLV_SUFFIX):
             self.close_connection = True  # the socket is the stream's now, or refused
@@ -249,6 +270,7 @@ class _Handler(BaseHTTPRequestHandler):
         *,
         head_only: bool = False,
         cors: bool = False,
+        headers: tuple[tuple[str, str], ...] = (),
     ) -> None:
         self.send_response(status)
         self.send_header("Content-Type", content_type)
@@ -257,6 +279,8 @@ class _Handler(BaseHTTPRequestHandler):
         if cors:
             for name, value in CORS_HEADERS:
                 self.send_header(name, value)
+        for name, value in headers:
+            self.send_header(name, value)
         self.end_headers()
         if not head_only:
             self.wfile.write(body)
@@ -276,6 +300,7 @@ class StatsHttpServer:
         max_clients: Requests served at once; more are closed unanswered (an HTTP-FLV
             player holds a slot only until its stream starts).
         http_flv: Play live streams at ``/APP/KEY.flv``.
+        control: The control API's settings (``/control/...``; off without a token).
     """
 
     def __init__(
@@ -287,6 +312,7 @@ class StatsHttpServer:
         timeout: float = 2.0,
         max_clients: int = 8,
         http_flv: bool = True,
+        control: ControlConfig | None = None,
     ) -> None:
         self._relay = relay
         self._host = host
@@ -296,6 +322,7 @@ class StatsHttpServer:
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
         self._flv = HttpFlvService(relay, timeout=timeout) if http_flv else None
+        self._control = ControlApi(relay, control or ControlConfig(), timeout)
 
     @property
     def http_flv_players(self) -> int:
@@ -310,7 +337,9 @@ class StatsHttpServer:
         """
         routes: dict[str, Route] = {"/stats": self._stats, "/metrics": self._metrics}
         try:
-            self._server = _Server((self._host, self._port), routes, self._max_clients, self._flv)
+            self._server = _Server(
+                (self._host, self._port), routes, self._max_clients, self._flv, self._control
+            )
         except OSError as error:
             msg = f"cannot serve stats on {self._host}:{self._port}: {error.strerror or error}"
             raise OSError(error.errno, msg) from error
@@ -324,6 +353,8 @@ class StatsHttpServer:
         logger.info("stats on http://%s:%s/stats and /metrics", *self.address)
         if self._flv is not None:
             logger.info("HTTP-FLV on http://%s:%s/<app>/<stream key>.flv", *self.address)
+        if self._control.enabled:
+            logger.info("control API on http://%s:%s/control/", *self.address)
         return self
 
     @property

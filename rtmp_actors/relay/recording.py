@@ -27,6 +27,12 @@ Theory of operation:
 * A recorder that crashes finishes its files; the relay's supervisor restarts it, and the
   running streams describe themselves to the new one (``stream_snapshot``), which starts a
   new file for each from its cached codec configuration and GOP.
+* Recordings can also be started and stopped one stream at a time, while it runs
+  (:meth:`StreamRecorder.start_recording`, the control API's ``record/start``): the new file
+  waits for the stream to describe itself (``describe_stream``) and starts from its cached
+  metadata, codec configuration and GOP, so it begins at a keyframe. A recorder made with
+  ``record_all=False`` records only such streams, each until it is stopped or its
+  publication ends (nginx-rtmp's ``record manual``); those end with a crashed recorder.
 * A file ends up deleted if no audio or video was written to it. Write errors (a full disk)
   end that recording, logged, without disturbing the others.
 """
@@ -325,6 +331,9 @@ class StreamRecorder(StreamObserver):
         max_recordings: Files open at once; publications beyond this are not recorded.
         clock: Monotonic seconds (for tests).
         now: The current time, for file names (for tests).
+        origin_only: Leave out pulled streams (in a cluster, only origins record).
+        record_all: Record every publication; with False, only those asked for with
+            :meth:`start_recording`.
 
     Raises:
         OSError: If ``directory`` cannot be created.
@@ -339,9 +348,13 @@ class StreamRecorder(StreamObserver):
         now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
         *,
         origin_only: bool = False,
+        record_all: bool = True,
     ) -> None:
         super().__init__()
         self._origin_only = origin_only
+        self._record_all = record_all
+        # Started on request, waiting for their stream's snapshot: live media is not theirs yet.
+        self._awaiting: set[tuple[str, str]] = set()
         self.directory = Path(directory)
         self.directory.mkdir(parents=True, exist_ok=True)
         self._flush_interval = flush_interval
@@ -351,21 +364,56 @@ class StreamRecorder(StreamObserver):
         self._recordings: dict[tuple[str, str], FlvRecording] = {}
 
     def stream_published(self, app: str, key: str) -> None:
-        """Open a new file for this publication."""
+        """Open a new file for this publication (unless only requested streams are recorded)."""
         self._finish(app, key)  # a missed unpublish: never two files for one stream
-        if len(self._recordings) >= self._max_recordings:
-            logger.warning(
-                "not recording %s/%s: %d recordings already", app, key, self._max_recordings
-            )
+        if not self._record_all:
             return
         try:
-            path = recording_path(self.directory, app, key, self._now())
-            recording = FlvRecording(path, self._flush_interval, self._clock)
+            self._open(app, key)
         except (OSError, ValueError) as error:
             logger.error("cannot record %s/%s: %s", app, key, error)
-            return
+
+    def _open(self, app: str, key: str) -> FlvRecording:
+        if len(self._recordings) >= self._max_recordings:
+            msg = f"not recording {app}/{key}: {self._max_recordings} recordings already"
+            logger.warning("%s", msg)
+            raise ValueError(msg)
+        path = recording_path(self.directory, app, key, self._now())
+        recording = FlvRecording(path, self._flush_interval, self._clock)
         self._recordings[(app, key)] = recording
         logger.info("recording %s/%s to %s", app, key, recording.path)
+        return recording
+
+    def start_recording(self, app: str, key: str) -> tuple[Path, bool]:
+        """Record ``app/key`` from now on (ask from outside the actors, with a timeout).
+
+        The file starts once the stream describes itself: have the registry ask it
+        (``StreamRegistry.describe_stream(app, key, recorder)``) after this returns.
+
+        Returns:
+            The file, and whether it is new (False: the stream was being recorded already).
+
+        Raises:
+            OSError: If the file cannot be created.
+            ValueError: If the name is unsafe, or ``max_recordings`` are being recorded.
+        """
+        current = self._recordings.get((app, key))
+        if current is not None:
+            return current.path, False
+        recording = self._open(app, key)
+        self._awaiting.add((app, key))
+        return recording.path, True
+
+    def stop_recording(self, app: str, key: str) -> Path | None:
+        """Finish the recording of ``app/key`` now; its file, or None if it was not recorded.
+
+        With ``record_all``, the stream's next publication is recorded again.
+        """
+        recording = self._recordings.get((app, key))
+        if recording is None:
+            return None
+        self._finish(app, key)
+        return recording.path
 
     def stream_pulled_in(self, app: str, key: str) -> None:
         """Record a pulled stream too, unless only origins record (in a cluster)."""
@@ -377,7 +425,7 @@ class StreamRecorder(StreamObserver):
     def stream_metadata(self, app: str, key: str, metadata: Mapping[str, Any]) -> None:
         """Write ``onMetaData``."""
         recording = self._recordings.get((app, key))
-        if recording is not None:
+        if recording is not None and (app, key) not in self._awaiting:
             self._guard(app, key, recording, recording.write_metadata, metadata)
 
     def stream_media(
@@ -385,7 +433,7 @@ class StreamRecorder(StreamObserver):
     ) -> None:
         """Write one audio or video tag."""
         recording = self._recordings.get((app, key))
-        if recording is not None:
+        if recording is not None and (app, key) not in self._awaiting:
             self._guard(app, key, recording, recording.write_media, media_type, timestamp, data)
 
     def stream_unpublished(self, app: str, key: str) -> None:
@@ -393,8 +441,21 @@ class StreamRecorder(StreamObserver):
         self._finish(app, key)
 
     def stream_snapshot(self, snapshot: StreamSnapshot) -> None:
-        """A stream running when this recorder started: record it from its cached GOP."""
-        if (snapshot.app, snapshot.key) not in self._recordings:  # else: already seen live
+        """A running stream describes itself: a requested recording starts from its cached GOP.
+
+        Otherwise it is one that ran when this recorder started: recorded likewise.
+        """
+        name = (snapshot.app, snapshot.key)
+        if name in self._awaiting:
+            self._awaiting.discard(name)
+            if not snapshot.published:
+                self._finish(*name)
+                return
+            if snapshot.metadata:
+                self.stream_metadata(*name, snapshot.metadata)
+            for media_type, timestamp, data in snapshot.media:
+                self.stream_media(*name, media_type, timestamp, data)
+        elif name not in self._recordings:  # else: already seen live
             super().stream_snapshot(snapshot)
 
     def _guard(
@@ -410,6 +471,7 @@ class StreamRecorder(StreamObserver):
             logger.warning("recording %s: a message was not written: %s", recording.path, error)
 
     def _finish(self, app: str, key: str) -> None:
+        self._awaiting.discard((app, key))
         recording = self._recordings.pop((app, key), None)
         if recording is None:
             return

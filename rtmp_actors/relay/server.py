@@ -110,8 +110,12 @@ class RelayServer:
         self.access: ChildHandle[AccessController] | None = (
             ChildHandle("access") if self._access_file is not None or self.config.auth_url else None
         )
+        # Recording everything, or (for the control API) only the streams it asks for.
+        control = self.config.control
+        self._record_all = bool(self.config.record_dir)
+        self._record_dir = self.config.record_dir or (control.record_dir if control.token else None)
         self.recorder: ChildHandle[StreamRecorder] | None = (
-            ChildHandle("recorder") if self.config.record_dir else None
+            ChildHandle("recorder") if self._record_dir else None
         )
         self._table = StreamTable()
         self._server = self._rtmp_server(self.config.port, reuse_port=self.config.reuse_port)
@@ -176,14 +180,18 @@ class RelayServer:
 
             children.append(ChildSpec("access", start_access, handle=self.access))
         if self.recorder is not None:
-            record_dir = config.record_dir
+            record_dir = self._record_dir
             assert record_dir is not None
             recorder = self.recorder
             children.append(
                 ChildSpec(
                     "recorder",
                     lambda: bind_observer(
-                        StreamRecorder.start(record_dir, origin_only=self.cluster is not None),
+                        StreamRecorder.start(
+                            record_dir,
+                            origin_only=self.cluster is not None,
+                            record_all=self._record_all,
+                        ),
                         recorder,
                         self.registry,
                     ),
@@ -311,6 +319,7 @@ class RelayServer:
                     self.config.http_host,
                     self.config.http_port,
                     http_flv=self.config.http_flv,
+                    control=self.config.control,
                 ).start()
             except OSError:
                 self.stop()
