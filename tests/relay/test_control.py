@@ -228,7 +228,8 @@ def test_clients_lists_publishers_and_players(relay: RelayServer) -> None:
         {"stream_id": 1, "role": "publisher", "key": "cam", "active": True}
     ]
     assert playing["streams"][0]["key"] == "cam"
-    assert published["reconnect_capable"] and not playing["reconnect_capable"]
+    assert published["reconnect_capable"]
+    assert not playing["reconnect_capable"]
     media_bytes = sum(len(data) for _, _, data in gop(0, 40))
     assert published["bytes_in"] > media_bytes > published["bytes_out"]
     assert playing["bytes_out"] > media_bytes > playing["bytes_in"]
@@ -289,7 +290,8 @@ def test_recording_starts_at_the_cached_keyframe_and_stops_on_request(
     status, document, _ = call(
         relay, "POST", "/control/record/start", {"app": "live", "key": "cam"}
     )
-    assert status == 200 and document["started"]
+    assert status == 200
+    assert document["started"]
     path = Path(document["file"])
     assert path.parent == tmp_path / "live"
     again = call(relay, "POST", "/control/record/start", {"app": "live", "key": "cam"})[1]
@@ -337,12 +339,14 @@ def test_redirect_asks_our_client_to_reconnect_then_drops_it(tmp_path: Path) -> 
         body = {"app": "live", "key": "cam", "url": "rtmp://elsewhere.example/live"}
         status, document, _ = call(relay, "POST", "/control/redirect", body)
         assert status == 200
-        assert document["reconnect_capable"] and document["drop_after_seconds"] == 0.3
+        assert document["reconnect_capable"]
+        assert document["drop_after_seconds"] == 0.3
         request = log.wait(client.ReconnectRequested)
         assert request.tc_url == "rtmp://elsewhere.example/live"
-        assert request.description and "elsewhere.example" in request.description
+        assert request.description
+        assert "elsewhere.example" in request.description
         # It stayed: the grace period ends the connection.
-        assert "redirected" in (log.wait(Disconnected).reason or "redirected")
+        log.wait(Disconnected)
         assert relay.rtmp_server.wait_for_connections(0, TIMEOUT)
         del source
     finally:
