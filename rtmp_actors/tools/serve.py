@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -21,6 +22,9 @@ from rtmp_actors.tools.workers import run_workers
 __all__ = ["JsonLogFormatter", "add_parser"]
 
 logger = logging.getLogger("rtmp_actors.serve")
+
+CONTROL_TOKEN_VARIABLE = "RTMP_ACTORS_CONTROL_TOKEN"
+"""The control token from the environment: unlike an argument, not shown by ``ps``."""
 
 
 def add_parser(subcommands: Any) -> None:
@@ -55,6 +59,17 @@ def add_parser(subcommands: Any) -> None:
     )
     parser.add_argument(
         "--no-http-flv", action="store_true", help="do not play streams over HTTP-FLV on --http"
+    )
+    parser.add_argument(
+        "--control-token",
+        metavar="TOKEN",
+        default=os.environ.get(CONTROL_TOKEN_VARIABLE),
+        help=f"serve the control API on --http for this bearer token (${CONTROL_TOKEN_VARIABLE})",
+    )
+    parser.add_argument(
+        "--control-record",
+        metavar="DIR",
+        help="where recordings started through the control API go (without --record)",
     )
     parser.add_argument(
         "--push", metavar="URL", action="append", default=[], help="republish to rtmp://host/app"
@@ -109,6 +124,16 @@ def _config(args: argparse.Namespace) -> RelayConfig:
         config = replace(config, stream=replace(config.stream, takeover=True))
     if args.no_http_flv:
         config = replace(config, http_flv=False)
+    if args.control_token or args.control_record:
+        control = config.control
+        config = replace(
+            config,
+            control=replace(
+                control,
+                token=args.control_token or control.token,
+                record_dir=args.control_record or control.record_dir,
+            ),
+        )
     options = {
         "record_dir": args.record,
         "auth_file": args.auth,
@@ -122,7 +147,13 @@ def _config(args: argparse.Namespace) -> RelayConfig:
         "chain_after": args.chain_after,
         "reuse_port": args.reuse_port or None,
     }
-    return replace(config, **{name: value for name, value in options.items() if value is not None})
+    config = replace(
+        config, **{name: value for name, value in options.items() if value is not None}
+    )
+    if config.control.token is not None and config.http_port is None:
+        msg = "the control API (a control token) needs the HTTP port (--http)"
+        raise ValueError(msg)
+    return config
 
 
 class JsonLogFormatter(logging.Formatter):

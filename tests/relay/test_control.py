@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from rtmp_actors import cli
 from rtmp_actors.actors.client_session import ClientSessionActor
 from rtmp_actors.client import RtmpClient
 from rtmp_actors.media.flv import FlvReader, TagType
@@ -19,6 +20,7 @@ from rtmp_actors.relay.server import RelayServer
 from rtmp_actors.session import client_events as client
 from rtmp_actors.session.client_config import ClientSessionConfig
 from rtmp_actors.session.events import Disconnected, MediaType
+from rtmp_actors.tools import serve as serve_tool
 from tests.actors.harness import TIMEOUT, EventLog
 from tests.relay.test_relay import AAC_CONFIG, AVC_CONFIG, audio, inter, keyframe
 
@@ -351,3 +353,45 @@ def test_redirect_asks_our_client_to_reconnect_then_drops_it(tmp_path: Path) -> 
         del source
     finally:
         relay.stop()
+
+
+# --- Settings -----------------------------------------------------------------------------------
+
+
+def test_the_token_comes_from_toml_the_command_line_or_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    toml = tmp_path / "relay.toml"
+    toml.write_text(
+        '[server]\nhttp_port = 8080\n[control]\ntoken = "from-toml"\nredirect_grace = 2\n'
+    )
+    config = RelayConfig.from_toml(toml)
+    assert (config.control.token, config.control.redirect_grace) == ("from-toml", 2)
+
+    def parsed(*argv: str) -> RelayConfig:
+        args = cli.build_parser().parse_args(["serve", *argv])
+        return serve_tool._config(args)
+
+    assert parsed("--config", str(toml)).control.token == "from-toml"
+    given = parsed("--config", str(toml), "--control-token", "flag", "--control-record", "/r")
+    assert (given.control.token, given.control.record_dir) == ("flag", "/r")
+    monkeypatch.setenv(serve_tool.CONTROL_TOKEN_VARIABLE, "from-env")
+    assert parsed("--http", "0").control.token == "from-env"
+    with pytest.raises(ValueError, match="--http"):
+        parsed()  # a token, but nowhere to serve the API
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('[control]\ntoken = ""\n', "non-empty"),
+        ("[control]\ntoken = 5\n", "non-empty"),
+        ("[control]\nmax_body = 0\n", "max_body"),
+        ("[control]\nsecret = 1\n", "no setting 'secret'"),
+    ],
+)
+def test_bad_control_settings(tmp_path: Path, text: str, message: str) -> None:
+    toml = tmp_path / "relay.toml"
+    toml.write_text(text)
+    with pytest.raises(ValueError, match=message):
+        RelayConfig.from_toml(toml)
