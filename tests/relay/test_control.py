@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import http.client
+import io
 import json
 from collections.abc import Iterator
+from dataclasses import dataclass
+from email.message import Message
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from rtmp_actors import cli
 from rtmp_actors.actors.client_session import ClientSessionActor
@@ -16,6 +21,7 @@ from rtmp_actors.client import RtmpClient
 from rtmp_actors.media.flv import FlvReader, TagType
 from rtmp_actors.protocol.commands import CapsEx
 from rtmp_actors.relay.config import ControlConfig, RelayConfig
+from rtmp_actors.relay.control import ControlApi
 from rtmp_actors.relay.server import RelayServer
 from rtmp_actors.session import client_events as client
 from rtmp_actors.session.client_config import ClientSessionConfig
@@ -395,3 +401,60 @@ def test_bad_control_settings(tmp_path: Path, text: str, message: str) -> None:
     toml.write_text(text)
     with pytest.raises(ValueError, match=message):
         RelayConfig.from_toml(toml)
+
+
+# --- Any body -----------------------------------------------------------------------------------
+
+
+@dataclass
+class FakeRequest:
+    """What ControlApi reads of a request handler."""
+
+    command: str
+    headers: Message
+    rfile: io.BytesIO
+    client_address: tuple[str, int] = ("127.0.0.1", 1)
+
+
+def fake_request(body: bytes) -> FakeRequest:
+    headers = Message()
+    headers["Authorization"] = f"Bearer {TOKEN}"
+    headers["Content-Length"] = str(len(body))
+    return FakeRequest("POST", headers, io.BytesIO(body))
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
+    max_leaves=10,
+)
+_FIELDS = st.fixed_dictionaries(
+    {},
+    optional={name: _JSON | st.text(max_size=30) for name in ("app", "key", "client", "url")},
+)
+
+
+def test_any_body_gets_a_json_error(tmp_path: Path) -> None:
+    relay = start(tmp_path, redirect_grace=0.0)
+    api = ControlApi(relay, relay.config.control, timeout=TIMEOUT)
+    calls = ["drop", "record/start", "record/stop", "redirect"]
+
+    # Nobody is connected, so no body names anything real: each one is an error.
+    @settings(max_examples=150, deadline=None)
+    @given(
+        st.sampled_from(calls),
+        st.binary(max_size=200) | _FIELDS.map(lambda d: json.dumps(d).encode()),
+    )
+    def check(name: str, body: bytes) -> None:
+        reply = api.answer(fake_request(body), f"/control/{name}")
+        assert reply.status in {400, 404, 409}, reply
+        document = json.loads(reply.body)
+        assert isinstance(document["error"], str)
+        assert document["error"]
+
+    try:
+        check()
+    finally:
+        relay.stop()
