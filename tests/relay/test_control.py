@@ -458,3 +458,45 @@ def test_any_body_gets_a_json_error(tmp_path: Path) -> None:
         check()
     finally:
         relay.stop()
+
+
+def test_a_relay_that_records_everything_can_stop_and_restart_a_recording(
+    tmp_path: Path,
+) -> None:
+    config = RelayConfig(
+        port=0, http_port=0, record_dir=str(tmp_path), control=ControlConfig(token=TOKEN)
+    )
+    relay = RelayServer(config).start()
+    try:
+        log, player_log = EventLog(), EventLog()
+        source = publisher(relay, log)
+        sink = player(relay, player_log)
+        stream = {"app": "live", "key": "cam"}
+        send(source, gop(0, 10))
+        received(player_log, 20)
+        status, first, _ = call(relay, "POST", "/control/record/stop", stream)
+        assert status == 200
+        send(source, gop(10, 10))  # not recorded
+        received(player_log, 20)
+        status, second, _ = call(relay, "POST", "/control/record/start", stream)
+        assert status == 200
+        assert second["started"]
+        assert second["file"] != first["file"]
+        send(source, gop(20, 5))
+        received(player_log, 10)
+        source.session.tell(ClientSessionActor.close)
+        log.wait(Disconnected)
+        player_log.wait(client.StreamEnded)
+        # Unpublished: the file is finished; the next call finds nothing to stop.
+        assert call(relay, "POST", "/control/record/stop", stream)[0] == 404
+
+        def video_timestamps(path: str) -> list[int]:
+            with open(path, "rb") as file:
+                return [t.timestamp for t in FlvReader(file) if t.tag_type == TagType.VIDEO]
+
+        assert video_timestamps(first["file"]) == [i * 40 for i in range(10)]
+        # From the cached keyframe (frame 10) on, with nothing missing up to the end.
+        assert video_timestamps(second["file"]) == [i * 40 for i in range(10, 25)]
+        del sink
+    finally:
+        relay.stop()
