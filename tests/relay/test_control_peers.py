@@ -99,7 +99,13 @@ def test_list_drop_a_player_record_then_drop_the_publisher(
         stderr=subprocess.PIPE,
     )
     try:
-        poll_until(lambda: len(clients(relay)) == 2, TIMEOUT, "rtmpdump to play")
+
+        def playing() -> bool:
+            return any(
+                s["role"] == "player" and s["active"] for c in clients(relay) for s in c["streams"]
+            )
+
+        poll_until(playing, TIMEOUT, "rtmpdump to play")
         listed = {tuple(c["roles"]): c for c in clients(relay)}
         publisher, player = listed[("publisher",)], listed[("player",)]
         assert publisher["id"] == publisher_of(relay)
