@@ -17,6 +17,7 @@ PublisherSession    a relay stream (answers, routes media)   (none: relay only)
 PlayerSession       a relay stream (answers, media sinks)    (none: relay only)
 PublisherReceiver   a relay stream (binds the publisher)     (none: relay only)
 PlayerReceiver      a relay stream (binds a player)          (none: relay only)
+PlayedStream        a player's event receiver (it left)      (none: relay only)
 ==================  =======================================  ===============================
 
 Actors inherit these ABCs (``class X(pykka.ThreadingActor, SessionHandler)``), so a missing
@@ -33,6 +34,7 @@ from behaviours.protocol_handler import ProtocolHandler
 from behaviours.session_handler import ByteCountDirection, SessionHandler
 from behaviours.socket_handler import PacketType, SocketHandler
 from behaviours.stream_peers import (
+    PlayedStream,
     PlayerReceiver,
     PlayerSession,
     PublisherReceiver,
@@ -45,6 +47,7 @@ __all__ = [
     "MediaReceiver",
     "MediaWriter",
     "PacketType",
+    "PlayedStream",
     "PlayerReceiver",
     "PlayerSession",
     "ProtocolHandler",

@@ -17,7 +17,13 @@ if TYPE_CHECKING:
     from behaviours.media_writer import MediaWriter
     from rtmp_actors.actors.actor_handle import ActorHandle
 
-__all__ = ["PlayerReceiver", "PlayerSession", "PublisherReceiver", "PublisherSession"]
+__all__ = [
+    "PlayedStream",
+    "PlayerReceiver",
+    "PlayerSession",
+    "PublisherReceiver",
+    "PublisherSession",
+]
 
 
 class _AnsweredSession(abc.ABC):
@@ -46,8 +52,13 @@ class PlayerSession(_AnsweredSession):
     """The session of a connection that plays a stream."""
 
     @abc.abstractmethod
-    def open_media_sink(self, stream_id: int, reply_to: ActorHandle[MediaWriter]) -> None:
-        """Open a direct path for ``stream_id``; ``reply_to.media_sink_opened`` answers."""
+    def open_media_sink(
+        self, stream_id: int, reply_to: ActorHandle[MediaWriter], *, answers_seeks: bool = False
+    ) -> None:
+        """Open a direct path for ``stream_id``; ``reply_to.media_sink_opened`` answers.
+
+        With ``answers_seeks``, ``reply_to`` is also told the player's seeks and answers them.
+        """
 
 
 class PublisherReceiver(abc.ABC):
@@ -64,3 +75,11 @@ class PlayerReceiver(abc.ABC):
     @abc.abstractmethod
     def bind_player(self, stream: pykka.ActorRef[Any], stream_id: int) -> None:
         """Stream ``stream_id`` of this connection plays ``stream``."""
+
+
+class PlayedStream(abc.ABC):
+    """What a connection plays from: a live stream, or a file player; told when it leaves."""
+
+    @abc.abstractmethod
+    def player_left(self, connection_id: str, stream_id: int) -> None:
+        """Stream ``stream_id`` of connection ``connection_id`` stopped playing (or is gone)."""

@@ -46,6 +46,7 @@ import pykka
 from behaviours.media_receiver import MediaReceiver
 from behaviours.media_writer import MediaWriter
 from behaviours.stream_peers import (
+    PlayedStream,
     PlayerReceiver,
     PlayerSession,
     PublisherReceiver,
@@ -222,7 +223,7 @@ def refuse_second_publisher(request: PublishRequest, publishing: str) -> None:
         )
 
 
-class LiveStream(MonitoredActor, MediaReceiver, MediaWriter):
+class LiveStream(MonitoredActor, MediaReceiver, MediaWriter, PlayedStream):
     """The actor for one (app, stream key).
 
     Args:
