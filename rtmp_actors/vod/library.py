@@ -102,7 +102,8 @@ class VodLibrary:
         Raises:
             VodNameError: If the name is refused or names no file.
         """
-        return resolve_vod_name(self.settings.root, name)
+        # A query string (``file.flv?token=...``) is for access checks, not part of the name.
+        return resolve_vod_name(self.settings.root, name.partition("?")[0])
 
     def index(self, path: Path, file: BinaryIO) -> FlvIndex:
         """The index of ``file`` (open at ``path``), from the cache when it has not changed.
