@@ -53,11 +53,11 @@ from rtmp_actors.session.client_events import (
     AudioVideoDataReceived,
     ConnectionResponseReceived,
     PauseStatusReceived,
-    SeekStatusReceived,
     PlayResetReceived,
     PlayResponseReceived,
     PublishResponseReceived,
     ReconnectRequested,
+    SeekStatusReceived,
     StreamMetaDataReceived,
 )
 from rtmp_actors.session.client_state import ClientState, ServerCapabilities

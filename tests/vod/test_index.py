@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import itertools
 from pathlib import Path
 
 import pytest
@@ -150,7 +151,7 @@ def test_arbitrary_bytes_index_or_raise_only_a_protocol_error(data: bytes) -> No
 
 
 def test_reading_resumes_at_a_seek_point() -> None:
-    data, offsets = golden()
+    data, _ = golden()
     stream = io.BytesIO(data)
     index = index_flv(stream)
     _, offset = index.seek_point(1200)
@@ -168,7 +169,7 @@ def test_an_ffmpeg_file_has_a_keyframe_a_second(vod_dir: Path) -> None:
         assert 5900 <= index.duration <= 6100
         times = list(index.seek_times)
         assert len(times) == 6
-        assert all(900 <= b - a <= 1100 for a, b in zip(times, times[1:], strict=False))
+        assert all(900 <= b - a <= 1100 for a, b in itertools.pairwise(times))
         # Each seek point is a keyframe of the file, read back from its offset.
         for timestamp, offset in zip(index.seek_times, index.seek_offsets, strict=True):
             file.seek(offset)
