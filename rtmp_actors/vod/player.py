@@ -62,6 +62,8 @@ MAX_BURST_TAGS = 256
 """Most tags one wake-up writes; the rest wait for the next one, straight after."""
 MAX_BURST_BYTES = 1024 * 1024
 """Most bytes of tag bodies one wake-up writes."""
+BACKOFF = 0.02
+"""Seconds to wait for a congested connection to drain before looking again."""
 
 
 def _prepared(tag: FlvTag, timestamp: int) -> PreparedMessage | None:
@@ -123,6 +125,7 @@ class FilePlayer(MonitoredActor, MediaWriter, PlayedStream):
         self._timer: TimerHandle | None = None
         self._wakeups = 0  # a wake-up for an older one is stale
         self._finished = False
+        self._congested_since: float | None = None
         self._log_extra = {"connection_id": request.connection_id}
 
     # --- Start -----------------------------------------------------------------------------------
@@ -267,16 +270,24 @@ class FilePlayer(MonitoredActor, MediaWriter, PlayedStream):
         if sink is None or rules is None or reader is None or self._finished:
             return
         now = self._clock()
+        # A file can wait for its player, unlike a live stream: write no more than the
+        # connection takes below its high-water mark, so nothing is dropped for a burst.
+        # (A sixteenth is left for the chunk headers.)
+        room = min(MAX_BURST_BYTES, sink.high_water - sink.high_water // 16 - sink.queued_bytes)
+        if room <= 0:
+            self._congested(sink, now)
+            return
+        self._congested_since = None
         due = self._playback.due(now)
         burst: list[PreparedMessage] = []
         size = 0
-        while len(burst) < MAX_BURST_TAGS and size < MAX_BURST_BYTES:
+        while len(burst) < MAX_BURST_TAGS and size < room:
             tag = self._next if self._next is not None else self._read(reader)
             if tag is None or (self._stop_at is not None and tag.timestamp > self._stop_at):
                 self._next = None
                 self._finished = True
                 break
-            if tag.timestamp > due:
+            if tag.timestamp > due or (burst and size + len(tag.data) > room):
                 self._next = tag
                 break
             self._next = None
@@ -289,12 +300,30 @@ class FilePlayer(MonitoredActor, MediaWriter, PlayedStream):
             return
         if self._finished:
             self._complete(sink)
-        elif self._next is None:
+        elif self._next is None or self._next.timestamp <= due:
             self._wake_soon()  # the burst was cut short: the rest is due already
         else:
             delay = self._playback.wait(self._next.timestamp, now)
             if delay is not None:
                 self._wake_later(delay)
+
+    def _congested(self, sink: MediaSink, now: float) -> None:
+        """The player is not taking its media: wait a little, or drop it after too long."""
+        if self._congested_since is None:
+            self._congested_since = now
+        elif now - self._congested_since > sink.max_congestion:
+            reason = f"the peer stayed congested for over {sink.max_congestion} s"
+            logger.warning(
+                "%s: dropping the player of %r: %s",
+                self._request.connection_id,
+                self._name,
+                reason,
+                extra=self._log_extra,
+            )
+            sink.abort(reason)
+            self._connection_closed()
+            return
+        self._wake_later(BACKOFF)
 
     def _read(self, reader: FlvReader) -> FlvTag | None:
         try:
