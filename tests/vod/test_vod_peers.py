@@ -15,8 +15,8 @@ from rtmp_actors.actors.protocol_handler import FlowControl
 from rtmp_actors.media.flv import TagType, read_flv_file
 from rtmp_actors.relay.config import RelayConfig
 from rtmp_actors.relay.server import RelayServer
-from tests.peers import debian_tool, ffmpeg_exe, poll_until, run_ffmpeg, stop_process
-from tests.vod.helpers import Media, file_media, media_from
+from tests.peers import debian_tool, poll_until, run_ffmpeg, stop_process
+from tests.vod.helpers import file_media, media_from
 
 TIMEOUT = 30
 
@@ -51,10 +51,6 @@ def test_ffmpeg_plays_a_file_packet_by_packet(
     assert 4.0 <= took <= 8.0
 
 
-def dumped_media(path: Path) -> list[Media]:
-    return file_media(path)
-
-
 @pytest.mark.peers
 def test_rtmpdump_starts_at_the_keyframe_before_start_and_stops(
     vod_relay: RelayServer, vod_dir: Path, tmp_path: Path
@@ -67,7 +63,7 @@ def test_rtmpdump_starts_at_the_keyframe_before_start_and_stops(
     result = subprocess.run(command, capture_output=True, timeout=TIMEOUT, check=False)
     assert result.returncode == 0, result.stderr.decode(errors="replace")
     # librtmp writes each timestamp plus the --start it asked for: take it back off.
-    dumped = [(kind, timestamp - 3000, data) for kind, timestamp, data in dumped_media(out)]
+    dumped = [(kind, timestamp - 3000, data) for kind, timestamp, data in file_media(out)]
     expected = [m for m in media_from(vod_dir / "test.flv", 3000) if m[1] <= 5000]
     first_video = next(m for m in dumped[2:] if m[0].value == "video")
     assert first_video[2][:2] == b"\x17\x01"  # a keyframe ...
@@ -115,9 +111,7 @@ def test_a_player_that_stops_reading_slows_nobody(
         stalled.send_signal(signal.SIGSTOP)  # it reads no more
         out = tmp_path / "played.flv"
         started = time.monotonic()
-        command = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-i",
-                   url(congested_relay, "big.flv"), "-c", "copy", "-f", "flv", str(out)]  # fmt: skip
-        subprocess.run(command, capture_output=True, timeout=TIMEOUT, check=True)
+        run_ffmpeg("-i", url(congested_relay, "big.flv"), "-c", "copy", "-f", "flv", str(out))
         took = time.monotonic() - started
         assert took <= 7.0  # a 5 s file, a second ahead: as if alone
         assert packets(out) == packets(big_dir / "big.flv")
