@@ -10,6 +10,7 @@ import pytest
 
 from rtmp_actors.actors.client_session import ClientSessionActor
 from rtmp_actors.protocol.commands import NetStreamCode
+from rtmp_actors.relay.config import RelayConfig
 from rtmp_actors.relay.server import RelayServer
 from rtmp_actors.session import client_events as client
 from tests.actors.harness import EventLog
@@ -131,3 +132,30 @@ def test_names_that_leave_the_folder_are_not_found(
     player.session.tell(ClientSessionActor.request_playback, "test.flv")
     assert log.wait(client.PlayResponseReceived).was_accepted
     assert next_media(log, 3) == file_media(vod_dir / "test.flv")[:3]
+
+
+def test_plays_of_files_pass_the_access_rules(vod_dir: Path, tmp_path: Path) -> None:
+    rules = tmp_path / "auth.txt"
+    rules.write_text("play vod/test.flv\n")
+    relay = RelayServer(RelayConfig(port=0, vod_dir=str(vod_dir), auth_file=str(rules))).start()
+    try:
+        log = EventLog()
+        player = connected(relay, log)
+        player.session.tell(ClientSessionActor.request_playback, "other.flv")
+        refused = log.wait(client.PlayResponseReceived)
+        assert not refused.was_accepted
+        assert refused.code == NetStreamCode.PLAY_FAILED  # refused before the file is looked up
+        player.session.tell(ClientSessionActor.request_playback, "test.flv")
+        assert log.wait(client.PlayResponseReceived).was_accepted
+    finally:
+        relay.stop()
+
+
+def test_a_file_that_is_not_flv_fails_to_play(vod_relay: RelayServer, vod_dir: Path) -> None:
+    (vod_dir / "broken.flv").write_bytes(b"ID3\x04" + bytes(100))
+    log = EventLog()
+    player = connected(vod_relay, log)
+    player.session.tell(ClientSessionActor.request_playback, "broken.flv")
+    answer = log.wait(client.PlayResponseReceived)
+    assert not answer.was_accepted
+    assert answer.code == NetStreamCode.PLAY_FAILED
