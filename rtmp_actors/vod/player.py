@@ -228,7 +228,7 @@ class FilePlayer(MonitoredActor, MediaWriter, PlayedStream):
             return
         first = [self._metadata(timestamp)]
         for config_offset in index.configs_before(offset):
-            tag = self._reader_at(config_offset).read_tag()
+            tag = self._read(self._reader_at(config_offset))
             message = _prepared(tag, timestamp) if tag is not None else None
             if message is not None:
                 first.append(message)
@@ -252,10 +252,10 @@ class FilePlayer(MonitoredActor, MediaWriter, PlayedStream):
         assert index is not None
         assert file is not None
         properties: dict[str, Any] = {}
-        if index.metadata is not None:
-            tag = self._reader_at(index.metadata[0]).read_tag()
-            with contextlib.suppress(ProtocolError):
-                values = DataMessage.decode_payload(tag.data).values if tag is not None else ()
+        tag = self._read(self._reader_at(index.metadata[0])) if index.metadata else None
+        if tag is not None:
+            with contextlib.suppress(ProtocolError):  # unreadable: the duration goes alone
+                values = DataMessage.decode_payload(tag.data).values
                 if len(values) > 1 and isinstance(values[1], dict):
                     properties.update(values[1])
         properties["duration"] = index.duration / 1000.0
