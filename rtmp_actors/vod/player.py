@@ -62,6 +62,7 @@ MAX_BURST_TAGS = 256
 """Most tags one wake-up writes; the rest wait for the next one, straight after."""
 MAX_BURST_BYTES = 1024 * 1024
 """Most bytes of tag bodies one wake-up writes."""
+_EARLY_MS = 1.0  # a timer that fires a hair early (or float rounding) still finds its tag due
 BACKOFF = 0.02
 """Seconds to wait for a congested connection to drain before looking again."""
 
@@ -278,7 +279,7 @@ class FilePlayer(MonitoredActor, MediaWriter, PlayedStream):
             self._congested(sink, now)
             return
         self._congested_since = None
-        due = self._playback.due(now)
+        due = self._playback.due(now) + _EARLY_MS
         burst: list[PreparedMessage] = []
         size = 0
         while len(burst) < MAX_BURST_TAGS and size < room:
