@@ -85,7 +85,8 @@ class RelayServer:
     Built only from the public API: an :class:`RtmpServer` whose per-connection event
     receivers (:class:`RelayReceiver`) route requests to a :class:`StreamRegistry`, all under
     one supervisor. Run it alone (``start()``/``stop()``) or in your own supervision tree
-    (:meth:`child_spec`).
+    (:meth:`child_spec`). With ``config.vod_dir``, plays of ``config.vod_app`` play the
+    folder's files instead (see :mod:`rtmp_actors.vod`; :attr:`vod` is the library).
     """
 
     def __init__(

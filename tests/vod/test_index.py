@@ -180,3 +180,39 @@ def test_an_ffmpeg_file_has_a_keyframe_a_second(vod_dir: Path) -> None:
                 timestamp,
                 b"\x17\x01",
             )
+
+
+TAG_STRATEGY = st.tuples(
+    st.sampled_from(["key", "inter", "audio", "config"]),
+    st.integers(min_value=0, max_value=500),  # ms since the previous tag
+)
+
+
+@given(st.lists(TAG_STRATEGY, max_size=60))
+def test_written_files_index_back_to_their_keyframes(tags: list[tuple[str, int]]) -> None:
+    out = io.BytesIO()
+    writer = FlvWriter(out)
+    keyframes: list[tuple[int, int]] = []
+    configs: list[int] = []
+    timestamp = 0
+    for i, (kind, step) in enumerate(tags):
+        timestamp += step
+        offset = writer.bytes_written
+        if kind == "key":
+            keyframes.append((timestamp, offset))
+            writer.write(TagType.VIDEO, timestamp, keyframe(i % 256))
+        elif kind == "inter":
+            writer.write(TagType.VIDEO, timestamp, inter(i % 256))
+        elif kind == "audio":
+            writer.write(TagType.AUDIO, timestamp, audio(i % 256))
+        else:
+            configs.append(offset)
+            writer.write(TagType.VIDEO, timestamp, AVC_CONFIG)
+    index = index_flv(io.BytesIO(out.getvalue()))
+    assert index.tags == len(tags)
+    assert index.duration == timestamp
+    assert index.video_configs == tuple(configs)
+    if keyframes:
+        assert list(zip(index.seek_times, index.seek_offsets, strict=True)) == keyframes
+        for time, offset in keyframes:
+            assert index.seek_point(time + 0.5)[1] >= offset
