@@ -75,6 +75,15 @@ class MediaSink:
         """Whether the connection can still be written to."""
         return not self._transport.is_closing
 
+    @property
+    def queued_bytes(self) -> int:
+        """Bytes written and not yet sent: a writer that can wait (a file) waits on this."""
+        return int(self._transport.queued_bytes)
+
+    def abort(self, reason: str) -> None:
+        """Drop the connection at once (a peer that stopped reading), saying why."""
+        self._transport.abort(reason)
+
     def new_rules(self, *, start_at_keyframe: bool = False) -> PlaybackRules:
         """Playback rules with this connection's congestion limits."""
         return PlaybackRules(
