@@ -138,9 +138,17 @@ class MediaSink:
                     return False
                 if verdict is Verdict.DROP:
                     continue
-            data = message.encoded(self.stream_id, self.chunk_size)
+            data = self.encode(message)
             parts.append(data)
             queued += len(data)
         if parts:
-            transport.send_data(parts[0] if len(parts) == 1 else b"".join(parts))
+            self.write(parts)
         return True
+
+    def encode(self, message: PreparedMessage) -> bytes:
+        """One message in this sink's wire form: RTMP chunks, shared by the players."""
+        return message.encoded(self.stream_id, self.chunk_size)
+
+    def write(self, parts: list[bytes]) -> None:
+        """Write encoded messages in one write."""
+        self._transport.send_data(parts[0] if len(parts) == 1 else b"".join(parts))

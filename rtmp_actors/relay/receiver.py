@@ -29,6 +29,7 @@ from rtmp_actors.vod.library import VodLibrary
 __all__ = ["RelayReceiver"]
 
 _Route = TypeVar("_Route", StreamRegistry, PublishRoute)
+_Request = TypeVar("_Request", PublishRequest, PlayRequest)
 
 MAX_PENDING_CHECKS = 16
 """Publish/play requests of one connection waiting for the access controller."""
@@ -181,19 +182,22 @@ class RelayReceiver(EventReceiverActor, PublisherReceiver, PlayerReceiver, Acces
             event,
             self._publish_route,
             PublishRoute.publish_requested,
-            PublishRequest(
-                self._connection_id,
-                self._session,
-                self._me,
-                event.request_id,
-                event.app_name,
-                stream_name(event.stream_key),
-                event.stream_id,
-            ),
+            self._request(PublishRequest, event),
         )
 
     def _route_play(self, event: events.PlayStreamRequested) -> None:
-        request = PlayRequest(
+        request = self._request(PlayRequest, event)
+        if self._vod is not None and self._vod.serves(event.app_name):
+            self._vod.play(request, event.start_at, event.duration)
+            return
+        self._to_registry(event, self._registry, StreamRegistry.play_requested, request)
+
+    def _request(
+        self,
+        kind: type[_Request],
+        event: events.PublishStreamRequested | events.PlayStreamRequested,
+    ) -> _Request:
+        return kind(
             self._connection_id,
             self._session,
             self._me,
@@ -202,10 +206,6 @@ class RelayReceiver(EventReceiverActor, PublisherReceiver, PlayerReceiver, Acces
             stream_name(event.stream_key),
             event.stream_id,
         )
-        if self._vod is not None and self._vod.serves(event.app_name):
-            self._vod.play(request, event.start_at, event.duration)
-            return
-        self._to_registry(event, self._registry, StreamRegistry.play_requested, request)
 
     def _to_registry(
         self,
