@@ -19,6 +19,7 @@ PublisherReceiver   a relay stream (binds the publisher)     (none: relay only)
 PlayerReceiver      a relay stream (binds a player)          (none: relay only)
 DemandListener      a relay stream (first/last player)       (none: relay only)
 StreamSource        a generated stream's pump thread         (none: server-made streams)
+PlayedStream        a player's event receiver (it left)      (none: relay only)
 ==================  =======================================  ===============================
 
 Actors inherit these ABCs (``class X(pykka.ThreadingActor, SessionHandler)``), so a missing
@@ -36,6 +37,7 @@ from behaviours.session_handler import ByteCountDirection, SessionHandler
 from behaviours.socket_handler import PacketType, SocketHandler
 from behaviours.stream_peers import (
     DemandListener,
+    PlayedStream,
     PlayerReceiver,
     PlayerSession,
     PublisherReceiver,
@@ -50,6 +52,7 @@ __all__ = [
     "MediaReceiver",
     "MediaWriter",
     "PacketType",
+    "PlayedStream",
     "PlayerReceiver",
     "PlayerSession",
     "ProtocolHandler",

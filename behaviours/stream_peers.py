@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DemandListener",
+    "PlayedStream",
     "PlayerReceiver",
     "PlayerSession",
     "PublisherReceiver",
@@ -52,8 +53,13 @@ class PlayerSession(_AnsweredSession):
     """The session of a connection that plays a stream."""
 
     @abc.abstractmethod
-    def open_media_sink(self, stream_id: int, reply_to: ActorHandle[MediaWriter]) -> None:
-        """Open a direct path for ``stream_id``; ``reply_to.media_sink_opened`` answers."""
+    def open_media_sink(
+        self, stream_id: int, reply_to: ActorHandle[MediaWriter], *, answers_seeks: bool = False
+    ) -> None:
+        """Open a direct path for ``stream_id``; ``reply_to.media_sink_opened`` answers.
+
+        With ``answers_seeks``, ``reply_to`` is also told the player's seeks and answers them.
+        """
 
 
 class PublisherReceiver(abc.ABC):
@@ -78,3 +84,11 @@ class DemandListener(abc.ABC):
     @abc.abstractmethod
     def demand_changed(self, wanted: bool) -> None:
         """The stream has players now (``wanted``) or has none left."""
+
+
+class PlayedStream(abc.ABC):
+    """What a connection plays from: a live stream, or a file player; told when it leaves."""
+
+    @abc.abstractmethod
+    def player_left(self, connection_id: str, stream_id: int) -> None:
+        """Stream ``stream_id`` of connection ``connection_id`` stopped playing (or is gone)."""

@@ -66,6 +66,10 @@ class ClientSessionActor(SessionActor):
         """Pause (or resume, with ``paused=False``) a stream being played."""
         self._apply(ClientSession.pause_playback, stream_key, paused, milliseconds)
 
+    def seek_playback(self, stream_key: str, milliseconds: float) -> None:
+        """Ask the server to move a played recording to ``milliseconds``."""
+        self._apply(ClientSession.seek_playback, stream_key, milliseconds)
+
     def receive_media(
         self, stream_key: str, *, audio: bool | None = None, video: bool | None = None
     ) -> None:

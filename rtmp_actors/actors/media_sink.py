@@ -75,6 +75,15 @@ class MediaSink:
         """Whether the connection can still be written to."""
         return not self._transport.is_closing
 
+    @property
+    def queued_bytes(self) -> int:
+        """Bytes written and not yet sent: a writer that can wait (a file) waits on this."""
+        return int(self._transport.queued_bytes)
+
+    def abort(self, reason: str) -> None:
+        """Drop the connection at once (a peer that stopped reading), saying why."""
+        self._transport.abort(reason)
+
     def new_rules(self, *, start_at_keyframe: bool = False) -> PlaybackRules:
         """Playback rules with this connection's congestion limits."""
         return PlaybackRules(
@@ -129,9 +138,17 @@ class MediaSink:
                     return False
                 if verdict is Verdict.DROP:
                     continue
-            data = message.encoded(self.stream_id, self.chunk_size)
+            data = self.encode(message)
             parts.append(data)
             queued += len(data)
         if parts:
-            transport.send_data(parts[0] if len(parts) == 1 else b"".join(parts))
+            self.write(parts)
         return True
+
+    def encode(self, message: PreparedMessage) -> bytes:
+        """One message in this sink's wire form: RTMP chunks, shared by the players."""
+        return message.encoded(self.stream_id, self.chunk_size)
+
+    def write(self, parts: list[bytes]) -> None:
+        """Write encoded messages in one write."""
+        self._transport.send_data(parts[0] if len(parts) == 1 else b"".join(parts))

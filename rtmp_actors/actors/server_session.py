@@ -123,7 +123,9 @@ class ServerSessionActor(SessionActor, PublisherSession, PlayerSession):
         """
         self._media_routes[stream_id] = receiver
 
-    def open_media_sink(self, stream_id: int, reply_to: ActorHandle[MediaWriter]) -> None:
+    def open_media_sink(
+        self, stream_id: int, reply_to: ActorHandle[MediaWriter], *, answers_seeks: bool = False
+    ) -> None:
         """Ask for a direct path for a playing stream (see :class:`MediaSink`).
 
         The answer is ``reply_to.media_sink_opened(connection_id, stream_id, sink)``, with
@@ -131,11 +133,14 @@ class ServerSessionActor(SessionActor, PublisherSession, PlayerSession):
         before, it writes before the sink opens; the sink carries the stream's notices
         (:meth:`ServerSession.player_notices`). ``reply_to`` writes the stream's media from
         then on and is told the player's choices (``playback_changed``), starting with the
-        current ones, until the stream's next play.
+        current ones, until the stream's next play. With ``answers_seeks``, the player's seeks
+        are handed to ``reply_to`` too (see :meth:`ServerSession.delegate_seeks`).
         """
         current = self._session.playback_choice(stream_id)
         if current is not None and self._protocol is not None and not self._finished:
             self._media_writers[stream_id] = reply_to
+            if answers_seeks:
+                self._session.delegate_seeks(stream_id)
             notices = self._session.player_notices(stream_id)
             with contextlib.suppress(pykka.ActorDeadError):
                 reply_to.tell(MediaWriter.playback_changed, self.connection_id, stream_id, current)

@@ -248,6 +248,31 @@ class FlvReader:
             raise RemoteProtocolError(msg)
         self._position += 4
 
+    @classmethod
+    def resume(
+        cls,
+        stream: ReadableStream,
+        header: FlvHeader,
+        position: int,
+        *,
+        max_tag_size: int = DEFAULT_MAX_TAG_SIZE,
+        strict: bool = True,
+    ) -> FlvReader:
+        """A reader of a file whose header was read before, from the tag at ``position``.
+
+        For seekable files read from a known tag (an index's seek point): the caller has
+        positioned ``stream`` there; nothing is read now.
+        """
+        reader = cls.__new__(cls)
+        reader._stream = stream
+        reader._max_tag_size = max_tag_size
+        reader._strict = strict
+        reader._done = False
+        reader.truncated = False
+        reader.header = header
+        reader._position = position
+        return reader
+
     @property
     def position(self) -> int:
         """The byte offset of the next tag in the file."""

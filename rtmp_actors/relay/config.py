@@ -71,6 +71,9 @@ class RelayConfig:
         reuse_port: Listen on ``port`` with ``SO_REUSEPORT`` (``serve --workers``).
         chain_after: In a cluster, pull a stream from another edge once its origin's node has
             this many players (0: always from the origin; see ``ClusterSettings``).
+        vod_dir: Play the FLV files of this folder on demand, to players of ``vod_app``.
+        vod_app: The app name of on-demand files (``rtmp://host/vod/file.flv``).
+        vod_lead: Seconds of a file sent ahead of real time, so players buffer a little.
         control: The control API (off without a token).
     """
 
@@ -94,6 +97,9 @@ class RelayConfig:
     cluster_port: int | None = None
     chain_after: int = 0
     reuse_port: bool = False
+    vod_dir: str | None = None
+    vod_app: str = "vod"
+    vod_lead: float = 1.0
     control: ControlConfig = field(default_factory=ControlConfig)
 
     @classmethod

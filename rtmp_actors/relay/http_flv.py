@@ -206,8 +206,11 @@ class HttpFlvPlayer(MonitoredActor, PlayerSession, PlayerReceiver, AccessAsker):
         """End the response (the stream failed, or the relay is stopping)."""
         self._end(reason)
 
-    def open_media_sink(self, stream_id: int, reply_to: ActorHandle[MediaWriter]) -> None:
-        """Give the stream the direct path to the client's socket."""
+    def open_media_sink(
+        self, stream_id: int, reply_to: ActorHandle[MediaWriter], *, answers_seeks: bool = False
+    ) -> None:
+        """Give the stream the direct path to the client's socket (seeks: none over HTTP)."""
+        del answers_seeks
         response = self._response
         sink = None
         if response is not None and not response.is_closing:

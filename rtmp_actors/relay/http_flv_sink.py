@@ -15,13 +15,12 @@ close) at any time; its lock makes sure nothing follows the terminating chunk.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
 from typing import Any
 
 from rtmp_actors.actors.media_sink import MediaSink
 from rtmp_actors.media.flv import FlvHeader, encode_tag
 from rtmp_actors.protocol.prepared import PreparedBatch, PreparedMessage
-from rtmp_actors.session.playback import PlaybackRules, Verdict
+from rtmp_actors.session.playback import PlaybackRules
 from rtmp_actors.session.server import PlayerNotice
 
 __all__ = ["FLV_STREAM_START", "HttpFlvResponse", "HttpFlvSink", "http_chunk"]
@@ -158,33 +157,10 @@ class HttpFlvSink(MediaSink):
             return True
         return self.send(batch.messages, rules, now)
 
-    def send(self, messages: Iterable[PreparedMessage], rules: PlaybackRules, now: float) -> bool:
-        """Write the messages the rules let through, as one chunk.
+    def encode(self, message: PreparedMessage) -> bytes:
+        """One message as an FLV tag (when not all of a batch goes, so nothing to share)."""
+        return flv_tag(message)
 
-        Returns:
-            False once the response has ended (or the client was dropped for congestion).
-        """
-        response = self._response
-        if response.is_closing:
-            return False
-        queued = response.queued_bytes
-        tags: list[bytes] = []
-        for message in messages:
-            if message.is_media:
-                verdict = rules.admit(
-                    video=message.is_video,
-                    flags=message.frame_flags,
-                    queued_bytes=queued,
-                    now=now,
-                )
-                if verdict is Verdict.DISCONNECT:
-                    response.abort(rules.describe())
-                    return False
-                if verdict is Verdict.DROP:
-                    continue
-            tag = flv_tag(message)
-            tags.append(tag)
-            queued += len(tag)
-        if tags:
-            response.send_data(response.frame(b"".join(tags)))
-        return True
+    def write(self, parts: list[bytes]) -> None:
+        """Write FLV tags as one HTTP chunk."""
+        self._response.send_data(self._response.frame(b"".join(parts)))

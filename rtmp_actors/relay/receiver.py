@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 
 import pykka
 
-from behaviours.stream_peers import PlayerReceiver, PublisherReceiver
+from behaviours.stream_peers import PlayedStream, PlayerReceiver, PublisherReceiver
 from rtmp_actors.actors.actor_handle import ActorHandle
 from rtmp_actors.actors.connection_unit import ConnectionInfo
 from rtmp_actors.actors.event_receivers import EventReceiverActor
@@ -24,10 +24,12 @@ from rtmp_actors.relay.access import (
 from rtmp_actors.relay.registry import PublishRoute, StreamRegistry
 from rtmp_actors.relay.stream import LiveStream, PlayRequest, PublishRequest
 from rtmp_actors.session import server_events as events
+from rtmp_actors.vod.library import VodLibrary
 
 __all__ = ["RelayReceiver"]
 
 _Route = TypeVar("_Route", StreamRegistry, PublishRoute)
+_Request = TypeVar("_Request", PublishRequest, PlayRequest)
 
 MAX_PENDING_CHECKS = 16
 """Publish/play requests of one connection waiting for the access controller."""
@@ -60,6 +62,7 @@ class RelayReceiver(EventReceiverActor, PublisherReceiver, PlayerReceiver, Acces
             a publish or play request (None: everything is allowed).
         publish_route: Where publish requests go (default: the registry); a cluster node
             claims the key in the cluster before handing the request to the registry.
+        vod: A library of files: plays of its app play its files instead of live streams.
     """
 
     def __init__(
@@ -68,8 +71,10 @@ class RelayReceiver(EventReceiverActor, PublisherReceiver, PlayerReceiver, Acces
         registry: ActorHandle[StreamRegistry],
         access: ActorHandle[AccessController] | None = None,
         publish_route: ActorHandle[PublishRoute] | None = None,
+        vod: VodLibrary | None = None,
     ) -> None:
         super().__init__()
+        self._vod = vod
         self._publish_route: ActorHandle[PublishRoute] = publish_route or registry
         self._access = access
         self._addr = connection.peer_address[0] if connection.peer_address else ""
@@ -81,7 +86,7 @@ class RelayReceiver(EventReceiverActor, PublisherReceiver, PlayerReceiver, Acces
         self._me: ActorHandle[RelayReceiver] = ActorHandle(self.actor_ref)
         # Stream id -> the stream it publishes to, or plays from.
         self._publishing: dict[int, ActorHandle[LiveStream]] = {}
-        self._playing: dict[int, ActorHandle[LiveStream]] = {}
+        self._playing: dict[int, ActorHandle[PlayedStream]] = {}
 
     # --- Binding (from the stream actors) -----------------------------------------------------
 
@@ -91,7 +96,11 @@ class RelayReceiver(EventReceiverActor, PublisherReceiver, PlayerReceiver, Acces
 
     def bind_player(self, stream: pykka.ActorRef[Any], stream_id: int) -> None:
         """The stream accepted this connection's player on ``stream_id``."""
-        self._playing[stream_id] = ActorHandle(stream)
+        handle: ActorHandle[PlayedStream] = ActorHandle(stream)
+        previous = self._playing.get(stream_id)
+        self._playing[stream_id] = handle
+        if previous is not None and previous != handle:
+            self._player_left(previous, stream_id)  # played again: the new play replaces it
 
     # --- Session events ---------------------------------------------------------------------------
 
@@ -173,31 +182,29 @@ class RelayReceiver(EventReceiverActor, PublisherReceiver, PlayerReceiver, Acces
             event,
             self._publish_route,
             PublishRoute.publish_requested,
-            PublishRequest(
-                self._connection_id,
-                self._session,
-                self._me,
-                event.request_id,
-                event.app_name,
-                stream_name(event.stream_key),
-                event.stream_id,
-            ),
+            self._request(PublishRequest, event),
         )
 
     def _route_play(self, event: events.PlayStreamRequested) -> None:
-        self._to_registry(
-            event,
-            self._registry,
-            StreamRegistry.play_requested,
-            PlayRequest(
-                self._connection_id,
-                self._session,
-                self._me,
-                event.request_id,
-                event.app_name,
-                stream_name(event.stream_key),
-                event.stream_id,
-            ),
+        request = self._request(PlayRequest, event)
+        if self._vod is not None and self._vod.serves(event.app_name):
+            self._vod.play(request, event.start_at, event.duration)
+            return
+        self._to_registry(event, self._registry, StreamRegistry.play_requested, request)
+
+    def _request(
+        self,
+        kind: type[_Request],
+        event: events.PublishStreamRequested | events.PlayStreamRequested,
+    ) -> _Request:
+        return kind(
+            self._connection_id,
+            self._session,
+            self._me,
+            event.request_id,
+            event.app_name,
+            stream_name(event.stream_key),
+            event.stream_id,
         )
 
     def _to_registry(
@@ -233,8 +240,8 @@ class RelayReceiver(EventReceiverActor, PublisherReceiver, PlayerReceiver, Acces
         self._checks.clear()  # answers still to come are ignored
         for stream in self._publishing.values():
             self._publisher_left(stream)
-        for stream_id, stream in self._playing.items():
-            self._player_left(stream, stream_id)
+        for stream_id, played in self._playing.items():
+            self._player_left(played, stream_id)
         self._publishing.clear()
         self._playing.clear()
 
@@ -244,6 +251,6 @@ class RelayReceiver(EventReceiverActor, PublisherReceiver, PlayerReceiver, Acces
         with contextlib.suppress(pykka.ActorDeadError):
             stream.tell(LiveStream.publisher_left, self._connection_id)
 
-    def _player_left(self, stream: ActorHandle[LiveStream], stream_id: int) -> None:
+    def _player_left(self, stream: ActorHandle[PlayedStream], stream_id: int) -> None:
         with contextlib.suppress(pykka.ActorDeadError):
-            stream.tell(LiveStream.player_left, self._connection_id, stream_id)
+            stream.tell(PlayedStream.player_left, self._connection_id, stream_id)

@@ -55,6 +55,7 @@ from rtmp_actors.relay.registry import PublishRoute, StreamRegistry, StreamTable
 from rtmp_actors.relay.stream import LiveStream, StreamStats
 from rtmp_actors.server import RtmpServer
 from rtmp_actors.transport.io_loop import IoLoop, TimerHandle
+from rtmp_actors.vod.library import VodLibrary, VodSettings
 
 if TYPE_CHECKING:
     from behaviours.stream_source import StreamSource
@@ -90,7 +91,8 @@ class RelayServer:
     Built only from the public API: an :class:`RtmpServer` whose per-connection event
     receivers (:class:`RelayReceiver`) route requests to a :class:`StreamRegistry`, all under
     one supervisor. Run it alone (``start()``/``stop()``) or in your own supervision tree
-    (:meth:`child_spec`).
+    (:meth:`child_spec`). With ``config.vod_dir``, plays of ``config.vod_app`` play the
+    folder's files instead (see :mod:`rtmp_actors.vod`; :attr:`vod` is the library).
     """
 
     def __init__(
@@ -102,6 +104,14 @@ class RelayServer:
         self._access_file = AccessFile(self.config.auth_file) if self.config.auth_file else None
         self._link_settings = link_settings
         self._links = self._new_links()  # parses the push and pull URLs
+        self.vod: VodLibrary | None = (
+            VodLibrary(
+                VodSettings(self.config.vod_dir, self.config.vod_app, self.config.vod_lead),
+                self._call_later,
+            )
+            if self.config.vod_dir
+            else None
+        )
         self.registry: ChildHandle[StreamRegistry] = ChildHandle("registry")
         self.cluster: ChildHandle[ClusterNode] | None = (
             ChildHandle("cluster") if self.config.cluster else None
@@ -137,7 +147,7 @@ class RelayServer:
             self.config.host,
             port,
             event_receiver_factory=lambda info: RelayReceiver.start(
-                info, self.registry, self.access, publish_route=self.cluster
+                info, self.registry, self.access, publish_route=self.cluster, vod=self.vod
             ),
             config=self.config.session,
             flow=self.config.flow,

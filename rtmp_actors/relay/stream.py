@@ -50,6 +50,7 @@ from behaviours.media_receiver import MediaReceiver
 from behaviours.media_writer import MediaWriter
 from behaviours.stream_peers import (
     DemandListener,
+    PlayedStream,
     PlayerReceiver,
     PlayerSession,
     PublisherReceiver,
@@ -231,7 +232,7 @@ def refuse_second_publisher(request: PublishRequest, publishing: str) -> None:
         )
 
 
-class LiveStream(MonitoredActor, MediaReceiver, MediaWriter):
+class LiveStream(MonitoredActor, MediaReceiver, MediaWriter, PlayedStream):
     """The actor for one (app, stream key).
 
     Args:

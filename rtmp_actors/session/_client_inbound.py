@@ -59,6 +59,7 @@ from rtmp_actors.session.client_events import (
     PlayResponseReceived,
     PublishResponseReceived,
     ReconnectRequested,
+    SeekStatusReceived,
     StreamMetaDataReceived,
 )
 from rtmp_actors.session.client_state import ClientState, ServerCapabilities
@@ -268,6 +269,9 @@ class ClientInbound(ClientBase):
             self._end(stream, "stopped")
         elif code in (NetStreamCode.PAUSE_NOTIFY, NetStreamCode.UNPAUSE_NOTIFY):
             self._emit(PauseStatusReceived(stream.key, code == NetStreamCode.PAUSE_NOTIFY))
+        elif code in (NetStreamCode.SEEK_NOTIFY, NetStreamCode.SEEK_FAILED) and stream.answered:
+            # A failed seek leaves the stream playing where it was.
+            self._emit(SeekStatusReceived(stream.key, code == NetStreamCode.SEEK_NOTIFY))
         elif status.is_error or code in _PLAY_FAILURES:
             if not stream.answered:
                 self._refuse(stream, description(status.description), code)

@@ -16,7 +16,7 @@ from typing import Any
 from rtmp_actors.errors import LocalProtocolError
 from rtmp_actors.media.metadata import StreamMetadata
 from rtmp_actors.protocol.amf import EcmaArray
-from rtmp_actors.protocol.commands import Pause, ReceiveAudio, ReceiveVideo, SetDataFrame
+from rtmp_actors.protocol.commands import Pause, ReceiveAudio, ReceiveVideo, Seek, SetDataFrame
 from rtmp_actors.protocol.messages import AudioData, VideoData
 from rtmp_actors.session._client_base import U32, ClientBase, Kind
 from rtmp_actors.session.client_state import ClientState
@@ -111,6 +111,22 @@ class StreamCalls(ClientBase):
             self._not_active("pause_playback", stream_key, Kind.PLAY)
             return
         self._send_command(Pause(paused, milliseconds), stream_id)
+
+    def seek_playback(self, stream_key: str, milliseconds: float) -> None:
+        """Move a played recording to ``milliseconds`` (``seek``).
+
+        The server answers with ``NetStream.Seek.Notify`` (a
+        :class:`~rtmp_actors.session.client_events.SeekStatusReceived`), then sends media
+        from the keyframe at or before that time. A live stream does not move.
+
+        Raises:
+            LocalProtocolError: As :meth:`pause_playback`.
+        """
+        stream_id = self._playing_stream_id(stream_key)
+        if stream_id is None:
+            self._not_active("seek_playback", stream_key, Kind.PLAY)
+            return
+        self._send_command(Seek(milliseconds), stream_id)
 
     def receive_media(
         self, stream_key: str, *, audio: bool | None = None, video: bool | None = None

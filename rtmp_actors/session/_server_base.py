@@ -77,15 +77,18 @@ class Stream:
     receive_audio: bool = True
     receive_video: bool = True
     buffer_length: int | None = None
+    # The stream's media writer answers seeks (a file player), not the session.
+    seeks_delegated: bool = False
 
     def reset(self) -> None:
         self.state = StreamState.CREATED
         self.stream_key = None
         self.paused = False
+        self.seeks_delegated = False
 
-    def choice(self, *, new_play: bool = False) -> PlaybackChoice:
+    def choice(self, *, new_play: bool = False, seek: float | None = None) -> PlaybackChoice:
         return PlaybackChoice(
-            self.stream_id, self.paused, self.receive_audio, self.receive_video, new_play
+            self.stream_id, self.paused, self.receive_audio, self.receive_video, new_play, seek
         )
 
     def info(self) -> StreamInfo:

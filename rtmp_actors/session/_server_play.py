@@ -12,7 +12,7 @@ did is late rather than wrong.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from rtmp_actors.media.metadata import StreamMetadata
@@ -22,10 +22,12 @@ from rtmp_actors.protocol.messages import (
     AudioData,
     DataMessage,
     DetailedMessage,
+    MessageContent,
     StreamBegin,
     StreamDry,
     StreamEof,
     StreamIsRecorded,
+    UserControl,
     VideoData,
 )
 from rtmp_actors.session._server_base import U32, PlayRequest, ServerBase
@@ -35,9 +37,18 @@ from rtmp_actors.session.server_events import PlayStreamRequested
 from rtmp_actors.session.server_streams import (
     PlayerNotice,
     StreamState,
+    completion_notices,
     publish_notices,
+    seek_notices,
     unpublish_notices,
 )
+
+_NOTICES: dict[PlayerNotice, Callable[[int, str], tuple[MessageContent | OnStatus, ...]]] = {
+    PlayerNotice.PUBLISHED: publish_notices,
+    PlayerNotice.UNPUBLISHED: unpublish_notices,
+    PlayerNotice.SEEKED: seek_notices,
+    PlayerNotice.COMPLETED: completion_notices,
+}
 
 __all__ = ["PlayHandling"]
 
@@ -136,16 +147,35 @@ class PlayHandling(ServerBase):
         stream = self._playing_stream(stream_id)
         return None if stream is None else stream.choice()
 
+    def delegate_seeks(self, stream_id: int) -> bool:
+        """Hand the playing stream's seeks to its media writer, until the stream's next play.
+
+        A live stream cannot seek: the session answers ``seek`` with ``NetStream.Seek.Notify``
+        and nothing moves. A writer that can (a file player) calls this; each ``seek`` then
+        reaches it as a :class:`PlaybackChoice` with ``seek`` set, and the session sends
+        nothing, so the writer's answer (:attr:`PlayerNotice.SEEKED`) comes in order with
+        the media from the new position.
+
+        Returns:
+            False (and nothing changes) unless the stream plays.
+        """
+        stream = self._playing_stream(stream_id)
+        if stream is None:
+            return False
+        stream.seeks_delegated = True
+        return True
+
     def _notice_messages(self, stream_id: int, notice: PlayerNotice) -> list[DetailedMessage]:
         stream = self._playing_stream(stream_id)
         if stream is None or stream.stream_key is None:
             return []
-        notices = publish_notices if notice is PlayerNotice.PUBLISHED else unpublish_notices
-        user_control, status = notices(stream_id, stream.stream_key)
-        return [
-            DetailedMessage(0, 0, user_control),
-            DetailedMessage(0, stream_id, status.to_message(amf3=self._amf3)),
-        ]
+        messages = []
+        for part in _NOTICES[notice](stream_id, stream.stream_key):
+            content = part.to_message(amf3=self._amf3) if isinstance(part, OnStatus) else part
+            # User control events travel on stream 0, whatever stream they are about.
+            on_stream = 0 if isinstance(content, UserControl) else stream_id
+            messages.append(DetailedMessage(0, on_stream, content))
+        return messages
 
     # --- What the player asks for ------------------------------------------------------------
 
@@ -188,6 +218,7 @@ class PlayHandling(ServerBase):
         stream_id, key = request.stream_id, request.stream_key
         stream = self._streams[stream_id]
         stream.state = StreamState.PLAYING
+        stream.seeks_delegated = False  # a new play: its writer says again if it seeks
         self._playback.append(stream.choice(new_play=True))
         if request.reset:
             self._send_command(OnStatus.play_reset(key), stream_id)
@@ -211,6 +242,9 @@ class PlayHandling(ServerBase):
         stream = self._playing_stream(stream_id)
         if stream is None or stream.stream_key is None:
             self._ignore("seek on stream %d, which is not playing", stream_id)
+            return
+        if stream.seeks_delegated:
+            self._playback.append(stream.choice(seek=max(0.0, milliseconds)))
             return
         self._send_command(OnStatus.seek_notify(stream.stream_key, milliseconds), stream_id)
 

@@ -30,6 +30,7 @@ __all__ = [
     "PlayResponseReceived",
     "PublishResponseReceived",
     "ReconnectRequested",
+    "SeekStatusReceived",
     "SessionEvent",
     "StreamEnded",
     "StreamMetaDataReceived",
@@ -148,6 +149,21 @@ class PauseStatusReceived(SessionEvent):
 
     stream_key: str
     paused: bool
+
+
+@dataclass(frozen=True, slots=True)
+class SeekStatusReceived(SessionEvent):
+    """The server answered a seek (``NetStream.Seek.Notify`` or ``NetStream.Seek.Failed``).
+
+    Media from the new position follows a successful seek.
+
+    Attributes:
+        stream_key: The stream key being played.
+        succeeded: Whether the stream moved (Seek.Notify).
+    """
+
+    stream_key: str
+    succeeded: bool
 
 
 @dataclass(frozen=True, slots=True)

@@ -42,6 +42,8 @@ class PlaybackChoice:
         video: The player wants video (``receiveVideo``).
         new_play: A play was just accepted on the stream: what was decided for an earlier
             play of it no longer holds.
+        seek: The player just asked to seek to this many milliseconds, and the writer answers
+            seeks (see ``ServerSession.delegate_seeks``); None otherwise.
     """
 
     stream_id: int
@@ -49,6 +51,7 @@ class PlaybackChoice:
     audio: bool = True
     video: bool = True
     new_play: bool = False
+    seek: float | None = None
 
 
 class Verdict(enum.Enum):

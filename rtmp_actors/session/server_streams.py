@@ -4,9 +4,10 @@ Each ``createStream`` gives the client a message stream that is *created*, then 
 requested* or *play requested*, then *publishing* or *playing*, and back to *created* after
 ``closeStream`` (:class:`StreamState`); :class:`StreamInfo` is a snapshot of one.
 
-A player waiting for a publisher is told when one comes and when it leaves
-(:class:`PlayerNotice`). The session builds these notices, and so do the writers that send a
-playing stream's media past it (a relay's live stream), from the same two functions here.
+A player waiting for a publisher is told when one comes and when it leaves, and a player of a
+recorded stream where a seek landed and when the stream ended (:class:`PlayerNotice`). The
+session builds these notices, and so do the writers that send a playing stream's media past
+it (a relay's live stream, a file player), from the same functions here.
 
 All of these are importable from :mod:`rtmp_actors.session.server` as well.
 """
@@ -16,16 +17,22 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-from rtmp_actors.protocol.commands import OnStatus
-from rtmp_actors.protocol.messages import StreamBegin, StreamEof
+from rtmp_actors.protocol.commands import NetStreamCode, OnStatus
+from rtmp_actors.protocol.messages import DataMessage, StreamBegin, StreamEof
 
 __all__ = [
+    "PLAY_COMPLETE",
     "PlayerNotice",
     "StreamInfo",
     "StreamState",
+    "completion_notices",
     "publish_notices",
+    "seek_notices",
     "unpublish_notices",
 ]
+
+PLAY_COMPLETE = "NetStream.Play.Complete"
+"""The ``onPlayStatus`` code that says a recorded stream was played to its end."""
 
 
 class StreamState(enum.Enum):
@@ -62,10 +69,16 @@ class StreamInfo:
 
 
 class PlayerNotice(enum.Enum):
-    """What a waiting player is told about its stream's publisher."""
+    """What a player is told about its stream, by whoever writes its media.
+
+    A live stream tells a waiting player about its publisher; a recorded one (a file) says
+    where a seek landed and that the file ended.
+    """
 
     PUBLISHED = "published"  # StreamBegin and NetStream.Play.PublishNotify
     UNPUBLISHED = "unpublished"  # StreamEOF and NetStream.Play.UnpublishNotify
+    SEEKED = "seeked"  # StreamBegin, NetStream.Seek.Notify and NetStream.Play.Start
+    COMPLETED = "completed"  # StreamEOF, onPlayStatus NetStream.Play.Complete, Play.Stop
 
 
 def publish_notices(stream_id: int, stream_key: str) -> tuple[StreamBegin, OnStatus]:
@@ -76,3 +89,21 @@ def publish_notices(stream_id: int, stream_key: str) -> tuple[StreamBegin, OnSta
 def unpublish_notices(stream_id: int, stream_key: str) -> tuple[StreamEof, OnStatus]:
     """What a player is told when its publisher leaves; it keeps waiting for another."""
     return StreamEof(stream_id), OnStatus.play_unpublish_notify(stream_key)
+
+
+def seek_notices(stream_id: int, stream_key: str) -> tuple[StreamBegin, OnStatus, OnStatus]:
+    """What a player of a recorded stream is told when a seek lands, before the new media."""
+    seeked = OnStatus(
+        str(NetStreamCode.SEEK_NOTIFY), "status", f"Seeking {stream_key}.", {"details": stream_key}
+    )
+    return StreamBegin(stream_id), seeked, OnStatus.play_start(stream_key)
+
+
+def completion_notices(stream_id: int, stream_key: str) -> tuple[StreamEof, DataMessage, OnStatus]:
+    """What a player of a recorded stream is told when it has had all of it."""
+    complete = {"code": PLAY_COMPLETE, "level": "status", "description": f"{stream_key} ended."}
+    return (
+        StreamEof(stream_id),
+        DataMessage(("onPlayStatus", complete)),
+        OnStatus.play_stop(stream_key),
+    )

@@ -48,6 +48,8 @@ def add_parser(subcommands: Any) -> None:
     )
     parser.add_argument("--record", metavar="DIR", help="record every published stream to FLV")
     parser.add_argument("--auth", metavar="FILE", help="stream keys allowed to publish/play")
+    parser.add_argument("--vod", metavar="DIR", help="play the FLV files of DIR on demand")
+    parser.add_argument("--vod-app", metavar="APP", help="app name of on-demand files (vod)")
     parser.add_argument(
         "--auth-url", metavar="URL", help="ask this HTTP endpoint about each publish/play"
     )
@@ -146,6 +148,8 @@ def _config(args: argparse.Namespace) -> RelayConfig:
         "cluster_port": args.cluster_port,
         "chain_after": args.chain_after,
         "reuse_port": args.reuse_port or None,
+        "vod_dir": args.vod,
+        "vod_app": args.vod_app,
     }
     config = replace(
         config, **{name: value for name, value in options.items() if value is not None}

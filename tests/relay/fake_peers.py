@@ -79,7 +79,9 @@ class FakeSession(MonitoredActor, PublisherSession, PlayerSession):
     def route_media(self, stream_id: int, receiver: Any) -> None:
         self.calls.put("route_media", stream_id, receiver)
 
-    def open_media_sink(self, stream_id: int, reply_to: Any) -> None:
+    def open_media_sink(
+        self, stream_id: int, reply_to: Any, *, answers_seeks: bool = False
+    ) -> None:
         self.calls.put("open_media_sink", stream_id, reply_to)
 
 

@@ -1123,6 +1123,50 @@ def test_seek_is_acknowledged() -> None:
     assert status(reply) == (stream_id, "onStatus", "status", "NetStream.Seek.Notify")
 
 
+def test_a_live_seek_is_only_acknowledged_but_a_delegated_one_goes_to_the_writer() -> None:
+    session = connected(FFMPEG_PLAY_CONNECT)
+    stream_id = playing(session)
+    output = feed(session, cmd(Seek(5000), stream_id))
+    assert output.playback == []  # live: nothing moves
+    assert session.delegate_seeks(stream_id)
+    assert not session.delegate_seeks(create_stream(session))  # not playing
+    output = feed(session, cmd(Seek(2500), stream_id), cmd(Seek(-10), stream_id))
+    assert output.messages == []  # the writer answers, in order with its media
+    assert output.playback == [
+        PlaybackChoice(stream_id, seek=2500),
+        PlaybackChoice(stream_id, seek=0),
+    ]
+    # A new play of the stream is live again until its writer says otherwise.
+    *_finished, requested = feed(session, cmd(Play("other"), stream_id)).events
+    assert isinstance(requested, PlayStreamRequested)
+    session.accept_request(requested.request_id)
+    drain(session)
+    (reply,) = feed(session, cmd(Seek(1000), stream_id)).messages
+    assert status(reply) == (stream_id, "onStatus", "status", "NetStream.Seek.Notify")
+
+
+def test_seek_and_completion_notices_for_a_recorded_stream() -> None:
+    session = connected(FFMPEG_PLAY_CONNECT)
+    stream_id = playing(session)
+    notices = session.player_notices(stream_id)
+    assert shape(notices[PlayerNotice.SEEKED]) == [
+        (0, StreamBegin(stream_id)),
+        (stream_id, "onStatus", 0, "NetStream.Seek.Notify"),
+        (stream_id, "onStatus", 0, "NetStream.Play.Start"),
+    ]
+    completed = notices[PlayerNotice.COMPLETED]
+    assert shape(completed) == [
+        (0, StreamEof(stream_id)),
+        (stream_id, "data", "onPlayStatus"),
+        (stream_id, "onStatus", 0, "NetStream.Play.Stop"),
+    ]
+    play_status = completed[1].content
+    assert isinstance(play_status, DataMessage)
+    assert play_status.values[1]["code"] == "NetStream.Play.Complete"  # type: ignore[index]
+    for sent in (*notices[PlayerNotice.SEEKED], *completed):  # each survives the wire
+        assert decode_message(encode_message(sent)).content.type_id == sent.content.type_id
+
+
 def test_receive_audio_and_video_flags_are_reported_for_the_media_writer() -> None:
     session = connected(FFMPEG_PLAY_CONNECT)
     stream_id = playing(session)
