@@ -9,11 +9,12 @@ Theory of operation:
   wrong token is a 401. With no token configured the API does not exist (404), so a relay
   is never controllable by accident. Calls that change anything are POSTs with a JSON
   object body (at most ``max_body`` bytes), so a link or an ``<img>`` cannot trigger them.
-* ``GET /control/clients``: every RTMP connection (id, address, app, roles, stream keys
-  without their query strings, since when, bytes in and out).
-* ``POST /control/drop``: ``{"client": ID}`` closes that connection politely (its session
-  ends its streams, the peer sees the connection close); ``{"app", "key"}`` closes the
-  stream's publisher, whose players are told and keep waiting.
+* ``GET /control/clients``: every RTMP connection and HTTP-FLV client (id, address, app,
+  roles, stream keys without their query strings, since when, bytes in and out).
+* ``POST /control/drop``: ``{"client": ID}`` closes that connection politely (an RTMP
+  session ends its streams, an HTTP-FLV response its body; the peer sees the connection
+  close); ``{"app", "key"}`` closes the stream's publisher, whose players are told and keep
+  waiting.
 * ``POST /control/record/start`` and ``/stop`` with ``{"app", "key"}``: record a live stream
   from its last keyframe (the GOP cache's), and finish that file (see
   :meth:`~rtmp_actors.relay.recording.StreamRecorder.start_recording`).
@@ -52,6 +53,7 @@ if TYPE_CHECKING:
     from email.message import Message
     from io import BufferedIOBase
 
+    from rtmp_actors.relay.http_flv import HttpFlvService
     from rtmp_actors.relay.server import RelayServer
 
 __all__ = ["CONTROL_PREFIX", "ControlApi", "ControlReply", "client_document"]
@@ -138,10 +140,18 @@ class ControlApi:
         relay: The started relay.
         config: The token and limits.
         timeout: Seconds each call may wait for each actor it asks.
+        http_flv: The HTTP-FLV clients, to list and drop them too.
     """
 
-    def __init__(self, relay: RelayServer, config: ControlConfig, timeout: float = 2.0) -> None:
+    def __init__(
+        self,
+        relay: RelayServer,
+        config: ControlConfig,
+        timeout: float = 2.0,
+        http_flv: HttpFlvService | None = None,
+    ) -> None:
         self._relay = relay
+        self._http_flv = http_flv
         self._config = config
         self._token = None if config.token is None else config.token.encode()
         self._timeout = timeout
@@ -229,6 +239,8 @@ class ControlApi:
 
     def _clients(self) -> ControlReply:
         clients = self._relay.rtmp_server.clients(self._timeout)
+        if self._http_flv is not None:
+            clients += self._http_flv.clients(self._timeout)
         now = time.time()
         documents = [client_document(c, now) for c in sorted(clients, key=lambda c: c.since)]
         return ControlReply(200, {"clients": documents})
@@ -245,12 +257,14 @@ class ControlApi:
     def _drop(self, body: Mapping[str, Any], peer: str) -> ControlReply:
         if "client" in body:
             client = _text(body, "client", 256)
+            reason = "dropped through the control API"
             session = self._relay.rtmp_server.session_of(client)
-            if session is None:
+            if session is not None:
+                with contextlib.suppress(pykka.ActorDeadError):
+                    session.tell(ServerSessionActor.close, reason)
+            elif self._http_flv is None or not self._http_flv.drop(client, reason):
                 raise _CallError(404, f"no client {client!r}")
             logger.info("control (%s): dropping client %s", peer, client)
-            with contextlib.suppress(pykka.ActorDeadError):
-                session.tell(ServerSessionActor.close, "dropped through the control API")
             return ControlReply(200, {"dropped": client})
         app, key = self._stream(body)
         publisher = self._publisher(app, key)

@@ -36,6 +36,7 @@ import pykka
 from behaviours.media_writer import MediaWriter
 from behaviours.stream_peers import PlayerReceiver, PlayerSession
 from rtmp_actors.actors.actor_handle import ActorHandle
+from rtmp_actors.actors.client_info import ClientInfo, SessionSummary, StreamSummary
 from rtmp_actors.actors.monitoring import ExitNotice, MonitoredActor, monitor
 from rtmp_actors.relay.access import (
     AccessAsker,
@@ -119,6 +120,7 @@ class HttpFlvPlayer(MonitoredActor, PlayerSession, PlayerReceiver, AccessAsker):
         registry: The stream registry.
         high_water: Queued bytes above which its media is dropped.
         max_congestion: Seconds it may stay above ``high_water`` before it is dropped.
+        address: The client's (host, port), for listings.
     """
 
     def __init__(
@@ -128,9 +130,12 @@ class HttpFlvPlayer(MonitoredActor, PlayerSession, PlayerReceiver, AccessAsker):
         registry: ActorHandle[StreamRegistry],
         high_water: int,
         max_congestion: float,
+        address: tuple[str, int] | None = None,
     ) -> None:
         super().__init__()
         self.connection_id = connection_id
+        self._address = address
+        self._since = time.time()
         self._target = target
         self._registry = registry
         self._high_water = high_water
@@ -244,6 +249,21 @@ class HttpFlvPlayer(MonitoredActor, PlayerSession, PlayerReceiver, AccessAsker):
         self._leave()
         self.stop()
 
+    def describe(self) -> ClientInfo:
+        """The client, as the control API lists it (ask from outside, with a timeout)."""
+        response = self._response
+        transport = None if response is None else response.transport
+        target = self._target
+        stream = StreamSummary(_STREAM_ID, "player", target.key, self._stream is not None)
+        return ClientInfo(
+            self.connection_id,
+            self._address,
+            self._since,
+            0 if transport is None else transport.bytes_received,
+            0 if transport is None else transport.bytes_sent,
+            SessionSummary(target.app, None, None, None, (stream,)),
+        )
+
     def _end(self, reason: str | None) -> None:
         if self._response is not None:
             self._response.end(reason)
@@ -284,7 +304,7 @@ class HttpFlvService:
         self._max_queued = max_queued_bytes
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
-        self._players: set[pykka.ActorRef[HttpFlvPlayer]] = set()
+        self._players: dict[str, pykka.ActorRef[HttpFlvPlayer]] = {}  # by connection id
         self._stopped = False
 
     @property
@@ -309,7 +329,7 @@ class HttpFlvService:
             logger.info("HTTP-FLV: refusing %r from %s: %s", request.path[:200], addr, error)
             raise
         connection_id = f"http-flv-{next(self._ids)}-{addr}"
-        player = self._start_player(connection_id, target)
+        player = self._start_player(connection_id, target, request.client_address)
         handed_over = False
         try:
             self._check_access(player, target, addr, request.path)
@@ -331,28 +351,35 @@ class HttpFlvService:
         finally:
             if not handed_over:
                 with self._lock:
-                    self._players.discard(player.actor_ref)
+                    self._players.pop(connection_id, None)
                 player.actor_ref.stop(block=False)
 
-    def _start_player(self, connection_id: str, target: FlvTarget) -> ActorHandle[HttpFlvPlayer]:
+    def _start_player(
+        self, connection_id: str, target: FlvTarget, address: tuple[str, int]
+    ) -> ActorHandle[HttpFlvPlayer]:
         flow = self._relay.config.flow
         ref = HttpFlvPlayer.start(
-            connection_id, target, self._relay.registry, flow.high_water, flow.max_congestion
+            connection_id,
+            target,
+            self._relay.registry,
+            flow.high_water,
+            flow.max_congestion,
+            (str(address[0]), int(address[1])),
         )
         with self._lock:
             stopped = self._stopped
             if not stopped:
-                self._players.add(ref)
+                self._players[connection_id] = ref
         if stopped:
             ref.stop(block=False)
             raise HttpRequestError(503, "the server is stopping")
-        monitor(ref, self._exited_callback(ref))
+        monitor(ref, self._exited_callback(connection_id))
         return ActorHandle(ref)
 
-    def _exited_callback(self, ref: pykka.ActorRef[HttpFlvPlayer]) -> Callable[[ExitNotice], None]:
+    def _exited_callback(self, connection_id: str) -> Callable[[ExitNotice], None]:
         def exited(_notice: ExitNotice) -> None:
             with self._lock:
-                self._players.discard(ref)
+                self._players.pop(connection_id, None)
 
         return exited
 
@@ -403,11 +430,38 @@ class HttpFlvService:
         # the end after the start.
         transport.start(events)
 
+    def clients(self, timeout: float = 2.0) -> list[ClientInfo]:
+        """Every HTTP-FLV client being served; those that do not answer in time are left out."""
+        with self._lock:
+            players = list(self._players.values())
+        futures = []
+        for ref in players:
+            with contextlib.suppress(pykka.ActorDeadError):
+                futures.append(ActorHandle[HttpFlvPlayer](ref).ask(HttpFlvPlayer.describe))
+        deadline = time.monotonic() + timeout
+        listed = []
+        for future in futures:
+            with contextlib.suppress(pykka.Timeout, pykka.ActorDeadError):
+                listed.append(future.get(timeout=max(0.0, deadline - time.monotonic())))
+        return listed
+
+    def drop(self, connection_id: str, reason: str) -> bool:
+        """End the response of the client ``connection_id``; False if there is no such client."""
+        with self._lock:
+            ref = self._players.get(connection_id)
+        if ref is None:
+            return False
+        try:
+            ActorHandle[HttpFlvPlayer](ref).tell(HttpFlvPlayer.close, reason)
+        except pykka.ActorDeadError:
+            return False
+        return True
+
     def stop(self, timeout: float = 5.0) -> None:
         """End every HTTP-FLV response and stop their players."""
         with self._lock:
             self._stopped = True
-            players = list(self._players)
+            players = list(self._players.values())
         stopping = []
         for ref in players:  # all at once: each one ends its response on its own
             with contextlib.suppress(pykka.ActorDeadError):

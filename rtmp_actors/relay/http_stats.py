@@ -322,7 +322,7 @@ class StatsHttpServer:
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
         self._flv = HttpFlvService(relay, timeout=timeout) if http_flv else None
-        self._control = ControlApi(relay, control or ControlConfig(), timeout)
+        self._control = ControlApi(relay, control or ControlConfig(), timeout, self._flv)
 
     @property
     def http_flv_players(self) -> int:

@@ -28,6 +28,7 @@ from rtmp_actors.session.client_config import ClientSessionConfig
 from rtmp_actors.session.events import Disconnected, MediaType
 from rtmp_actors.tools import serve as serve_tool
 from tests.actors.harness import TIMEOUT, EventLog
+from tests.relay import http_flv_client
 from tests.relay.test_relay import AAC_CONFIG, AVC_CONFIG, audio, inter, keyframe
 
 TOKEN = "s3cret-token"
@@ -280,6 +281,34 @@ def test_dropping_a_publisher_by_stream_tells_its_players(relay: RelayServer) ->
     player_log.wait(client.StreamEnded, lambda e: e.reason in ("eof", "unpublished"))
     assert call(relay, "POST", "/control/drop", {"app": "live", "key": "cam"})[0] == 404
     del source, sink
+
+
+def test_http_flv_clients_are_listed_and_dropped(relay: RelayServer) -> None:
+    source = publisher(relay, EventLog())
+    send(source, [(MediaType.VIDEO, 0, AVC_CONFIG), *gop(0, 5)])
+    address = relay.http_address
+    assert address is not None
+    flv = http_flv_client.request(address[1], "/live/cam.flv?token=abc")
+    try:
+        assert flv.status == 200
+        assert flv.tag() is not None  # playing: the stream writes to it
+        listed = [c for c in clients(relay) if c["roles"] == ["player"]]
+        assert len(listed) == 1
+        (entry,) = listed
+        assert entry["id"].startswith("http-flv-")
+        assert (entry["app"], entry["streams"][0]["key"]) == ("live", "cam")
+        assert entry["bytes_out"] > 0
+        status, _, _ = call(relay, "POST", "/control/drop", {"client": entry["id"]})
+        assert status == 200
+        while flv.tag() is not None:  # the body ends with its terminating chunk
+            pass
+    finally:
+        flv.close()
+    stats = relay.stream_stats_of("live", "cam")
+    assert stats is not None
+    assert stats.publisher is not None  # only the HTTP-FLV client went
+    assert call(relay, "POST", "/control/drop", {"client": "http-flv-999-1.2.3.4"})[0] == 404
+    del source
 
 
 # --- Recording ----------------------------------------------------------------------------------
