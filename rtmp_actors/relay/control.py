@@ -30,6 +30,7 @@ Theory of operation:
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import hmac
 import json
 import logging
@@ -122,6 +123,10 @@ def client_document(client: ClientInfo, now: float) -> dict[str, Any]:
     }
 
 
+def _digest(token: str) -> bytes:
+    return hashlib.sha256(token.encode(errors="replace")).digest()
+
+
 def _text(body: Mapping[str, Any], name: str, max_length: int) -> str:
     value = body.get(name)
     if not isinstance(value, str) or not value:
@@ -153,7 +158,7 @@ class ControlApi:
         self._relay = relay
         self._http_flv = http_flv
         self._config = config
-        self._token = None if config.token is None else config.token.encode()
+        self._token = None if config.token is None else _digest(config.token)
         self._timeout = timeout
         self._max_name = DEFAULT_LIMITS.max_name_length
         self._posts: dict[str, Callable[[Mapping[str, Any], str], ControlReply]] = {
@@ -194,9 +199,10 @@ class ControlApi:
         assert self._token is not None
         given = request.headers.get("Authorization", "")
         scheme, _, token = given.partition(" ")
-        # compare_digest: how much of a wrong token matched must not show in the timing.
+        # Digests compared in constant time: neither how much of a wrong token matched nor
+        # the token's length shows in the timing.
         if scheme.lower() != "bearer" or not hmac.compare_digest(
-            token.strip().encode(errors="replace"), self._token
+            _digest(token.strip()), self._token
         ):
             logger.warning(
                 "control: refusing %s %s from %s: %s",

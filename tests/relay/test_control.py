@@ -16,12 +16,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rtmp_actors import cli
+from rtmp_actors.actors.client_info import ClientInfo, SessionSummary, StreamSummary
 from rtmp_actors.actors.client_session import ClientSessionActor
 from rtmp_actors.client import RtmpClient
 from rtmp_actors.media.flv import FlvReader, TagType
 from rtmp_actors.protocol.commands import CapsEx
 from rtmp_actors.relay.config import ControlConfig, RelayConfig
-from rtmp_actors.relay.control import ControlApi
+from rtmp_actors.relay.control import ControlApi, client_document
 from rtmp_actors.relay.server import RelayServer
 from rtmp_actors.session import client_events as client
 from rtmp_actors.session.client_config import ClientSessionConfig
@@ -529,3 +530,40 @@ def test_a_relay_that_records_everything_can_stop_and_restart_a_recording(
         del sink
     finally:
         relay.stop()
+
+
+def test_a_client_document_names_everything_a_listing_shows() -> None:
+    summary = SessionSummary(
+        "live",
+        "rtmp://127.0.0.1:1935/live",
+        "FMLE/3.0 (compatible; Lavf61)",
+        int(CapsEx.RECONNECT | CapsEx.MULTITRACK),
+        (StreamSummary(1, "publisher", "cam", True), StreamSummary(3, "player", "other", False)),
+    )
+    info = ClientInfo("s7", ("10.0.0.2", 50000), 1000.25, 1234, 567, summary)
+    assert client_document(info, now=1010.5) == {
+        "id": "s7",
+        "address": "10.0.0.2",
+        "port": 50000,
+        "app": "live",
+        "tc_url": "rtmp://127.0.0.1:1935/live",
+        "flash_ver": "FMLE/3.0 (compatible; Lavf61)",
+        "roles": ["publisher", "player"],
+        "streams": [
+            {"stream_id": 1, "role": "publisher", "key": "cam", "active": True},
+            {"stream_id": 3, "role": "player", "key": "other", "active": False},
+        ],
+        "since": 1000.25,
+        "seconds": 10.25,
+        "bytes_in": 1234,
+        "bytes_out": 567,
+        "reconnect_capable": True,
+    }
+    silent = client_document(ClientInfo("s8", None, 1000.0, 0, 0, None), now=999.0)
+    assert (silent["app"], silent["roles"], silent["streams"], silent["seconds"]) == (
+        None,
+        [],
+        [],
+        0,
+    )
+    assert silent["reconnect_capable"] is False
