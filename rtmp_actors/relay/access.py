@@ -26,16 +26,12 @@ from __future__ import annotations
 
 import abc
 import contextlib
-import http.client
 import itertools
 import logging
 import os
 import threading
 import time
-import urllib.error
-import urllib.parse
-import urllib.request
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from enum import StrEnum
@@ -46,6 +42,7 @@ import pykka
 
 from rtmp_actors.actors.actor_handle import ActorHandle
 from rtmp_actors.actors.monitoring import MonitoredActor
+from rtmp_actors.relay.hook_http import check_hook_url, hook_opener, post_form
 from rtmp_actors.transport.io_loop import Scheduler, TimerHandle
 
 __all__ = [
@@ -82,11 +79,13 @@ class AccessKind(StrEnum):
 
     PUBLISH = "publish"
     PLAY = "play"
+    CONNECT = "connect"
+    """Only asked of the HTTP callback (``on_connect``); access files do not name it."""
 
 
 @dataclass(frozen=True, slots=True)
 class AccessRequest:
-    """One publish or play request to decide.
+    """One connect, publish or play request to decide.
 
     Attributes:
         kind: Publish or play.
@@ -96,6 +95,12 @@ class AccessRequest:
         tc_url: The ``tcUrl`` of the client's connect ("" when it sent none).
         flash_ver: The ``flashVer`` of the client's connect ("" when it sent none).
         publish_type: For a publish, ``live``, ``record`` or ``append`` as sent.
+        swf_url: The ``swfUrl`` of the client's connect ("" when it sent none).
+        page_url: The ``pageUrl`` of the client's connect ("" when it sent none).
+        client_id: The connection's id.
+        start: For a play, the start value as sent.
+        duration: For a play, the duration as sent.
+        reset: For a play, the reset flag as sent.
     """
 
     kind: AccessKind
@@ -105,6 +110,12 @@ class AccessRequest:
     tc_url: str = ""
     flash_ver: str = ""
     publish_type: str = ""
+    swf_url: str = ""
+    page_url: str = ""
+    client_id: str = ""
+    start: float = -2
+    duration: float = -1
+    reset: bool = False
 
     @property
     def name(self) -> str:
@@ -132,8 +143,8 @@ class AccessRule:
     key: str
 
 
-_BOTH = frozenset(AccessKind)
-_VERBS = frozenset(kind.value for kind in AccessKind)
+_BOTH = frozenset({AccessKind.PUBLISH, AccessKind.PLAY})
+_VERBS = frozenset(kind.value for kind in _BOTH)
 
 
 class AccessList:
@@ -292,17 +303,23 @@ class AccessFile:
 
 
 def callback_form(request: AccessRequest) -> dict[str, str]:
-    """The fields POSTed to the auth callback, as nginx-rtmp's ``on_publish``/``on_play``.
+    """The fields POSTed to the callback, as nginx-rtmp's ``on_connect``/``on_publish``/``on_play``.
 
-    Fields:
-        call: ``publish`` or ``play``.
+    Fields of every call (nginx-rtmp's session fields):
+        call: ``connect``, ``publish`` or ``play``.
         app: The application name.
-        name: The stream key without its query string.
-        args: The stream key's query string (without ``?``), often a token; may be empty.
-        addr: The client's IP address.
-        tcurl: The ``tcUrl`` the client connected with.
         flashver: The client's ``flashVer``.
-        type: For ``publish`` only: ``live``, ``record`` or ``append``.
+        swfurl: The client's ``swfUrl``.
+        tcurl: The ``tcUrl`` the client connected with.
+        pageurl: The client's ``pageUrl``.
+        addr: The client's IP address.
+        args: The query string of the stream key (of the connect's app for ``connect``),
+            without ``?``, often a token; may be empty.
+
+    ``connect`` adds ``epoch`` (the server's millisecond clock, as nginx-rtmp); ``publish``
+    and ``play`` add ``clientid`` and ``name`` (the stream key without its query string);
+    ``publish`` adds ``type`` (``live``, ``record`` or ``append``); ``play`` adds ``start``,
+    ``duration`` (as unsigned 32-bit numbers, like nginx-rtmp) and ``reset`` (0 or 1).
 
     Unlike nginx-rtmp, the client's query arguments are not merged into the form (they could
     override the fields above); they come whole in ``args``.
@@ -310,53 +327,65 @@ def callback_form(request: AccessRequest) -> dict[str, str]:
     form = {
         "call": request.kind.value,
         "app": request.app,
-        "name": request.name,
-        "args": request.args,
-        "addr": request.addr,
-        "tcurl": request.tc_url,
         "flashver": request.flash_ver,
+        "swfurl": request.swf_url,
+        "tcurl": request.tc_url,
+        "pageurl": request.page_url,
+        "addr": request.addr,
+        "args": request.args,
     }
+    if request.kind is AccessKind.CONNECT:
+        form["epoch"] = str(int(time.monotonic() * 1000) & 0xFFFFFFFF)
+        return form
+    form["clientid"] = request.client_id
+    form["name"] = request.name
     if request.kind is AccessKind.PUBLISH:
         form["type"] = request.publish_type
+    else:
+        form["start"] = str(int(request.start) & 0xFFFFFFFF)
+        form["duration"] = str(int(request.duration) & 0xFFFFFFFF)
+        form["reset"] = "1" if request.reset else "0"
     return form
 
 
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    """Make a 3xx answer an :class:`urllib.error.HTTPError` instead of following it."""
-
-    def redirect_request(self, *_args: Any, **_kwargs: Any) -> None:
-        return None
-
-
 class HttpCallback:
-    """Asks an HTTP endpoint about access requests, on a bounded pool of worker threads.
+    """Asks HTTP endpoints about access requests, on a bounded pool of worker threads.
 
     Proxies from the environment are not used: the callback is normally a local service.
 
     Args:
-        url: An ``http://`` or ``https://`` URL.
+        url: An ``http://`` or ``https://`` URL asked about publish and play requests, or one
+            URL per kind of request (``on_connect``, ``on_publish``, ``on_play``); a kind
+            without a URL is allowed without asking.
         timeout: Seconds for connecting and for each read.
         max_workers: Requests made at the same time.
         max_pending: Requests queued or in flight; beyond this :meth:`submit` refuses at once.
 
     Raises:
-        ValueError: If the URL is not http(s) or names no host.
+        ValueError: If a URL is not http(s) or names no host.
     """
 
     def __init__(
-        self, url: str, timeout: float = 5.0, max_workers: int = 4, max_pending: int = 64
+        self,
+        url: str | Mapping[AccessKind, str],
+        timeout: float = 5.0,
+        max_workers: int = 4,
+        max_pending: int = 64,
     ) -> None:
-        parts = urllib.parse.urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            msg = f"auth URL {url!r} is not an http:// or https:// URL with a host"
-            raise ValueError(msg)
-        self.url = url
+        urls = dict.fromkeys(_BOTH, url) if isinstance(url, str) else dict(url)
+        for each in urls.values():
+            check_hook_url(each, "auth")
+        self.urls: dict[AccessKind, str] = urls
         self.timeout = timeout
         self._max_pending = max_pending
         self._pending = 0
         self._lock = threading.Lock()
         self._executor = ThreadPoolExecutor(max_workers, thread_name_prefix="rtmp-auth-callback")
-        self._opener = urllib.request.build_opener(urllib.request.ProxyHandler({}), _NoRedirect())
+        self._opener = hook_opener()
+
+    def covers(self, kind: AccessKind) -> bool:
+        """Whether requests of this kind are asked about."""
+        return kind in self.urls
 
     def ask(self, request: AccessRequest) -> tuple[bool, str]:
         """POST the request's form and judge the answer (blocks; the pool runs this).
@@ -364,34 +393,21 @@ class HttpCallback:
         Returns:
             ``(allowed, reason)``; the reason is client-safe, the details are logged.
         """
-        body = urllib.parse.urlencode(callback_form(request)).encode("ascii")
-        http_request = urllib.request.Request(
-            self.url,
-            data=body,
-            method="POST",
-            headers={"Content-Type": "application/x-www-form-urlencoded"},
-        )
-        what = f"{request.kind.value} {request.app}/{request.name} from {request.addr or '?'}"
-        try:
-            with self._opener.open(http_request, timeout=self.timeout) as response:
-                status = response.status
-        except urllib.error.HTTPError as error:
-            error.close()
-            logger.info("auth callback refused %s: HTTP %s", what, error.code)
-            return False, CALLBACK_REFUSED
-        except (OSError, ValueError, http.client.HTTPException) as error:
-            # URLError (refused, unknown host, connect timeout), read timeouts, resets, and
-            # answers that are not HTTP.
-            reason = getattr(error, "reason", None)
-            if isinstance(error, TimeoutError) or isinstance(reason, TimeoutError):
-                logger.warning("auth callback %s: no answer about %s in time", self.url, what)
-                return False, CALLBACK_TIMEOUT
-            logger.warning("auth callback %s unavailable for %s: %s", self.url, what, error)
-            return False, CALLBACK_UNAVAILABLE
-        if 200 <= status < 300:
+        url = self.urls.get(request.kind)
+        if url is None:
             return True, ""
-        logger.info("auth callback refused %s: HTTP %s", what, status)
-        return False, CALLBACK_REFUSED
+        what = f"{request.kind.value} {request.app}/{request.name} from {request.addr or '?'}"
+        answer = post_form(self._opener, url, callback_form(request), self.timeout)
+        if answer.ok:
+            return True, ""
+        if answer.status is not None:
+            logger.info("auth callback refused %s: HTTP %s", what, answer.status)
+            return False, CALLBACK_REFUSED
+        if answer.timed_out:
+            logger.warning("auth callback %s: no answer about %s in time", url, what)
+            return False, CALLBACK_TIMEOUT
+        logger.warning("auth callback %s unavailable for %s: %s", url, what, answer.error)
+        return False, CALLBACK_UNAVAILABLE
 
     def submit(self, request: AccessRequest, done: Callable[[bool, str], None]) -> bool:
         """Ask in the background; ``done(allowed, reason)`` is called on a worker thread.
@@ -489,6 +505,8 @@ class AccessController(MonitoredActor):
     def check(self, request: AccessRequest, reply_to: ActorHandle[AccessAsker], token: Any) -> None:
         """Decide ``request``; the answer goes to ``reply_to.access_decided(token, ...)``."""
         rules = self._rules.current() if isinstance(self._rules, AccessFile) else self._rules
+        if request.kind is AccessKind.CONNECT:
+            rules = None  # access files name streams, not connections
         if rules is not None and not rules.allows(request.kind, request.app, request.key):
             logger.info(
                 "access file refuses %s %s/%s from %s",
@@ -499,7 +517,7 @@ class AccessController(MonitoredActor):
             )
             self._reply(reply_to, token, allowed=False, reason=UNKNOWN_KEY)
             return
-        if self._callback is None:
+        if self._callback is None or not self._callback.covers(request.kind):
             self._reply(reply_to, token, allowed=True, reason="")
             return
         ticket = next(self._tickets)

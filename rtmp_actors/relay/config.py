@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from rtmp_actors.actors.protocol_handler import FlowControl
+from rtmp_actors.relay.hooks import HookSettings
 from rtmp_actors.relay.stream import StreamPolicy
 from rtmp_actors.session.server_config import ServerSessionConfig
 
@@ -27,7 +28,8 @@ class RelayConfig:
         stream: Live stream behaviour (GOP cache, takeover, idle publishers).
         record_dir: Write each published stream to an FLV file in this folder.
         auth_file: A file of stream keys allowed to publish and play.
-        auth_url: An HTTP endpoint asked about every publish and play (2xx allows).
+        auth_url: An HTTP endpoint asked about every publish and play (2xx allows); the
+            default of ``hooks.on_publish`` and ``hooks.on_play``.
         auth_timeout: Seconds to wait for ``auth_url`` before refusing.
         http_host: Address of the HTTP stats endpoint.
         http_port: Serve JSON stats and Prometheus metrics on this port.
@@ -44,6 +46,8 @@ class RelayConfig:
         reuse_port: Listen on ``port`` with ``SO_REUSEPORT`` (``serve --workers``).
         chain_after: In a cluster, pull a stream from another edge once its origin's node has
             this many players (0: always from the origin; see ``ClusterSettings``).
+        hooks: nginx-rtmp's lifecycle hooks (``on_connect``, ``on_publish_done``,
+            ``exec_publish``, ...; see :class:`~rtmp_actors.relay.hooks.HookSettings`).
     """
 
     host: str = "127.0.0.1"
@@ -66,13 +70,15 @@ class RelayConfig:
     cluster_port: int | None = None
     chain_after: int = 0
     reuse_port: bool = False
+    hooks: HookSettings = field(default_factory=HookSettings)
 
     @classmethod
     def from_toml(cls, path: str | Path) -> RelayConfig:
         """Read settings from a TOML file; anything it does not give keeps its default.
 
-        The file may have ``[server]`` (host, port, max_connections), ``[session]``, ``[flow]``
-        and ``[stream]`` tables, whose keys are the fields of those settings classes.
+        The file may have ``[server]`` (host, port, max_connections), ``[session]``, ``[flow]``,
+        ``[stream]`` and ``[hooks]`` tables, whose keys are the fields of those settings
+        classes.
 
         Raises:
             ValueError: For an unknown table or key, or a value of the wrong kind.
@@ -85,6 +91,7 @@ class RelayConfig:
             "session": config.session,
             "flow": config.flow,
             "stream": config.stream,
+            "hooks": config.hooks,
         }
         unknown = set(document) - set(sections)
         if unknown:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -21,6 +22,8 @@ from rtmp_actors.relay.access import (
     AccessRequest,
     describe_refusal,
 )
+from rtmp_actors.relay.hook_http import HookAnswer
+from rtmp_actors.relay.hooks import LifecycleHooks, SessionHooks
 from rtmp_actors.relay.registry import PublishRoute, StreamRegistry
 from rtmp_actors.relay.stream import LiveStream, PlayRequest, PublishRequest
 from rtmp_actors.session import server_events as events
@@ -28,6 +31,11 @@ from rtmp_actors.session import server_events as events
 __all__ = ["RelayReceiver"]
 
 _Route = TypeVar("_Route", StreamRegistry, PublishRoute)
+
+logger = logging.getLogger(__name__)
+
+_Checked = events.ConnectionRequested | events.PublishStreamRequested | events.PlayStreamRequested
+"""A request waiting for the access controller."""
 
 MAX_PENDING_CHECKS = 16
 """Publish/play requests of one connection waiting for the access controller."""
@@ -60,6 +68,8 @@ class RelayReceiver(EventReceiverActor, PublisherReceiver, PlayerReceiver, Acces
             a publish or play request (None: everything is allowed).
         publish_route: Where publish requests go (default: the registry); a cluster node
             claims the key in the cluster before handing the request to the registry.
+        hooks: The relay's lifecycle hooks (``*_done``, ``on_update``, ``exec_*``), if any.
+        check_connect: Ask ``access`` about the connect too (``on_connect``).
     """
 
     def __init__(
@@ -68,13 +78,17 @@ class RelayReceiver(EventReceiverActor, PublisherReceiver, PlayerReceiver, Acces
         registry: ActorHandle[StreamRegistry],
         access: ActorHandle[AccessController] | None = None,
         publish_route: ActorHandle[PublishRoute] | None = None,
+        hooks: LifecycleHooks | None = None,
+        *,
+        check_connect: bool = False,
     ) -> None:
         super().__init__()
         self._publish_route: ActorHandle[PublishRoute] = publish_route or registry
         self._access = access
         self._addr = connection.peer_address[0] if connection.peer_address else ""
-        self._tc_url = self._flash_ver = ""
-        self._checks: dict[int, events.PublishStreamRequested | events.PlayStreamRequested] = {}
+        self._tc_url = self._flash_ver = self._swf_url = self._page_url = ""
+        self._check_connect = check_connect and access is not None
+        self._checks: dict[int, _Checked] = {}
         self._connection_id = connection.connection_id
         self._session: ActorHandle[ServerSessionActor] = connection.session
         self._registry = registry
@@ -82,55 +96,93 @@ class RelayReceiver(EventReceiverActor, PublisherReceiver, PlayerReceiver, Acces
         # Stream id -> the stream it publishes to, or plays from.
         self._publishing: dict[int, ActorHandle[LiveStream]] = {}
         self._playing: dict[int, ActorHandle[LiveStream]] = {}
+        self._hooks = (
+            SessionHooks(hooks, self._tell_update_due, self._tell_update_answered)
+            if hooks is not None and hooks.settings.follows_sessions
+            else None
+        )
 
     # --- Binding (from the stream actors) -----------------------------------------------------
 
     def bind_publisher(self, stream: pykka.ActorRef[Any], stream_id: int) -> None:
         """The stream accepted this connection's publisher on ``stream_id``."""
         self._publishing[stream_id] = ActorHandle(stream)
+        if self._hooks is not None:
+            self._hooks.started(AccessKind.PUBLISH, stream_id)
 
     def bind_player(self, stream: pykka.ActorRef[Any], stream_id: int) -> None:
         """The stream accepted this connection's player on ``stream_id``."""
         self._playing[stream_id] = ActorHandle(stream)
+        if self._hooks is not None:
+            self._hooks.started(AccessKind.PLAY, stream_id)
 
     # --- Session events ---------------------------------------------------------------------------
 
     def on_connection_requested(self, event: events.ConnectionRequested) -> None:
         self._tc_url = event.connect.tc_url or ""
         self._flash_ver = event.connect.flash_ver or ""
-        self._session.tell(ServerSessionActor.accept_request, event.request_id)
+        self._swf_url = event.connect.swf_url or ""
+        self._page_url = event.connect.page_url or ""
+        if not self._check_connect:
+            self._session.tell(ServerSessionActor.accept_request, event.request_id)
+            return
+        query = f"?{event.query}" if event.query else ""
+        self._ask_access(event, self._access_request(AccessKind.CONNECT, event.app_name, query))
 
     def on_publish_stream_requested(self, event: events.PublishStreamRequested) -> None:
-        self._check_access(AccessKind.PUBLISH, event, event.publish_type)
+        request = self._access_request(
+            AccessKind.PUBLISH, event.app_name, event.stream_key, publish_type=event.publish_type
+        )
+        self._check_access(event, request)
 
     def on_play_stream_requested(self, event: events.PlayStreamRequested) -> None:
-        self._check_access(AccessKind.PLAY, event)
+        request = self._access_request(
+            AccessKind.PLAY,
+            event.app_name,
+            event.stream_key,
+            start=event.start_at,
+            duration=event.duration,
+            reset=event.reset,
+        )
+        self._check_access(event, request)
+
+    def _access_request(
+        self, kind: AccessKind, app: str, key: str, **details: Any
+    ) -> AccessRequest:
+        return AccessRequest(
+            kind,
+            app,
+            key,
+            self._addr,
+            self._tc_url,
+            self._flash_ver,
+            swf_url=self._swf_url,
+            page_url=self._page_url,
+            client_id=self._connection_id,
+            **details,
+        )
 
     # --- Access control ---------------------------------------------------------------------------
 
     def _check_access(
         self,
-        kind: AccessKind,
         event: events.PublishStreamRequested | events.PlayStreamRequested,
-        publish_type: str = "",
+        request: AccessRequest,
     ) -> None:
+        if self._hooks is not None:
+            self._hooks.requested(event.stream_id, request)
         if self._access is None:
             self._route(event)
             return
+        self._ask_access(event, request)
+
+    def _ask_access(self, event: _Checked, request: AccessRequest) -> None:
+        assert self._access is not None
         if len(self._checks) >= MAX_PENDING_CHECKS:
             self._refuse(event, "too many pending requests")
             return
         # Request ids are unique within the session: they serve as tokens.
         self._checks[event.request_id] = event
-        request = AccessRequest(
-            kind,
-            event.app_name,
-            event.stream_key,
-            self._addr,
-            self._tc_url,
-            self._flash_ver,
-            publish_type,
-        )
         try:
             self._access.tell(AccessController.check, request, self._me, event.request_id)
         except pykka.ActorDeadError:  # the relay is stopping
@@ -142,14 +194,26 @@ class RelayReceiver(EventReceiverActor, PublisherReceiver, PlayerReceiver, Acces
         event = self._checks.pop(token, None)
         if event is None:
             return  # the connection ended meanwhile
+        if isinstance(event, events.ConnectionRequested):
+            with contextlib.suppress(pykka.ActorDeadError):
+                if allowed:
+                    self._session.tell(ServerSessionActor.accept_request, event.request_id)
+                else:
+                    self._session.tell(
+                        ServerSessionActor.reject_request,
+                        event.request_id,
+                        f"Connect denied: {reason}" if reason else "Connect denied",
+                    )
+            return
         if allowed:
             self._route(event)
         else:
             self._refuse(event, reason)
 
-    def _refuse(
-        self, event: events.PublishStreamRequested | events.PlayStreamRequested, reason: str
-    ) -> None:
+    def _refuse(self, event: _Checked, reason: str) -> None:
+        if isinstance(event, events.ConnectionRequested):
+            self.access_decided(event.request_id, False, reason)
+            return
         if isinstance(event, events.PublishStreamRequested):
             kind, code = AccessKind.PUBLISH, NetStreamCode.PUBLISH_BAD_NAME
         else:
@@ -216,11 +280,15 @@ class RelayReceiver(EventReceiverActor, PublisherReceiver, PlayerReceiver, Acces
         stream = self._publishing.pop(event.stream_id, None)
         if stream is not None:
             self._publisher_left(stream)
+        if self._hooks is not None:
+            self._hooks.ended(AccessKind.PUBLISH, event.stream_id)
 
     def on_play_stream_finished(self, event: events.PlayStreamFinished) -> None:
         stream = self._playing.pop(event.stream_id, None)
         if stream is not None:
             self._player_left(stream, event.stream_id)
+        if self._hooks is not None:
+            self._hooks.ended(AccessKind.PLAY, event.stream_id)
 
     def on_disconnected(self, event: events.Disconnected) -> None:
         self._leave_streams()
@@ -237,6 +305,33 @@ class RelayReceiver(EventReceiverActor, PublisherReceiver, PlayerReceiver, Acces
             self._player_left(stream, stream_id)
         self._publishing.clear()
         self._playing.clear()
+        if self._hooks is not None:
+            self._hooks.end_all()
+
+    # --- on_update ----------------------------------------------------------------------------
+
+    def _tell_update_due(self, kind: AccessKind, stream_id: int) -> None:
+        with contextlib.suppress(pykka.ActorDeadError):
+            self._me.tell(RelayReceiver.hook_update_due, kind, stream_id)
+
+    def _tell_update_answered(self, kind: AccessKind, stream_id: int, answer: HookAnswer) -> None:
+        with contextlib.suppress(pykka.ActorDeadError):
+            self._me.tell(RelayReceiver.hook_update_answered, kind, stream_id, answer)
+
+    def hook_update_due(self, kind: AccessKind, stream_id: int) -> None:
+        """Time to ask ``on_update`` about the publish or play on ``stream_id``."""
+        if self._hooks is not None:
+            self._hooks.ask_update(kind, stream_id)
+
+    def hook_update_answered(self, kind: AccessKind, stream_id: int, answer: HookAnswer) -> None:
+        """What ``on_update`` answered; anything but 2xx closes the connection."""
+        if self._hooks is None:
+            return
+        reason = self._hooks.update_result(kind, stream_id, answer)
+        if reason is not None:
+            logger.warning("%s: closing connection %s", reason, self._connection_id)
+            with contextlib.suppress(pykka.ActorDeadError):
+                self._session.tell(ServerSessionActor.close, "refused by the on_update hook")
 
     # A stream that already ended (the relay is stopping) needs no goodbye.
 

@@ -325,6 +325,8 @@ class StreamRecorder(StreamObserver):
         max_recordings: Files open at once; publications beyond this are not recorded.
         clock: Monotonic seconds (for tests).
         now: The current time, for file names (for tests).
+        finished: Called with ``(app, key, path)`` on this actor's thread once a file with
+            media in it is finished (the ``on_record_done`` hooks); must not block.
 
     Raises:
         OSError: If ``directory`` cannot be created.
@@ -339,9 +341,11 @@ class StreamRecorder(StreamObserver):
         now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
         *,
         origin_only: bool = False,
+        finished: Callable[[str, str, Path], None] | None = None,
     ) -> None:
         super().__init__()
         self._origin_only = origin_only
+        self._finished = finished
         self.directory = Path(directory)
         self.directory.mkdir(parents=True, exist_ok=True)
         self._flush_interval = flush_interval
@@ -422,6 +426,8 @@ class StreamRecorder(StreamObserver):
             logger.info(
                 "recorded %s/%s: %s (%d bytes)", app, key, recording.path, recording.bytes_written
             )
+            if self._finished is not None:
+                self._finished(app, key, recording.path)
 
     def recordings(self) -> dict[tuple[str, str], Path]:
         """The files being recorded, by (app, key) (ask from outside the actors, with a timeout)."""

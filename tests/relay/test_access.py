@@ -213,6 +213,9 @@ def test_the_callback_form_has_the_nginx_rtmp_fields() -> None:
         "addr": "127.0.0.1",
         "tcurl": "rtmp://127.0.0.1/live",
         "flashver": "FMLE/3.0",
+        "swfurl": "",
+        "pageurl": "",
+        "clientid": "",
         "type": "live",
     }
     play = AccessRequest(PLAY, "live", "key")
@@ -471,8 +474,12 @@ def test_the_relay_asks_the_callback_with_the_client_details(
             "addr": ["127.0.0.1"],
             "tcurl": [f"rtmp://{host}:{port}/live"],
             "flashver": ["FMLE/3.0 (compatible; rtmp_actors)"],
+            "swfurl": [""],
+            "pageurl": [""],
+            "clientid": form["clientid"],
             "type": ["live"],
         }
+        assert form["clientid"][0]
         assert play(relay, "cam").was_accepted
         assert callback_server.form()["call"] == ["play"]
         callback_server.status = 403

@@ -151,7 +151,14 @@ def test_the_access_controller_is_asked_about_the_whole_request_first() -> None:
     harness.send(publish_event("cam", request_id=5))
     checked, _reply_to, token = harness.access_calls.wait("check")
     assert checked == AccessRequest(
-        AccessKind.PUBLISH, "live", "cam", PEER[0], TC_URL, FLASH_VER, "live"
+        AccessKind.PUBLISH,
+        "live",
+        "cam",
+        PEER[0],
+        TC_URL,
+        FLASH_VER,
+        "live",
+        client_id=CONNECTION_ID,
     )
     assert token == 5
     (request,) = harness.registry_calls.wait("publish_requested")  # allowed: routed
