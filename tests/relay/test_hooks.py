@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import queue
 import subprocess
@@ -21,6 +22,7 @@ from rtmp_actors.relay.hooks import HookSettings, LifecycleHooks
 from rtmp_actors.relay.server import RelayServer
 from rtmp_actors.session import client_events as client
 from rtmp_actors.session.events import Disconnected
+from rtmp_actors.tools import serve
 from rtmp_actors.transport.io_loop import IoLoop
 from tests.actors.harness import TIMEOUT, EventLog
 from tests.peers import debian_tool, ffmpeg_exe, stop_process
@@ -421,3 +423,19 @@ def test_a_refusing_on_publish_keeps_ffmpeg_out(
         assert hook_server.forms("/on_publish_done") == []
     finally:
         relay.stop()
+
+
+def test_serve_flags_set_hooks_over_the_config_file(tmp_path: Path) -> None:
+    path = tmp_path / "relay.toml"
+    path.write_text('[hooks]\non_play = "http://127.0.0.1:1/play"\nretries = 5\n')
+    parser = argparse.ArgumentParser()
+    serve.add_parser(parser.add_subparsers())
+    args = parser.parse_args(
+        ["serve", "--config", str(path), "--on-publish", "http://127.0.0.1:1/publish"]
+    )
+    hooks = serve._config(args).hooks
+    assert (hooks.on_publish, hooks.on_play) == (
+        "http://127.0.0.1:1/publish",
+        "http://127.0.0.1:1/play",
+    )
+    assert hooks.retries == 5
