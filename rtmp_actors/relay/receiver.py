@@ -194,25 +194,22 @@ class RelayReceiver(EventReceiverActor, PublisherReceiver, PlayerReceiver, Acces
         event = self._checks.pop(token, None)
         if event is None:
             return  # the connection ended meanwhile
-        if isinstance(event, events.ConnectionRequested):
-            with contextlib.suppress(pykka.ActorDeadError):
-                if allowed:
-                    self._session.tell(ServerSessionActor.accept_request, event.request_id)
-                else:
-                    self._session.tell(
-                        ServerSessionActor.reject_request,
-                        event.request_id,
-                        f"Connect denied: {reason}" if reason else "Connect denied",
-                    )
-            return
-        if allowed:
-            self._route(event)
-        else:
+        if not allowed:
             self._refuse(event, reason)
+        elif isinstance(event, events.ConnectionRequested):
+            with contextlib.suppress(pykka.ActorDeadError):
+                self._session.tell(ServerSessionActor.accept_request, event.request_id)
+        else:
+            self._route(event)
 
     def _refuse(self, event: _Checked, reason: str) -> None:
         if isinstance(event, events.ConnectionRequested):
-            self.access_decided(event.request_id, False, reason)
+            with contextlib.suppress(pykka.ActorDeadError):
+                self._session.tell(
+                    ServerSessionActor.reject_request,
+                    event.request_id,
+                    f"Connect denied: {reason}" if reason else "Connect denied",
+                )
             return
         if isinstance(event, events.PublishStreamRequested):
             kind, code = AccessKind.PUBLISH, NetStreamCode.PUBLISH_BAD_NAME

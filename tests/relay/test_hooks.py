@@ -439,3 +439,30 @@ def test_serve_flags_set_hooks_over_the_config_file(tmp_path: Path) -> None:
         "http://127.0.0.1:1/play",
     )
     assert hooks.retries == 5
+
+
+@pytest.mark.peers
+def test_ffmpeg_publishing_a_hostile_key_runs_nothing_but_the_command(
+    hook_server: HookServer, tmp_path: Path, h264_aac_flv: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # where a shell would have created the file
+    key = "$(touch${IFS}pwned);x`touch${IFS}pwned`;touch${IFS}pwned"
+    settings = HookSettings(
+        exec_publish=(sys.executable, REPORTER, hook_server.url("/exec"), "$name"),
+        exec_publish_done=(sys.executable, REPORTER, hook_server.url("/exec_done"), "$name"),
+    )
+    relay = start_relay(hooks=settings)
+    try:
+        host, port = relay.address
+        subprocess.run(
+            [ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-nostdin",
+             "-i", str(h264_aac_flv), "-t", "0.5", "-c", "copy", "-f", "flv",
+             f"rtmp://{host}:{port}/live/{key}"],
+            timeout=TIMEOUT, capture_output=True, check=True,
+        )  # fmt: skip
+        (published,) = hook_server.wait("/exec")
+        (done,) = hook_server.wait("/exec_done")
+        assert json.loads(published["argv"]) == json.loads(done["argv"]) == [key]
+        assert not (tmp_path / "pwned").exists()
+    finally:
+        relay.stop()
