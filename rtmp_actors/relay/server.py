@@ -102,6 +102,7 @@ class RelayServer:
         # Access rules and the record folder are checked first: a bad one starts nothing.
         self._access_file = AccessFile(self.config.auth_file) if self.config.auth_file else None
         hook_settings = self.config.hooks
+        hook_settings.check()
         self._access_urls = hook_settings.access_urls(self.config.auth_url)
         self.hooks: LifecycleHooks | None = (
             LifecycleHooks(hook_settings, self._call_later)

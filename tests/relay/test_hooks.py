@@ -276,25 +276,30 @@ def test_on_update_refusal_ends_only_that_session(
     def answer(path: str, form: dict[str, str]) -> int | str:
         if path != "/on_update" or form.get("name") == "good":
             return 200
-        return 403 if form.get("name") == "refused" else GARBAGE
+        return {"refused": 403, "garbled": GARBAGE}.get(form.get("name", ""), HANG)
 
     hook_server.answer = answer
-    relay = start_relay(hooks=all_hooks(hook_server, notify_update_timeout=0.2))
+    hooks = all_hooks(hook_server, notify_update_timeout=0.2, timeout=0.5)
+    relay = start_relay(hooks=hooks)
     try:
         _good, _good_log = publish(relay, "good")
-        _refused, refused_log = publish(relay, "refused")
-        _garbled, garbled_log = publish(relay, "garbled")
-        refused_log.wait(Disconnected)
-        garbled_log.wait(Disconnected)
-        # After both were closed, "good" is still asked about, and still publishing.
-        forms = hook_server.wait("/on_update", lambda f: f["name"] == "good", count=3)
+        logs = [publish(relay, name)[1] for name in ("refused", "garbled", "hung")]
+        for log in logs:
+            log.wait(Disconnected)
+
+        # After the others were closed, "good" is still asked about, and still publishing.
+        def is_good(form: dict[str, str]) -> bool:
+            return form["name"] == "good"
+
+        seen = len(hook_server.forms("/on_update", is_good))
+        forms = hook_server.wait("/on_update", is_good, count=seen + 1)
         assert {f["call"] for f in forms} == {"update_publish"}
         assert all(f["time"].isdigit() and f["timestamp"].isdigit() for f in forms)
         assert sorted(s.key for s in relay.stream_stats() if s.publisher) == ["good"]
         assert "on_update refused publish live/refused from 127.0.0.1: HTTP 403" in caplog.text
         # Their ends were told, with nginx-rtmp's fields.
-        dones = hook_server.wait("/on_publish_done", count=2)
-        assert {d["name"] for d in dones} == {"refused", "garbled"}
+        dones = hook_server.wait("/on_publish_done", count=3)
+        assert {d["name"] for d in dones} == {"refused", "garbled", "hung"}
         assert all(d["call"] == "publish_done" and d["app"] == "live" for d in dones)
     finally:
         relay.stop()
@@ -466,3 +471,8 @@ def test_ffmpeg_publishing_a_hostile_key_runs_nothing_but_the_command(
         assert not (tmp_path / "pwned").exists()
     finally:
         relay.stop()
+
+
+def test_a_bad_deciding_hook_url_stops_the_relay_from_being_made() -> None:
+    with pytest.raises(ValueError, match="on_connect"):
+        RelayServer(RelayConfig(port=0, hooks=HookSettings(on_connect="file:///etc/passwd")))
