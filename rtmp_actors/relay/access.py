@@ -42,7 +42,7 @@ import pykka
 
 from rtmp_actors.actors.actor_handle import ActorHandle
 from rtmp_actors.actors.monitoring import MonitoredActor
-from rtmp_actors.relay.hook_http import check_hook_url, hook_opener, post_form
+from rtmp_actors.relay.hook_http import HookAnswer, check_hook_url, hook_opener, post_form
 from rtmp_actors.transport.io_loop import Scheduler, TimerHandle
 
 __all__ = [
@@ -388,18 +388,40 @@ class HttpCallback:
         return kind in self.urls
 
     def ask(self, request: AccessRequest) -> tuple[bool, str]:
-        """POST the request's form and judge the answer (blocks; the pool runs this).
+        """POST the request's form and judge the answer (blocks); a redirect refuses.
 
         Returns:
             ``(allowed, reason)``; the reason is client-safe, the details are logged.
         """
+        allowed, reason, redirect = self.decide(request)
+        return (False, CALLBACK_REFUSED) if redirect is not None else (allowed, reason)
+
+    def decide(self, request: AccessRequest) -> tuple[bool, str, str | None]:
+        """Like :meth:`ask`, with nginx-rtmp's redirect (the pool runs this).
+
+        A 3xx answer to a publish or play whose ``Location`` is a plain stream name (no
+        ``/``, no control characters) names the stream to use instead, as on nginx-rtmp.
+
+        Returns:
+            ``(allowed, reason, redirect)``: ``redirect`` is that name (allowed is then
+            False: an asker that cannot redirect refuses), or None.
+        """
         url = self.urls.get(request.kind)
         if url is None:
-            return True, ""
+            return True, "", None
         what = f"{request.kind.value} {request.app}/{request.name} from {request.addr or '?'}"
         answer = post_form(self._opener, url, callback_form(request), self.timeout)
         if answer.ok:
-            return True, ""
+            return True, "", None
+        redirect = _redirect_name(answer.location)
+        redirected = answer.status is not None and 300 <= answer.status < 400
+        if redirected and redirect is not None and request.kind is not AccessKind.CONNECT:
+            logger.info("auth callback redirects %s to %r", what, redirect)
+            return False, CALLBACK_REFUSED, redirect
+        return (*self._judge(url, what, answer), None)
+
+    @staticmethod
+    def _judge(url: str, what: str, answer: HookAnswer) -> tuple[bool, str]:
         if answer.status is not None:
             logger.info("auth callback refused %s: HTTP %s", what, answer.status)
             return False, CALLBACK_REFUSED
@@ -409,8 +431,8 @@ class HttpCallback:
         logger.warning("auth callback %s unavailable for %s: %s", url, what, answer.error)
         return False, CALLBACK_UNAVAILABLE
 
-    def submit(self, request: AccessRequest, done: Callable[[bool, str], None]) -> bool:
-        """Ask in the background; ``done(allowed, reason)`` is called on a worker thread.
+    def submit(self, request: AccessRequest, done: Callable[[bool, str, str | None], None]) -> bool:
+        """Decide in the background; ``done(allowed, reason, redirect)`` runs on a worker.
 
         Returns:
             False (and ``done`` is never called) if ``max_pending`` requests are pending or
@@ -421,21 +443,21 @@ class HttpCallback:
                 return False
             self._pending += 1
         try:
-            future = self._executor.submit(self.ask, request)
+            future = self._executor.submit(self.decide, request)
         except RuntimeError:  # shut down
             self._finished()
             return False
 
-        def deliver(finished: Future[tuple[bool, str]]) -> None:
+        def deliver(finished: Future[tuple[bool, str, str | None]]) -> None:
             try:
                 if finished.cancelled():
                     return
                 try:
-                    allowed, reason = finished.result()
-                except Exception:  # ask() catches what urllib raises; anything else is a bug
+                    allowed, reason, redirect = finished.result()
+                except Exception:  # decide() catches what urllib raises; else it is a bug
                     logger.exception("auth callback failed")
-                    allowed, reason = False, CALLBACK_UNAVAILABLE
-                done(allowed, reason)
+                    allowed, reason, redirect = False, CALLBACK_UNAVAILABLE, None
+                done(allowed, reason, redirect)
             finally:
                 self._finished()
 
@@ -463,6 +485,14 @@ class AccessAsker(abc.ABC):
     @abc.abstractmethod
     def access_decided(self, token: Any, allowed: bool, reason: str) -> None:
         """The answer about the request sent with ``token``."""
+
+    def access_redirected(self, token: Any, name: str) -> None:
+        """The callback sent the publish or play ``token`` to the stream ``name`` (a 3xx).
+
+        By default refused: an asker that can take a request to another stream overrides it.
+        """
+        del name
+        self.access_decided(token, False, CALLBACK_REFUSED)
 
 
 @dataclass(slots=True)
@@ -523,9 +553,9 @@ class AccessController(MonitoredActor):
         ticket = next(self._tickets)
         me: ActorHandle[AccessController] = ActorHandle(self.actor_ref)
 
-        def answered(allowed: bool, reason: str) -> None:
+        def answered(allowed: bool, reason: str, redirect: str | None) -> None:
             with contextlib.suppress(pykka.ActorDeadError):
-                me.tell(AccessController.callback_answered, ticket, allowed, reason)
+                me.tell(AccessController.callback_answered, ticket, allowed, reason, redirect)
 
         if not self._callback.submit(request, answered):
             logger.warning("auth callback busy: refusing %s %s", request.kind.value, request.key)
@@ -541,14 +571,20 @@ class AccessController(MonitoredActor):
             deadline = self._deadline if self._deadline is not None else self._callback.timeout
             pending.timer = self._schedule(deadline, expire)
 
-    def callback_answered(self, ticket: int, allowed: bool, reason: str) -> None:
+    def callback_answered(
+        self, ticket: int, allowed: bool, reason: str, redirect: str | None = None
+    ) -> None:
         """The HTTP callback answered (a worker thread tells this)."""
         pending = self._pending.pop(ticket, None)
         if pending is None:
             return  # already refused as expired
         if pending.timer is not None:
             pending.timer.cancel()
-        self._reply(pending.reply_to, pending.token, allowed=allowed, reason=reason)
+        if redirect is None:
+            self._reply(pending.reply_to, pending.token, allowed=allowed, reason=reason)
+            return
+        with contextlib.suppress(pykka.ActorDeadError):
+            pending.reply_to.tell(AccessAsker.access_redirected, pending.token, redirect)
 
     def callback_expired(self, ticket: int) -> None:
         """The HTTP callback did not answer in time (the scheduler tells this)."""
@@ -589,6 +625,19 @@ class AccessController(MonitoredActor):
         """Stop the callback's pool."""
         if self._callback is not None:
             self._callback.shutdown()
+
+
+MAX_REDIRECT_NAME = 256
+"""Longest stream name a redirect may give."""
+
+
+def _redirect_name(location: str | None) -> str | None:
+    """The stream name a redirect's ``Location`` gives, or None if it is not a plain name."""
+    if not location or len(location) > MAX_REDIRECT_NAME or "/" in location:
+        return None
+    if not location.isprintable() or location != location.strip():
+        return None
+    return location
 
 
 def describe_refusal(kind: AccessKind, reason: str) -> str:

@@ -22,6 +22,7 @@ Nothing here blocks an actor: every HTTP call and command runs on a worker threa
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -331,6 +332,13 @@ class SessionHooks:
     def requested(self, stream_id: int, request: AccessRequest) -> None:
         """A publish or play request was routed (its stream may accept it)."""
         self._requested[(request.kind, stream_id)] = request
+
+    def renamed(self, stream_id: int, kind: AccessKind, name: str) -> None:
+        """The callback sent the request on ``stream_id`` to the stream ``name``."""
+        request = self._requested.get((kind, stream_id))
+        if request is not None:
+            key = f"{name}?{request.args}" if request.args else name
+            self._requested[(kind, stream_id)] = dataclasses.replace(request, key=key)
 
     def started(self, kind: AccessKind, stream_id: int) -> None:
         """The stream accepted the publish or play on ``stream_id``."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -48,6 +49,13 @@ def stream_name(stream_key: str) -> str:
     nginx-rtmp and over HTTP-FLV.
     """
     return stream_key.partition("?")[0]
+
+
+def kind_of(event: events.PublishStreamRequested | events.PlayStreamRequested) -> AccessKind:
+    """Whether a request publishes or plays."""
+    return (
+        AccessKind.PUBLISH if isinstance(event, events.PublishStreamRequested) else AccessKind.PLAY
+    )
 
 
 class RelayReceiver(EventReceiverActor, PublisherReceiver, PlayerReceiver, AccessAsker):
@@ -201,6 +209,28 @@ class RelayReceiver(EventReceiverActor, PublisherReceiver, PlayerReceiver, Acces
                 self._session.tell(ServerSessionActor.accept_request, event.request_id)
         else:
             self._route(event)
+
+    def access_redirected(self, token: Any, name: str) -> None:
+        """The callback sent the request ``token`` to the stream ``name`` (nginx-rtmp's 3xx)."""
+        event = self._checks.get(token)
+        if isinstance(event, events.ConnectionRequested):
+            self.access_decided(token, False, "")
+            return
+        self._checks.pop(token, None)
+        if event is None:
+            return
+        logger.info(
+            "%s: %s/%s redirected to %s/%s by the callback",
+            self._connection_id,
+            event.app_name,
+            event.stream_key,
+            event.app_name,
+            name,
+        )
+        renamed = dataclasses.replace(event, stream_key=name)
+        if self._hooks is not None:
+            self._hooks.renamed(event.stream_id, kind_of(event), name)
+        self._route(renamed)
 
     def _refuse(self, event: _Checked, reason: str) -> None:
         if isinstance(event, events.ConnectionRequested):

@@ -19,7 +19,8 @@ HANG = "hang"
 GARBAGE = "garbage"
 """An answer: bytes that are not HTTP, then close."""
 
-Answer = int | str
+Answer = int | str | tuple[int, str]
+"""A status, HANG, GARBAGE, or a redirect: (status, Location)."""
 
 
 @dataclass(frozen=True)
@@ -96,8 +97,11 @@ def hook_server() -> Iterator[HookServer]:
                 self.wfile.write(b"\x00\x01 this is not HTTP\r\n\r\n")
                 self.close_connection = True
                 return
-            assert isinstance(answer, int)
-            self.send_response(answer)
+            status, location = answer if isinstance(answer, tuple) else (answer, None)
+            assert isinstance(status, int)
+            self.send_response(status)
+            if location is not None:
+                self.send_header("Location", location)
             self.send_header("Content-Length", "0")
             self.end_headers()
 

@@ -279,13 +279,13 @@ def test_only_http_urls_are_accepted(url: str) -> None:
 def test_requests_beyond_max_pending_are_refused_at_once(callback_server: CallbackServer) -> None:
     callback_server.hold = True
     callback = HttpCallback(callback_server.url, timeout=TIMEOUT, max_workers=1, max_pending=1)
-    answers: queue.Queue[tuple[bool, str]] = queue.Queue()
+    answers: queue.Queue[tuple[bool, str, str | None]] = queue.Queue()
     try:
         assert callback.submit(REQUEST, lambda *answer: answers.put(answer))
         assert not callback.submit(REQUEST, lambda *answer: answers.put(answer))
         assert callback.pending == 1
         callback_server.release.set()
-        assert answers.get(timeout=TIMEOUT) == (True, "")
+        assert answers.get(timeout=TIMEOUT) == (True, "", None)
         assert answers.empty()
     finally:
         callback.shutdown()

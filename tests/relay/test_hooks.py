@@ -15,21 +15,23 @@ import pytest
 
 from rtmp_actors.actors.client_session import ClientSessionActor
 from rtmp_actors.client import RtmpClient
+from rtmp_actors.relay.access import CALLBACK_REFUSED, AccessKind, AccessRequest, HttpCallback
 from rtmp_actors.relay.config import RelayConfig
 from rtmp_actors.relay.hook_exec import CommandRunner, expand_command
 from rtmp_actors.relay.hook_http import HookAnswer
 from rtmp_actors.relay.hooks import HookSettings, LifecycleHooks
 from rtmp_actors.relay.server import RelayServer
 from rtmp_actors.session import client_events as client
-from rtmp_actors.session.events import Disconnected
+from rtmp_actors.session.events import Disconnected, MediaType
 from rtmp_actors.tools import serve
 from rtmp_actors.transport.io_loop import IoLoop
 from tests.actors.harness import TIMEOUT, EventLog
 from tests.peers import debian_tool, ffmpeg_exe, stop_process
-from tests.relay.hook_server import GARBAGE, HANG, HookServer, hook_server
+from tests.relay.hook_server import GARBAGE, HANG, Answer, HookServer, hook_server
 
 __all__ = ["hook_server"]  # the fixture, used by name
 
+VIDEO = b"\x17\x00\x00\x00\x00\x01\x42\x00\x1e\xff"  # an AVC sequence header
 REPORTER = str(Path(__file__).with_name("report_argv.py"))
 HOSTILE_KEYS = [
     "$(touch {dir}/pwned);x",
@@ -476,3 +478,54 @@ def test_ffmpeg_publishing_a_hostile_key_runs_nothing_but_the_command(
 def test_a_bad_deciding_hook_url_stops_the_relay_from_being_made() -> None:
     with pytest.raises(ValueError, match="on_connect"):
         RelayServer(RelayConfig(port=0, hooks=HookSettings(on_connect="file:///etc/passwd")))
+
+
+# --- Redirects (nginx-rtmp: a 3xx's Location names the stream to use) ----------------------------
+
+
+@pytest.mark.parametrize(
+    ("location", "redirect"),
+    [
+        ("real", "real"),
+        ("/elsewhere", None),
+        ("rtmp://host/app/x", None),
+        ("a\tb", None),
+        ("x" * 300, None),
+    ],
+)
+def test_only_a_plain_stream_name_redirects(
+    hook_server: HookServer, location: str, redirect: str | None
+) -> None:
+    hook_server.answer = lambda _path, _form: (302, location)
+    callback = HttpCallback({AccessKind.PLAY: hook_server.url("/on_play")}, timeout=TIMEOUT)
+    try:
+        request = AccessRequest(AccessKind.PLAY, "live", "alias")
+        assert callback.decide(request) == (False, CALLBACK_REFUSED, redirect)
+        assert callback.ask(request) == (False, CALLBACK_REFUSED)  # ask does not redirect
+    finally:
+        callback.shutdown()
+
+
+def test_a_redirecting_on_play_plays_the_other_stream(hook_server: HookServer) -> None:
+    def answer(path: str, form: dict[str, str]) -> Answer:
+        return (302, "real") if path == "/on_play" and form["name"] == "alias" else 200
+
+    hook_server.answer = answer
+    relay = start_relay(hooks=all_hooks(hook_server))
+    try:
+        source, _log = publish(relay, "real")
+        log = EventLog()
+        player = connect(relay, log)
+        assert log.wait(client.ConnectionResponseReceived).was_accepted
+        player.session.tell(ClientSessionActor.request_playback, "alias?t=1")
+        assert log.wait(client.PlayResponseReceived).was_accepted
+        (update,) = hook_server.wait("/on_play", lambda f: f["name"] == "alias")
+        assert update["args"] == "t=1"
+        source.session.tell(ClientSessionActor.publish_av_data, "real", MediaType.VIDEO, 0, VIDEO)
+        assert log.wait(client.AudioVideoDataReceived).data == VIDEO
+        assert sorted((s.key, s.players) for s in relay.stream_stats()) == [("real", 1)]
+        player.close()
+        (done,) = hook_server.wait("/on_play_done")
+        assert (done["name"], done["args"]) == ("real", "t=1")
+    finally:
+        relay.stop()
