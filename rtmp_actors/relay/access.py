@@ -10,9 +10,12 @@ Theory of operation:
   in the controller's thread (a set lookup). :class:`AccessFile` re-reads the file when its
   size or modification time changes, at most once per ``reload_interval``; a file that has
   become unreadable or invalid keeps the previous rules (logged).
-* The HTTP callback (``--auth-url URL``) works like nginx-rtmp's ``on_publish``/``on_play``:
-  a form-encoded POST (see :func:`callback_form`) whose 2xx answer allows; any other status
-  (redirects are not followed), a connection error or no answer within the timeout refuses.
+* The HTTP callback (``--auth-url URL``, or the hooks' ``on_connect``/``on_publish``/
+  ``on_play``, one URL per kind) works like nginx-rtmp's: a form-encoded POST (see
+  :func:`callback_form`) whose 2xx answer allows; any other status (redirects are not
+  followed), a connection error or no answer within the timeout refuses. A 3xx whose
+  ``Location`` is a plain stream name takes a publish or play to that stream instead
+  (:meth:`AccessAsker.access_redirected`), as on nginx-rtmp.
   :class:`HttpCallback` runs the requests on a small thread pool with a bound on requests in
   flight; the controller also arms its own deadline, so a callback that trickles bytes cannot
   hold a request past the timeout.

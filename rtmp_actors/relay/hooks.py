@@ -322,9 +322,11 @@ class SessionHooks:
     update_due: Callable[[AccessKind, int], None]
     update_answered: Callable[[AccessKind, int, HookAnswer], None]
     clock: Callable[[], float] = time.monotonic
-    _started: float = 0.0
-    _requested: dict[tuple[AccessKind, int], AccessRequest] = field(default_factory=dict)
-    _followed: dict[tuple[AccessKind, int], _Followed] = field(default_factory=dict)
+    _started: float = field(init=False, default=0.0)
+    _requested: dict[tuple[AccessKind, int], AccessRequest] = field(
+        init=False, default_factory=dict
+    )
+    _followed: dict[tuple[AccessKind, int], _Followed] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         self._started = self.clock()
