@@ -7,18 +7,21 @@ import json
 import queue
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from rtmp_actors.actors.client_session import ClientSessionActor
 from rtmp_actors.client import RtmpClient
 from rtmp_actors.relay.access import CALLBACK_REFUSED, AccessKind, AccessRequest, HttpCallback
 from rtmp_actors.relay.config import RelayConfig
 from rtmp_actors.relay.hook_exec import CommandRunner, expand_command
-from rtmp_actors.relay.hook_http import HookAnswer
+from rtmp_actors.relay.hook_http import BoundedPool, HookAnswer
 from rtmp_actors.relay.hooks import HookSettings, LifecycleHooks
 from rtmp_actors.relay.server import RelayServer
 from rtmp_actors.session import client_events as client
@@ -529,3 +532,26 @@ def test_a_redirecting_on_play_plays_the_other_stream(hook_server: HookServer) -
         assert (done["name"], done["args"]) == ("real", "t=1")
     finally:
         relay.stop()
+
+
+@given(
+    argv=st.lists(st.text(max_size=20), max_size=5),
+    value=st.text(max_size=50),
+)
+def test_expanding_never_splits_or_joins_arguments(argv: list[str], value: str) -> None:
+    expanded = expand_command([*argv, "$name", "<${name}>"], {"name": value})
+    assert len(expanded) == len(argv) + 2
+    assert expanded[-2:] == [value, f"<{value}>"]
+
+
+def test_work_beyond_the_pool_bound_is_refused_at_once() -> None:
+    pool = BoundedPool(max_workers=1, max_pending=1, name="test-pool")
+    release = threading.Event()
+    try:
+        assert pool.submit(lambda: release.wait(TIMEOUT))
+        assert not pool.submit(lambda: None)
+        assert pool.pending == 1
+    finally:
+        release.set()
+        pool.shutdown()
+    assert not pool.submit(lambda: None)  # shut down
