@@ -10,9 +10,12 @@ Theory of operation:
   in the controller's thread (a set lookup). :class:`AccessFile` re-reads the file when its
   size or modification time changes, at most once per ``reload_interval``; a file that has
   become unreadable or invalid keeps the previous rules (logged).
-* The HTTP callback (``--auth-url URL``) works like nginx-rtmp's ``on_publish``/``on_play``:
-  a form-encoded POST (see :func:`callback_form`) whose 2xx answer allows; any other status
-  (redirects are not followed), a connection error or no answer within the timeout refuses.
+* The HTTP callback (``--auth-url URL``, or the hooks' ``on_connect``/``on_publish``/
+  ``on_play``, one URL per kind) works like nginx-rtmp's: a form-encoded POST (see
+  :func:`callback_form`) whose 2xx answer allows; any other status (redirects are not
+  followed), a connection error or no answer within the timeout refuses. A 3xx whose
+  ``Location`` is a plain stream name takes a publish or play to that stream instead
+  (:meth:`AccessAsker.access_redirected`), as on nginx-rtmp.
   :class:`HttpCallback` runs the requests on a small thread pool with a bound on requests in
   flight; the controller also arms its own deadline, so a callback that trickles bytes cannot
   hold a request past the timeout.
@@ -26,16 +29,12 @@ from __future__ import annotations
 
 import abc
 import contextlib
-import http.client
 import itertools
 import logging
 import os
 import threading
 import time
-import urllib.error
-import urllib.parse
-import urllib.request
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from enum import StrEnum
@@ -46,6 +45,7 @@ import pykka
 
 from rtmp_actors.actors.actor_handle import ActorHandle
 from rtmp_actors.actors.monitoring import MonitoredActor
+from rtmp_actors.relay.hook_http import HookAnswer, check_hook_url, hook_opener, post_form
 from rtmp_actors.transport.io_loop import Scheduler, TimerHandle
 
 __all__ = [
@@ -82,11 +82,13 @@ class AccessKind(StrEnum):
 
     PUBLISH = "publish"
     PLAY = "play"
+    CONNECT = "connect"
+    """Only asked of the HTTP callback (``on_connect``); access files do not name it."""
 
 
 @dataclass(frozen=True, slots=True)
 class AccessRequest:
-    """One publish or play request to decide.
+    """One connect, publish or play request to decide.
 
     Attributes:
         kind: Publish or play.
@@ -96,6 +98,12 @@ class AccessRequest:
         tc_url: The ``tcUrl`` of the client's connect ("" when it sent none).
         flash_ver: The ``flashVer`` of the client's connect ("" when it sent none).
         publish_type: For a publish, ``live``, ``record`` or ``append`` as sent.
+        swf_url: The ``swfUrl`` of the client's connect ("" when it sent none).
+        page_url: The ``pageUrl`` of the client's connect ("" when it sent none).
+        client_id: The connection's id.
+        start: For a play, the start value as sent.
+        duration: For a play, the duration as sent.
+        reset: For a play, the reset flag as sent.
     """
 
     kind: AccessKind
@@ -105,6 +113,12 @@ class AccessRequest:
     tc_url: str = ""
     flash_ver: str = ""
     publish_type: str = ""
+    swf_url: str = ""
+    page_url: str = ""
+    client_id: str = ""
+    start: float = -2
+    duration: float = -1
+    reset: bool = False
 
     @property
     def name(self) -> str:
@@ -132,8 +146,8 @@ class AccessRule:
     key: str
 
 
-_BOTH = frozenset(AccessKind)
-_VERBS = frozenset(kind.value for kind in AccessKind)
+_BOTH = frozenset({AccessKind.PUBLISH, AccessKind.PLAY})
+_VERBS = frozenset(kind.value for kind in _BOTH)
 
 
 class AccessList:
@@ -292,17 +306,23 @@ class AccessFile:
 
 
 def callback_form(request: AccessRequest) -> dict[str, str]:
-    """The fields POSTed to the auth callback, as nginx-rtmp's ``on_publish``/``on_play``.
+    """The fields POSTed to the callback, as nginx-rtmp's ``on_connect``/``on_publish``/``on_play``.
 
-    Fields:
-        call: ``publish`` or ``play``.
+    Fields of every call (nginx-rtmp's session fields):
+        call: ``connect``, ``publish`` or ``play``.
         app: The application name.
-        name: The stream key without its query string.
-        args: The stream key's query string (without ``?``), often a token; may be empty.
-        addr: The client's IP address.
-        tcurl: The ``tcUrl`` the client connected with.
         flashver: The client's ``flashVer``.
-        type: For ``publish`` only: ``live``, ``record`` or ``append``.
+        swfurl: The client's ``swfUrl``.
+        tcurl: The ``tcUrl`` the client connected with.
+        pageurl: The client's ``pageUrl``.
+        addr: The client's IP address.
+        args: The query string of the stream key (of the connect's app for ``connect``),
+            without ``?``, often a token; may be empty.
+
+    ``connect`` adds ``epoch`` (the server's millisecond clock, as nginx-rtmp); ``publish``
+    and ``play`` add ``clientid`` and ``name`` (the stream key without its query string);
+    ``publish`` adds ``type`` (``live``, ``record`` or ``append``); ``play`` adds ``start``,
+    ``duration`` (as unsigned 32-bit numbers, like nginx-rtmp) and ``reset`` (0 or 1).
 
     Unlike nginx-rtmp, the client's query arguments are not merged into the form (they could
     override the fields above); they come whole in ``args``.
@@ -310,91 +330,112 @@ def callback_form(request: AccessRequest) -> dict[str, str]:
     form = {
         "call": request.kind.value,
         "app": request.app,
-        "name": request.name,
-        "args": request.args,
-        "addr": request.addr,
-        "tcurl": request.tc_url,
         "flashver": request.flash_ver,
+        "swfurl": request.swf_url,
+        "tcurl": request.tc_url,
+        "pageurl": request.page_url,
+        "addr": request.addr,
+        "args": request.args,
     }
+    if request.kind is AccessKind.CONNECT:
+        form["epoch"] = str(int(time.monotonic() * 1000) & 0xFFFFFFFF)
+        return form
+    form["clientid"] = request.client_id
+    form["name"] = request.name
     if request.kind is AccessKind.PUBLISH:
         form["type"] = request.publish_type
+    else:
+        form["start"] = str(int(request.start) & 0xFFFFFFFF)
+        form["duration"] = str(int(request.duration) & 0xFFFFFFFF)
+        form["reset"] = "1" if request.reset else "0"
     return form
 
 
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    """Make a 3xx answer an :class:`urllib.error.HTTPError` instead of following it."""
-
-    def redirect_request(self, *_args: Any, **_kwargs: Any) -> None:
-        return None
-
-
 class HttpCallback:
-    """Asks an HTTP endpoint about access requests, on a bounded pool of worker threads.
+    """Asks HTTP endpoints about access requests, on a bounded pool of worker threads.
 
     Proxies from the environment are not used: the callback is normally a local service.
 
     Args:
-        url: An ``http://`` or ``https://`` URL.
+        url: An ``http://`` or ``https://`` URL asked about publish and play requests, or one
+            URL per kind of request (``on_connect``, ``on_publish``, ``on_play``); a kind
+            without a URL is allowed without asking.
         timeout: Seconds for connecting and for each read.
         max_workers: Requests made at the same time.
         max_pending: Requests queued or in flight; beyond this :meth:`submit` refuses at once.
 
     Raises:
-        ValueError: If the URL is not http(s) or names no host.
+        ValueError: If a URL is not http(s) or names no host.
     """
 
     def __init__(
-        self, url: str, timeout: float = 5.0, max_workers: int = 4, max_pending: int = 64
+        self,
+        url: str | Mapping[AccessKind, str],
+        timeout: float = 5.0,
+        max_workers: int = 4,
+        max_pending: int = 64,
     ) -> None:
-        parts = urllib.parse.urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            msg = f"auth URL {url!r} is not an http:// or https:// URL with a host"
-            raise ValueError(msg)
-        self.url = url
+        urls = dict.fromkeys(_BOTH, url) if isinstance(url, str) else dict(url)
+        for each in urls.values():
+            check_hook_url(each, "auth")
+        self.urls: dict[AccessKind, str] = urls
         self.timeout = timeout
         self._max_pending = max_pending
         self._pending = 0
         self._lock = threading.Lock()
         self._executor = ThreadPoolExecutor(max_workers, thread_name_prefix="rtmp-auth-callback")
-        self._opener = urllib.request.build_opener(urllib.request.ProxyHandler({}), _NoRedirect())
+        self._opener = hook_opener()
+
+    def covers(self, kind: AccessKind) -> bool:
+        """Whether requests of this kind are asked about."""
+        return kind in self.urls
 
     def ask(self, request: AccessRequest) -> tuple[bool, str]:
-        """POST the request's form and judge the answer (blocks; the pool runs this).
+        """POST the request's form and judge the answer (blocks); a redirect refuses.
 
         Returns:
             ``(allowed, reason)``; the reason is client-safe, the details are logged.
         """
-        body = urllib.parse.urlencode(callback_form(request)).encode("ascii")
-        http_request = urllib.request.Request(
-            self.url,
-            data=body,
-            method="POST",
-            headers={"Content-Type": "application/x-www-form-urlencoded"},
-        )
-        what = f"{request.kind.value} {request.app}/{request.name} from {request.addr or '?'}"
-        try:
-            with self._opener.open(http_request, timeout=self.timeout) as response:
-                status = response.status
-        except urllib.error.HTTPError as error:
-            error.close()
-            logger.info("auth callback refused %s: HTTP %s", what, error.code)
-            return False, CALLBACK_REFUSED
-        except (OSError, ValueError, http.client.HTTPException) as error:
-            # URLError (refused, unknown host, connect timeout), read timeouts, resets, and
-            # answers that are not HTTP.
-            reason = getattr(error, "reason", None)
-            if isinstance(error, TimeoutError) or isinstance(reason, TimeoutError):
-                logger.warning("auth callback %s: no answer about %s in time", self.url, what)
-                return False, CALLBACK_TIMEOUT
-            logger.warning("auth callback %s unavailable for %s: %s", self.url, what, error)
-            return False, CALLBACK_UNAVAILABLE
-        if 200 <= status < 300:
-            return True, ""
-        logger.info("auth callback refused %s: HTTP %s", what, status)
-        return False, CALLBACK_REFUSED
+        allowed, reason, redirect = self.decide(request)
+        return (False, CALLBACK_REFUSED) if redirect is not None else (allowed, reason)
 
-    def submit(self, request: AccessRequest, done: Callable[[bool, str], None]) -> bool:
-        """Ask in the background; ``done(allowed, reason)`` is called on a worker thread.
+    def decide(self, request: AccessRequest) -> tuple[bool, str, str | None]:
+        """Like :meth:`ask`, with nginx-rtmp's redirect (the pool runs this).
+
+        A 3xx answer to a publish or play whose ``Location`` is a plain stream name (no
+        ``/``, no control characters) names the stream to use instead, as on nginx-rtmp.
+
+        Returns:
+            ``(allowed, reason, redirect)``: ``redirect`` is that name (allowed is then
+            False: an asker that cannot redirect refuses), or None.
+        """
+        url = self.urls.get(request.kind)
+        if url is None:
+            return True, "", None
+        what = f"{request.kind.value} {request.app}/{request.name} from {request.addr or '?'}"
+        answer = post_form(self._opener, url, callback_form(request), self.timeout)
+        if answer.ok:
+            return True, "", None
+        redirect = _redirect_name(answer.location)
+        redirected = answer.status is not None and 300 <= answer.status < 400
+        if redirected and redirect is not None and request.kind is not AccessKind.CONNECT:
+            logger.info("auth callback redirects %s to %r", what, redirect)
+            return False, CALLBACK_REFUSED, redirect
+        return (*self._judge(url, what, answer), None)
+
+    @staticmethod
+    def _judge(url: str, what: str, answer: HookAnswer) -> tuple[bool, str]:
+        if answer.status is not None:
+            logger.info("auth callback refused %s: HTTP %s", what, answer.status)
+            return False, CALLBACK_REFUSED
+        if answer.timed_out:
+            logger.warning("auth callback %s: no answer about %s in time", url, what)
+            return False, CALLBACK_TIMEOUT
+        logger.warning("auth callback %s unavailable for %s: %s", url, what, answer.error)
+        return False, CALLBACK_UNAVAILABLE
+
+    def submit(self, request: AccessRequest, done: Callable[[bool, str, str | None], None]) -> bool:
+        """Decide in the background; ``done(allowed, reason, redirect)`` runs on a worker.
 
         Returns:
             False (and ``done`` is never called) if ``max_pending`` requests are pending or
@@ -405,21 +446,21 @@ class HttpCallback:
                 return False
             self._pending += 1
         try:
-            future = self._executor.submit(self.ask, request)
+            future = self._executor.submit(self.decide, request)
         except RuntimeError:  # shut down
             self._finished()
             return False
 
-        def deliver(finished: Future[tuple[bool, str]]) -> None:
+        def deliver(finished: Future[tuple[bool, str, str | None]]) -> None:
             try:
                 if finished.cancelled():
                     return
                 try:
-                    allowed, reason = finished.result()
-                except Exception:  # ask() catches what urllib raises; anything else is a bug
+                    allowed, reason, redirect = finished.result()
+                except Exception:  # decide() catches what urllib raises; else it is a bug
                     logger.exception("auth callback failed")
-                    allowed, reason = False, CALLBACK_UNAVAILABLE
-                done(allowed, reason)
+                    allowed, reason, redirect = False, CALLBACK_UNAVAILABLE, None
+                done(allowed, reason, redirect)
             finally:
                 self._finished()
 
@@ -447,6 +488,14 @@ class AccessAsker(abc.ABC):
     @abc.abstractmethod
     def access_decided(self, token: Any, allowed: bool, reason: str) -> None:
         """The answer about the request sent with ``token``."""
+
+    def access_redirected(self, token: Any, name: str) -> None:
+        """The callback sent the publish or play ``token`` to the stream ``name`` (a 3xx).
+
+        By default refused: an asker that can take a request to another stream overrides it.
+        """
+        del name
+        self.access_decided(token, False, CALLBACK_REFUSED)
 
 
 @dataclass(slots=True)
@@ -489,6 +538,8 @@ class AccessController(MonitoredActor):
     def check(self, request: AccessRequest, reply_to: ActorHandle[AccessAsker], token: Any) -> None:
         """Decide ``request``; the answer goes to ``reply_to.access_decided(token, ...)``."""
         rules = self._rules.current() if isinstance(self._rules, AccessFile) else self._rules
+        if request.kind is AccessKind.CONNECT:
+            rules = None  # access files name streams, not connections
         if rules is not None and not rules.allows(request.kind, request.app, request.key):
             logger.info(
                 "access file refuses %s %s/%s from %s",
@@ -499,15 +550,15 @@ class AccessController(MonitoredActor):
             )
             self._reply(reply_to, token, allowed=False, reason=UNKNOWN_KEY)
             return
-        if self._callback is None:
+        if self._callback is None or not self._callback.covers(request.kind):
             self._reply(reply_to, token, allowed=True, reason="")
             return
         ticket = next(self._tickets)
         me: ActorHandle[AccessController] = ActorHandle(self.actor_ref)
 
-        def answered(allowed: bool, reason: str) -> None:
+        def answered(allowed: bool, reason: str, redirect: str | None) -> None:
             with contextlib.suppress(pykka.ActorDeadError):
-                me.tell(AccessController.callback_answered, ticket, allowed, reason)
+                me.tell(AccessController.callback_answered, ticket, allowed, reason, redirect)
 
         if not self._callback.submit(request, answered):
             logger.warning("auth callback busy: refusing %s %s", request.kind.value, request.key)
@@ -523,14 +574,20 @@ class AccessController(MonitoredActor):
             deadline = self._deadline if self._deadline is not None else self._callback.timeout
             pending.timer = self._schedule(deadline, expire)
 
-    def callback_answered(self, ticket: int, allowed: bool, reason: str) -> None:
+    def callback_answered(
+        self, ticket: int, allowed: bool, reason: str, redirect: str | None = None
+    ) -> None:
         """The HTTP callback answered (a worker thread tells this)."""
         pending = self._pending.pop(ticket, None)
         if pending is None:
             return  # already refused as expired
         if pending.timer is not None:
             pending.timer.cancel()
-        self._reply(pending.reply_to, pending.token, allowed=allowed, reason=reason)
+        if redirect is None:
+            self._reply(pending.reply_to, pending.token, allowed=allowed, reason=reason)
+            return
+        with contextlib.suppress(pykka.ActorDeadError):
+            pending.reply_to.tell(AccessAsker.access_redirected, pending.token, redirect)
 
     def callback_expired(self, ticket: int) -> None:
         """The HTTP callback did not answer in time (the scheduler tells this)."""
@@ -571,6 +628,19 @@ class AccessController(MonitoredActor):
         """Stop the callback's pool."""
         if self._callback is not None:
             self._callback.shutdown()
+
+
+MAX_REDIRECT_NAME = 256
+"""Longest stream name a redirect may give."""
+
+
+def _redirect_name(location: str | None) -> str | None:
+    """The stream name a redirect's ``Location`` gives, or None if it is not a plain name."""
+    if not location or len(location) > MAX_REDIRECT_NAME or "/" in location:
+        return None
+    if not location.isprintable() or location != location.strip():
+        return None
+    return location
 
 
 def describe_refusal(kind: AccessKind, reason: str) -> str:

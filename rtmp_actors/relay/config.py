@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from rtmp_actors.actors.protocol_handler import FlowControl
+from rtmp_actors.relay.hooks import HookSettings
 from rtmp_actors.relay.stream import StreamPolicy
 from rtmp_actors.session.server_config import ServerSessionConfig
 
@@ -54,7 +55,8 @@ class RelayConfig:
         stream: Live stream behaviour (GOP cache, takeover, idle publishers).
         record_dir: Write each published stream to an FLV file in this folder.
         auth_file: A file of stream keys allowed to publish and play.
-        auth_url: An HTTP endpoint asked about every publish and play (2xx allows).
+        auth_url: An HTTP endpoint asked about every publish and play (2xx allows); the
+            default of ``hooks.on_publish`` and ``hooks.on_play``.
         auth_timeout: Seconds to wait for ``auth_url`` before refusing.
         http_host: Address of the HTTP stats endpoint.
         http_port: Serve JSON stats and Prometheus metrics on this port.
@@ -75,6 +77,8 @@ class RelayConfig:
         vod_app: The app name of on-demand files (``rtmp://host/vod/file.flv``).
         vod_lead: Seconds of a file sent ahead of real time, so players buffer a little.
         control: The control API (off without a token).
+        hooks: nginx-rtmp's lifecycle hooks (``on_connect``, ``on_publish_done``,
+            ``exec_publish``, ...; see :class:`~rtmp_actors.relay.hooks.HookSettings`).
     """
 
     host: str = "127.0.0.1"
@@ -101,14 +105,15 @@ class RelayConfig:
     vod_app: str = "vod"
     vod_lead: float = 1.0
     control: ControlConfig = field(default_factory=ControlConfig)
+    hooks: HookSettings = field(default_factory=HookSettings)
 
     @classmethod
     def from_toml(cls, path: str | Path) -> RelayConfig:
         """Read settings from a TOML file; anything it does not give keeps its default.
 
         The file may have ``[server]`` (host, port, max_connections), ``[session]``, ``[flow]``,
-        ``[stream]`` and ``[control]`` tables, whose keys are the fields of those settings
-        classes.
+        ``[stream]``, ``[control]`` and ``[hooks]`` tables, whose keys are the fields of those
+        settings classes.
 
         Raises:
             ValueError: For an unknown table or key, or a value of the wrong kind.
@@ -122,6 +127,7 @@ class RelayConfig:
             "flow": config.flow,
             "stream": config.stream,
             "control": config.control,
+            "hooks": config.hooks,
         }
         unknown = set(document) - set(sections)
         if unknown:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import logging
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -21,6 +23,8 @@ from rtmp_actors.relay.access import (
     AccessRequest,
     describe_refusal,
 )
+from rtmp_actors.relay.hook_http import HookAnswer
+from rtmp_actors.relay.hooks import LifecycleHooks, SessionHooks
 from rtmp_actors.relay.registry import PublishRoute, StreamRegistry
 from rtmp_actors.relay.stream import LiveStream, PlayRequest, PublishRequest
 from rtmp_actors.session import server_events as events
@@ -30,6 +34,11 @@ __all__ = ["RelayReceiver"]
 
 _Route = TypeVar("_Route", StreamRegistry, PublishRoute)
 _Request = TypeVar("_Request", PublishRequest, PlayRequest)
+
+logger = logging.getLogger(__name__)
+
+_Checked = events.ConnectionRequested | events.PublishStreamRequested | events.PlayStreamRequested
+"""A request waiting for the access controller."""
 
 MAX_PENDING_CHECKS = 16
 """Publish/play requests of one connection waiting for the access controller."""
@@ -42,6 +51,13 @@ def stream_name(stream_key: str) -> str:
     nginx-rtmp and over HTTP-FLV.
     """
     return stream_key.partition("?")[0]
+
+
+def kind_of(event: events.PublishStreamRequested | events.PlayStreamRequested) -> AccessKind:
+    """Whether a request publishes or plays."""
+    return (
+        AccessKind.PUBLISH if isinstance(event, events.PublishStreamRequested) else AccessKind.PLAY
+    )
 
 
 class RelayReceiver(EventReceiverActor, PublisherReceiver, PlayerReceiver, AccessAsker):
@@ -63,6 +79,8 @@ class RelayReceiver(EventReceiverActor, PublisherReceiver, PlayerReceiver, Acces
         publish_route: Where publish requests go (default: the registry); a cluster node
             claims the key in the cluster before handing the request to the registry.
         vod: A library of files: plays of its app play its files instead of live streams.
+        hooks: The relay's lifecycle hooks (``*_done``, ``on_update``, ``exec_*``), if any.
+        check_connect: Ask ``access`` about the connect too (``on_connect``).
     """
 
     def __init__(
@@ -72,14 +90,18 @@ class RelayReceiver(EventReceiverActor, PublisherReceiver, PlayerReceiver, Acces
         access: ActorHandle[AccessController] | None = None,
         publish_route: ActorHandle[PublishRoute] | None = None,
         vod: VodLibrary | None = None,
+        hooks: LifecycleHooks | None = None,
+        *,
+        check_connect: bool = False,
     ) -> None:
         super().__init__()
         self._vod = vod
         self._publish_route: ActorHandle[PublishRoute] = publish_route or registry
         self._access = access
         self._addr = connection.peer_address[0] if connection.peer_address else ""
-        self._tc_url = self._flash_ver = ""
-        self._checks: dict[int, events.PublishStreamRequested | events.PlayStreamRequested] = {}
+        self._tc_url = self._flash_ver = self._swf_url = self._page_url = ""
+        self._check_connect = check_connect and access is not None
+        self._checks: dict[int, _Checked] = {}
         self._connection_id = connection.connection_id
         self._session: ActorHandle[ServerSessionActor] = connection.session
         self._registry = registry
@@ -87,12 +109,19 @@ class RelayReceiver(EventReceiverActor, PublisherReceiver, PlayerReceiver, Acces
         # Stream id -> the stream it publishes to, or plays from.
         self._publishing: dict[int, ActorHandle[LiveStream]] = {}
         self._playing: dict[int, ActorHandle[PlayedStream]] = {}
+        self._hooks = (
+            SessionHooks(hooks, self._tell_update_due, self._tell_update_answered)
+            if hooks is not None and hooks.settings.follows_sessions
+            else None
+        )
 
     # --- Binding (from the stream actors) -----------------------------------------------------
 
     def bind_publisher(self, stream: pykka.ActorRef[Any], stream_id: int) -> None:
         """The stream accepted this connection's publisher on ``stream_id``."""
         self._publishing[stream_id] = ActorHandle(stream)
+        if self._hooks is not None:
+            self._hooks.started(AccessKind.PUBLISH, stream_id)
 
     def bind_player(self, stream: pykka.ActorRef[Any], stream_id: int) -> None:
         """The stream accepted this connection's player on ``stream_id``."""
@@ -101,45 +130,76 @@ class RelayReceiver(EventReceiverActor, PublisherReceiver, PlayerReceiver, Acces
         self._playing[stream_id] = handle
         if previous is not None and previous != handle:
             self._player_left(previous, stream_id)  # played again: the new play replaces it
+        if self._hooks is not None:
+            self._hooks.started(AccessKind.PLAY, stream_id)
 
     # --- Session events ---------------------------------------------------------------------------
 
     def on_connection_requested(self, event: events.ConnectionRequested) -> None:
         self._tc_url = event.connect.tc_url or ""
         self._flash_ver = event.connect.flash_ver or ""
-        self._session.tell(ServerSessionActor.accept_request, event.request_id)
+        self._swf_url = event.connect.swf_url or ""
+        self._page_url = event.connect.page_url or ""
+        if not self._check_connect:
+            self._session.tell(ServerSessionActor.accept_request, event.request_id)
+            return
+        query = f"?{event.query}" if event.query else ""
+        self._ask_access(event, self._access_request(AccessKind.CONNECT, event.app_name, query))
 
     def on_publish_stream_requested(self, event: events.PublishStreamRequested) -> None:
-        self._check_access(AccessKind.PUBLISH, event, event.publish_type)
+        request = self._access_request(
+            AccessKind.PUBLISH, event.app_name, event.stream_key, publish_type=event.publish_type
+        )
+        self._check_access(event, request)
 
     def on_play_stream_requested(self, event: events.PlayStreamRequested) -> None:
-        self._check_access(AccessKind.PLAY, event)
+        request = self._access_request(
+            AccessKind.PLAY,
+            event.app_name,
+            event.stream_key,
+            start=event.start_at,
+            duration=event.duration,
+            reset=event.reset,
+        )
+        self._check_access(event, request)
+
+    def _access_request(
+        self, kind: AccessKind, app: str, key: str, **details: Any
+    ) -> AccessRequest:
+        return AccessRequest(
+            kind,
+            app,
+            key,
+            self._addr,
+            self._tc_url,
+            self._flash_ver,
+            swf_url=self._swf_url,
+            page_url=self._page_url,
+            client_id=self._connection_id,
+            **details,
+        )
 
     # --- Access control ---------------------------------------------------------------------------
 
     def _check_access(
         self,
-        kind: AccessKind,
         event: events.PublishStreamRequested | events.PlayStreamRequested,
-        publish_type: str = "",
+        request: AccessRequest,
     ) -> None:
+        if self._hooks is not None:
+            self._hooks.requested(event.stream_id, request)
         if self._access is None:
             self._route(event)
             return
+        self._ask_access(event, request)
+
+    def _ask_access(self, event: _Checked, request: AccessRequest) -> None:
+        assert self._access is not None
         if len(self._checks) >= MAX_PENDING_CHECKS:
             self._refuse(event, "too many pending requests")
             return
         # Request ids are unique within the session: they serve as tokens.
         self._checks[event.request_id] = event
-        request = AccessRequest(
-            kind,
-            event.app_name,
-            event.stream_key,
-            self._addr,
-            self._tc_url,
-            self._flash_ver,
-            publish_type,
-        )
         try:
             self._access.tell(AccessController.check, request, self._me, event.request_id)
         except pykka.ActorDeadError:  # the relay is stopping
@@ -151,14 +211,45 @@ class RelayReceiver(EventReceiverActor, PublisherReceiver, PlayerReceiver, Acces
         event = self._checks.pop(token, None)
         if event is None:
             return  # the connection ended meanwhile
-        if allowed:
-            self._route(event)
-        else:
+        if not allowed:
             self._refuse(event, reason)
+        elif isinstance(event, events.ConnectionRequested):
+            with contextlib.suppress(pykka.ActorDeadError):
+                self._session.tell(ServerSessionActor.accept_request, event.request_id)
+        else:
+            self._route(event)
 
-    def _refuse(
-        self, event: events.PublishStreamRequested | events.PlayStreamRequested, reason: str
-    ) -> None:
+    def access_redirected(self, token: Any, name: str) -> None:
+        """The callback sent the request ``token`` to the stream ``name`` (nginx-rtmp's 3xx)."""
+        event = self._checks.get(token)
+        if isinstance(event, events.ConnectionRequested):
+            self.access_decided(token, False, "")
+            return
+        self._checks.pop(token, None)
+        if event is None:
+            return
+        logger.info(
+            "%s: %s/%s redirected to %s/%s by the callback",
+            self._connection_id,
+            event.app_name,
+            event.stream_key,
+            event.app_name,
+            name,
+        )
+        renamed = dataclasses.replace(event, stream_key=name)
+        if self._hooks is not None:
+            self._hooks.renamed(event.stream_id, kind_of(event), name)
+        self._route(renamed)
+
+    def _refuse(self, event: _Checked, reason: str) -> None:
+        if isinstance(event, events.ConnectionRequested):
+            with contextlib.suppress(pykka.ActorDeadError):
+                self._session.tell(
+                    ServerSessionActor.reject_request,
+                    event.request_id,
+                    f"Connect denied: {reason}" if reason else "Connect denied",
+                )
+            return
         if isinstance(event, events.PublishStreamRequested):
             kind, code = AccessKind.PUBLISH, NetStreamCode.PUBLISH_BAD_NAME
         else:
@@ -223,11 +314,15 @@ class RelayReceiver(EventReceiverActor, PublisherReceiver, PlayerReceiver, Acces
         stream = self._publishing.pop(event.stream_id, None)
         if stream is not None:
             self._publisher_left(stream)
+        if self._hooks is not None:
+            self._hooks.ended(AccessKind.PUBLISH, event.stream_id)
 
     def on_play_stream_finished(self, event: events.PlayStreamFinished) -> None:
         stream = self._playing.pop(event.stream_id, None)
         if stream is not None:
             self._player_left(stream, event.stream_id)
+        if self._hooks is not None:
+            self._hooks.ended(AccessKind.PLAY, event.stream_id)
 
     def on_disconnected(self, event: events.Disconnected) -> None:
         self._leave_streams()
@@ -244,6 +339,33 @@ class RelayReceiver(EventReceiverActor, PublisherReceiver, PlayerReceiver, Acces
             self._player_left(played, stream_id)
         self._publishing.clear()
         self._playing.clear()
+        if self._hooks is not None:
+            self._hooks.end_all()
+
+    # --- on_update ----------------------------------------------------------------------------
+
+    def _tell_update_due(self, kind: AccessKind, stream_id: int) -> None:
+        with contextlib.suppress(pykka.ActorDeadError):
+            self._me.tell(RelayReceiver.hook_update_due, kind, stream_id)
+
+    def _tell_update_answered(self, kind: AccessKind, stream_id: int, answer: HookAnswer) -> None:
+        with contextlib.suppress(pykka.ActorDeadError):
+            self._me.tell(RelayReceiver.hook_update_answered, kind, stream_id, answer)
+
+    def hook_update_due(self, kind: AccessKind, stream_id: int) -> None:
+        """Time to ask ``on_update`` about the publish or play on ``stream_id``."""
+        if self._hooks is not None:
+            self._hooks.ask_update(kind, stream_id)
+
+    def hook_update_answered(self, kind: AccessKind, stream_id: int, answer: HookAnswer) -> None:
+        """What ``on_update`` answered; anything but 2xx closes the connection."""
+        if self._hooks is None:
+            return
+        reason = self._hooks.update_result(kind, stream_id, answer)
+        if reason is not None:
+            logger.warning("%s: closing connection %s", reason, self._connection_id)
+            with contextlib.suppress(pykka.ActorDeadError):
+                self._session.tell(ServerSessionActor.close, "refused by the on_update hook")
 
     # A stream that already ended (the relay is stopping) needs no goodbye.
 

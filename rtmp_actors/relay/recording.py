@@ -334,6 +334,8 @@ class StreamRecorder(StreamObserver):
         origin_only: Leave out pulled streams (in a cluster, only origins record).
         record_all: Record every publication; with False, only those asked for with
             :meth:`start_recording`.
+        finished: Called with ``(app, key, path)`` on this actor's thread once a file with
+            media in it is finished (the ``on_record_done`` hooks); must not block.
 
     Raises:
         OSError: If ``directory`` cannot be created.
@@ -349,10 +351,12 @@ class StreamRecorder(StreamObserver):
         *,
         origin_only: bool = False,
         record_all: bool = True,
+        finished: Callable[[str, str, Path], None] | None = None,
     ) -> None:
         super().__init__()
         self._origin_only = origin_only
         self._record_all = record_all
+        self._finished = finished
         # Started on request, waiting for their stream's snapshot: live media is not theirs yet.
         self._awaiting: set[tuple[str, str]] = set()
         self.directory = Path(directory)
@@ -484,6 +488,8 @@ class StreamRecorder(StreamObserver):
             logger.info(
                 "recorded %s/%s: %s (%d bytes)", app, key, recording.path, recording.bytes_written
             )
+            if self._finished is not None:
+                self._finished(app, key, recording.path)
 
     def recordings(self) -> dict[tuple[str, str], Path]:
         """The files being recorded, by (app, key) (ask from outside the actors, with a timeout)."""

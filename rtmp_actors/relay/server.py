@@ -43,9 +43,10 @@ from rtmp_actors.actors.monitoring import ExitNotice, ExitReason, monitor
 from rtmp_actors.actors.supervisor import ChildHandle, ChildSpec, ChildStartError, Supervisor
 from rtmp_actors.cluster.directory import DirectoryError, open_directory
 from rtmp_actors.cluster.node import ClusterNode, ClusterSettings, ClusterView, new_node_id
-from rtmp_actors.relay.access import AccessController, AccessFile, HttpCallback
+from rtmp_actors.relay.access import AccessController, AccessFile, AccessKind, HttpCallback
 from rtmp_actors.relay.config import RelayConfig
 from rtmp_actors.relay.generated import GeneratedStream, SourceError, SourceStats
+from rtmp_actors.relay.hooks import LifecycleHooks
 from rtmp_actors.relay.http_stats import StatsHttpServer
 from rtmp_actors.relay.links import LinkSettings, PullRelay, PushRelay, RelayLinks, bind_observer
 from rtmp_actors.relay.observer import StreamObserver
@@ -102,6 +103,14 @@ class RelayServer:
         self._loop = IoLoop(name="rtmp-relay-io")
         # Access rules and the record folder are checked first: a bad one starts nothing.
         self._access_file = AccessFile(self.config.auth_file) if self.config.auth_file else None
+        hook_settings = self.config.hooks
+        hook_settings.check()
+        self._access_urls = hook_settings.access_urls(self.config.auth_url)
+        self.hooks: LifecycleHooks | None = (
+            LifecycleHooks(hook_settings, self._call_later)
+            if hook_settings.follows_sessions or hook_settings.follows_recordings
+            else None
+        )
         self._link_settings = link_settings
         self._links = self._new_links()  # parses the push and pull URLs
         self.vod: VodLibrary | None = (
@@ -118,7 +127,7 @@ class RelayServer:
         )
         self._node_id = new_node_id()  # kept across restarts: same claims
         self.access: ChildHandle[AccessController] | None = (
-            ChildHandle("access") if self._access_file is not None or self.config.auth_url else None
+            ChildHandle("access") if self._access_file is not None or self._access_urls else None
         )
         # Recording everything, or (for the control API) only the streams it asks for.
         control = self.config.control
@@ -147,7 +156,13 @@ class RelayServer:
             self.config.host,
             port,
             event_receiver_factory=lambda info: RelayReceiver.start(
-                info, self.registry, self.access, publish_route=self.cluster, vod=self.vod
+                info,
+                self.registry,
+                self.access,
+                publish_route=self.cluster,
+                vod=self.vod,
+                hooks=self.hooks,
+                check_connect=AccessKind.CONNECT in self._access_urls,
             ),
             config=self.config.session,
             flow=self.config.flow,
@@ -178,14 +193,13 @@ class RelayServer:
     def _children(self) -> list[ChildSpec]:
         children: list[ChildSpec] = []
         observers: list[ActorHandle[StreamObserver]] = []
-        access_file, config = self._access_file, self.config
+        access_file, config, urls = self._access_file, self.config, self._access_urls
         if self.access is not None:
+            timeout = config.auth_timeout if config.auth_url else config.hooks.timeout
 
             def start_access() -> pykka.ActorRef[Any]:
                 # A fresh callback per incarnation: a failed controller shuts its pool down.
-                callback = (
-                    HttpCallback(config.auth_url, config.auth_timeout) if config.auth_url else None
-                )
+                callback = HttpCallback(urls, timeout) if urls else None
                 return AccessController.start(access_file, callback, self._call_later)
 
             children.append(ChildSpec("access", start_access, handle=self.access))
@@ -193,6 +207,8 @@ class RelayServer:
             record_dir = self._record_dir
             assert record_dir is not None
             recorder = self.recorder
+            hooks = self.hooks
+            record_done = hooks.record_done if hooks and hooks.settings.follows_recordings else None
             children.append(
                 ChildSpec(
                     "recorder",
@@ -201,6 +217,7 @@ class RelayServer:
                             record_dir,
                             origin_only=self.cluster is not None,
                             record_all=self._record_all,
+                            finished=record_done,
                         ),
                         recorder,
                         self.registry,
@@ -288,12 +305,16 @@ class RelayServer:
             self._loop.start()
         self._ended.clear()
         self._started_at = time.monotonic()
+        if self.hooks is not None:
+            self.hooks.start()
         ref: pykka.ActorRef[Any] = _RelayTree.start(self, self._children())
         monitor(ref, self._tree_exited)
         return ref
 
     def tree_stopped(self) -> None:
         """Stop the I/O loop (the relay's supervisor calls this once its children are gone)."""
+        if self.hooks is not None:
+            self.hooks.stop()
         self._loop.stop()
 
     def _tree_exited(self, notice: ExitNotice) -> None:

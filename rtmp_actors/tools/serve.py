@@ -53,6 +53,12 @@ def add_parser(subcommands: Any) -> None:
     parser.add_argument(
         "--auth-url", metavar="URL", help="ask this HTTP endpoint about each publish/play"
     )
+    for hook in _HOOK_FLAGS:
+        parser.add_argument(
+            f"--{hook.replace('_', '-')}",
+            metavar="URL",
+            help=f"nginx-rtmp's {hook} HTTP hook (more in the config's [hooks] table)",
+        )
     parser.add_argument(
         "--http",
         metavar="PORT",
@@ -116,6 +122,17 @@ def add_parser(subcommands: Any) -> None:
     parser.set_defaults(run=_run)
 
 
+_HOOK_FLAGS = (
+    "on_connect",
+    "on_publish",
+    "on_play",
+    "on_publish_done",
+    "on_play_done",
+    "on_record_done",
+    "on_update",
+)
+
+
 def _config(args: argparse.Namespace) -> RelayConfig:
     config = RelayConfig.from_toml(args.config) if args.config else RelayConfig()
     if args.host is not None:
@@ -136,6 +153,9 @@ def _config(args: argparse.Namespace) -> RelayConfig:
                 record_dir=args.control_record or control.record_dir,
             ),
         )
+    hooks = {hook: getattr(args, hook) for hook in _HOOK_FLAGS if getattr(args, hook)}
+    if hooks:
+        config = replace(config, hooks=replace(config.hooks, **hooks))
     options = {
         "record_dir": args.record,
         "auth_file": args.auth,

@@ -213,6 +213,9 @@ def test_the_callback_form_has_the_nginx_rtmp_fields() -> None:
         "addr": "127.0.0.1",
         "tcurl": "rtmp://127.0.0.1/live",
         "flashver": "FMLE/3.0",
+        "swfurl": "",
+        "pageurl": "",
+        "clientid": "",
         "type": "live",
     }
     play = AccessRequest(PLAY, "live", "key")
@@ -276,13 +279,13 @@ def test_only_http_urls_are_accepted(url: str) -> None:
 def test_requests_beyond_max_pending_are_refused_at_once(callback_server: CallbackServer) -> None:
     callback_server.hold = True
     callback = HttpCallback(callback_server.url, timeout=TIMEOUT, max_workers=1, max_pending=1)
-    answers: queue.Queue[tuple[bool, str]] = queue.Queue()
+    answers: queue.Queue[tuple[bool, str, str | None]] = queue.Queue()
     try:
         assert callback.submit(REQUEST, lambda *answer: answers.put(answer))
         assert not callback.submit(REQUEST, lambda *answer: answers.put(answer))
         assert callback.pending == 1
         callback_server.release.set()
-        assert answers.get(timeout=TIMEOUT) == (True, "")
+        assert answers.get(timeout=TIMEOUT) == (True, "", None)
         assert answers.empty()
     finally:
         callback.shutdown()
@@ -471,8 +474,12 @@ def test_the_relay_asks_the_callback_with_the_client_details(
             "addr": ["127.0.0.1"],
             "tcurl": [f"rtmp://{host}:{port}/live"],
             "flashver": ["FMLE/3.0 (compatible; rtmp_actors)"],
+            "swfurl": [""],
+            "pageurl": [""],
+            "clientid": form["clientid"],
             "type": ["live"],
         }
+        assert form["clientid"][0]
         assert play(relay, "cam").was_accepted
         assert callback_server.form()["call"] == ["play"]
         callback_server.status = 403

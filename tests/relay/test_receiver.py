@@ -91,7 +91,9 @@ class Harness:
         self.receiver.ask(RelayReceiver.send_events, []).get(timeout=TIMEOUT)
 
 
-def start(decide: Decide | None = None, kind: type[RelayReceiver] = RelayReceiver) -> Harness:
+def start(
+    decide: Decide | None = None, kind: type[RelayReceiver] = RelayReceiver, **options: Any
+) -> Harness:
     session_calls, registry_calls, access_calls = Calls(), Calls(), Calls()
     session_ref = FakeSession.start(session_calls)
     info = ConnectionInfo(CONNECTION_ID, PEER, ActorHandle(session_ref), session_ref)
@@ -99,7 +101,7 @@ def start(decide: Decide | None = None, kind: type[RelayReceiver] = RelayReceive
     access: ActorHandle[Any] | None = None
     if decide is not None:
         access = ActorHandle(FakeAccess.start(access_calls, decide))
-    ref = kind.start(info, registry, access)
+    ref = kind.start(info, registry, access, **options)
     return Harness(
         ActorHandle(ref),
         info.session,
@@ -151,7 +153,14 @@ def test_the_access_controller_is_asked_about_the_whole_request_first() -> None:
     harness.send(publish_event("cam", request_id=5))
     checked, _reply_to, token = harness.access_calls.wait("check")
     assert checked == AccessRequest(
-        AccessKind.PUBLISH, "live", "cam", PEER[0], TC_URL, FLASH_VER, "live"
+        AccessKind.PUBLISH,
+        "live",
+        "cam",
+        PEER[0],
+        TC_URL,
+        FLASH_VER,
+        "live",
+        client_id=CONNECTION_ID,
     )
     assert token == 5
     (request,) = harness.registry_calls.wait("publish_requested")  # allowed: routed
@@ -242,3 +251,40 @@ def test_a_dead_registry_makes_the_receiver_reject_the_request(
     assert (request_id, rejected_with) == (event.request_id, code)
     assert "stream registry is not running" in reason
     assert harness.receiver.actor_ref.is_alive()  # a refusal, not a failure
+
+
+def test_with_on_connect_the_connect_is_asked_about_and_may_be_refused() -> None:
+    harness = start(
+        decide=lambda request: (request.app != "closed", "not today"), check_connect=True
+    )
+    harness.send(
+        events.ConnectionRequested(
+            request_id=1,
+            app_name="closed",
+            connect=Connect(app="closed?k=v", tc_url=TC_URL, flash_ver=FLASH_VER, page_url="p"),
+        )
+    )
+    checked, _reply_to, token = harness.access_calls.wait("check")
+    assert checked == AccessRequest(
+        AccessKind.CONNECT,
+        "closed",
+        "?k=v",
+        PEER[0],
+        TC_URL,
+        FLASH_VER,
+        page_url="p",
+        client_id=CONNECTION_ID,
+    )
+    assert checked.args == "k=v"
+    assert token == 1
+    assert harness.session_calls.wait("reject_request") == (1, "Connect denied: not today", None)
+    harness.send(connect_event())  # app "live": allowed
+    harness.access_calls.wait("check")
+    assert harness.session_calls.wait("accept_request") == (1,)
+
+
+def test_without_on_connect_the_connect_is_accepted_at_once() -> None:
+    harness = start(decide=lambda _request: (False, "no"))
+    harness.connected()
+    harness.sync()
+    assert harness.access_calls.names() == []
