@@ -70,4 +70,7 @@ def server_context(settings: TlsSettings) -> ssl.SSLContext:
     except ssl.SSLError as error:
         msg = f"TLS certificate {settings.cert} / key {settings.key}: {error}"
         raise ValueError(msg) from None
+    except OSError as error:  # its message names no file: say which pair
+        msg = f"TLS certificate {settings.cert} / key {settings.key}: {error.strerror or error}"
+        raise OSError(msg) from None
     return context

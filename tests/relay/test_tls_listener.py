@@ -159,7 +159,7 @@ def test_reload_uses_the_new_certificate_for_new_connections_only(
 
 def test_a_bad_certificate_or_settings_fail_at_once(tmp_path: Path) -> None:
     missing = TlsSettings(port=0, cert=str(tmp_path / "nope.pem"), key=str(tmp_path / "k.pem"))
-    with pytest.raises(FileNotFoundError):
+    with pytest.raises(OSError, match=r"nope\.pem / key .*k\.pem: No such file"):
         RelayServer(RelayConfig(port=0, tls=missing))
     garbage = tmp_path / "garbage.pem"
     garbage.write_text("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n")
