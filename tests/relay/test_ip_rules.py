@@ -26,6 +26,8 @@ from rtmp_actors.session import client_events as client
 from rtmp_actors.session.events import MediaType
 from rtmp_actors.transport.address_slots import LOG_INTERVAL, AddressSlots, canonical_address
 from tests.actors.harness import TIMEOUT, EventLog
+from tests.relay import http_flv_client
+from tests.relay.test_http_flv import http_port, start_stream_with_auth
 
 PUBLISH, PLAY = AccessKind.PUBLISH, AccessKind.PLAY
 
@@ -340,4 +342,16 @@ def test_a_flood_from_one_address_leaves_room_for_another(caplog: pytest.LogCapt
     finally:
         for sock in flood:
             sock.close()
+        relay.stop()
+
+
+def test_play_rules_apply_to_http_flv_players() -> None:
+    rules = IpRules(("deny play 127.0.0.0/8",))
+    relay = RelayServer(RelayConfig(port=0, http_port=0, ip_rules=rules)).start()
+    try:
+        start_stream_with_auth(relay)
+        refused = http_flv_client.request(http_port(relay), "/live/key.flv")
+        assert refused.status == 403
+        refused.close()
+    finally:
         relay.stop()
