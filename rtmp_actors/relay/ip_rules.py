@@ -11,7 +11,7 @@ Rules apply in order and the first that matches the request's kind and address d
 rule without ``publish`` or ``play`` applies to both. A request no rule matches is allowed
 (as in nginx-rtmp: end a list with ``deny ... all`` to refuse the rest). IPv4 and IPv6 are
 both understood; an IPv4-mapped IPv6 client (``::ffff:192.0.2.1``, from a dual-stack
-listener) matches IPv4 rules.
+listener) matches IPv4 rules as well as IPv6 ones.
 """
 
 from __future__ import annotations
@@ -21,11 +21,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from rtmp_actors.relay.access import AccessKind
-from rtmp_actors.transport.address_slots import canonical_address
 
 __all__ = ["IpRule", "IpRules"]
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 _ALL = "all"
 _ACTIONS = {"allow": True, "deny": False}
@@ -73,15 +73,16 @@ class IpRule:
                 raise ValueError(msg) from None
         return cls(_ACTIONS[words[0].lower()], kinds, network)
 
-    def matches(
-        self, kind: AccessKind, address: ipaddress.IPv4Address | ipaddress.IPv6Address | None
-    ) -> bool:
-        """Whether the rule applies to ``kind`` from ``address`` (None: not an IP address)."""
+    def matches(self, kind: AccessKind, addresses: tuple[Address, ...]) -> bool:
+        """Whether the rule applies to ``kind`` from a client known by ``addresses``.
+
+        ``addresses`` are the forms of one client's address (an IPv4-mapped IPv6 address and
+        its IPv4 address), or none when it is not an IP address.
+        """
         if kind not in self.kinds:
             return False
-        if self.network is None:
-            return True
-        return address is not None and address in self.network
+        network = self.network
+        return network is None or any(address in network for address in addresses)
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,14 +122,22 @@ class IpRules:
 
         An address that cannot be parsed (unknown: "") matches only ``all`` rules.
         """
-        try:
-            address = ipaddress.ip_address(canonical_address(host))
-        except ValueError:
-            address = None
+        addresses = _forms(host)
         for rule in self.parsed:
-            if rule.matches(kind, address):
+            if rule.matches(kind, addresses):
                 return rule.allow
         return True
 
     def __bool__(self) -> bool:
         return bool(self.parsed)
+
+
+def _forms(host: str) -> tuple[Address, ...]:
+    """The address as it is, and as IPv4 if it is IPv4-mapped IPv6: a rule of either matches."""
+    try:
+        address = ipaddress.ip_address(host.partition("%")[0])
+    except ValueError:
+        return ()
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return (address, address.ipv4_mapped)
+    return (address,)

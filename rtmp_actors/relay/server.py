@@ -254,7 +254,7 @@ class RelayServer:
             self._links.pull,
             self._call_later,
             takeover=self.config.stream.takeover,
-            load=lambda: self._server.connection_count,
+            load=lambda: sum(server.connection_count for server in self.client_servers),
         )
         return bind_observer(ref, self.cluster, self.registry)
 
@@ -358,6 +358,11 @@ class RelayServer:
     def address(self) -> tuple[str, int]:
         """The (host, port) the relay listens on."""
         return self._server.address
+
+    @property
+    def client_servers(self) -> list[RtmpServer]:
+        """The servers clients connect to: the plain one, and the RTMPS one if any."""
+        return [self._server] if self._tls_server is None else [self._server, self._tls_server]
 
     @property
     def tls_address(self) -> tuple[str, int] | None:

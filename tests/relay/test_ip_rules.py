@@ -73,6 +73,7 @@ def test_ipv6_addresses_and_blocks_and_ipv4_mapped_clients() -> None:
     assert not rules.allows(PLAY, "::ffff:192.0.2.7")
     assert not rules.allows(PLAY, "::FFFF:c000:0207")
     assert rules.allows(PLAY, "::ffff:192.0.3.7")
+    assert not IpRules(("deny ::ffff:0:0/96",)).allows(PLAY, "::ffff:192.0.3.7")  # both forms
     # An IPv4 block never matches a (non-mapped) IPv6 client, nor the other way round.
     assert IpRules(("deny 0.0.0.0/0",)).allows(PUBLISH, "2001:db8::1")
     assert IpRules(("deny ::/0",)).allows(PUBLISH, "192.0.2.1")

@@ -17,6 +17,7 @@ from rtmp_actors.actors.client_session import ClientSessionActor
 from rtmp_actors.client import RtmpClient
 from rtmp_actors.media.flv import TagType, read_flv_file
 from rtmp_actors.relay.config import RelayConfig
+from rtmp_actors.relay.http_stats import take_snapshot
 from rtmp_actors.relay.server import RelayServer
 from rtmp_actors.relay.tls import TlsSettings
 from rtmp_actors.session import client_events as client
@@ -106,6 +107,9 @@ def test_both_listeners_feed_one_registry(
     received = [player_log.wait(client.AudioVideoDataReceived) for _ in sent]
     assert [(e.data_type, e.timestamp, e.data) for e in received] == sent
     assert [(s.key, s.players) for s in relay.stream_stats()] == [("key", 1)]
+    snapshot = take_snapshot(relay)  # /stats counts both listeners' connections
+    assert (snapshot.connections, snapshot.connections_accepted) == (2, 2)
+    assert snapshot.bytes_in > 50_000
 
 
 def test_a_plain_rtmp_client_on_the_tls_port_gets_nowhere(relay: RelayServer) -> None:
