@@ -123,7 +123,9 @@ class RelayServer:
         # Read now: a missing or bad certificate fails the relay before anything starts.
         tls = self.config.tls
         self._tls_server = (
-            self._rtmp_server(tls.port, ssl_context=server_context(tls))
+            self._rtmp_server(
+                tls.port, reuse_port=self.config.reuse_port, ssl_context=server_context(tls)
+            )
             if tls.port is not None
             else None
         )
