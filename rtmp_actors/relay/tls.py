@@ -53,7 +53,7 @@ class TlsSettings:
 
 
 def server_context(settings: TlsSettings) -> ssl.SSLContext:
-    """A server context with the settings' certificate and key (TLS 1.2 or newer).
+    """A server context with the settings' certificate and key (TLS 1.2 or newer, no tickets).
 
     Raises:
         OSError: If a file cannot be read.
@@ -65,6 +65,10 @@ def server_context(settings: TlsSettings) -> ssl.SSLContext:
         raise ValueError(msg)
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
+    # No TLS 1.3 session tickets: librtmp (rtmpdump, over GnuTLS) fails its RTMP handshake
+    # on the tickets that follow the TLS one, and RTMP connections are too long-lived for
+    # resumption to matter.
+    context.num_tickets = 0
     try:
         context.load_cert_chain(settings.cert, settings.key)
     except ssl.SSLError as error:

@@ -24,7 +24,7 @@ from rtmp_actors.session import client_events as client
 from rtmp_actors.session.events import MediaType
 from tests.actors.harness import TIMEOUT, EventLog
 from tests.conftest import make_self_signed
-from tests.peers import ffmpeg_exe
+from tests.peers import debian_tool, ffmpeg_exe
 from tests.relay.test_relay import AAC_CONFIG, AVC_CONFIG, keyframe
 from tests.relay.test_relay_interop import finish, packets, reference, wait_for_players
 
@@ -198,7 +198,7 @@ def _ffmpeg_player(url: str, out: Path) -> subprocess.Popen[bytes]:
 
 
 @pytest.mark.peers
-def test_ffmpeg_publishes_over_rtmps_and_plays_over_rtmps_and_rtmp(
+def test_ffmpeg_publishes_over_rtmps_ffmpeg_and_rtmpdump_play(
     relay: RelayServer, h264_aac_flv: Path, tmp_path: Path
 ) -> None:
     secure_out, plain_out = tmp_path / "rtmps-player.flv", tmp_path / "rtmp-player.flv"
@@ -206,7 +206,13 @@ def test_ffmpeg_publishes_over_rtmps_and_plays_over_rtmps_and_rtmp(
         (_ffmpeg_player(tls_url(relay, "ffmpeg"), secure_out), secure_out),
         (_ffmpeg_player(plain_url(relay, "ffmpeg"), plain_out), plain_out),
     ]
-    wait_for_players(relay, len(players))
+    librtmp_out = tmp_path / "rtmpdump-rtmps-player.flv"
+    rtmpdump = subprocess.Popen(  # librtmp (GnuTLS) does not verify the certificate
+        [debian_tool("rtmpdump"), "-q", "--live", "-r", tls_url(relay, "ffmpeg"),
+         "-o", str(librtmp_out)],
+        stderr=subprocess.PIPE,
+    )  # fmt: skip
+    wait_for_players(relay, len(players) + 1)
     subprocess.run(
         [ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-nostdin", "-re",
          "-i", str(h264_aac_flv), "-c", "copy", "-tls_verify", "0", "-f", "flv",
@@ -217,6 +223,10 @@ def test_ffmpeg_publishes_over_rtmps_and_plays_over_rtmps_and_rtmp(
     for process, out in players:
         finish(process)
         assert packets(out) == expected
+    finish(rtmpdump)
+    assert packets(librtmp_out, librtmp=True) == packets(
+        reference(h264_aac_flv, tmp_path), librtmp=True
+    )
 
 
 def test_our_push_and_pull_tools_over_rtmps(
