@@ -47,6 +47,7 @@ from rtmp_actors.actors.wiring import EventReceiverFactory, next_connection_id, 
 from rtmp_actors.protocol.connection import ConnectionRole
 from rtmp_actors.session.server import ServerSession
 from rtmp_actors.session.server_config import ServerSessionConfig
+from rtmp_actors.transport.address_slots import AddressSlots, Slot
 from rtmp_actors.transport.io_loop import IoLoop, Listener
 from rtmp_actors.transport.transport import Transport
 
@@ -64,12 +65,16 @@ class _ConnectionTable:
         self.lock = threading.RLock()
         self.changed = threading.Condition(self.lock)
         self.units: dict[str, ConnectionUnit] = {}
+        self.slots: dict[str, Slot] = {}  # each connection's place in its address's count
         self.accepted = 0
         self.closed_bytes = (0, 0)  # (received, sent) over connections that are over
 
     def closed(self, unit: ConnectionUnit) -> None:
         with self.changed:
             self.units.pop(unit.connection_id, None)
+            slot = self.slots.pop(unit.connection_id, None)
+            if slot is not None:
+                slot.release()
             received, sent = self.closed_bytes
             transport = unit.transport
             self.closed_bytes = (received + transport.bytes_received, sent + transport.bytes_sent)
@@ -101,8 +106,11 @@ class ConnectionsSupervisor(MonitoredActor):
         self._table = table
         self._stopping = False
 
-    def accept(self, sock: socket.socket, address: tuple[str, int]) -> None:
-        """Give a newly accepted socket its actors (the listener tells this)."""
+    def accept(self, sock: socket.socket, address: tuple[str, int], slot: Slot) -> None:
+        """Give a newly accepted socket its actors (the listener tells this).
+
+        ``slot`` is the connection's place in its address's count, held until it closes.
+        """
         server = self._server
         table = self._table
         with table.lock:
@@ -113,6 +121,7 @@ class ConnectionsSupervisor(MonitoredActor):
                 *address,
                 "shutting down" if self._stopping else f"{server.max_connections} open",
             )
+            slot.release()
             sock.close()
             return
         connection_id = next_connection_id("s")
@@ -126,6 +135,7 @@ class ConnectionsSupervisor(MonitoredActor):
         )
         with table.lock:
             table.accepted += 1
+            table.slots[connection_id] = slot  # released by closed(), even during the start
             try:
                 unit = start_connection(
                     role=ConnectionRole.SERVER,
@@ -146,6 +156,7 @@ class ConnectionsSupervisor(MonitoredActor):
                     connection_id,
                     extra={"connection_id": connection_id},
                 )
+                table.slots.pop(connection_id, slot).release()
                 return
             if not unit.closed.is_set():
                 table.units[connection_id] = unit
@@ -195,17 +206,24 @@ class Acceptor(MonitoredActor):
     def __init__(self, server: RtmpServer, connections: ActorHandle[ConnectionsSupervisor]) -> None:
         super().__init__()
         self._connections = connections
+        self._address_slots = server.address_slots
         self._listener: Listener = server.loop.listen(
             server.host, server.port, self._accepted, reuse_port=server.reuse_port
         )
         server.bound(self._listener.address)
 
     def _accepted(self, sock: socket.socket, address: tuple[str, int]) -> None:
-        # On the I/O thread: hand over and get back to the loop.
+        # On the I/O thread: refuse an address over its limit before anything else is spent
+        # on it, otherwise hand over and get back to the loop.
+        slot = self._address_slots.acquire(address[0])
+        if slot is None:
+            sock.close()
+            return
         try:
-            self._connections.tell(ConnectionsSupervisor.accept, sock, address)
+            self._connections.tell(ConnectionsSupervisor.accept, sock, address, slot)
         except pykka.ActorDeadError:
             logger.warning("refusing connection from %s:%s (restarting)", *address)
+            slot.release()
             sock.close()
 
     def address(self) -> tuple[str, int]:
@@ -260,6 +278,9 @@ class RtmpServer:
         max_connections: Connections beyond this are closed as soon as they are accepted.
         io_loop: Share an I/O loop; by default the server runs its own while it runs.
         reuse_port: Listen with ``SO_REUSEPORT``, so that several processes share the port.
+        address_slots: Bounds the connections open from one client address (closed at accept,
+            before the handshake, beyond its limit); share one between servers to share the
+            bound. By default there is none.
     """
 
     def __init__(
@@ -274,6 +295,7 @@ class RtmpServer:
         max_connections: int = 1000,
         io_loop: IoLoop | None = None,
         reuse_port: bool = False,
+        address_slots: AddressSlots | None = None,
     ) -> None:
         self.host = host
         self.reuse_port = reuse_port
@@ -283,6 +305,7 @@ class RtmpServer:
         self.flow = flow or FlowControl()
         self.ssl_context = ssl_context
         self.max_connections = max_connections
+        self.address_slots = address_slots or AddressSlots()
         self._shared_loop = io_loop
         self.loop = io_loop or IoLoop(name="rtmp-server-io")
         self.stop_timeout = 10.0

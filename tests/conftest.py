@@ -115,16 +115,25 @@ def vp9_opus_flv(sample_dir: Path) -> Path:
     return make_sample_flv(sample_dir, "vp9_opus")
 
 
+def make_self_signed(cert: Path, key: Path) -> None:
+    """Write a new self-signed certificate and key for ``localhost`` and 127.0.0.1 (openssl).
+
+    Each call makes a new key and serial number.
+    """
+    subprocess.run(
+        [
+            "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+            "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
+            "-keyout", str(key), "-out", str(cert),
+        ],
+        check=True, capture_output=True, timeout=60,
+    )  # fmt: skip
+
+
 @pytest.fixture(scope="session")
 def tls_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """A self-signed certificate and key for ``localhost`` (made with openssl)."""
     directory = tmp_path_factory.mktemp("tls")
     cert, key = directory / "cert.pem", directory / "key.pem"
-    subprocess.run(
-        [
-            "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-            "-subj", "/CN=localhost", "-keyout", str(key), "-out", str(cert),
-        ],
-        check=True, capture_output=True, timeout=60,
-    )  # fmt: skip
+    make_self_signed(cert, key)
     return cert, key

@@ -19,6 +19,8 @@ Theory of operation:
   :class:`HttpCallback` runs the requests on a small thread pool with a bound on requests in
   flight; the controller also arms its own deadline, so a callback that trickles bytes cannot
   hold a request past the timeout.
+* IP rules (:class:`~rtmp_actors.relay.ip_rules.IpRules`, nginx-rtmp's ``allow``/``deny``
+  by address) are asked before both, so a refused address never costs a callback.
 * When both are configured both must allow: the file is asked first, and the callback only
   about what the file allows.
 * Client-supplied names are data, never code: they reach the callback URL-encoded in the
@@ -39,7 +41,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pykka
 
@@ -47,6 +49,9 @@ from rtmp_actors.actors.actor_handle import ActorHandle
 from rtmp_actors.actors.monitoring import MonitoredActor
 from rtmp_actors.relay.hook_http import HookAnswer, check_hook_url, hook_opener, post_form
 from rtmp_actors.transport.io_loop import Scheduler, TimerHandle
+
+if TYPE_CHECKING:
+    from rtmp_actors.relay.ip_rules import IpRules
 
 __all__ = [
     "AccessAsker",
@@ -71,6 +76,7 @@ MAX_ACCESS_FILE_SIZE = 1024 * 1024
 
 # Client-safe reasons (sent in the refusal); the details go to the server's log.
 UNKNOWN_KEY = "unknown stream key"
+ADDRESS_REFUSED = "not allowed from this address"
 CALLBACK_REFUSED = "refused by the auth service"
 CALLBACK_TIMEOUT = "the auth service did not answer in time"
 CALLBACK_UNAVAILABLE = "the auth service is unavailable"
@@ -518,6 +524,7 @@ class AccessController(MonitoredActor):
             relay's I/O loop); used to refuse a callback that has not answered in time.
             Without it only the callback's socket timeouts apply.
         deadline: Seconds the callback has to answer (default: ``callback.timeout``).
+        ip_rules: Allow or deny by the client's address, asked first.
     """
 
     def __init__(
@@ -526,8 +533,10 @@ class AccessController(MonitoredActor):
         callback: HttpCallback | None = None,
         scheduler: Scheduler | None = None,
         deadline: float | None = None,
+        ip_rules: IpRules | None = None,
     ) -> None:
         super().__init__()
+        self._ip_rules = ip_rules
         self._rules = rules
         self._callback = callback
         self._schedule = scheduler
@@ -537,6 +546,16 @@ class AccessController(MonitoredActor):
 
     def check(self, request: AccessRequest, reply_to: ActorHandle[AccessAsker], token: Any) -> None:
         """Decide ``request``; the answer goes to ``reply_to.access_decided(token, ...)``."""
+        if self._ip_rules is not None and not self._ip_rules.allows(request.kind, request.addr):
+            logger.info(
+                "IP rules refuse %s %s/%s from %s",
+                request.kind.value,
+                request.app,
+                request.name,
+                request.addr or "?",
+            )
+            self._reply(reply_to, token, allowed=False, reason=ADDRESS_REFUSED)
+            return
         rules = self._rules.current() if isinstance(self._rules, AccessFile) else self._rules
         if request.kind is AccessKind.CONNECT:
             rules = None  # access files name streams, not connections

@@ -9,7 +9,9 @@ from typing import Any
 
 from rtmp_actors.actors.protocol_handler import FlowControl
 from rtmp_actors.relay.hooks import HookSettings
+from rtmp_actors.relay.ip_rules import IpRules
 from rtmp_actors.relay.stream import StreamPolicy
+from rtmp_actors.relay.tls import TlsSettings
 from rtmp_actors.session.server_config import ServerSessionConfig
 
 __all__ = ["ControlConfig", "RelayConfig"]
@@ -50,6 +52,12 @@ class RelayConfig:
         host: Address to listen on.
         port: Port to listen on.
         max_connections: Connections beyond this are refused.
+        max_connections_per_address: Connections from one client address beyond this are
+            refused at accept, before the handshake (0: no limit); counted over the plain
+            and the RTMPS listener together.
+        tls: An RTMPS listener beside the plain one (``[tls]``: port, cert, key).
+        ip_rules: Allow or deny publish and play by client address (``[ip_rules]``:
+            ``rules = ["allow publish 127.0.0.1", "deny publish all"]``).
         session: RTMP session settings (chunk size, windows, ping interval, limits).
         flow: Timeouts and the slow-player policy.
         stream: Live stream behaviour (GOP cache, takeover, idle publishers).
@@ -84,6 +92,9 @@ class RelayConfig:
     host: str = "127.0.0.1"
     port: int = 1935
     max_connections: int = 1000
+    max_connections_per_address: int = 50
+    tls: TlsSettings = field(default_factory=TlsSettings)
+    ip_rules: IpRules = field(default_factory=IpRules)
     session: ServerSessionConfig = field(default_factory=ServerSessionConfig)
     flow: FlowControl = field(default_factory=FlowControl)
     stream: StreamPolicy = field(default_factory=StreamPolicy)
@@ -111,9 +122,9 @@ class RelayConfig:
     def from_toml(cls, path: str | Path) -> RelayConfig:
         """Read settings from a TOML file; anything it does not give keeps its default.
 
-        The file may have ``[server]`` (host, port, max_connections), ``[session]``, ``[flow]``,
-        ``[stream]``, ``[control]`` and ``[hooks]`` tables, whose keys are the fields of those
-        settings classes.
+        The file may have ``[server]`` (host, port, max_connections, ...), ``[session]``,
+        ``[flow]``, ``[stream]``, ``[control]``, ``[hooks]``, ``[tls]`` and ``[ip_rules]``
+        tables, whose keys are the fields of those settings classes.
 
         Raises:
             ValueError: For an unknown table or key, or a value of the wrong kind.
@@ -128,6 +139,8 @@ class RelayConfig:
             "stream": config.stream,
             "control": config.control,
             "hooks": config.hooks,
+            "tls": config.tls,
+            "ip_rules": config.ip_rules,
         }
         unknown = set(document) - set(sections)
         if unknown:
@@ -136,7 +149,12 @@ class RelayConfig:
         updates: dict[str, Any] = _checked(path, "server", server, config, frozenset(sections))
         for name, current in sections.items():
             if name in document:
-                updates[name] = replace(current, **_checked(path, name, document[name], current))
+                checked = _checked(path, name, document[name], current)
+                try:
+                    updates[name] = replace(current, **checked)
+                except ValueError as error:  # settings that check themselves (tls, ip_rules)
+                    msg = f"{path}: [{name}] {error}"
+                    raise ValueError(msg) from None
         return replace(config, **updates)
 
 
@@ -148,7 +166,7 @@ def _checked(
     skip: frozenset[str] = frozenset(),
 ) -> dict[str, Any]:
     """Check a TOML table's keys and value kinds against the settings object they update."""
-    known = {f.name for f in fields(target) if f.name not in skip}
+    known = {f.name for f in fields(target) if f.init and f.name not in skip}
     checked: dict[str, Any] = {}
     for key, given in values.items():
         value = given

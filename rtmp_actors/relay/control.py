@@ -244,7 +244,7 @@ class ControlApi:
     # --- Calls -----------------------------------------------------------------------------------
 
     def _clients(self) -> ControlReply:
-        clients = self._relay.rtmp_server.clients(self._timeout)
+        clients = self._relay.clients(self._timeout)
         if self._http_flv is not None:
             clients += self._http_flv.clients(self._timeout)
         now = time.time()
@@ -264,7 +264,7 @@ class ControlApi:
         if "client" in body:
             client = _text(body, "client", 256)
             reason = "dropped through the control API"
-            session = self._relay.rtmp_server.session_of(client)
+            session = self._relay.session_of(client)
             if session is not None:
                 with contextlib.suppress(pykka.ActorDeadError):
                     session.tell(ServerSessionActor.close, reason)
@@ -331,7 +331,7 @@ class ControlApi:
         if not isinstance(description, str) or len(description) > _MAX_URL_LENGTH:
             raise _CallError(400, "'description' must be a short string")
         publisher = self._publisher(app, key)
-        session = self._relay.rtmp_server.session_of(publisher)
+        session = self._relay.session_of(publisher)
         if session is None:
             raise _CallError(409, f"the publisher of {app}/{key} is not an RTMP client here")
         summary = self._summary(session)
@@ -372,10 +372,10 @@ class ControlApi:
 
     def _drop_if_stayed(self, connection_id: str, url: str) -> Callable[[], None]:
         """A timer callback (on the I/O loop): drop a redirected client that did not leave."""
-        server = self._relay.rtmp_server
+        relay = self._relay
 
         def drop() -> None:
-            session = server.session_of(connection_id)
+            session = relay.session_of(connection_id)
             if session is None:
                 return  # it left, as asked
             logger.info(

@@ -71,12 +71,13 @@ def take_snapshot(relay: RelayServer, timeout: float = 2.0) -> RelaySnapshot:
     """
     streams = relay.stream_stats(timeout)
     cluster = relay.cluster_view(timeout)
-    server = relay.rtmp_server
-    bytes_in, bytes_out = server.byte_totals()
+    servers = relay.client_servers  # plain RTMP and RTMPS
+    totals = [server.byte_totals() for server in servers]
+    bytes_in, bytes_out = sum(t[0] for t in totals), sum(t[1] for t in totals)
     return RelaySnapshot(
         uptime=relay.uptime,
-        connections=server.connection_count,
-        connections_accepted=server.connections_accepted,
+        connections=sum(server.connection_count for server in servers),
+        connections_accepted=sum(server.connections_accepted for server in servers),
         bytes_in=bytes_in,
         bytes_out=bytes_out,
         streams=tuple(sorted(streams, key=lambda s: (s.app, s.key))),

@@ -7,7 +7,8 @@ Theory of operation:
   configured), ``recorder`` (the :class:`StreamRecorder`, if recording), ``registry`` (the
   :class:`StreamRegistry`, which supervises the live streams), ``push-relay`` and
   ``pull-relay`` (if any push or pull URLs, or a cluster), ``rtmp-server`` (the
-  :class:`RtmpServer`'s own tree: listener and connections), and in a cluster
+  :class:`RtmpServer`'s own tree: listener and connections), ``rtmps-server`` (the same over
+  TLS, with ``config.tls``: both feed the same registry), and in a cluster
   ``cluster-listener`` (a private listener for the other nodes, with ``cluster_port``) and
   ``cluster`` (the :class:`ClusterNode`; it advertises a bound address). Stopping it
   therefore leaves the cluster first (releasing the claims), then closes the sessions,
@@ -30,6 +31,7 @@ from __future__ import annotations
 import concurrent.futures
 import contextlib
 import logging
+import ssl
 import threading
 import time
 from collections.abc import Callable
@@ -39,7 +41,9 @@ from typing import TYPE_CHECKING, Any, Self
 import pykka
 
 from rtmp_actors.actors.actor_handle import ActorHandle
+from rtmp_actors.actors.client_info import ClientInfo
 from rtmp_actors.actors.monitoring import ExitNotice, ExitReason, monitor
+from rtmp_actors.actors.server_session import ServerSessionActor
 from rtmp_actors.actors.supervisor import ChildHandle, ChildSpec, ChildStartError, Supervisor
 from rtmp_actors.cluster.directory import DirectoryError, open_directory
 from rtmp_actors.cluster.node import ClusterNode, ClusterSettings, ClusterView, new_node_id
@@ -54,7 +58,9 @@ from rtmp_actors.relay.receiver import RelayReceiver
 from rtmp_actors.relay.recording import StreamRecorder
 from rtmp_actors.relay.registry import PublishRoute, StreamRegistry, StreamTable
 from rtmp_actors.relay.stream import LiveStream, StreamStats
+from rtmp_actors.relay.tls import server_context
 from rtmp_actors.server import RtmpServer
+from rtmp_actors.transport.address_slots import AddressSlots
 from rtmp_actors.transport.io_loop import IoLoop, TimerHandle
 from rtmp_actors.vod.library import VodLibrary, VodSettings
 
@@ -126,9 +132,8 @@ class RelayServer:
             ChildHandle("cluster") if self.config.cluster else None
         )
         self._node_id = new_node_id()  # kept across restarts: same claims
-        self.access: ChildHandle[AccessController] | None = (
-            ChildHandle("access") if self._access_file is not None or self._access_urls else None
-        )
+        asks = self._access_file is not None or self._access_urls or self.config.ip_rules
+        self.access: ChildHandle[AccessController] | None = ChildHandle("access") if asks else None
         # Recording everything, or (for the control API) only the streams it asks for.
         control = self.config.control
         self._record_all = bool(self.config.record_dir)
@@ -137,10 +142,21 @@ class RelayServer:
             ChildHandle("recorder") if self._record_dir else None
         )
         self._table = StreamTable()
+        # One count per address over both listeners: TLS is no way round the limit.
+        self._address_slots = AddressSlots(self.config.max_connections_per_address)
         self._server = self._rtmp_server(self.config.port, reuse_port=self.config.reuse_port)
+        # Read now: a missing or bad certificate fails the relay before anything starts.
+        tls = self.config.tls
+        self._tls_server = (
+            self._rtmp_server(
+                tls.port, reuse_port=self.config.reuse_port, ssl_context=server_context(tls)
+            )
+            if tls.port is not None
+            else None
+        )
         # For the cluster's other nodes, when workers share the main port (see cluster_port).
         self._cluster_server = (
-            self._rtmp_server(self.config.cluster_port)
+            self._rtmp_server(self.config.cluster_port, address_slots=AddressSlots())
             if self.cluster is not None and self.config.cluster_port is not None
             else None
         )
@@ -151,7 +167,14 @@ class RelayServer:
         self._sources: dict[tuple[str, str], pykka.ActorRef[GeneratedStream]] = {}
         self._sources_lock = threading.Lock()
 
-    def _rtmp_server(self, port: int, *, reuse_port: bool = False) -> RtmpServer:
+    def _rtmp_server(
+        self,
+        port: int,
+        *,
+        reuse_port: bool = False,
+        ssl_context: ssl.SSLContext | None = None,
+        address_slots: AddressSlots | None = None,
+    ) -> RtmpServer:
         return RtmpServer(
             self.config.host,
             port,
@@ -169,6 +192,8 @@ class RelayServer:
             max_connections=self.config.max_connections,
             io_loop=self._loop,
             reuse_port=reuse_port,
+            ssl_context=ssl_context,
+            address_slots=address_slots or self._address_slots,
         )
 
     def _new_links(self) -> RelayLinks:
@@ -200,7 +225,9 @@ class RelayServer:
             def start_access() -> pykka.ActorRef[Any]:
                 # A fresh callback per incarnation: a failed controller shuts its pool down.
                 callback = HttpCallback(urls, timeout) if urls else None
-                return AccessController.start(access_file, callback, self._call_later)
+                return AccessController.start(
+                    access_file, callback, self._call_later, ip_rules=config.ip_rules or None
+                )
 
             children.append(ChildSpec("access", start_access, handle=self.access))
         if self.recorder is not None:
@@ -246,6 +273,8 @@ class RelayServer:
         )
         children.extend(self._links.child_specs(self.registry))
         children.append(self._server.child_spec("rtmp-server"))
+        if self._tls_server is not None:
+            children.append(self._tls_server.child_spec("rtmps-server"))
         if self._cluster_server is not None:
             children.append(self._cluster_server.child_spec("cluster-listener"))
         if self.cluster is not None:
@@ -264,7 +293,7 @@ class RelayServer:
             self._links.pull,
             self._call_later,
             takeover=self.config.stream.takeover,
-            load=lambda: self._server.connection_count,
+            load=lambda: sum(server.connection_count for server in self.client_servers),
         )
         return bind_observer(ref, self.cluster, self.registry)
 
@@ -299,6 +328,8 @@ class RelayServer:
             if self._started_at is not None:  # a restart by the user's supervisor
                 self._loop = IoLoop(name="rtmp-relay-io")
                 self._server.share_loop(self._loop)
+                if self._tls_server is not None:
+                    self._tls_server.share_loop(self._loop)
                 if self._cluster_server is not None:
                     self._cluster_server.share_loop(self._loop)
                 self._links = self._new_links()
@@ -371,6 +402,49 @@ class RelayServer:
     def address(self) -> tuple[str, int]:
         """The (host, port) the relay listens on."""
         return self._server.address
+
+    @property
+    def client_servers(self) -> list[RtmpServer]:
+        """The servers clients connect to: the plain one, and the RTMPS one if any."""
+        return [self._server] if self._tls_server is None else [self._server, self._tls_server]
+
+    def clients(self, timeout: float = 2.0) -> list[ClientInfo]:
+        """Every open client connection, plain RTMP and RTMPS (see :meth:`RtmpServer.clients`)."""
+        return [client for server in self.client_servers for client in server.clients(timeout)]
+
+    def session_of(self, connection_id: str) -> ActorHandle[ServerSessionActor] | None:
+        """The session actor of an open client connection (plain or RTMPS), or None."""
+        for server in self.client_servers:
+            session = server.session_of(connection_id)
+            if session is not None:
+                return session
+        return None
+
+    @property
+    def tls_address(self) -> tuple[str, int] | None:
+        """The (host, port) of the RTMPS listener, or None without one."""
+        return self._tls_server.address if self._tls_server is not None else None
+
+    def reload_tls(self) -> bool:
+        """Read the certificate and key again; new RTMPS connections use them from now on.
+
+        Connections already open keep the context they started with. A pair that does not
+        load is logged and the current one kept.
+
+        Returns:
+            True if the new pair is in use; False if it did not load or there is no RTMPS
+            listener.
+        """
+        if self._tls_server is None:
+            return False
+        try:
+            context = server_context(self.config.tls)
+        except (OSError, ValueError) as error:
+            logger.error("TLS certificate not reloaded, keeping the current one: %s", error)
+            return False
+        self._tls_server.ssl_context = context  # read once per accepted connection
+        logger.info("TLS certificate reloaded from %s", self.config.tls.cert)
+        return True
 
     @property
     def io_loop(self) -> IoLoop:

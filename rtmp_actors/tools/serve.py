@@ -6,7 +6,9 @@ import argparse
 import json
 import logging
 import os
+import signal
 import sys
+import threading
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
@@ -15,6 +17,7 @@ import pykka
 
 from rtmp_actors.cluster.directory import DirectoryError
 from rtmp_actors.relay.config import RelayConfig
+from rtmp_actors.relay.ip_rules import IpRules
 from rtmp_actors.relay.server import RelayServer
 from rtmp_actors.running import serve_forever
 from rtmp_actors.tools.workers import run_workers
@@ -67,6 +70,24 @@ def add_parser(subcommands: Any) -> None:
     )
     parser.add_argument(
         "--no-http-flv", action="store_true", help="do not play streams over HTTP-FLV on --http"
+    )
+    parser.add_argument("--tls-port", type=int, help="also serve RTMPS on this port")
+    parser.add_argument("--cert", metavar="FILE", help="RTMPS certificate chain (PEM)")
+    parser.add_argument(
+        "--key", metavar="FILE", help="RTMPS private key (PEM); both re-read on SIGHUP"
+    )
+    parser.add_argument(
+        "--ip-rule",
+        metavar="RULE",
+        action="append",
+        default=[],
+        help="'allow|deny [publish|play] ADDRESS|CIDR|all', in order, first match wins",
+    )
+    parser.add_argument(
+        "--max-connections-per-address",
+        metavar="N",
+        type=int,
+        help="refuse connections from an address that has N open (default 50; 0: no limit)",
     )
     parser.add_argument(
         "--control-token",
@@ -156,6 +177,12 @@ def _config(args: argparse.Namespace) -> RelayConfig:
     hooks = {hook: getattr(args, hook) for hook in _HOOK_FLAGS if getattr(args, hook)}
     if hooks:
         config = replace(config, hooks=replace(config.hooks, **hooks))
+    tls = {"port": args.tls_port, "cert": args.cert, "key": args.key}
+    if any(value is not None for value in tls.values()):
+        given = {name: value for name, value in tls.items() if value is not None}
+        config = replace(config, tls=replace(config.tls, **given))
+    if args.ip_rule:  # after the config file's rules: they are more specific
+        config = replace(config, ip_rules=IpRules.of((*args.ip_rule, *config.ip_rules.rules)))
     options = {
         "record_dir": args.record,
         "auth_file": args.auth,
@@ -170,6 +197,7 @@ def _config(args: argparse.Namespace) -> RelayConfig:
         "reuse_port": args.reuse_port or None,
         "vod_dir": args.vod,
         "vod_app": args.vod_app,
+        "max_connections_per_address": args.max_connections_per_address,
     }
     config = replace(
         config, **{name: value for name, value in options.items() if value is not None}
@@ -214,6 +242,19 @@ def _setup_logging(level: str, log_format: str) -> None:
     logging.basicConfig(level=level, handlers=[handler])
 
 
+def _reload_on_sighup(relay: RelayServer) -> Any:
+    """Reload the RTMPS certificate on SIGHUP; returns the previous handler (None: not set)."""
+    if threading.current_thread() is not threading.main_thread():
+        return None  # only the main thread may set handlers (cli.main from a test thread)
+
+    def on_hup(_signum: int, _frame: object) -> None:
+        # Off the signal handler: loading and logging take locks the main thread may hold.
+        threading.Thread(target=relay.reload_tls, name="serve-reload-tls").start()
+
+    previous = signal.signal(signal.SIGHUP, on_hup)
+    return signal.SIG_DFL if previous is None else previous
+
+
 def _run(args: argparse.Namespace) -> int:
     _setup_logging(args.log_level, args.log_format)
     try:
@@ -241,7 +282,11 @@ def _run(args: argparse.Namespace) -> int:
         listening = True
         host, port = relay.address
         logger.info("relay listening on rtmp://%s:%s/<app>/<stream key>", host, port)
+        if relay.tls_address is not None:
+            host, port = relay.tls_address
+            logger.info("relay listening on rtmps://%s:%s/<app>/<stream key>", host, port)
 
+    previous_hup = _reload_on_sighup(relay)
     try:
         stopped_by_signal = serve_forever(
             relay,
@@ -262,8 +307,13 @@ def _run(args: argparse.Namespace) -> int:
         where = f"{config.host}:{config.port}"
         if config.http_port is not None:
             where += f" (RTMP) or {config.http_host}:{config.http_port} (HTTP)"
+        if config.tls.port is not None:
+            where += f" or {config.host}:{config.tls.port} (RTMPS)"
         print(f"serve: cannot listen on {where}: {error}", file=sys.stderr)
         return 1
+    finally:
+        if previous_hup is not None:
+            signal.signal(signal.SIGHUP, previous_hup)
     if not stopped_by_signal:
         print("serve: the relay gave up (its log says which part failed and why)", file=sys.stderr)
         return 1

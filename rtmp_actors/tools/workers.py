@@ -11,10 +11,11 @@ Theory of operation:
   through that private port (the shared port might lead back to any worker).
 * With ``--port 0`` the parent picks the port: it binds a socket with ``SO_REUSEPORT``
   (without listening, so no connection goes to it) and keeps it until the workers listen.
-* The parent does nothing else: it forwards SIGINT/SIGTERM to the workers and waits for
-  them. A worker that exits by itself (a crash, its relay giving up) is started again after
-  a second, at most ``MAX_RESTARTS`` times a minute; past that the parent stops the others
-  and exits with 1.
+* The parent does nothing else: it forwards SIGINT/SIGTERM (and SIGHUP, which reloads the
+  RTMPS certificate) to the workers and waits for them. A worker that exits by itself (a
+  crash, its relay giving up) is started again after a second, at most ``MAX_RESTARTS``
+  times a minute; past that the parent stops the others and exits with 1.
+  Workers share a fixed ``--tls-port`` as they share the port.
 """
 
 from __future__ import annotations
@@ -89,14 +90,23 @@ def run_workers(argv: Sequence[str], workers: int, host: str, port: int) -> int:
     def on_signal(_signum: int, _frame: FrameType | None) -> None:
         threading.Thread(target=stop.set, name="workers-signal").start()
 
+    processes: list[subprocess.Popen[bytes]] = []
+
+    def on_hup(_signum: int, _frame: FrameType | None) -> None:
+        for process in processes:
+            with contextlib.suppress(OSError):
+                process.send_signal(signal.SIGHUP)
+
     previous = {
         signum: signal.signal(signum, on_signal) for signum in (signal.SIGINT, signal.SIGTERM)
     }
-    processes: list[subprocess.Popen[bytes]] = []
+    previous[signal.SIGHUP] = signal.signal(signal.SIGHUP, on_hup)
     restarts: collections.deque[float] = collections.deque()
     status = 0
     try:
-        processes = [subprocess.Popen(command, stdin=subprocess.DEVNULL) for _ in range(workers)]
+        processes.extend(
+            subprocess.Popen(command, stdin=subprocess.DEVNULL) for _ in range(workers)
+        )
         logger.info(
             "started %d workers on %s:%d (pids %s)", workers, host, port, [p.pid for p in processes]
         )

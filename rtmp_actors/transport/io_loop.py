@@ -225,7 +225,10 @@ class IoLoop:
         lets several processes listen on one port (``SO_REUSEPORT``; the kernel spreads the
         connections over them).
         """
-        sock = socket.create_server((host, port), backlog=backlog, reuse_port=reuse_port)
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET  # "::1", "::" listen on IPv6
+        sock = socket.create_server(
+            (host, port), family=family, backlog=backlog, reuse_port=reuse_port
+        )
         sock.setblocking(False)
         listener = Listener(self, sock, on_accept)
         self.call_soon(lambda: self.register(sock, selectors.EVENT_READ, listener._ready))

@@ -319,6 +319,7 @@ class FakeRelay:
     def __init__(self, streams: list[StreamStats] | None = None) -> None:
         self.streams = streams
         self.rtmp_server = FakeServer()
+        self.client_servers = [self.rtmp_server]
 
     def stream_stats(self, timeout: float) -> list[StreamStats]:
         if self.streams is None:
