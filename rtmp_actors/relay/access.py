@@ -525,6 +525,7 @@ class AccessController(MonitoredActor):
             Without it only the callback's socket timeouts apply.
         deadline: Seconds the callback has to answer (default: ``callback.timeout``).
         ip_rules: Allow or deny by the client's address, asked first.
+        app_ip_rules: Applications' own address rules, used for their requests instead.
     """
 
     def __init__(
@@ -534,9 +535,11 @@ class AccessController(MonitoredActor):
         scheduler: Scheduler | None = None,
         deadline: float | None = None,
         ip_rules: IpRules | None = None,
+        app_ip_rules: Mapping[str, IpRules] | None = None,
     ) -> None:
         super().__init__()
         self._ip_rules = ip_rules
+        self._app_ip_rules = dict(app_ip_rules or {})
         self._rules = rules
         self._callback = callback
         self._schedule = scheduler
@@ -546,7 +549,8 @@ class AccessController(MonitoredActor):
 
     def check(self, request: AccessRequest, reply_to: ActorHandle[AccessAsker], token: Any) -> None:
         """Decide ``request``; the answer goes to ``reply_to.access_decided(token, ...)``."""
-        if self._ip_rules is not None and not self._ip_rules.allows(request.kind, request.addr):
+        ip_rules = self._app_ip_rules.get(request.app, self._ip_rules)
+        if ip_rules is not None and not ip_rules.allows(request.kind, request.addr):
             logger.info(
                 "IP rules refuse %s %s/%s from %s",
                 request.kind.value,

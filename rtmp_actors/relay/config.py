@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from rtmp_actors.actors.protocol_handler import FlowControl
+from rtmp_actors.relay.applications import Application, Applications
 from rtmp_actors.relay.hooks import HookSettings
 from rtmp_actors.relay.ip_rules import IpRules
 from rtmp_actors.relay.stream import StreamPolicy
@@ -87,6 +88,8 @@ class RelayConfig:
         control: The control API (off without a token).
         hooks: nginx-rtmp's lifecycle hooks (``on_connect``, ``on_publish_done``,
             ``exec_publish``, ...; see :class:`~rtmp_actors.relay.hooks.HookSettings`).
+        applications: Per-application settings (``[applications.NAME]``); with any, only
+            those apps (and ``vod_app``) are served (see :mod:`rtmp_actors.relay.applications`).
     """
 
     host: str = "127.0.0.1"
@@ -117,6 +120,7 @@ class RelayConfig:
     vod_lead: float = 1.0
     control: ControlConfig = field(default_factory=ControlConfig)
     hooks: HookSettings = field(default_factory=HookSettings)
+    applications: Applications = field(default_factory=Applications)
 
     @classmethod
     def from_toml(cls, path: str | Path) -> RelayConfig:
@@ -124,7 +128,8 @@ class RelayConfig:
 
         The file may have ``[server]`` (host, port, max_connections, ...), ``[session]``,
         ``[flow]``, ``[stream]``, ``[control]``, ``[hooks]``, ``[tls]`` and ``[ip_rules]``
-        tables, whose keys are the fields of those settings classes.
+        tables, whose keys are the fields of those settings classes, and
+        ``[applications.NAME]`` tables (see :class:`Application`).
 
         Raises:
             ValueError: For an unknown table or key, or a value of the wrong kind.
@@ -133,6 +138,7 @@ class RelayConfig:
             document = tomllib.load(file)
         config = cls()
         server = document.pop("server", {})
+        applications = _applications(path, document.pop("applications", {}))
         sections: dict[str, Any] = {
             "session": config.session,
             "flow": config.flow,
@@ -155,7 +161,21 @@ class RelayConfig:
                 except ValueError as error:  # settings that check themselves (tls, ip_rules)
                     msg = f"{path}: [{name}] {error}"
                     raise ValueError(msg) from None
+        if applications:
+            updates["applications"] = applications
         return replace(config, **updates)
+
+
+def _applications(path: str | Path, tables: Any) -> Applications:
+    """Read the ``[applications.NAME]`` tables."""
+    if not isinstance(tables, dict) or not all(isinstance(t, dict) for t in tables.values()):
+        msg = f"{path}: [applications] should hold one [applications.NAME] table per app"
+        raise ValueError(msg)
+    try:
+        return Applications.of(Application.from_table(name, t) for name, t in tables.items())
+    except ValueError as error:
+        msg = f"{path}: {error}"
+        raise ValueError(msg) from None
 
 
 def _checked(

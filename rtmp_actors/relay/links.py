@@ -79,8 +79,8 @@ class RelayLinks:
 
     def __init__(
         self,
-        push: Sequence[str],
-        pull: Sequence[str],
+        push: Sequence[LinkTarget | str],
+        pull: Sequence[LinkTarget | str],
         *,
         scheduler: Scheduler,
         io_loop: IoLoop | None = None,
@@ -88,8 +88,8 @@ class RelayLinks:
         pull_on_demand: bool = False,
     ) -> None:
         self._origin_only = pull_on_demand  # in a cluster: pushed once, by the origin
-        self._push_targets = [LinkTarget.parse(url) for url in push]
-        self._pull_sources = [LinkTarget.parse(url) for url in pull]
+        self._push_targets = list(LinkTarget.parse_all(push))
+        self._pull_sources = list(LinkTarget.parse_all(pull))
         self._settings = settings or LinkSettings()
         self._scheduler = scheduler
         self._io_loop = io_loop

@@ -23,6 +23,7 @@ from rtmp_actors.relay.access import (
     AccessRequest,
     describe_refusal,
 )
+from rtmp_actors.relay.applications import Applications
 from rtmp_actors.relay.hook_http import HookAnswer
 from rtmp_actors.relay.hooks import LifecycleHooks, SessionHooks
 from rtmp_actors.relay.registry import PublishRoute, StreamRegistry
@@ -93,8 +94,10 @@ class RelayReceiver(EventReceiverActor, PublisherReceiver, PlayerReceiver, Acces
         hooks: LifecycleHooks | None = None,
         *,
         check_connect: bool = False,
+        applications: Applications | None = None,
     ) -> None:
         super().__init__()
+        self._applications = applications or Applications()
         self._vod = vod
         self._publish_route: ActorHandle[PublishRoute] = publish_route or registry
         self._access = access
@@ -140,19 +143,48 @@ class RelayReceiver(EventReceiverActor, PublisherReceiver, PlayerReceiver, Acces
         self._flash_ver = event.connect.flash_ver or ""
         self._swf_url = event.connect.swf_url or ""
         self._page_url = event.connect.page_url or ""
+        if not self._serves(event.app_name):
+            logger.info("refusing a connect to unknown application %r", event.app_name)
+            self._refuse(event, f"unknown application '{event.app_name}'")
+            return
         if not self._check_connect:
             self._session.tell(ServerSessionActor.accept_request, event.request_id)
             return
         query = f"?{event.query}" if event.query else ""
         self._ask_access(event, self._access_request(AccessKind.CONNECT, event.app_name, query))
 
+    def _serves(self, app: str) -> bool:
+        return self._applications.knows(app) or (self._vod is not None and self._vod.serves(app))
+
+    def _live_refused(
+        self, event: events.PublishStreamRequested | events.PlayStreamRequested
+    ) -> bool:
+        """Refuse a live publish or play in an application with live streaming off."""
+        app = event.app_name
+        if self._applications.live_allowed(app):
+            return False
+        if (
+            isinstance(event, events.PlayStreamRequested)
+            and self._vod is not None
+            and self._vod.serves(app)
+        ):
+            return False  # files on demand
+        kind = "publish" if isinstance(event, events.PublishStreamRequested) else "play"
+        logger.info("refusing a live %s in application %r: live is off there", kind, app)
+        self._refuse(event, f"live streaming is off in application '{app}'")
+        return True
+
     def on_publish_stream_requested(self, event: events.PublishStreamRequested) -> None:
+        if self._live_refused(event):
+            return
         request = self._access_request(
             AccessKind.PUBLISH, event.app_name, event.stream_key, publish_type=event.publish_type
         )
         self._check_access(event, request)
 
     def on_play_stream_requested(self, event: events.PlayStreamRequested) -> None:
+        if self._live_refused(event):
+            return
         request = self._access_request(
             AccessKind.PLAY,
             event.app_name,

@@ -336,6 +336,9 @@ class StreamRecorder(StreamObserver):
             :meth:`start_recording`.
         finished: Called with ``(app, key, path)`` on this actor's thread once a file with
             media in it is finished (the ``on_record_done`` hooks); must not block.
+        app_directories: Applications recorded otherwise than ``record_all`` says: each
+            publication of the app goes to its folder, or, with None, is not recorded
+            unless asked for (see :mod:`rtmp_actors.relay.applications`).
 
     Raises:
         OSError: If ``directory`` cannot be created.
@@ -352,10 +355,15 @@ class StreamRecorder(StreamObserver):
         origin_only: bool = False,
         record_all: bool = True,
         finished: Callable[[str, str, Path], None] | None = None,
+        app_directories: Mapping[str, str | os.PathLike[str] | None] | None = None,
     ) -> None:
         super().__init__()
         self._origin_only = origin_only
         self._record_all = record_all
+        self._app_directories = {
+            app: None if folder is None else Path(folder)
+            for app, folder in (app_directories or {}).items()
+        }
         self._finished = finished
         # Started on request, waiting for their stream's snapshot: live media is not theirs yet.
         self._awaiting: set[tuple[str, str]] = set()
@@ -370,7 +378,10 @@ class StreamRecorder(StreamObserver):
     def stream_published(self, app: str, key: str) -> None:
         """Open a new file for this publication (unless only requested streams are recorded)."""
         self._finish(app, key)  # a missed unpublish: never two files for one stream
-        if not self._record_all:
+        if app in self._app_directories:
+            if self._app_directories[app] is None:
+                return
+        elif not self._record_all:
             return
         try:
             self._open(app, key)
@@ -382,7 +393,9 @@ class StreamRecorder(StreamObserver):
             msg = f"not recording {app}/{key}: {self._max_recordings} recordings already"
             logger.warning("%s", msg)
             raise ValueError(msg)
-        path = recording_path(self.directory, app, key, self._now())
+        path = recording_path(
+            self._app_directories.get(app) or self.directory, app, key, self._now()
+        )
         recording = FlvRecording(path, self._flush_interval, self._clock)
         self._recordings[(app, key)] = recording
         logger.info("recording %s/%s to %s", app, key, recording.path)

@@ -132,12 +132,22 @@ class RelayServer:
             ChildHandle("cluster") if self.config.cluster else None
         )
         self._node_id = new_node_id()  # kept across restarts: same claims
-        asks = self._access_file is not None or self._access_urls or self.config.ip_rules
+        self._app_ip_rules = self.config.applications.ip_rules()
+        asks = (
+            self._access_file is not None
+            or self._access_urls
+            or self.config.ip_rules
+            or self._app_ip_rules
+        )
         self.access: ChildHandle[AccessController] | None = ChildHandle("access") if asks else None
         # Recording everything, or (for the control API) only the streams it asks for.
         control = self.config.control
         self._record_all = bool(self.config.record_dir)
         self._record_dir = self.config.record_dir or (control.record_dir if control.token else None)
+        # Applications that record otherwise (another folder, or not at all); checked now.
+        self._app_record_dirs = self.config.applications.record_dirs(self._record_dir)
+        if self._record_dir is None:  # only some applications record: any of their folders
+            self._record_dir = next((d for d in self._app_record_dirs.values() if d), None)
         self.recorder: ChildHandle[StreamRecorder] | None = (
             ChildHandle("recorder") if self._record_dir else None
         )
@@ -186,6 +196,7 @@ class RelayServer:
                 vod=self.vod,
                 hooks=self.hooks,
                 check_connect=AccessKind.CONNECT in self._access_urls,
+                applications=self.config.applications,
             ),
             config=self.config.session,
             flow=self.config.flow,
@@ -197,9 +208,10 @@ class RelayServer:
         )
 
     def _new_links(self) -> RelayLinks:
+        applications = self.config.applications
         return RelayLinks(
-            self.config.push,
-            self.config.pull,
+            applications.link_targets(self.config.push, "push"),
+            applications.link_targets(self.config.pull, "pull"),
             scheduler=self._call_later,
             io_loop=self._loop,
             settings=self._link_settings,
@@ -226,7 +238,11 @@ class RelayServer:
                 # A fresh callback per incarnation: a failed controller shuts its pool down.
                 callback = HttpCallback(urls, timeout) if urls else None
                 return AccessController.start(
-                    access_file, callback, self._call_later, ip_rules=config.ip_rules or None
+                    access_file,
+                    callback,
+                    self._call_later,
+                    ip_rules=config.ip_rules or None,
+                    app_ip_rules=self._app_ip_rules,
                 )
 
             children.append(ChildSpec("access", start_access, handle=self.access))
@@ -245,6 +261,7 @@ class RelayServer:
                             origin_only=self.cluster is not None,
                             record_all=self._record_all,
                             finished=record_done,
+                            app_directories=self._app_record_dirs,
                         ),
                         recorder,
                         self.registry,

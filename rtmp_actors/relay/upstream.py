@@ -136,12 +136,15 @@ class LinkTarget:
         base: The server and app (its ``stream_key`` is empty).
         query: Appended to every stream key (without the ``?``), or "".
         pattern: An fnmatch pattern on the local ``app/key``.
+        skip_apps: Apps whose streams this URL is not for (they have their own URLs; see
+            :mod:`rtmp_actors.relay.applications`).
     """
 
     text: str
     base: RtmpUrl
     query: str = ""
     pattern: str = "*"
+    skip_apps: frozenset[str] = frozenset()
 
     @classmethod
     def parse(cls, text: str) -> LinkTarget:
@@ -165,7 +168,7 @@ class LinkTarget:
 
     def matches(self, app: str, key: str) -> bool:
         """Whether the local stream ``app/key`` is one this URL is for."""
-        return fnmatch.fnmatchcase(f"{app}/{key}", self.pattern)
+        return app not in self.skip_apps and fnmatch.fnmatchcase(f"{app}/{key}", self.pattern)
 
     def url_for(self, key: str) -> RtmpUrl:
         """The upstream URL of the local stream key ``key``."""
