@@ -526,6 +526,8 @@ class AccessController(MonitoredActor):
         deadline: Seconds the callback has to answer (default: ``callback.timeout``).
         ip_rules: Allow or deny by the client's address, asked first.
         app_ip_rules: Applications' own address rules, used for their requests instead.
+        app_callbacks: Applications' own HTTP callbacks (None: none), used for their
+            requests instead of ``callback``.
     """
 
     def __init__(
@@ -536,8 +538,10 @@ class AccessController(MonitoredActor):
         deadline: float | None = None,
         ip_rules: IpRules | None = None,
         app_ip_rules: Mapping[str, IpRules] | None = None,
+        app_callbacks: Mapping[str, HttpCallback | None] | None = None,
     ) -> None:
         super().__init__()
+        self._app_callbacks = dict(app_callbacks or {})
         self._ip_rules = ip_rules
         self._app_ip_rules = dict(app_ip_rules or {})
         self._rules = rules
@@ -573,7 +577,8 @@ class AccessController(MonitoredActor):
             )
             self._reply(reply_to, token, allowed=False, reason=UNKNOWN_KEY)
             return
-        if self._callback is None or not self._callback.covers(request.kind):
+        callback = self._app_callbacks.get(request.app, self._callback)
+        if callback is None or not callback.covers(request.kind):
             self._reply(reply_to, token, allowed=True, reason="")
             return
         ticket = next(self._tickets)
@@ -583,7 +588,7 @@ class AccessController(MonitoredActor):
             with contextlib.suppress(pykka.ActorDeadError):
                 me.tell(AccessController.callback_answered, ticket, allowed, reason, redirect)
 
-        if not self._callback.submit(request, answered):
+        if not callback.submit(request, answered):
             logger.warning("auth callback busy: refusing %s %s", request.kind.value, request.key)
             self._reply(reply_to, token, allowed=False, reason=CALLBACK_BUSY)
             return
@@ -594,7 +599,7 @@ class AccessController(MonitoredActor):
                 with contextlib.suppress(pykka.ActorDeadError):
                     me.tell(AccessController.callback_expired, ticket)
 
-            deadline = self._deadline if self._deadline is not None else self._callback.timeout
+            deadline = self._deadline if self._deadline is not None else callback.timeout
             pending.timer = self._schedule(deadline, expire)
 
     def callback_answered(
@@ -644,13 +649,16 @@ class AccessController(MonitoredActor):
                 pending.timer.cancel()
             self._reply(pending.reply_to, pending.token, allowed=False, reason=CALLBACK_UNAVAILABLE)
         self._pending.clear()
-        if self._callback is not None:
-            self._callback.shutdown()
+        self._shut_callbacks()
 
     def on_failure(self, *_exc_info: Any) -> None:
-        """Stop the callback's pool."""
-        if self._callback is not None:
-            self._callback.shutdown()
+        """Stop the callbacks' pools."""
+        self._shut_callbacks()
+
+    def _shut_callbacks(self) -> None:
+        for callback in (self._callback, *self._app_callbacks.values()):
+            if callback is not None:
+                callback.shutdown()
 
 
 MAX_REDIRECT_NAME = 256

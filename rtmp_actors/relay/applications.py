@@ -4,7 +4,8 @@ A relay without applications serves any app name. With ``[applications.NAME]`` t
 ``RelayConfig(applications=...)``) it serves only those apps (plus the on-demand app, if any):
 a connect to another app is refused with ``NetConnection.Connect.Rejected``. Each application
 can turn live streaming off (an app for files on demand only), record or not (and where), push
-and pull its own URLs, and refuse or allow addresses with its own IP rules. A setting an
+and pull its own URLs, refuse or allow addresses with its own IP rules, and call its own
+lifecycle hooks. A setting an
 application leaves out is the relay's.
 
 Sans-I/O: plain values, read by the relay's receiver, recorder and links.
@@ -17,6 +18,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from rtmp_actors.relay.hooks import HookSettings
 from rtmp_actors.relay.ip_rules import IpRules
 from rtmp_actors.relay.upstream import LinkTarget
 
@@ -39,6 +41,8 @@ class Application:
         push: Push URLs for this app's streams instead of the relay's (None: the relay's).
         pull: Pull URLs for this app's streams instead of the relay's (None: the relay's).
         ip_rules: Address rules for this app instead of the relay's (None: the relay's).
+        hooks: Lifecycle hooks for this app instead of the relay's ``[hooks]`` (None: the
+            relay's).
     """
 
     name: str
@@ -48,6 +52,7 @@ class Application:
     push: tuple[str, ...] | None = None
     pull: tuple[str, ...] | None = None
     ip_rules: IpRules | None = None
+    hooks: HookSettings | None = None
 
     def __post_init__(self) -> None:
         """Check the name and the URLs now, so a bad configuration starts nothing.
@@ -60,6 +65,8 @@ class Application:
             raise ValueError(msg)
         for url in (*(self.push or ()), *(self.pull or ())):
             LinkTarget.parse(url)
+        if self.hooks is not None:
+            self.hooks.check()
         if self.record is False and self.record_dir is not None:
             msg = f"application {self.name}: record_dir given but record = false"
             raise ValueError(msg)
@@ -73,9 +80,12 @@ class Application:
         """
         values: dict[str, Any] = {}
         for key, given in table.items():
+            if key == "hooks" and isinstance(given, HookSettings):  # read by the config
+                values[key] = given
+                continue
             read = _READERS.get(key)
             if read is None:
-                known = ", ".join(sorted(_READERS))
+                known = ", ".join(sorted({*_READERS, "hooks"}))
                 msg = f"[applications.{name}] has no setting {key!r} (known: {known})"
                 raise ValueError(msg)
             value = read(given)

@@ -172,10 +172,28 @@ def _applications(path: str | Path, tables: Any) -> Applications:
         msg = f"{path}: [applications] should hold one [applications.NAME] table per app"
         raise ValueError(msg)
     try:
-        return Applications.of(Application.from_table(name, t) for name, t in tables.items())
+        return Applications.of(
+            Application.from_table(name, _with_hooks(path, name, table))
+            for name, table in tables.items()
+        )
     except ValueError as error:
+        if str(error).startswith(str(path)):
+            raise
         msg = f"{path}: {error}"
         raise ValueError(msg) from None
+
+
+def _with_hooks(path: str | Path, name: str, table: dict[str, Any]) -> dict[str, Any]:
+    """An application's table with its ``hooks`` sub-table read as :class:`HookSettings`."""
+    hooks = table.get("hooks")
+    if hooks is None:
+        return table
+    if not isinstance(hooks, dict):
+        msg = f"[applications.{name}] hooks should be a table"
+        raise ValueError(msg)
+    settings = HookSettings()
+    settings = replace(settings, **_checked(path, f"applications.{name}.hooks", hooks, settings))
+    return {**table, "hooks": settings}
 
 
 def _checked(

@@ -23,6 +23,7 @@ from rtmp_actors.relay.access import (
     AccessRequest,
     describe_refusal,
 )
+from rtmp_actors.relay.app_hooks import HookSet, RelayHooks
 from rtmp_actors.relay.applications import Applications
 from rtmp_actors.relay.hook_http import HookAnswer
 from rtmp_actors.relay.hooks import LifecycleHooks, SessionHooks
@@ -80,8 +81,11 @@ class RelayReceiver(EventReceiverActor, PublisherReceiver, PlayerReceiver, Acces
         publish_route: Where publish requests go (default: the registry); a cluster node
             claims the key in the cluster before handing the request to the registry.
         vod: A library of files: plays of its app play its files instead of live streams.
-        hooks: The relay's lifecycle hooks (``*_done``, ``on_update``, ``exec_*``), if any.
+        hooks: The relay's lifecycle hooks (``*_done``, ``on_update``, ``exec_*``), if any;
+            as :class:`RelayHooks`, the connect's application chooses its own or the relay's
+            (which then also say whether connects are asked about).
         check_connect: Ask ``access`` about the connect too (``on_connect``).
+        applications: Per-application settings: unknown apps and live off are refused.
     """
 
     def __init__(
@@ -91,7 +95,7 @@ class RelayReceiver(EventReceiverActor, PublisherReceiver, PlayerReceiver, Acces
         access: ActorHandle[AccessController] | None = None,
         publish_route: ActorHandle[PublishRoute] | None = None,
         vod: VodLibrary | None = None,
-        hooks: LifecycleHooks | None = None,
+        hooks: LifecycleHooks | RelayHooks | None = None,
         *,
         check_connect: bool = False,
         applications: Applications | None = None,
@@ -112,11 +116,22 @@ class RelayReceiver(EventReceiverActor, PublisherReceiver, PlayerReceiver, Acces
         # Stream id -> the stream it publishes to, or plays from.
         self._publishing: dict[int, ActorHandle[LiveStream]] = {}
         self._playing: dict[int, ActorHandle[PlayedStream]] = {}
-        self._hooks = (
-            SessionHooks(hooks, self._tell_update_due, self._tell_update_answered)
-            if hooks is not None and hooks.settings.follows_sessions
-            else None
-        )
+        # The relay's and applications' hooks: which apply is known at connect.
+        self._relay_hooks: RelayHooks | None = None
+        if isinstance(hooks, RelayHooks):
+            self._relay_hooks = hooks
+            self._follow(hooks.default)
+        else:
+            self._hooks = self._session_hooks(hooks)
+
+    def _session_hooks(self, hooks: LifecycleHooks | None) -> SessionHooks | None:
+        if hooks is None or not hooks.settings.follows_sessions:
+            return None
+        return SessionHooks(hooks, self._tell_update_due, self._tell_update_answered)
+
+    def _follow(self, hooks: HookSet) -> None:
+        self._hooks = self._session_hooks(hooks.lifecycle)
+        self._check_connect = hooks.checks_connect and self._access is not None
 
     # --- Binding (from the stream actors) -----------------------------------------------------
 
@@ -147,6 +162,8 @@ class RelayReceiver(EventReceiverActor, PublisherReceiver, PlayerReceiver, Acces
             logger.info("refusing a connect to unknown application %r", event.app_name)
             self._refuse(event, f"unknown application '{event.app_name}'")
             return
+        if self._relay_hooks is not None:
+            self._follow(self._relay_hooks.for_app(event.app_name))
         if not self._check_connect:
             self._session.tell(ServerSessionActor.accept_request, event.request_id)
             return

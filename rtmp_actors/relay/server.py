@@ -47,7 +47,8 @@ from rtmp_actors.actors.server_session import ServerSessionActor
 from rtmp_actors.actors.supervisor import ChildHandle, ChildSpec, ChildStartError, Supervisor
 from rtmp_actors.cluster.directory import DirectoryError, open_directory
 from rtmp_actors.cluster.node import ClusterNode, ClusterSettings, ClusterView, new_node_id
-from rtmp_actors.relay.access import AccessController, AccessFile, AccessKind, HttpCallback
+from rtmp_actors.relay.access import AccessController, AccessFile
+from rtmp_actors.relay.app_hooks import HookSet, RelayHooks
 from rtmp_actors.relay.config import RelayConfig
 from rtmp_actors.relay.generated import GeneratedStream, SourceError, SourceStats
 from rtmp_actors.relay.hooks import LifecycleHooks
@@ -109,14 +110,16 @@ class RelayServer:
         self._loop = IoLoop(name="rtmp-relay-io")
         # Access rules and the record folder are checked first: a bad one starts nothing.
         self._access_file = AccessFile(self.config.auth_file) if self.config.auth_file else None
-        hook_settings = self.config.hooks
-        hook_settings.check()
-        self._access_urls = hook_settings.access_urls(self.config.auth_url)
-        self.hooks: LifecycleHooks | None = (
-            LifecycleHooks(hook_settings, self._call_later)
-            if hook_settings.follows_sessions or hook_settings.follows_recordings
-            else None
+        config = self.config
+        self._hooks = RelayHooks(
+            HookSet.of(config.hooks, config.auth_url, config.auth_timeout, self._call_later),
+            {
+                name: HookSet.of(app.hooks, config.auth_url, config.auth_timeout, self._call_later)
+                for name, app in config.applications.apps.items()
+                if app.hooks is not None
+            },
         )
+        self.hooks: LifecycleHooks | None = self._hooks.default.lifecycle
         self._link_settings = link_settings
         self._links = self._new_links()  # parses the push and pull URLs
         self.vod: VodLibrary | None = (
@@ -135,7 +138,7 @@ class RelayServer:
         self._app_ip_rules = self.config.applications.ip_rules()
         asks = (
             self._access_file is not None
-            or self._access_urls
+            or self._hooks.asks_access
             or self.config.ip_rules
             or self._app_ip_rules
         )
@@ -194,8 +197,7 @@ class RelayServer:
                 self.access,
                 publish_route=self.cluster,
                 vod=self.vod,
-                hooks=self.hooks,
-                check_connect=AccessKind.CONNECT in self._access_urls,
+                hooks=self._hooks,
                 applications=self.config.applications,
             ),
             config=self.config.session,
@@ -230,19 +232,19 @@ class RelayServer:
     def _children(self) -> list[ChildSpec]:
         children: list[ChildSpec] = []
         observers: list[ActorHandle[StreamObserver]] = []
-        access_file, config, urls = self._access_file, self.config, self._access_urls
+        access_file, config, hooks = self._access_file, self.config, self._hooks
         if self.access is not None:
-            timeout = config.auth_timeout if config.auth_url else config.hooks.timeout
 
             def start_access() -> pykka.ActorRef[Any]:
-                # A fresh callback per incarnation: a failed controller shuts its pool down.
-                callback = HttpCallback(urls, timeout) if urls else None
+                # Fresh callbacks per incarnation: a failed controller shuts their pools down.
+                callback, app_callbacks = hooks.callbacks()
                 return AccessController.start(
                     access_file,
                     callback,
                     self._call_later,
                     ip_rules=config.ip_rules or None,
                     app_ip_rules=self._app_ip_rules,
+                    app_callbacks=app_callbacks,
                 )
 
             children.append(ChildSpec("access", start_access, handle=self.access))
@@ -250,8 +252,7 @@ class RelayServer:
             record_dir = self._record_dir
             assert record_dir is not None
             recorder = self.recorder
-            hooks = self.hooks
-            record_done = hooks.record_done if hooks and hooks.settings.follows_recordings else None
+            record_done = self._hooks.record_done()
             children.append(
                 ChildSpec(
                     "recorder",
@@ -353,16 +354,14 @@ class RelayServer:
             self._loop.start()
         self._ended.clear()
         self._started_at = time.monotonic()
-        if self.hooks is not None:
-            self.hooks.start()
+        self._hooks.start()
         ref: pykka.ActorRef[Any] = _RelayTree.start(self, self._children())
         monitor(ref, self._tree_exited)
         return ref
 
     def tree_stopped(self) -> None:
         """Stop the I/O loop (the relay's supervisor calls this once its children are gone)."""
-        if self.hooks is not None:
-            self.hooks.stop()
+        self._hooks.stop()
         self._loop.stop()
 
     def _tree_exited(self, notice: ExitNotice) -> None:

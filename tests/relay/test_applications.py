@@ -13,14 +13,18 @@ from rtmp_actors.client import RtmpClient
 from rtmp_actors.protocol.commands import NetConnectionCode
 from rtmp_actors.relay.applications import Application, Applications
 from rtmp_actors.relay.config import RelayConfig
+from rtmp_actors.relay.hooks import HookSettings
 from rtmp_actors.relay.ip_rules import IpRules
 from rtmp_actors.relay.server import RelayServer
 from rtmp_actors.session import client_events as client
 from rtmp_actors.session.events import MediaType
 from tests.actors.harness import TIMEOUT, EventLog
 from tests.peers import ffmpeg_exe, poll_until
+from tests.relay.hook_server import HookServer, hook_server
 from tests.relay.test_relay import AVC_CONFIG, keyframe
 from tests.vod.helpers import next_media
+
+__all__ = ["hook_server"]  # the fixture, used by name
 
 # --- Settings -------------------------------------------------------------------------------
 
@@ -252,3 +256,40 @@ def test_an_application_pushes_to_its_own_urls_only(tmp_path: Path) -> None:
     finally:
         relay.stop()
         upstream.stop()
+
+
+# --- Hooks per application -----------------------------------------------------------------
+
+
+def test_an_application_calls_its_own_hooks(tmp_path: Path, hook_server: HookServer) -> None:
+    """``studio``'s hooks refuse its publishers and hear its connects; ``live`` has none."""
+    hook_server.answer = lambda path, _form: 403 if path == "/studio/publish" else 200
+    studio_hooks = HookSettings(
+        on_connect=hook_server.url("/studio/connect"),
+        on_publish=hook_server.url("/studio/publish"),
+        timeout=TIMEOUT,
+    )
+    relay = start(tmp_path, Application("studio", hooks=studio_hooks), Application("live"))
+    try:
+        _, refused = publish(relay, "studio")
+        assert not refused.was_accepted
+        (connect_form,) = hook_server.wait("/studio/connect")
+        assert connect_form["app"] == "studio"
+        assert hook_server.wait("/studio/publish")[0]["name"] == "cam"
+        _, accepted = publish(relay, "live")
+        assert accepted.was_accepted
+        assert len(hook_server.forms("/studio/connect")) == 1  # live's connect asked nobody
+    finally:
+        relay.stop()
+
+
+def test_application_hooks_come_from_toml(tmp_path: Path) -> None:
+    path = tmp_path / "relay.toml"
+    path.write_text(
+        '[applications.studio.hooks]\non_publish = "http://127.0.0.1:9/p"\ntimeout = 2.0\n'
+    )
+    hooks = RelayConfig.from_toml(path).applications.apps["studio"].hooks
+    assert hooks == HookSettings(on_publish="http://127.0.0.1:9/p", timeout=2.0)
+    path.write_text('[applications.studio.hooks]\non_pubish = "http://x/p"\n')
+    with pytest.raises(ValueError, match="on_pubish"):
+        RelayConfig.from_toml(path)
