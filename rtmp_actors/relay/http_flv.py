@@ -54,6 +54,7 @@ from rtmp_actors.relay.http_flv_sink import (
 )
 from rtmp_actors.relay.registry import StreamRegistry
 from rtmp_actors.relay.stream import LiveStream, PlayRequest
+from rtmp_actors.transport.io_loop import Scheduler
 from rtmp_actors.transport.transport import Transport
 
 if TYPE_CHECKING:
@@ -121,6 +122,8 @@ class HttpFlvPlayer(MonitoredActor, PlayerSession, PlayerReceiver, AccessAsker):
         high_water: Queued bytes above which its media is dropped.
         max_congestion: Seconds it may stay above ``high_water`` before it is dropped.
         address: The client's (host, port), for listings.
+        start_deadline: For a stream the relay is yet to pull: how to wait (a scheduler)
+            and how long for its first media before ending the response.
     """
 
     def __init__(
@@ -131,8 +134,10 @@ class HttpFlvPlayer(MonitoredActor, PlayerSession, PlayerReceiver, AccessAsker):
         high_water: int,
         max_congestion: float,
         address: tuple[str, int] | None = None,
+        start_deadline: tuple[Scheduler, float] | None = None,
     ) -> None:
         super().__init__()
+        self._start_deadline = start_deadline
         self.connection_id = connection_id
         self._address = address
         self._since = time.time()
@@ -201,6 +206,29 @@ class HttpFlvPlayer(MonitoredActor, PlayerSession, PlayerReceiver, AccessAsker):
             self._target.key,
             extra=self._log,
         )
+        if self._start_deadline is not None:
+            schedule, delay = self._start_deadline
+            me = self._me
+
+            def check() -> None:
+                with contextlib.suppress(pykka.ActorDeadError):
+                    me.tell(HttpFlvPlayer.start_deadline_passed, delay)
+
+            schedule(delay, check)
+
+    def start_deadline_passed(self, delay: float) -> None:
+        """End the response if the stream (pulled on its request) sent nothing yet."""
+        response = self._response
+        if response is None or response.is_closing:
+            return
+        transport = response.transport
+        if transport.bytes_sent or transport.queued_bytes:
+            return
+        target = self._target
+        logger.info(
+            "%s: %s/%s did not start within %g s", self.connection_id, target.app, target.key, delay
+        )
+        response.end(f"{target.app}/{target.key} did not start within {delay:g} s")
 
     def reject_request(self, request_id: int, reason: str, code: str | None = None) -> None:
         """The stream refused the player: end the response."""
@@ -294,13 +322,22 @@ class HttpFlvService:
         timeout: Seconds a request may wait for the stream (and for the access check, at
             least the auth callback's timeout).
         max_queued_bytes: Bytes queued for one client before it is dropped.
+        pull_wait: Seconds a stream the relay pulls on a player's request (``--pull``, a
+            cluster edge) has to start before the response ends (default :attr:`PULL_WAIT`).
     """
 
+    PULL_WAIT = 10.0
+
     def __init__(
-        self, relay: RelayServer, timeout: float = 5.0, max_queued_bytes: int = 16 * 1024 * 1024
+        self,
+        relay: RelayServer,
+        timeout: float = 5.0,
+        max_queued_bytes: int = 16 * 1024 * 1024,
+        pull_wait: float | None = None,
     ) -> None:
         self._relay = relay
         self._timeout = timeout
+        self._pull_wait = self.PULL_WAIT if pull_wait is None else pull_wait
         self._max_queued = max_queued_bytes
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
@@ -333,7 +370,8 @@ class HttpFlvService:
         handed_over = False
         try:
             self._check_access(player, target, addr, request.path)
-            self._check_published(target, connection_id)
+            if not self._relay.pulls_on_demand(target.app, target.key):
+                self._check_published(target, connection_id)
             chunked = request.request_version != "HTTP/1.0"
             head = _response_head(chunked)
             if head_only:
@@ -357,14 +395,17 @@ class HttpFlvService:
     def _start_player(
         self, connection_id: str, target: FlvTarget, address: tuple[str, int]
     ) -> ActorHandle[HttpFlvPlayer]:
-        flow = self._relay.config.flow
+        relay = self._relay
+        flow = relay.config.flow
+        pulled = relay.pulls_on_demand(target.app, target.key)
         ref = HttpFlvPlayer.start(
             connection_id,
             target,
-            self._relay.registry,
+            relay.registry,
             flow.high_water,
             flow.max_congestion,
             (str(address[0]), int(address[1])),
+            (relay.io_loop.call_later, self._pull_wait) if pulled else None,
         )
         with self._lock:
             stopped = self._stopped

@@ -100,6 +100,10 @@ class RelayLinks:
             ChildHandle("pull-relay") if self._pull_sources or pull_on_demand else None
         )
 
+    def pulls(self, app: str, key: str) -> bool:
+        """Whether a player of ``app/key`` that nobody publishes here makes a link pull it."""
+        return self._origin_only or any(s.matches(app, key) for s in self._pull_sources)
+
     @property
     def observers(self) -> tuple[ActorHandle[StreamObserver], ...]:
         """The stream observers to give the registry."""

@@ -424,6 +424,10 @@ class RelayServer:
         """The servers clients connect to: the plain one, and the RTMPS one if any."""
         return [self._server] if self._tls_server is None else [self._server, self._tls_server]
 
+    def pulls_on_demand(self, app: str, key: str) -> bool:
+        """Whether a player of ``app/key`` makes the relay pull it (``pull`` URLs, a cluster)."""
+        return self._links.pulls(app, key)
+
     def clients(self, timeout: float = 2.0) -> list[ClientInfo]:
         """Every open client connection, plain RTMP and RTMPS (see :meth:`RtmpServer.clients`)."""
         return [client for server in self.client_servers for client in server.clients(timeout)]

@@ -24,6 +24,7 @@ from rtmp_actors.protocol.amf import EcmaArray
 from rtmp_actors.protocol.messages import AudioData, DataMessage, VideoData
 from rtmp_actors.protocol.prepared import PreparedBatch, PreparedMessage
 from rtmp_actors.relay.config import RelayConfig
+from rtmp_actors.relay.http_flv import HttpFlvService
 from rtmp_actors.relay.http_flv_request import FlvTarget, HttpRequestError, parse_flv_path
 from rtmp_actors.relay.http_flv_sink import (
     FLV_STREAM_START,
@@ -575,3 +576,44 @@ def test_http_flv_can_be_turned_off() -> None:
         response.close()
     finally:
         relay.stop()
+
+
+# --- Streams the relay pulls on a player's request ------------------------------------------
+
+
+def test_an_edge_pulls_the_stream_an_http_flv_client_asks_for(relay: RelayServer) -> None:
+    """Nobody publishes on the edge: the client's request makes it pull from the origin."""
+    source = start_stream(relay, EventLog())  # on the origin
+    host, port = relay.address
+    edge = RelayServer(RelayConfig(port=0, http_port=0, pull=(f"rtmp://{host}:{port}/live",)))
+    edge.start()
+    try:
+        response = http_flv_client.request(http_port(edge), "/live/key.flv")
+        assert response.status == 200
+        tags = [response.tag() for _ in range(4)]
+        assert [t.data for t in tags[1:] if t] == [AVC_CONFIG, AAC_CONFIG, keyframe(10)]
+        response.close()
+    finally:
+        edge.stop()
+    del source
+
+
+def test_a_pulled_stream_that_never_starts_ends_the_response(
+    relay: RelayServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(HttpFlvService, "PULL_WAIT", 0.5)
+    host, port = relay.address  # an origin where nobody publishes
+    pull = f"rtmp://{host}:{port}/live#live/*"  # for the edge's app live only
+    edge = RelayServer(RelayConfig(port=0, http_port=0, pull=(pull,)))
+    edge.start()
+    try:
+        response = http_flv_client.request(http_port(edge), "/live/key.flv")
+        assert response.status == 200  # decided before the pull could tell
+        assert response.tag() is None
+        assert response.body.ended  # ended, not cut
+        response.close()
+        elsewhere = http_flv_client.request(http_port(edge), "/other/key.flv")
+        assert elsewhere.status == 404  # no pull URL for that app, and nobody publishes it
+        elsewhere.close()
+    finally:
+        edge.stop()
