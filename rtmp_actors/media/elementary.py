@@ -24,8 +24,8 @@ _NAL_SPS, _NAL_PPS, _NAL_AUD, _NAL_IDR = 7, 8, 9, 5
 _U16 = struct.Struct(">H")
 _ADTS = struct.Struct(">BBBBBBB")
 # The sampling frequencies an AudioSpecificConfig's 4-bit index names.
-AAC_SAMPLE_RATES = (96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000)
-AAC_SAMPLE_RATES += (11025, 8000, 7350)
+AAC_SAMPLE_RATES: tuple[int, ...] = (96000, 88200, 64000, 48000, 44100, 32000, 24000)
+AAC_SAMPLE_RATES += (22050, 16000, 12000, 11025, 8000, 7350)
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,7 +5,8 @@ Theory of operation:
 * :class:`TsSegmenter` is fed a publication's audio and video messages in order
   (:meth:`TsSegmenter.feed`) and answers with what to do: :class:`SegmentStart` (open a new
   segment; the previous one, if any, is finished and lasted ``previous_duration`` seconds)
-  followed by the bytes to append (the PAT and PMT first). :meth:`TsSegmenter.finish` ends the last segment.
+  followed by the bytes to append (the PAT and PMT first). :meth:`TsSegmenter.finish`
+  ends the last segment.
 * A segment starts at a video keyframe once the current one has lasted at least the target
   duration (for an audio-only stream: at any frame), so each decodes on its own: it begins
   with the PAT and PMT and, in front of the keyframe, the SPS and PPS.

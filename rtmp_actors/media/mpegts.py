@@ -1,5 +1,6 @@
-"""A small MPEG-TS muxer (ISO/IEC 13818-1) for HLS segments: one program, one video and one
-audio elementary stream at most.
+"""A small MPEG-TS muxer (ISO/IEC 13818-1) for HLS segments.
+
+One program, with one video and one audio elementary stream at most.
 
 Theory of operation:
 
