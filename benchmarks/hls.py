@@ -31,11 +31,11 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from rtmp_actors.media.audio import parse_audio_tag  # noqa: E402
-from rtmp_actors.media.flv import TagType, read_flv_file  # noqa: E402
-from rtmp_actors.media.hls_segmenter import SegmentStart, TsSegmenter  # noqa: E402
-from rtmp_actors.media.video import VideoPacketType, parse_video_tag  # noqa: E402
-from rtmp_actors.session.events import MediaType  # noqa: E402
+from rtmp_actors.media.audio import parse_audio_tag
+from rtmp_actors.media.flv import TagType, read_flv_file
+from rtmp_actors.media.hls_segmenter import SegmentStart, TsSegmenter
+from rtmp_actors.media.video import VideoPacketType, parse_video_tag
+from rtmp_actors.session.events import MediaType
 
 Tag = tuple[MediaType, int, bytes]
 SECONDS = 30
@@ -44,7 +44,7 @@ BITRATE = "4M"
 
 def ffmpeg() -> str:
     """The FFmpeg that imageio-ffmpeg ships."""
-    import imageio_ffmpeg
+    import imageio_ffmpeg  # noqa: PLC0415 - only the benchmark needs it
 
     return str(imageio_ffmpeg.get_ffmpeg_exe())
 
@@ -53,12 +53,14 @@ def make_input(directory: Path, seconds: int = SECONDS) -> Path:
     """A 4 Mbit/s 720p H.264 (keyframe every 2 s) and 128 kbit/s AAC FLV."""
     path = directory / "input.flv"
     subprocess.run(
-        [ffmpeg(), "-hide_banner", "-loglevel", "error", "-y"]
-        + ["-f", "lavfi", "-i", "testsrc2=size=1280x720:rate=30"]
-        + ["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-t", str(seconds)]
-        + ["-c:v", "libx264", "-preset", "ultrafast", "-g", "60", "-b:v", BITRATE]
-        + ["-maxrate", BITRATE, "-bufsize", "8M", "-c:a", "aac", "-b:a", "128k"]
-        + ["-f", "flv", str(path)],
+        [
+            *(ffmpeg(), "-hide_banner", "-loglevel", "error", "-y"),
+            *("-f", "lavfi", "-i", "testsrc2=size=1280x720:rate=30"),
+            *("-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-t", str(seconds)),
+            *("-c:v", "libx264", "-preset", "ultrafast", "-g", "60", "-b:v", BITRATE),
+            *("-maxrate", BITRATE, "-bufsize", "8M", "-c:a", "aac", "-b:a", "128k"),
+            *("-f", "flv", str(path)),
+        ],
         check=True,
     )
     return path
@@ -91,7 +93,7 @@ def package_pyav(tags: list[Tag], source: Path) -> int:
     The streams' codec parameters (extradata included) come from PyAV's own reading of the
     source file: PyAV cannot set them on a stream it did not open an encoder for.
     """
-    import av
+    import av  # noqa: PLC0415 - optional
 
     millis = Fraction(1, 1000)
     templates = av.open(str(source))
@@ -175,7 +177,7 @@ def _compare(tags: list[Tag], source: Path) -> None:
     media_seconds = max(t for _, t, _ in tags) / 1000
     candidates: dict[str, Callable[[list[Tag]], int]] = {"rtmp_actors": package_rtmp_actors}
     try:
-        import av  # noqa: F401
+        import av  # noqa: F401, PLC0415 - optional
 
         candidates["pyav"] = lambda tags: package_pyav(tags, source)
     except ImportError:
