@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from rtmp_actors.actors.protocol_handler import FlowControl
+from rtmp_actors.relay.hls import HlsSettings
 from rtmp_actors.relay.stream import StreamPolicy
 from rtmp_actors.session.server_config import ServerSessionConfig
 
@@ -32,6 +33,8 @@ class RelayConfig:
         http_host: Address of the HTTP stats endpoint.
         http_port: Serve JSON stats and Prometheus metrics on this port.
         http_flv: Also play live streams over HTTP-FLV there (``/APP/KEY.flv``).
+        hls: Package every published stream as HLS (served at ``/hls/APP/KEY/index.m3u8``
+            on the HTTP port); None: no HLS.
         push: Republish every stream to these ``rtmp://host/app`` URLs.
         pull: Fetch streams nobody publishes here from these ``rtmp://host/app`` URLs.
         cluster: Join the cluster whose stream directory is at this URL
@@ -59,6 +62,7 @@ class RelayConfig:
     http_host: str = "127.0.0.1"
     http_port: int | None = None
     http_flv: bool = True
+    hls: HlsSettings | None = None
     push: tuple[str, ...] = ()
     pull: tuple[str, ...] = ()
     cluster: str | None = None
@@ -72,7 +76,8 @@ class RelayConfig:
         """Read settings from a TOML file; anything it does not give keeps its default.
 
         The file may have ``[server]`` (host, port, max_connections), ``[session]``, ``[flow]``
-        and ``[stream]`` tables, whose keys are the fields of those settings classes.
+        and ``[stream]`` tables, whose keys are the fields of those settings classes, and
+        ``[hls]`` (:class:`HlsSettings`), whose presence turns HLS on.
 
         Raises:
             ValueError: For an unknown table or key, or a value of the wrong kind.
@@ -81,6 +86,7 @@ class RelayConfig:
             document = tomllib.load(file)
         config = cls()
         server = document.pop("server", {})
+        hls = document.pop("hls", None)
         sections: dict[str, Any] = {
             "session": config.session,
             "flow": config.flow,
@@ -90,7 +96,12 @@ class RelayConfig:
         if unknown:
             msg = f"{path}: unknown table(s) {', '.join(sorted(unknown))}"
             raise ValueError(msg)
-        updates: dict[str, Any] = _checked(path, "server", server, config, frozenset(sections))
+        updates: dict[str, Any] = _checked(
+            path, "server", server, config, frozenset(sections) | {"hls"}
+        )
+        if hls is not None:
+            defaults = HlsSettings()
+            updates["hls"] = replace(defaults, **_checked(path, "hls", hls, defaults))
         for name, current in sections.items():
             if name in document:
                 updates[name] = replace(current, **_checked(path, name, document[name], current))

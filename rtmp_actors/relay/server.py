@@ -4,7 +4,8 @@ Theory of operation:
 
 * A running relay is a :class:`Supervisor` (one-for-one, permanent children), started in this
   order and stopped in the reverse one: ``access`` (the :class:`AccessController`, if auth is
-  configured), ``recorder`` (the :class:`StreamRecorder`, if recording), ``registry`` (the
+  configured), ``recorder`` (the :class:`StreamRecorder`, if recording), ``hls`` (the
+  :class:`HlsPackager`, if HLS is on), ``registry`` (the
   :class:`StreamRegistry`, which supervises the live streams), ``push-relay`` and
   ``pull-relay`` (if any push or pull URLs, or a cluster), ``rtmp-server`` (the
   :class:`RtmpServer`'s own tree: listener and connections), and in a cluster
@@ -30,9 +31,11 @@ from __future__ import annotations
 import concurrent.futures
 import contextlib
 import logging
+import shutil
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
@@ -46,6 +49,7 @@ from rtmp_actors.cluster.node import ClusterNode, ClusterSettings, ClusterView, 
 from rtmp_actors.relay.access import AccessController, AccessFile, HttpCallback
 from rtmp_actors.relay.config import RelayConfig
 from rtmp_actors.relay.generated import GeneratedStream, SourceError, SourceStats
+from rtmp_actors.relay.hls import HlsPackager, hls_root
 from rtmp_actors.relay.http_stats import StatsHttpServer
 from rtmp_actors.relay.links import LinkSettings, PullRelay, PushRelay, RelayLinks, bind_observer
 from rtmp_actors.relay.observer import StreamObserver
@@ -113,6 +117,10 @@ class RelayServer:
         self.recorder: ChildHandle[StreamRecorder] | None = (
             ChildHandle("recorder") if self.config.record_dir else None
         )
+        self.hls: ChildHandle[HlsPackager] | None = (
+            ChildHandle("hls") if self.config.hls is not None else None
+        )
+        self._hls_root, self._hls_temporary = hls_root(self.config.hls)
         self._table = StreamTable()
         self._server = self._rtmp_server(self.config.port, reuse_port=self.config.reuse_port)
         # For the cluster's other nodes, when workers share the main port (see cluster_port).
@@ -192,6 +200,9 @@ class RelayServer:
                 )
             )
             observers.append(recorder)
+        if self.hls is not None:
+            children.append(self._hls_child(self.hls))
+            observers.append(self.hls)
         observers.extend(self._links.observers)
         if self.cluster is not None:
             observers.append(self.cluster)
@@ -217,6 +228,22 @@ class RelayServer:
             # After the servers: it advertises the address a server is bound to.
             children.append(ChildSpec("cluster", self._start_cluster_node, handle=self.cluster))
         return children
+
+    def _hls_child(self, handle: ChildHandle[HlsPackager]) -> ChildSpec:
+        settings, root = self.config.hls, self._hls_root
+        assert settings is not None
+        assert root is not None
+        return ChildSpec(
+            "hls",
+            lambda: bind_observer(HlsPackager.start(root, settings), handle, self.registry),
+            handle=handle,
+            shutdown_timeout=30.0,
+        )
+
+    @property
+    def hls_root(self) -> Path | None:
+        """The folder HLS playlists and segments are written to (None without HLS)."""
+        return self._hls_root
 
     def _start_cluster_node(self) -> pykka.ActorRef[Any]:
         assert self.cluster is not None
@@ -311,6 +338,7 @@ class RelayServer:
                     self.config.http_host,
                     self.config.http_port,
                     http_flv=self.config.http_flv,
+                    hls_root=self._hls_root,
                 ).start()
             except OSError:
                 self.stop()
@@ -498,6 +526,8 @@ class RelayServer:
             tree.stop(timeout=timeout + 50)
         except pykka.Timeout:
             logger.warning("the relay did not stop within %.0f s", timeout + 50)
+        if self._hls_temporary and self._hls_root is not None:
+            shutil.rmtree(self._hls_root, ignore_errors=True)
 
     def __enter__(self) -> Self:
         return self.start()

@@ -14,6 +14,7 @@ import pykka
 
 from rtmp_actors.cluster.directory import DirectoryError
 from rtmp_actors.relay.config import RelayConfig
+from rtmp_actors.relay.hls import HlsSettings
 from rtmp_actors.relay.server import RelayServer
 from rtmp_actors.running import serve_forever
 from rtmp_actors.tools.workers import run_workers
@@ -55,6 +56,13 @@ def add_parser(subcommands: Any) -> None:
     )
     parser.add_argument(
         "--no-http-flv", action="store_true", help="do not play streams over HTTP-FLV on --http"
+    )
+    parser.add_argument(
+        "--hls",
+        nargs="?",
+        const="",
+        metavar="DIR",
+        help="package streams as HLS (/hls/APP/KEY/index.m3u8 on --http), written to DIR if given",
     )
     parser.add_argument(
         "--push", metavar="URL", action="append", default=[], help="republish to rtmp://host/app"
@@ -109,6 +117,9 @@ def _config(args: argparse.Namespace) -> RelayConfig:
         config = replace(config, stream=replace(config.stream, takeover=True))
     if args.no_http_flv:
         config = replace(config, http_flv=False)
+    if args.hls is not None:
+        hls = config.hls or HlsSettings()
+        config = replace(config, hls=replace(hls, dir=args.hls or hls.dir))
     options = {
         "record_dir": args.record,
         "auth_file": args.auth,

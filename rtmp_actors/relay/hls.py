@@ -1,0 +1,371 @@
+"""HLS output: every published stream as a live playlist of MPEG-TS segments on disk.
+
+Theory of operation:
+
+* :class:`HlsPackager` is a :class:`StreamObserver`; it does nothing but hand each stream's
+  messages to that stream's own :class:`HlsStreamWriter` actor (``tell``), so a slow disk
+  delays only that stream's segments, never the relay's fan-out.
+* A writer cuts the publication with a :class:`TsSegmenter` and keeps a
+  :class:`LivePlaylist`: ``ROOT/<app>/<key>/<n>.ts`` and ``index.m3u8``. A segment is written
+  as it comes and listed once it is finished; the playlist is written to a temporary file
+  and renamed over the old one, so a reader never sees half of it. Segments that leave the
+  window are deleted a little later (players may still be fetching them).
+* The writer outlives its publication: when the publisher comes back, the playlist goes on
+  (sequence numbers keep growing) with ``#EXT-X-DISCONTINUITY``. Meanwhile it ends with
+  ``#EXT-X-ENDLIST``. At most ``max_streams`` writers are kept; the one idle longest goes.
+* Names come from clients: :func:`stream_directory` keeps only safe characters (as
+  recordings do; a name that had to change gets a short hash so two never meet), bounds the
+  length, and checks the result is inside the root. Segment and playlist names are the
+  packager's own.
+* Write errors end that stream's HLS (logged); a message the segmenter cannot read is
+  skipped (logged once per publication).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import os
+import tempfile
+from collections import OrderedDict, deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import pykka
+
+from rtmp_actors.actors.actor_handle import ActorHandle
+from rtmp_actors.errors import ProtocolError
+from rtmp_actors.media.hls_segmenter import SegmentStart, TsSegmenter
+from rtmp_actors.relay.hls_playlist import LivePlaylist, Segment
+from rtmp_actors.relay.observer import StreamObserver
+from rtmp_actors.relay.recording import safe_name
+from rtmp_actors.session.events import MediaType
+
+__all__ = [
+    "PLAYLIST_NAME",
+    "HlsPackager",
+    "HlsSettings",
+    "HlsStreamWriter",
+    "hls_root",
+    "stream_directory",
+]
+
+logger = logging.getLogger(__name__)
+
+PLAYLIST_NAME = "index.m3u8"
+SEGMENT_SUFFIX = ".ts"
+_KEPT_AFTER_WINDOW = 2  # segments kept on disk after they leave the playlist
+_HASH_LENGTH = 8
+
+
+@dataclass(frozen=True, slots=True)
+class HlsSettings:
+    """HLS output settings (``[hls]`` in the TOML file).
+
+    Attributes:
+        dir: Where playlists and segments go (for a CDN to pick up, say); None: a temporary
+            folder, removed when the relay stops.
+        segment_duration: Seconds a segment lasts at least: it ends at the first keyframe
+            after that.
+        playlist_length: Segments a playlist lists (the sliding window).
+        max_streams: Streams packaged at once; more are not packaged.
+    """
+
+    dir: str | None = None
+    segment_duration: float = 2.0
+    playlist_length: int = 5
+    max_streams: int = 1000
+
+    def __post_init__(self) -> None:
+        if not self.segment_duration > 0:
+            msg = f"HLS segment_duration must be positive, not {self.segment_duration}"
+            raise ValueError(msg)
+        if self.playlist_length < 1 or self.max_streams < 1:
+            msg = "HLS playlist_length and max_streams must be at least 1"
+            raise ValueError(msg)
+
+
+def hls_root(settings: HlsSettings | None) -> tuple[Path | None, bool]:
+    """The HLS folder for ``settings``, and whether it is a temporary one (made without ``dir``).
+
+    Without HLS: None and False.
+
+    Raises:
+        OSError: If the folder cannot be created.
+    """
+    if settings is None:
+        return None, False
+    if settings.dir is not None:
+        root = Path(settings.dir)
+        root.mkdir(parents=True, exist_ok=True)
+        return root.resolve(), False
+    return Path(tempfile.mkdtemp(prefix="rtmp-actors-hls-")).resolve(), True
+
+
+def _url_name(text: str) -> str:
+    """A safe path part; a hash of the original tells apart names that had to change."""
+    name = safe_name(text)
+    if name != text:
+        digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+        name = f"{name[: 64 - _HASH_LENGTH - 1]}-{digest[:_HASH_LENGTH]}"
+    return name
+
+
+def stream_directory(root: str | os.PathLike[str], app: str, key: str) -> Path:
+    """The folder of ``app/key``'s playlist and segments: ``root/<app>/<key>``.
+
+    The key's query string is left out. A name made only of ``A-Z a-z 0-9 . _ -`` (without
+    ``..`` or a leading dot, at most 64 characters) is kept as it is, so
+    ``/hls/<app>/<key>/index.m3u8`` is predictable; any other gets a safe version.
+
+    Raises:
+        ValueError: If the folder would not be inside ``root``.
+    """
+    base = Path(root).resolve()
+    path = base / _url_name(app) / _url_name(key.partition("?")[0])
+    if not path.resolve().is_relative_to(base) or path.resolve() == base:
+        msg = f"HLS folder {path} is not inside {base}"
+        raise ValueError(msg)
+    return path
+
+
+class HlsStreamWriter(pykka.ThreadingActor):
+    """Writes one stream's segments and playlist (one actor per stream).
+
+    Args:
+        directory: The stream's folder (see :func:`stream_directory`); created if missing.
+        settings: Durations and window.
+        name: ``app/key``, for the log.
+    """
+
+    def __init__(self, directory: Path, settings: HlsSettings, name: str) -> None:
+        super().__init__()
+        self._directory = directory
+        self._settings = settings
+        self._name = name
+        self._playlist = LivePlaylist(settings.segment_duration, settings.playlist_length)
+        self._segmenter: TsSegmenter | None = None
+        self._file: BinaryIO | None = None
+        self._current: tuple[int, bool] | None = None  # (sequence, discontinuity) being written
+        self._next_sequence = 0
+        self._published_before = False
+        self._discontinuity = False
+        self._retired: deque[str] = deque()
+        self._failed = False
+        self._warned = False
+
+    def on_start(self) -> None:
+        """Create the folder."""
+        try:
+            self._directory.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            self._fail(error)
+
+    def publication_started(self) -> None:
+        """A publisher starts: a new segmenter; a discontinuity if one published before."""
+        self._end_publication()
+        self._segmenter = TsSegmenter(self._settings.segment_duration)
+        self._discontinuity = self._published_before
+        self._published_before = True
+        self._warned = False
+        self._playlist.ended = False
+
+    def media(self, media_type: MediaType, timestamp: int, data: bytes) -> None:
+        """One audio or video message of the publication."""
+        segmenter = self._segmenter
+        if segmenter is None or self._failed:
+            return
+        try:
+            outputs = segmenter.feed(media_type, timestamp, data)
+        except ProtocolError as error:
+            if not self._warned:
+                logger.warning("HLS %s: a message was skipped: %s", self._name, error)
+                self._warned = True
+            return
+        try:
+            for output in outputs:
+                if isinstance(output, SegmentStart):
+                    self._finish_segment(output.previous_duration)
+                    self._open_segment()
+                elif self._file is not None:
+                    self._file.write(output)
+        except OSError as error:
+            self._fail(error)
+
+    def publication_ended(self) -> None:
+        """The publisher stopped: the last segment is listed, the playlist ends."""
+        self._end_publication()
+
+    def playlist(self) -> str:
+        """The playlist's text now (ask from outside the actors, with a timeout)."""
+        return self._playlist.render()
+
+    def _end_publication(self) -> None:
+        segmenter, self._segmenter = self._segmenter, None
+        if segmenter is None:
+            return
+        if segmenter.unsupported:
+            logger.warning(
+                "HLS %s: %s not carried in MPEG-TS segments",
+                self._name,
+                ", ".join(sorted(segmenter.unsupported)),
+            )
+        if self._failed:
+            return
+        self._playlist.ended = True
+        try:
+            self._finish_segment(segmenter.finish())
+            self._write_playlist()
+        except OSError as error:
+            self._fail(error)
+
+    def _open_segment(self) -> None:
+        sequence = self._next_sequence
+        self._next_sequence += 1
+        self._current = (sequence, self._discontinuity)
+        self._discontinuity = False
+        # Closed by _finish_segment, when the next segment starts or the publication ends.
+        self._file = open(self._directory / f"{sequence}{SEGMENT_SUFFIX}", "wb")  # noqa: SIM115
+
+    def _finish_segment(self, duration: float | None) -> None:
+        file, current = self._file, self._current
+        self._file = self._current = None
+        if file is None or current is None:
+            return
+        file.close()
+        if duration is None:
+            return
+        sequence, discontinuity = current
+        segment = Segment(sequence, f"{sequence}{SEGMENT_SUFFIX}", duration, discontinuity)
+        for gone in self._playlist.add(segment):
+            self._retired.append(gone.uri)
+        while len(self._retired) > _KEPT_AFTER_WINDOW:
+            with contextlib.suppress(FileNotFoundError):
+                (self._directory / self._retired.popleft()).unlink()
+        self._write_playlist()
+
+    def _write_playlist(self) -> None:
+        path = self._directory / PLAYLIST_NAME
+        temporary = path.with_name(f".{PLAYLIST_NAME}.tmp")
+        temporary.write_text(self._playlist.render(), encoding="ascii")
+        os.replace(temporary, path)
+
+    def _fail(self, error: OSError) -> None:
+        logger.error("HLS %s stopped: %s", self._name, error)
+        self._failed = True
+        if self._file is not None:
+            with contextlib.suppress(OSError):
+                self._file.close()
+            self._file = None
+
+    def on_stop(self) -> None:
+        """Finish the segment being written."""
+        self._end_publication()
+
+
+class HlsPackager(StreamObserver):
+    """Packages every published stream as HLS under ``root`` (one writer actor per stream).
+
+    Args:
+        root: The HLS folder (created if missing).
+        settings: Durations, window and limits.
+
+    Raises:
+        OSError: If ``root`` cannot be created.
+    """
+
+    def __init__(self, root: str | os.PathLike[str], settings: HlsSettings) -> None:
+        super().__init__()
+        self.root = Path(root)
+        self.root.mkdir(parents=True, exist_ok=True)
+        self._settings = settings
+        # Writers by stream, the least recently published first (the first to go).
+        self._writers: OrderedDict[tuple[str, str], ActorHandle[HlsStreamWriter]] = OrderedDict()
+        self._publishing: set[tuple[str, str]] = set()
+
+    def stream_published(self, app: str, key: str) -> None:
+        """Start (or go on with) the stream's playlist."""
+        stream = (app, key)
+        writer = self._writers.get(stream)
+        if writer is None:
+            writer = self._new_writer(app, key)
+            if writer is None:
+                return
+        self._writers.move_to_end(stream)
+        self._publishing.add(stream)
+        self._tell(stream, writer, HlsStreamWriter.publication_started)
+
+    def _new_writer(self, app: str, key: str) -> ActorHandle[HlsStreamWriter] | None:
+        if len(self._writers) >= self._settings.max_streams:
+            idle = next((s for s in self._writers if s not in self._publishing), None)
+            if idle is None:
+                logger.warning(
+                    "not packaging %s/%s as HLS: %d streams already",
+                    app,
+                    key,
+                    self._settings.max_streams,
+                )
+                return None
+            self._writers.pop(idle).actor_ref.stop(block=False)
+        try:
+            directory = stream_directory(self.root, app, key)
+        except ValueError as error:
+            logger.error("not packaging %s/%s as HLS: %s", app, key, error)
+            return None
+        writer: ActorHandle[HlsStreamWriter] = ActorHandle(
+            HlsStreamWriter.start(directory, self._settings, f"{app}/{key}")
+        )
+        self._writers[(app, key)] = writer
+        logger.info("HLS for %s/%s in %s", app, key, directory)
+        return writer
+
+    def stream_metadata(self, app: str, key: str, metadata: Mapping[str, Any]) -> None:
+        """Not used: segments carry the codecs' own configuration."""
+
+    def stream_media(
+        self, app: str, key: str, media_type: MediaType, timestamp: int, data: bytes
+    ) -> None:
+        """Hand the message to the stream's writer."""
+        writer = self._writers.get((app, key))
+        if writer is not None and (app, key) in self._publishing:
+            self._tell((app, key), writer, HlsStreamWriter.media, media_type, timestamp, data)
+
+    def stream_unpublished(self, app: str, key: str) -> None:
+        """End the playlist (the writer stays, for a publisher that comes back)."""
+        self._publishing.discard((app, key))
+        writer = self._writers.get((app, key))
+        if writer is not None:
+            self._tell((app, key), writer, HlsStreamWriter.publication_ended)
+
+    def _tell(
+        self,
+        stream: tuple[str, str],
+        writer: ActorHandle[HlsStreamWriter],
+        method: Callable[..., None],
+        *args: Any,
+    ) -> None:
+        try:
+            writer.tell(method, *args)
+        except pykka.ActorDeadError:  # it crashed (and logged why): not this stream's HLS
+            logger.error("HLS for %s/%s stopped: its writer is gone", *stream)
+            self._writers.pop(stream, None)
+
+    def stream_playlist(self, app: str, key: str) -> Path | None:
+        """Where ``app/key``'s playlist is written, if it is packaged (ask, with a timeout)."""
+        if (app, key) not in self._writers:
+            return None
+        return stream_directory(self.root, app, key) / PLAYLIST_NAME
+
+    def on_stop(self) -> None:
+        """Stop every writer (each finishes its segment)."""
+        writers, self._writers = list(self._writers.values()), OrderedDict()
+        for writer in writers:
+            with contextlib.suppress(pykka.ActorDeadError):
+                writer.actor_ref.stop(block=True, timeout=10)
+
+    def on_failure(self, *_exc_info: Any) -> None:
+        """Stop every writer."""
+        self.on_stop()
