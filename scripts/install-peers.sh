@@ -4,7 +4,7 @@
 # redis-server (the cluster's stream directory; tests start their own on a free port) and
 # Chromium (headless, for the HTTP-FLV browser test).
 # FFmpeg 9 itself comes from the imageio-ffmpeg package; the browser test's player library
-# (mpegts.js, pinned in tests/relay/browser/package-lock.json) comes from npm.
+# (mpegts.js and hls.js, pinned in tests/relay/browser/package-lock.json) come from npm.
 set -euo pipefail
 
 # The browser test's node_modules, once (no root needed; the npm registry must be reachable).
