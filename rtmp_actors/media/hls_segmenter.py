@@ -33,7 +33,7 @@ from rtmp_actors.session.events import MediaType
 __all__ = ["SegmentStart", "TsSegmenter"]
 
 _TICKS_PER_MS = 90
-_AUDIO_ONLY_AFTER_MS = 1000  # audio with no video configuration this long: an audio-only stream
+AUDIO_ONLY_AFTER_MS = 1000  # audio with no video configuration this long: an audio-only stream
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,13 +88,17 @@ class TsSegmenter:
             return self._video(timestamp, data)
         return self._audio(timestamp, data)
 
-    def finish(self) -> float | None:
-        """The duration of the last segment, in seconds (None if none was started)."""
+    def finish(self) -> tuple[bytes, float | None]:
+        """What is left of the last segment, and its duration in seconds.
+
+        Nothing is left (TS is written as it comes); the duration is None if no segment was
+        started.
+        """
         if self._start is None:
-            return None
+            return b"", None
         duration = (self._last - self._start + self._frame_ms) / 1000
         self._start = None
-        return max(duration, 0.001)
+        return b"", max(duration, 0.001)
 
     def _video(self, timestamp: int, data: bytes) -> list[Output]:
         if not data:
@@ -156,7 +160,7 @@ class TsSegmenter:
             if self._first_audio is None:
                 self._first_audio = timestamp
             # Wait for the video's keyframe, unless no video came for a while: audio only.
-            if self._avc is not None or timestamp - self._first_audio < _AUDIO_ONLY_AFTER_MS:
+            if self._avc is not None or timestamp - self._first_audio < AUDIO_ONLY_AFTER_MS:
                 return []
             out.extend(self._cut(timestamp))
         elif self._avc is None and timestamp - self._start >= self._target_ms:

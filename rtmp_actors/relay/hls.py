@@ -5,8 +5,10 @@ Theory of operation:
 * :class:`HlsPackager` is a :class:`StreamObserver`; it does nothing but hand each stream's
   messages to that stream's own :class:`HlsStreamWriter` actor (``tell``), so a slow disk
   delays only that stream's segments, never the relay's fan-out.
-* A writer cuts the publication with a :class:`TsSegmenter` and keeps a
-  :class:`LivePlaylist`: ``ROOT/<app>/<key>/<n>.ts`` and ``index.m3u8``. A segment is written
+* A writer cuts the publication with a :class:`TsSegmenter` (H.264, AAC, MP3) or, when the
+  codec configuration names HEVC, AV1 or Opus, an :class:`Fmp4Segmenter`, and keeps a
+  :class:`LivePlaylist`: ``ROOT/<app>/<key>/<n>.ts`` (or ``<n>.m4s`` with ``init-<i>.mp4``)
+  and ``index.m3u8``. A segment is written
   as it comes and listed once it is finished; the playlist is written to a temporary file
   and renamed over the old one, so a reader never sees half of it. Segments that leave the
   window are deleted a little later (players may still be fetching them).
@@ -30,7 +32,7 @@ import os
 import tempfile
 from collections import OrderedDict, deque
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -38,7 +40,10 @@ import pykka
 
 from rtmp_actors.actors.actor_handle import ActorHandle
 from rtmp_actors.errors import ProtocolError
+from rtmp_actors.media.audio import is_audio_configuration
+from rtmp_actors.media.hls_fmp4 import Fmp4Segmenter, InitSegment, needs_fmp4
 from rtmp_actors.media.hls_segmenter import SegmentStart, TsSegmenter
+from rtmp_actors.media.video import is_video_configuration
 from rtmp_actors.relay.hls_playlist import LivePlaylist, Segment
 from rtmp_actors.relay.observer import StreamObserver
 from rtmp_actors.relay.recording import safe_name
@@ -57,6 +62,8 @@ logger = logging.getLogger(__name__)
 
 PLAYLIST_NAME = "index.m3u8"
 SEGMENT_SUFFIX = ".ts"
+FMP4_SEGMENT_SUFFIX = ".m4s"
+_MAX_HELD = 16  # configuration messages held until the first media message
 _KEPT_AFTER_WINDOW = 2  # segments kept on disk after they leave the playlist
 _HASH_LENGTH = 8
 
@@ -147,13 +154,19 @@ class HlsStreamWriter(pykka.ThreadingActor):
         self._settings = settings
         self._name = name
         self._playlist = LivePlaylist(settings.segment_duration, settings.playlist_length)
-        self._segmenter: TsSegmenter | None = None
+        self._publishing = False
+        self._held: list[tuple[MediaType, int, bytes]] = []  # configuration, before the choice
+        self._segmenter: TsSegmenter | Fmp4Segmenter | None = None
+        self._suffix = SEGMENT_SUFFIX
         self._file: BinaryIO | None = None
-        self._current: tuple[int, bool] | None = None  # (sequence, discontinuity) being written
+        self._current: Segment | None = None  # the segment being written (duration unknown)
         self._next_sequence = 0
+        self._next_init = 0
+        self._map: str | None = None  # the init segment of the segments that follow
         self._published_before = False
         self._discontinuity = False
-        self._retired: deque[str] = deque()
+        self._retired: deque[Segment] = deque()
+        self._size = (0, 0)
         self._failed = False
         self._warned = False
 
@@ -165,20 +178,36 @@ class HlsStreamWriter(pykka.ThreadingActor):
             self._fail(error)
 
     def publication_started(self) -> None:
-        """A publisher starts: a new segmenter; a discontinuity if one published before."""
+        """A publisher starts: a discontinuity if one published before.
+
+        The segmenter is chosen by the first audio or video message that is not codec
+        configuration: fMP4 if the configuration seen names HEVC, AV1 or Opus, else MPEG-TS.
+        """
         self._end_publication()
-        self._segmenter = TsSegmenter(self._settings.segment_duration)
+        self._publishing = True
+        self._held = []
+        self._map = None
         self._discontinuity = self._published_before
         self._published_before = True
         self._warned = False
         self._playlist.ended = False
 
+    def metadata(self, metadata: Mapping[str, Any]) -> None:
+        """The publisher's ``onMetaData``: the picture size, for fMP4 init segments."""
+        width, height = metadata.get("width"), metadata.get("height")
+        if not (isinstance(width, int | float) and isinstance(height, int | float)):
+            return
+        if 0 < width < 65536 and 0 < height < 65536:
+            self._size = (int(width), int(height))
+
     def media(self, media_type: MediaType, timestamp: int, data: bytes) -> None:
         """One audio or video message of the publication."""
-        segmenter = self._segmenter
-        if segmenter is None or self._failed:
+        if not self._publishing or self._failed:
             return
         try:
+            segmenter = self._segmenter or self._choose(media_type, timestamp, data)
+            if segmenter is None:
+                return
             outputs = segmenter.feed(media_type, timestamp, data)
         except ProtocolError as error:
             if not self._warned:
@@ -186,14 +215,47 @@ class HlsStreamWriter(pykka.ThreadingActor):
                 self._warned = True
             return
         try:
-            for output in outputs:
-                if isinstance(output, SegmentStart):
-                    self._finish_segment(output.previous_duration)
-                    self._open_segment()
-                elif self._file is not None:
-                    self._file.write(output)
+            self._write(outputs)
         except OSError as error:
             self._fail(error)
+
+    def _choose(
+        self, media_type: MediaType, timestamp: int, data: bytes
+    ) -> TsSegmenter | Fmp4Segmenter | None:
+        configuration = (
+            is_video_configuration(data)
+            if media_type is MediaType.VIDEO
+            else is_audio_configuration(data)
+        )
+        if configuration:
+            self._held = [*self._held[-(_MAX_HELD - 1) :], (media_type, timestamp, data)]
+            return None
+        held, self._held = self._held, []
+        fmp4 = False
+        for kind, _, config in held:
+            with contextlib.suppress(ProtocolError):
+                fmp4 = fmp4 or needs_fmp4(kind, config)
+        duration = self._settings.segment_duration
+        segmenter = Fmp4Segmenter(duration, *self._size) if fmp4 else TsSegmenter(duration)
+        self._suffix = FMP4_SEGMENT_SUFFIX if fmp4 else SEGMENT_SUFFIX
+        self._segmenter = segmenter
+        for kind, held_timestamp, config in held:
+            with contextlib.suppress(ProtocolError):  # configuration: nothing to write yet
+                segmenter.feed(kind, held_timestamp, config)
+        return segmenter
+
+    def _write(self, outputs: list[Any]) -> None:
+        for output in outputs:
+            if isinstance(output, SegmentStart):
+                self._finish_segment(output.previous_duration)
+                self._open_segment()
+            elif isinstance(output, InitSegment):
+                name = f"init-{self._next_init}.mp4"
+                self._next_init += 1
+                (self._directory / name).write_bytes(output.data)
+                self._map = name
+            elif self._file is not None:
+                self._file.write(output)
 
     def publication_ended(self) -> None:
         """The publisher stopped: the last segment is listed, the playlist ends."""
@@ -205,19 +267,20 @@ class HlsStreamWriter(pykka.ThreadingActor):
 
     def _end_publication(self) -> None:
         segmenter, self._segmenter = self._segmenter, None
-        if segmenter is None:
-            return
-        if segmenter.unsupported:
+        was_publishing, self._publishing = self._publishing, False
+        if segmenter is not None and segmenter.unsupported:
             logger.warning(
-                "HLS %s: %s not carried in MPEG-TS segments",
-                self._name,
-                ", ".join(sorted(segmenter.unsupported)),
+                "HLS %s: %s not packaged", self._name, ", ".join(sorted(segmenter.unsupported))
             )
-        if self._failed:
+        if self._failed or not was_publishing:
             return
         self._playlist.ended = True
         try:
-            self._finish_segment(segmenter.finish())
+            if segmenter is not None:
+                data, duration = segmenter.finish()
+                if data and self._file is not None:
+                    self._file.write(data)
+                self._finish_segment(duration)
             self._write_playlist()
         except OSError as error:
             self._fail(error)
@@ -225,10 +288,11 @@ class HlsStreamWriter(pykka.ThreadingActor):
     def _open_segment(self) -> None:
         sequence = self._next_sequence
         self._next_sequence += 1
-        self._current = (sequence, self._discontinuity)
+        uri = f"{sequence}{self._suffix}"
+        self._current = Segment(sequence, uri, 0.0, self._discontinuity, self._map)
         self._discontinuity = False
         # Closed by _finish_segment, when the next segment starts or the publication ends.
-        self._file = open(self._directory / f"{sequence}{SEGMENT_SUFFIX}", "wb")  # noqa: SIM115
+        self._file = open(self._directory / uri, "wb")  # noqa: SIM115
 
     def _finish_segment(self, duration: float | None) -> None:
         file, current = self._file, self._current
@@ -238,14 +302,20 @@ class HlsStreamWriter(pykka.ThreadingActor):
         file.close()
         if duration is None:
             return
-        sequence, discontinuity = current
-        segment = Segment(sequence, f"{sequence}{SEGMENT_SUFFIX}", duration, discontinuity)
-        for gone in self._playlist.add(segment):
-            self._retired.append(gone.uri)
+        for gone in self._playlist.add(replace(current, duration=duration)):
+            self._retired.append(gone)
         while len(self._retired) > _KEPT_AFTER_WINDOW:
-            with contextlib.suppress(FileNotFoundError):
-                (self._directory / self._retired.popleft()).unlink()
+            self._delete(self._retired.popleft())
         self._write_playlist()
+
+    def _delete(self, segment: Segment) -> None:
+        """Delete a segment's file, and its init segment once no other segment needs it."""
+        with contextlib.suppress(FileNotFoundError):
+            (self._directory / segment.uri).unlink()
+        in_use = {s.map_uri for s in (*self._playlist.segments, *self._retired)}
+        if segment.map_uri is not None and segment.map_uri not in in_use | {self._map}:
+            with contextlib.suppress(FileNotFoundError):
+                (self._directory / segment.map_uri).unlink()
 
     def _write_playlist(self) -> None:
         path = self._directory / PLAYLIST_NAME
@@ -323,7 +393,10 @@ class HlsPackager(StreamObserver):
         return writer
 
     def stream_metadata(self, app: str, key: str, metadata: Mapping[str, Any]) -> None:
-        """Not used: segments carry the codecs' own configuration."""
+        """Hand the picture size to the writer (fMP4 init segments state it)."""
+        writer = self._writers.get((app, key))
+        if writer is not None and metadata:
+            self._tell((app, key), writer, HlsStreamWriter.metadata, dict(metadata))
 
     def stream_media(
         self, app: str, key: str, media_type: MediaType, timestamp: int, data: bytes

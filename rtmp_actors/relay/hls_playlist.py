@@ -11,6 +11,8 @@ Theory of operation:
   A segment after a publisher restart carries ``#EXT-X-DISCONTINUITY``; when one leaves the
   window, ``#EXT-X-DISCONTINUITY-SEQUENCE`` counts it, as RFC 8216 asks.
 * ``#EXT-X-ENDLIST`` is added while no publisher publishes (and dropped when one does again).
+* fMP4 segments name their init segment: ``#EXT-X-MAP`` goes before the first listed one and
+  wherever it changes (a new publication), with ``#EXT-X-VERSION:7``.
 """
 
 from __future__ import annotations
@@ -31,12 +33,14 @@ class Segment:
         uri: Its file name, relative to the playlist.
         duration: Seconds.
         discontinuity: Whether it starts a new publication (timestamps and codecs may change).
+        map_uri: Its init segment (fMP4 segments), else None.
     """
 
     sequence: int
     uri: str
     duration: float
     discontinuity: bool = False
+    map_uri: str | None = None
 
 
 class LivePlaylist:
@@ -82,17 +86,23 @@ class LivePlaylist:
     def render(self) -> str:
         """The playlist's text."""
         first = self._segments[0].sequence if self._segments else 0
+        # fMP4 segments need EXT-X-MAP, which needs version 6 (7 as Apple's tools expect).
+        version = 7 if any(s.map_uri for s in self._segments) else 3
         lines = [
             "#EXTM3U",
-            "#EXT-X-VERSION:3",
+            f"#EXT-X-VERSION:{version}",
             f"#EXT-X-TARGETDURATION:{self._target}",
             f"#EXT-X-MEDIA-SEQUENCE:{first}",
         ]
         if self._discontinuity_sequence:
             lines.append(f"#EXT-X-DISCONTINUITY-SEQUENCE:{self._discontinuity_sequence}")
+        current_map = None
         for segment in self._segments:
             if segment.discontinuity:
                 lines.append("#EXT-X-DISCONTINUITY")
+            if segment.map_uri is not None and segment.map_uri != current_map:
+                lines.append(f'#EXT-X-MAP:URI="{segment.map_uri}"')
+                current_map = segment.map_uri
             lines.append(f"#EXTINF:{segment.duration:.3f},")
             lines.append(segment.uri)
         if self.ended:

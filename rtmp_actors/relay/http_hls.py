@@ -1,4 +1,6 @@
-"""Serving the HLS folder on the HTTP port: ``GET /hls/APP/KEY/index.m3u8`` and ``N.ts``.
+"""Serving the HLS folder on the HTTP port: ``GET /hls/APP/KEY/index.m3u8`` and segments.
+
+Segments are ``N.ts``, or ``N.m4s`` with their init segments ``init-N.mp4``.
 
 Only three path parts after ``/hls/`` are accepted, each made of the characters
 :func:`~rtmp_actors.relay.hls.stream_directory` keeps (no ``..``, no leading dot, nothing
@@ -11,7 +13,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from rtmp_actors.relay.hls import PLAYLIST_NAME, SEGMENT_SUFFIX
+from rtmp_actors.relay.hls import FMP4_SEGMENT_SUFFIX, PLAYLIST_NAME, SEGMENT_SUFFIX
 from rtmp_actors.relay.http_flv_request import HttpRequestError
 
 __all__ = ["HLS_PREFIX", "PLAYLIST_CONTENT_TYPE", "SEGMENT_CONTENT_TYPE", "read_hls_file"]
@@ -21,6 +23,8 @@ PLAYLIST_CONTENT_TYPE = "application/vnd.apple.mpegurl"
 SEGMENT_CONTENT_TYPE = "video/mp2t"
 _PART = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}")
 _SEGMENT = re.compile(r"[0-9]{1,20}" + re.escape(SEGMENT_SUFFIX))
+_FMP4 = re.compile(r"[0-9]{1,20}" + re.escape(FMP4_SEGMENT_SUFFIX) + r"|init-[0-9]{1,20}\.mp4")
+FMP4_CONTENT_TYPE = "video/mp4"
 MAX_FILE_SIZE = 64 * 1024 * 1024
 """A segment bigger than this is not served (a publisher that never sends a keyframe)."""
 
@@ -39,6 +43,8 @@ def read_hls_file(root: Path, path: str) -> tuple[str, bytes]:
         content_type = PLAYLIST_CONTENT_TYPE
     elif _SEGMENT.fullmatch(name):
         content_type = SEGMENT_CONTENT_TYPE
+    elif _FMP4.fullmatch(name):
+        content_type = FMP4_CONTENT_TYPE
     else:
         raise HttpRequestError(404, "no such HLS file")
     base = root.resolve()

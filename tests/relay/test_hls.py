@@ -140,7 +140,7 @@ def feed_file(path: Path, target: float) -> list[tuple[float | None, bytes]]:
                 segments.append([])
             else:
                 segments[-1].append(out)
-    durations = [*durations[1:], segmenter.finish()]
+    durations = [*durations[1:], segmenter.finish()[1]]
     return [(d, b"".join(parts)) for d, parts in zip(durations, segments, strict=True)]
 
 
