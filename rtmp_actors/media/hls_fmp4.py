@@ -100,6 +100,7 @@ class Fmp4Segmenter:
         self._start: int | None = None
         self._last = 0
         self._first_audio: int | None = None
+        self._early_audio: list[tuple[int, bytes]] = []  # frames before the first segment
         self._sequence = 0
         self.unsupported: set[str] = set()
         """Codecs seen that these segments do not carry."""
@@ -180,7 +181,12 @@ class Fmp4Segmenter:
         if self._start is None:
             if self._first_audio is None:
                 self._first_audio = timestamp
-            if self._video_entry is not None or timestamp - self._first_audio < AUDIO_ONLY_AFTER_MS:
+            waiting = timestamp - self._first_audio < AUDIO_ONLY_AFTER_MS
+            if self._video_entry is not None or waiting:
+                early = self._early_audio
+                early.append((timestamp, bytes(payload)))
+                while timestamp - early[0][0] > AUDIO_ONLY_AFTER_MS:
+                    del early[0]
                 return []
             out.extend(self._cut(timestamp))
         elif self._video_entry is None and timestamp - self._start >= self._target_ms:
@@ -213,6 +219,9 @@ class Fmp4Segmenter:
             self._written_entries = entries
         self._start = timestamp
         out.append(SegmentStart(timestamp, previous))
+        early, self._early_audio = self._early_audio, []
+        for early_timestamp, frame in early:  # audio that came before the first keyframe
+            self._add(self._audio, early_timestamp, 0, True, frame)
         return out
 
     def _fragment(self, end: int) -> bytes:

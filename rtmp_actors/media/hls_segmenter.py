@@ -10,9 +10,9 @@ Theory of operation:
 * A segment starts at a video keyframe once the current one has lasted at least the target
   duration (for an audio-only stream: at any frame), so each decodes on its own: it begins
   with the PAT and PMT and, in front of the keyframe, the SPS and PPS.
-* Messages before the first keyframe are dropped (a segment cannot start with them); audio is
-  dropped too while a video stream waits for its first keyframe, so that audio and video start
-  together.
+* Video before the first keyframe is dropped (a segment cannot start with it); audio that
+  comes while the video waits for its first keyframe (the last second of it) goes into the
+  first segment, after the tables.
 * Timestamps stay the publisher's (milliseconds to 90 kHz): segments of one publication are
   continuous. A new publication starts a new segmenter (and the playlist a discontinuity).
 * H.264 and AAC are carried (MP3 too); a codec MPEG-TS does not carry here (HEVC, AV1, Opus:
@@ -69,6 +69,7 @@ class TsSegmenter:
         self._last = 0  # the latest timestamp written
         self._frame_ms = 0  # the latest gap between two video (or audio-only) frames
         self._first_audio: int | None = None
+        self._early_audio: list[tuple[int, bytes]] = []  # frames before the first segment
         self.unsupported: set[str] = set()
         """Codecs seen that MPEG-TS segments do not carry here."""
 
@@ -155,20 +156,21 @@ class TsSegmenter:
         if is_aac and self._aac is None:
             return []
         self._mp3 = is_mp3
+        if self._aac is not None and is_aac:
+            frame = self._aac.adts_header(len(payload)) + payload
+        else:
+            frame = bytes(payload)
         out: list[Output] = []
         if self._start is None:
             if self._first_audio is None:
                 self._first_audio = timestamp
             # Wait for the video's keyframe, unless no video came for a while: audio only.
             if self._avc is not None or timestamp - self._first_audio < AUDIO_ONLY_AFTER_MS:
+                self._hold_early(timestamp, frame)
                 return []
             out.extend(self._cut(timestamp))
         elif self._avc is None and timestamp - self._start >= self._target_ms:
             out.extend(self._cut(timestamp))  # audio only: any frame starts a segment
-        if self._aac is not None and is_aac:
-            frame: bytes | memoryview = self._aac.adts_header(len(payload)) + payload
-        else:
-            frame = payload
         out.append(self._muxer.audio_access_unit(timestamp * _TICKS_PER_MS, frame))
         if self._avc is None:
             if timestamp > self._last:
@@ -176,7 +178,14 @@ class TsSegmenter:
             self._last = max(self._last, timestamp)
         return out
 
-    def _cut(self, timestamp: int) -> tuple[SegmentStart, bytes]:
+    def _hold_early(self, timestamp: int, frame: bytes) -> None:
+        """Keep the last second of audio that came before the first keyframe."""
+        early = self._early_audio
+        early.append((timestamp, frame))
+        while timestamp - early[0][0] > AUDIO_ONLY_AFTER_MS:
+            del early[0]
+
+    def _cut(self, timestamp: int) -> list[Output]:
         previous = None if self._start is None else max(0.001, (timestamp - self._start) / 1000)
         self._start = timestamp
         self._last = max(self._last, timestamp) if previous is not None else timestamp
@@ -187,4 +196,7 @@ class TsSegmenter:
             audio = TsStreamType.MP3 if self._mp3 else None
         if (video, audio) != (self._muxer.video, self._muxer.audio):
             self._muxer.set_streams(video, audio)
-        return SegmentStart(timestamp, previous), self._muxer.tables()
+        out: list[Output] = [SegmentStart(timestamp, previous), self._muxer.tables()]
+        early, self._early_audio = self._early_audio, []
+        out.extend(self._muxer.audio_access_unit(t * _TICKS_PER_MS, f) for t, f in early)
+        return out

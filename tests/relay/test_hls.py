@@ -18,10 +18,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from rtmp_actors.errors import ProtocolError
+from rtmp_actors.media.audio import is_audio_configuration
 from rtmp_actors.media.elementary import AacConfig, AvcConfig, avcc_to_annexb
 from rtmp_actors.media.flv import TagType, read_flv_file
 from rtmp_actors.media.hls_segmenter import SegmentStart, TsSegmenter
 from rtmp_actors.media.mpegts import PACKET_SIZE, TsMuxer, TsStreamType, mpeg_crc32
+from rtmp_actors.media.video import VideoPacketType, is_video_configuration, parse_video_tag
 from rtmp_actors.relay.config import RelayConfig
 from rtmp_actors.relay.hls import HlsSettings, stream_directory
 from rtmp_actors.relay.hls_playlist import LivePlaylist, Segment
@@ -30,9 +32,10 @@ from rtmp_actors.relay.http_hls import read_hls_file
 from rtmp_actors.relay.server import RelayServer
 from rtmp_actors.session.events import MediaType
 from tests.conftest import make_sample_flv
-from tests.peers import debian_tool, poll_until, run_ffmpeg
+from tests.peers import debian_tool, ffmpeg_exe, poll_until, run_ffmpeg
 
 TIMEOUT = 30.0
+_CODED_VIDEO = (VideoPacketType.CODED_FRAMES, VideoPacketType.CODED_FRAMES_X)
 # FFmpeg's own PAT for transport stream 1, program 1, PMT on PID 0x1000 (golden bytes).
 FFMPEG_PAT = bytes.fromhex("474000100000b00d0001c100000001f0002ab104b2")
 SPS = bytes.fromhex("6742c01eda0280bfe5c04400000300040000030c83c58ba8")
@@ -382,3 +385,64 @@ def _write(directory: Path, text: str) -> Path:
     path = directory / "other.toml"
     path.write_text(text)
     return path
+
+
+def coded_frames(path: Path) -> dict[str, int]:
+    """Audio and video frames (not configuration) in an FLV file, counted by our parsers."""
+    counts = {"audio": 0, "video": 0}
+    for tag in read_flv_file(path):
+        if tag.tag_type == TagType.VIDEO and not is_video_configuration(tag.data):
+            counts["video"] += parse_video_tag(tag.data).packet_type in _CODED_VIDEO
+        elif tag.tag_type == TagType.AUDIO and not is_audio_configuration(tag.data):
+            counts["audio"] += 1
+    return counts
+
+
+@pytest.mark.peers
+@pytest.mark.parametrize(
+    ("sample", "codecs", "names"),
+    [
+        ("hevc_flv", "hvc1,mp4a", {"video": "hevc", "audio": "aac"}),
+        ("av1_opus_flv", "av01,Opus", {"video": "av1", "audio": "opus"}),
+    ],
+    ids=["hevc-aac", "av1-opus"],
+)
+def test_enhanced_rtmp_codecs_become_fmp4_segments(
+    hls_relay: RelayServer,
+    request: pytest.FixtureRequest,
+    sample: str,
+    codecs: str,
+    names: dict[str, str],
+) -> None:
+    source: Path = request.getfixturevalue(sample)
+    host, port = hls_relay.address
+    url = f"rtmp://{host}:{port}/live/cam"
+    run_ffmpeg("-i", str(source), "-c", "copy", "-rtmp_enhanced_codecs", codecs, "-f", "flv", url)
+    root = hls_relay.hls_root
+    assert root is not None
+    text = wait_for_end(root / "live" / "cam" / "index.m3u8")
+    lines = text.splitlines()
+    assert lines[1] == "#EXT-X-VERSION:7"
+    assert lines[4] == '#EXT-X-MAP:URI="init-0.mp4"'
+    assert [x for x in lines if x and not x.startswith("#")] == ["0.m4s", "1.m4s"]
+    address = hls_relay.http_address
+    assert address is not None
+    status, content_type, init, _ = http_get(hls_relay, "/hls/live/cam/init-0.mp4")
+    assert (status, content_type, init[4:8]) == (200, "video/mp4", b"ftyp")
+
+    # FFmpeg 9 reads the playlist over HTTP: the codecs, and every frame that was published.
+    playlist_url = f"http://{address[0]}:{address[1]}/hls/live/cam/index.m3u8"
+    ffmpeg = ffmpeg_exe()  # Debian's ffprobe is 5.1: FFmpeg 9 lists the packets
+    result = subprocess.run(
+        [ffmpeg, "-hide_banner", "-nostdin", "-i", playlist_url, "-map", "0", "-c", "copy",
+         "-f", "framemd5", "-"],
+        capture_output=True, text=True, timeout=TIMEOUT, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    for kind, codec in names.items():
+        assert re.search(rf"Stream #0:\d+.*: {kind.capitalize()}: {codec}", result.stderr), kind
+    rows = [line.split(",") for line in result.stdout.splitlines() if not line.startswith("#")]
+    found = {"video": 0, "audio": 0}
+    for row in rows:
+        found["video" if row[0].strip() == "0" else "audio"] += 1
+    assert found == coded_frames(source)
