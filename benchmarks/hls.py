@@ -19,23 +19,28 @@ process's CPU seconds per stream per minute (needs nginx-rtmp: see ``servers.py`
 from __future__ import annotations
 
 import argparse
+import contextlib
 import io
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
 
-from rtmp_actors.media.audio import parse_audio_tag
-from rtmp_actors.media.flv import TagType, read_flv_file
-from rtmp_actors.media.hls_segmenter import SegmentStart, TsSegmenter
-from rtmp_actors.media.video import VideoPacketType, parse_video_tag
-from rtmp_actors.session.events import MediaType
+from benchmarks.servers import cpu_times, relay_process  # noqa: E402
+from rtmp_actors.media.audio import parse_audio_tag  # noqa: E402
+from rtmp_actors.media.flv import TagType, read_flv_file  # noqa: E402
+from rtmp_actors.media.hls_segmenter import SegmentStart, TsSegmenter  # noqa: E402
+from rtmp_actors.media.video import VideoPacketType, parse_video_tag  # noqa: E402
+from rtmp_actors.session.events import MediaType  # noqa: E402
+from tests.nginx_rtmp import RTMP_MODULE, free_port, wait_for_port  # noqa: E402
+from tests.peers import debian_tool, stop_process  # noqa: E402
 
 Tag = tuple[MediaType, int, bytes]
 SECONDS = 30
@@ -193,16 +198,107 @@ def main() -> None:
     """Run the benchmark named on the command line."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("what", choices=["muxers", "servers"])
+    parser.add_argument("--streams", type=int, default=2, help="servers: streams at once")
     args = parser.parse_args()
     if args.what == "muxers":
         muxers()
     else:
-        servers()
+        servers(args.streams)
 
 
-def servers() -> None:
-    """Filled in below."""
-    raise SystemExit("servers: not implemented yet")
+NGINX_CONFIG = """
+load_module {module};
+daemon off;
+master_process off;
+worker_processes 1;
+pid {dir}/nginx.pid;
+error_log {dir}/error.log warn;
+events {{ worker_connections 1024; }}
+rtmp {{
+    server {{
+        listen 127.0.0.1:{port};
+        application live {{
+            live on;
+            record off;
+            hls {hls};
+            hls_path {dir}/hls;
+            hls_fragment 2s;
+            hls_playlist_length 10s;
+        }}
+    }}
+}}
+"""
+
+
+@contextlib.contextmanager
+def nginx_server(workdir: Path, *, hls: bool) -> Iterator[tuple[int, int]]:
+    """nginx-rtmp with ``hls on`` (or off) until the block ends; yields (port, pid)."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    conf = workdir / "nginx.conf"
+    hls_setting = "on" if hls else "off"
+    conf.write_text(
+        NGINX_CONFIG.format(module=RTMP_MODULE, dir=workdir, port=port, hls=hls_setting)
+    )
+    process = subprocess.Popen(
+        [debian_tool("nginx"), "-p", str(workdir), "-c", str(conf), "-e", str(workdir / "e.log")],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for_port(port)
+        yield port, process.pid
+    finally:
+        stop_process(process, 10)
+
+
+@contextlib.contextmanager
+def relay_server(workdir: Path, *, hls: bool) -> Iterator[tuple[int, int]]:
+    """``rtmp-actors serve`` with ``--hls DIR`` (or without) until the block ends."""
+    port, http_port = free_port(), free_port()
+    args = ["--port", str(port), "--http", str(http_port), "--log-level", "WARNING"]
+    if hls:
+        args += ["--hls", str(workdir / "hls")]
+    with relay_process(args, port, ROOT) as process:
+        yield port, process.pid
+
+
+def publish_all(port: int, source: Path, streams: int) -> None:
+    """Publish ``source`` in real time as ``streams`` streams at once, until it ends."""
+    publishers = [
+        subprocess.Popen(
+            [
+                *(ffmpeg(), "-hide_banner", "-loglevel", "error", "-nostdin", "-re"),
+                *("-i", str(source), "-c", "copy", "-f", "flv"),
+                f"rtmp://127.0.0.1:{port}/live/s{i}",
+            ],
+        )
+        for i in range(streams)
+    ]
+    for publisher in publishers:
+        publisher.wait(timeout=SECONDS * 4)
+
+
+def servers(streams: int) -> None:
+    """CPU seconds per stream per minute of each server, with and without HLS."""
+    with tempfile.TemporaryDirectory() as directory:
+        work = Path(directory)
+        source = make_input(work)
+        media_minutes = SECONDS / 60
+        print(f"{streams} streams of {SECONDS} s at {BITRATE}bit/s, published in real time")
+        results: dict[str, dict[bool, float]] = {}
+        starters = {"rtmp-actors": relay_server, "nginx-rtmp": nginx_server}
+        for name, start in starters.items():
+            for hls in (False, True):
+                with start(work / f"{name}-{hls}", hls=hls) as (port, pid):
+                    before = sum(cpu_times([pid]))
+                    publish_all(port, source, streams)
+                    used = sum(cpu_times([pid])) - before
+                results.setdefault(name, {})[hls] = used / streams / media_minutes
+        print(f"{'server':12s} {'HLS off':>8s} {'HLS on':>8s} {'HLS cost':>9s}  CPU s/stream/min")
+        for name, by_hls in results.items():
+            off, on = by_hls[False], by_hls[True]
+            print(f"{name:12s} {off:8.2f} {on:8.2f} {on - off:9.2f}")
 
 
 if __name__ == "__main__":

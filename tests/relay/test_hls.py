@@ -17,6 +17,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from rtmp_actors.actors.client_session import ClientSessionActor
 from rtmp_actors.errors import ProtocolError
 from rtmp_actors.media.audio import is_audio_configuration
 from rtmp_actors.media.elementary import AacConfig, AvcConfig, avcc_to_annexb
@@ -32,6 +33,7 @@ from rtmp_actors.relay.http_hls import read_hls_file
 from rtmp_actors.relay.server import RelayServer
 from rtmp_actors.session.events import MediaType
 from tests.conftest import make_sample_flv
+from tests.relay.test_recording import publisher
 from tests.peers import debian_tool, ffmpeg_exe, poll_until, run_ffmpeg
 
 TIMEOUT = 30.0
@@ -446,3 +448,89 @@ def test_enhanced_rtmp_codecs_become_fmp4_segments(
     for row in rows:
         found["video" if row[0].strip() == "0" else "audio"] += 1
     assert found == coded_frames(source)
+
+
+# --- Hostile names and failures, through the relay -------------------------------------------
+
+
+def flv_media(path: Path) -> list[tuple[MediaType, int, bytes]]:
+    kinds = {TagType.AUDIO: MediaType.AUDIO, TagType.VIDEO: MediaType.VIDEO}
+    return [
+        (kinds[TagType(t.tag_type)], t.timestamp, t.data)
+        for t in read_flv_file(path)
+        if t.tag_type in kinds
+    ]
+
+
+def publish_with_client(
+    relay: RelayServer, key: str, media: list[tuple[MediaType, int, bytes]]
+) -> None:
+    """Publish ``media`` as ``live/<key>`` with our own client, then unpublish."""
+    source = publisher(relay, key)
+    for message in media:
+        source.session.tell(ClientSessionActor.publish_av_data, key, *message)
+    source.session.tell(ClientSessionActor.stop_publish, key)
+
+
+@pytest.mark.parametrize(
+    "key", ["../../escaped", "a/b", "..", "x?token=../../y", "nul\x00byte", "k" * 300]
+)
+def test_hostile_stream_keys_are_packaged_inside_the_folder(
+    tmp_path: Path, six_seconds: Path, key: str
+) -> None:
+    root = tmp_path / "hls"
+    settings = HlsSettings(dir=str(root), segment_duration=1.0, playlist_length=3)
+    relay = RelayServer(RelayConfig(port=0, hls=settings)).start()
+    try:
+        publish_with_client(relay, key, flv_media(six_seconds))
+        playlist = stream_directory(root, "live", key) / "index.m3u8"
+        wait_for_end(playlist)
+    finally:
+        relay.stop()
+    assert [p.name for p in tmp_path.iterdir()] == ["hls"]  # nothing written anywhere else
+    (folder,) = (root / "live").iterdir()
+    assert folder == playlist.parent
+    assert re.fullmatch(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}", folder.name)
+    assert sorted(p.name for p in folder.iterdir()) == ["1.ts", "2.ts", "3.ts", "4.ts", "5.ts"] + [
+        "index.m3u8"
+    ]
+
+
+def test_a_stream_that_cannot_be_written_does_not_stop_the_others(
+    tmp_path: Path, six_seconds: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    root = tmp_path / "hls"
+    (root / "live").mkdir(parents=True)
+    (root / "live" / "blocked").write_text("a file where the stream's folder would go")
+    settings = HlsSettings(dir=str(root), segment_duration=1.0, playlist_length=3)
+    relay = RelayServer(RelayConfig(port=0, hls=settings)).start()
+    try:
+        media = flv_media(six_seconds)
+        publish_with_client(relay, "blocked", media)
+        publish_with_client(relay, "fine", media)
+        text = wait_for_end(root / "live" / "fine" / "index.m3u8")
+    finally:
+        relay.stop()
+    assert "#EXTINF" in text
+    assert (root / "live" / "blocked").read_text().startswith("a file")
+    assert any("HLS live/blocked stopped" in r.getMessage() for r in caplog.records)
+
+
+def test_streams_beyond_max_streams_are_not_packaged(
+    tmp_path: Path, six_seconds: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    root = tmp_path / "hls"
+    settings = HlsSettings(dir=str(root), segment_duration=1.0, max_streams=1)
+    relay = RelayServer(RelayConfig(port=0, hls=settings)).start()
+    try:
+        media = flv_media(six_seconds)
+        first = publisher(relay, "first")
+        first.session.tell(ClientSessionActor.publish_av_data, "first", *media[0])
+        publish_with_client(relay, "second", media)  # while the first still publishes
+        first.session.tell(ClientSessionActor.stop_publish, "first")
+        publish_with_client(relay, "third", media)  # the first is idle now: it makes room
+        wait_for_end(root / "live" / "third" / "index.m3u8")
+    finally:
+        relay.stop()
+    assert not (root / "live" / "second").exists()
+    assert any("not packaging live/second" in r.getMessage() for r in caplog.records)
