@@ -217,9 +217,10 @@ class Fmp4Segmenter:
                 tracks.append(Fmp4Track(_AUDIO_TRACK, b"soun", self._audio_entry))
             out.append(InitSegment(init_segment(tracks)))
             self._written_entries = entries
-        self._start = timestamp
-        out.append(SegmentStart(timestamp, previous))
         early, self._early_audio = self._early_audio, []
+        # The first segment starts with the audio that came before it, if any.
+        self._start = min(timestamp, early[0][0]) if early else timestamp
+        out.append(SegmentStart(self._start, previous))
         for early_timestamp, frame in early:  # audio that came before the first keyframe
             self._add(self._audio, early_timestamp, 0, True, frame)
         return out

@@ -187,7 +187,10 @@ class TsSegmenter:
 
     def _cut(self, timestamp: int) -> list[Output]:
         previous = None if self._start is None else max(0.001, (timestamp - self._start) / 1000)
-        self._start = timestamp
+        early, self._early_audio = self._early_audio, []
+        # The first segment starts with the audio that came before it, if any.
+        start = min(timestamp, early[0][0]) if early else timestamp
+        self._start = start
         self._last = max(self._last, timestamp) if previous is not None else timestamp
         video = TsStreamType.H264 if self._avc is not None else None
         if self._aac is not None:
@@ -196,7 +199,6 @@ class TsSegmenter:
             audio = TsStreamType.MP3 if self._mp3 else None
         if (video, audio) != (self._muxer.video, self._muxer.audio):
             self._muxer.set_streams(video, audio)
-        out: list[Output] = [SegmentStart(timestamp, previous), self._muxer.tables()]
-        early, self._early_audio = self._early_audio, []
+        out: list[Output] = [SegmentStart(start, previous), self._muxer.tables()]
         out.extend(self._muxer.audio_access_unit(t * _TICKS_PER_MS, f) for t, f in early)
         return out

@@ -22,6 +22,8 @@ from rtmp_actors.errors import ProtocolError
 from rtmp_actors.media.audio import is_audio_configuration
 from rtmp_actors.media.elementary import AacConfig, AvcConfig, avcc_to_annexb
 from rtmp_actors.media.flv import TagType, read_flv_file
+from rtmp_actors.media.fmp4 import FragmentSample, box, media_segment, opus_dops
+from rtmp_actors.media.hls_fmp4 import Fmp4Segmenter, InitSegment
 from rtmp_actors.media.hls_segmenter import SegmentStart, TsSegmenter
 from rtmp_actors.media.mpegts import PACKET_SIZE, TsMuxer, TsStreamType, mpeg_crc32
 from rtmp_actors.media.video import VideoPacketType, is_video_configuration, parse_video_tag
@@ -533,3 +535,89 @@ def test_streams_beyond_max_streams_are_not_packaged(
         relay.stop()
     assert not (root / "live" / "second").exists()
     assert any("not packaging live/second" in r.getMessage() for r in caplog.records)
+
+
+# --- fMP4 ------------------------------------------------------------------------------------
+
+
+def boxes(data: bytes) -> list[tuple[bytes, bytes]]:
+    """The (type, content) of each box at the top of ``data``."""
+    found, offset = [], 0
+    while offset < len(data):
+        size = int.from_bytes(data[offset : offset + 4])
+        assert size >= 8
+        found.append((data[offset + 4 : offset + 8], data[offset + 8 : offset + size]))
+        offset += size
+    assert offset == len(data)
+    return found
+
+
+def test_box_golden_bytes() -> None:
+    assert box(b"free", b"ab") == b"\x00\x00\x00\x0afreeab"
+    opus_head = bytes.fromhex("4f707573486561640101380180bb0000000000")
+    dops, channels = opus_dops(opus_head)
+    assert channels == 1
+    assert dops == bytes.fromhex("000101380000bb80000000")
+    with pytest.raises(ProtocolError):
+        opus_dops(b"OpusTags" + bytes(11))
+
+
+def test_a_media_segment_points_at_its_samples() -> None:
+    video = [FragmentSample(40, 80, True, b"K" * 10), FragmentSample(40, 0, False, b"P" * 3)]
+    audio = [FragmentSample(21, 0, True, b"a" * 7)]
+    data = media_segment(5, [(1, 1000, video), (2, 990, audio)])
+    (styp, _), (moof, moof_body), (mdat, mdat_body) = boxes(data)
+    assert (styp, moof, mdat) == (b"styp", b"moof", b"mdat")
+    assert mdat_body == b"K" * 10 + b"P" * 3 + b"a" * 7
+    mfhd, *trafs = boxes(moof_body)
+    assert mfhd == (b"mfhd", bytes(4) + (5).to_bytes(4))
+    moof_start = len(boxes(data)[0][1]) + 8
+    for (kind, traf), (track_id, base, samples) in zip(
+        trafs, [(1, 1000, video), (2, 990, audio)], strict=True
+    ):
+        assert kind == b"traf"
+        (_, tfhd), (_, tfdt), (_, trun) = boxes(traf)
+        assert int.from_bytes(tfhd[4:8]) == track_id
+        assert int.from_bytes(tfdt[4:12]) == base
+        count, offset = int.from_bytes(trun[4:8]), int.from_bytes(trun[8:12], signed=True)
+        assert count == len(samples)
+        first = data[moof_start + offset : moof_start + offset + len(samples[0].data)]
+        assert first == samples[0].data  # the data offset counts from the moof
+
+
+def test_the_init_segment_has_a_track_per_stream(av1_opus_flv: Path) -> None:
+    segmenter = Fmp4Segmenter(1.0, 320, 240)
+    outputs = [o for m in flv_media(av1_opus_flv) for o in segmenter.feed(*m)]
+    (init,) = [o for o in outputs if isinstance(o, InitSegment)]
+    top = boxes(init.data)
+    assert [kind for kind, _ in top] == [b"ftyp", b"moov"]
+    moov = boxes(top[1][1])
+    assert [kind for kind, _ in moov] == [b"mvhd", b"trak", b"trak", b"mvex"]
+    assert b"av01" in moov[1][1]
+    assert b"av1C" in moov[1][1]
+    assert b"dOps" in moov[2][1]
+
+
+@given(st.lists(st.tuples(st.booleans(), st.integers(0, 10**6), st.binary(max_size=64))))
+def test_arbitrary_messages_raise_only_protocol_errors_in_fmp4(
+    messages: list[tuple[bool, int, bytes]],
+) -> None:
+    segmenter = Fmp4Segmenter(1.0)
+    for video, timestamp, data in messages:
+        with contextlib.suppress(ProtocolError):
+            segmenter.feed(MediaType.VIDEO if video else MediaType.AUDIO, timestamp, data)
+    segmenter.finish()
+
+
+def test_an_audio_only_stream_is_cut_at_any_frame() -> None:
+    segmenter = TsSegmenter(1.0)
+    outputs = segmenter.feed(MediaType.AUDIO, 0, b"\xaf\x00\x11\x90")  # AAC LC 48 kHz stereo
+    for i in range(150):  # 3.2 s of 21.333 ms frames
+        outputs += segmenter.feed(MediaType.AUDIO, i * 64 // 3, b"\xaf\x01" + bytes(50))
+    starts = [o for o in outputs if isinstance(o, SegmentStart)]
+    # The first is cut after a second of audio (in case video comes), and holds it.
+    assert [s.timestamp for s in starts] == [0, 1024, 2026, 3029]
+    assert all(s.previous_duration is None or s.previous_duration >= 1.0 for s in starts)
+    ts = b"".join(o for o in outputs if isinstance(o, bytes))
+    audio_starts = [p for p in _packets(ts) if int.from_bytes(p[1:3]) & 0x5FFF == 0x4101]
+    assert len(audio_starts) == 150  # early audio included: every frame
