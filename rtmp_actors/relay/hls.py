@@ -29,6 +29,7 @@ import contextlib
 import hashlib
 import logging
 import os
+import re
 import tempfile
 from collections import OrderedDict, deque
 from collections.abc import Callable, Mapping
@@ -64,6 +65,7 @@ PLAYLIST_NAME = "index.m3u8"
 SEGMENT_SUFFIX = ".ts"
 FMP4_SEGMENT_SUFFIX = ".m4s"
 _MAX_HELD = 16  # configuration messages held until the first media message
+_OWN_FILE = re.compile(r"(?P<init>init-)?(?P<number>[0-9]{1,20})(?(init)\.mp4|\.(ts|m4s))")
 _KEPT_AFTER_WINDOW = 2  # segments kept on disk after they leave the playlist
 _HASH_LENGTH = 8
 
@@ -171,11 +173,34 @@ class HlsStreamWriter(pykka.ThreadingActor):
         self._warned = False
 
     def on_start(self) -> None:
-        """Create the folder."""
+        """Create the folder, or go on from what an earlier writer left in it."""
         try:
             self._directory.mkdir(parents=True, exist_ok=True)
+            self._adopt()
         except OSError as error:
             self._fail(error)
+
+    def _adopt(self) -> None:
+        """Number on from the files of an earlier writer (a restarted packager or relay).
+
+        Its segments are deleted: they will not be listed again. Players that reload the
+        playlist see the numbers go on, after a discontinuity.
+        """
+        highest = {SEGMENT_SUFFIX: -1, ".mp4": -1}
+        for path in self._directory.iterdir():
+            match = _OWN_FILE.fullmatch(path.name)
+            if match is None:
+                continue
+            number = int(match["number"])
+            if match["init"]:
+                highest[".mp4"] = max(highest[".mp4"], number)
+            else:
+                highest[SEGMENT_SUFFIX] = max(highest[SEGMENT_SUFFIX], number)
+            path.unlink()
+        if highest[SEGMENT_SUFFIX] >= 0:
+            self._next_sequence = highest[SEGMENT_SUFFIX] + 1
+            self._published_before = True
+        self._next_init = highest[".mp4"] + 1
 
     def publication_started(self) -> None:
         """A publisher starts: a discontinuity if one published before.

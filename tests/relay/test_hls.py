@@ -621,3 +621,26 @@ def test_an_audio_only_stream_is_cut_at_any_frame() -> None:
     ts = b"".join(o for o in outputs if isinstance(o, bytes))
     audio_starts = [p for p in _packets(ts) if int.from_bytes(p[1:3]) & 0x5FFF == 0x4101]
     assert len(audio_starts) == 150  # early audio included: every frame
+
+
+def test_a_new_writer_numbers_on_from_an_earlier_ones_files(
+    tmp_path: Path, six_seconds: Path
+) -> None:
+    root = tmp_path / "hls"
+    folder = root / "live" / "cam"
+    folder.mkdir(parents=True)
+    for name in ("7.ts", "8.ts", "init-2.mp4", "index.m3u8", "notes.txt"):
+        (folder / name).write_text("left by an earlier relay")
+    settings = HlsSettings(dir=str(root), segment_duration=1.0, playlist_length=3)
+    relay = RelayServer(RelayConfig(port=0, hls=settings)).start()
+    try:
+        publish_with_client(relay, "cam", flv_media(six_seconds))
+        text = wait_for_end(folder / "index.m3u8")
+    finally:
+        relay.stop()
+    segments = check_playlist(text, 1.0, 3)
+    assert [s for s, _ in segments] == [12, 13, 14]  # 9 to 14: on from 8
+    assert "#EXT-X-DISCONTINUITY\n" not in text  # the first listed is past it
+    assert "#EXT-X-DISCONTINUITY-SEQUENCE:1" in text
+    names = sorted(p.name for p in folder.iterdir())
+    assert names == ["10.ts", "11.ts", "12.ts", "13.ts", "14.ts", "index.m3u8", "notes.txt"]
