@@ -331,6 +331,9 @@ class RelayServer:
             if isinstance(cause, OSError | DirectoryError | ValueError):
                 raise cause from None
             raise
+        hls = self.config.hls
+        if hls is not None and hls.dir is None and self.config.http_port is None:
+            logger.warning("HLS is on without an HTTP port or a folder: nobody can read it")
         if self.config.http_port is not None:
             try:
                 self._http = StatsHttpServer(
