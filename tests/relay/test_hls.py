@@ -644,3 +644,33 @@ def test_a_new_writer_numbers_on_from_an_earlier_ones_files(
     assert "#EXT-X-DISCONTINUITY-SEQUENCE:1" in text
     names = sorted(p.name for p in folder.iterdir())
     assert names == ["10.ts", "11.ts", "12.ts", "13.ts", "14.ts", "index.m3u8", "notes.txt"]
+
+
+@given(
+    st.lists(st.tuples(st.floats(0.001, 30.0), st.booleans()), min_size=1, max_size=40),
+    st.floats(0.5, 10.0),
+    st.integers(1, 6),
+)
+def test_playlists_keep_their_promises(
+    segments: list[tuple[float, bool]], target: float, length: int
+) -> None:
+    playlist = LivePlaylist(target, length)
+    first_sequences = []
+    for sequence, (duration, discontinuity) in enumerate(segments):
+        playlist.add(Segment(sequence, f"{sequence}.ts", duration, discontinuity))
+        listed = check_playlist(playlist.render(), target, length)
+        first_sequences.append(listed[0][0])
+        assert listed[-1][0] == sequence
+    assert first_sequences == sorted(first_sequences)  # the media sequence never goes back
+    dropped = segments[: max(0, len(segments) - length)]
+    expected = sum(1 for _, discontinuity in dropped if discontinuity)
+    assert (f"#EXT-X-DISCONTINUITY-SEQUENCE:{expected}\n" in playlist.render()) == (expected > 0)
+
+
+def test_a_temporary_hls_folder_is_removed_when_the_relay_stops() -> None:
+    relay = RelayServer(RelayConfig(port=0, http_port=0, hls=HlsSettings())).start()
+    root = relay.hls_root
+    assert root is not None
+    assert root.is_dir()
+    relay.stop()
+    assert not root.exists()
