@@ -434,6 +434,7 @@ class HlsPackager(StreamObserver):
         """Hand the picture size to the writer (fMP4 init segments state it)."""
         writer = self._writers.get((app, key))
         if writer is not None and metadata:
+            self._flush((app, key))  # in order with the media
             self._tell((app, key), writer, HlsStreamWriter.metadata, dict(metadata))
 
     def stream_media(
