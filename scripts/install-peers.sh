@@ -3,8 +3,8 @@
 # server), rtmpdump (a librtmp player), Debian's FFmpeg 5.1 (an older FFmpeg, plus ffprobe) and
 # redis-server (the cluster's stream directory; tests start their own on a free port) and
 # Chromium (headless, for the HTTP-FLV browser test).
-# FFmpeg 9 itself comes from the imageio-ffmpeg package; the browser test's player library
-# (mpegts.js, pinned in tests/relay/browser/package-lock.json) comes from npm.
+# FFmpeg 9 itself comes from the imageio-ffmpeg package; the browser tests' player libraries
+# (mpegts.js and hls.js, pinned in tests/relay/browser/package-lock.json) come from npm.
 set -euo pipefail
 
 # The browser test's node_modules, once (no root needed; the npm registry must be reachable).

@@ -9,6 +9,7 @@ from typing import Any
 
 from rtmp_actors.actors.protocol_handler import FlowControl
 from rtmp_actors.relay.applications import Application, Applications
+from rtmp_actors.relay.hls import HlsSettings
 from rtmp_actors.relay.hooks import HookSettings
 from rtmp_actors.relay.ip_rules import IpRules
 from rtmp_actors.relay.stream import StreamPolicy
@@ -70,6 +71,8 @@ class RelayConfig:
         http_host: Address of the HTTP stats endpoint.
         http_port: Serve JSON stats and Prometheus metrics on this port.
         http_flv: Also play live streams over HTTP-FLV there (``/APP/KEY.flv``).
+        hls: Package every published stream as HLS (served at ``/hls/APP/KEY/index.m3u8``
+            on the HTTP port); None: no HLS.
         push: Republish every stream to these ``rtmp://host/app`` URLs.
         pull: Fetch streams nobody publishes here from these ``rtmp://host/app`` URLs.
         cluster: Join the cluster whose stream directory is at this URL
@@ -108,6 +111,7 @@ class RelayConfig:
     http_host: str = "127.0.0.1"
     http_port: int | None = None
     http_flv: bool = True
+    hls: HlsSettings | None = None
     push: tuple[str, ...] = ()
     pull: tuple[str, ...] = ()
     cluster: str | None = None
@@ -128,8 +132,9 @@ class RelayConfig:
 
         The file may have ``[server]`` (host, port, max_connections, ...), ``[session]``,
         ``[flow]``, ``[stream]``, ``[control]``, ``[hooks]``, ``[tls]`` and ``[ip_rules]``
-        tables, whose keys are the fields of those settings classes, and
-        ``[applications.NAME]`` tables (see :class:`Application`).
+        tables, whose keys are the fields of those settings classes, ``[hls]``
+        (:class:`HlsSettings`), whose presence turns HLS on, and ``[applications.NAME]``
+        tables (see :class:`Application`).
 
         Raises:
             ValueError: For an unknown table or key, or a value of the wrong kind.
@@ -139,6 +144,7 @@ class RelayConfig:
         config = cls()
         server = document.pop("server", {})
         applications = _applications(path, document.pop("applications", {}))
+        hls = document.pop("hls", None)
         sections: dict[str, Any] = {
             "session": config.session,
             "flow": config.flow,
@@ -152,7 +158,12 @@ class RelayConfig:
         if unknown:
             msg = f"{path}: unknown table(s) {', '.join(sorted(unknown))}"
             raise ValueError(msg)
-        updates: dict[str, Any] = _checked(path, "server", server, config, frozenset(sections))
+        updates: dict[str, Any] = _checked(
+            path, "server", server, config, frozenset(sections) | {"hls"}
+        )
+        if hls is not None:
+            defaults = HlsSettings()
+            updates["hls"] = replace(defaults, **_checked(path, "hls", hls, defaults))
         for name, current in sections.items():
             if name in document:
                 checked = _checked(path, name, document[name], current)

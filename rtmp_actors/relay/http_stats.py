@@ -11,6 +11,8 @@ Theory of operation:
 * ``GET /APP/KEY.flv`` plays a live stream (see :mod:`rtmp_actors.relay.http_flv`): the
   request thread checks it, then hands the socket to the I/O loop and is free again.
 * ``/control/...`` is the token-protected control API (see :mod:`rtmp_actors.relay.control`).
+* ``GET /hls/APP/KEY/index.m3u8`` and its segments are files of the HLS folder, when HLS is
+  on (see :mod:`rtmp_actors.relay.http_hls`).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self
 from urllib.parse import urlsplit
 
@@ -31,6 +34,7 @@ from rtmp_actors.relay.config import ControlConfig
 from rtmp_actors.relay.control import CONTROL_PREFIX, ControlApi
 from rtmp_actors.relay.http_flv import CORS_HEADERS, HttpFlvService
 from rtmp_actors.relay.http_flv_request import FLV_SUFFIX, HttpRequestError
+from rtmp_actors.relay.http_hls import HLS_PREFIX, read_hls_file
 from rtmp_actors.relay.metrics import PROMETHEUS_CONTENT_TYPE, RelaySnapshot, render_prometheus
 
 if TYPE_CHECKING:
@@ -170,10 +174,12 @@ class _Server(ThreadingHTTPServer):
         max_clients: int,
         flv: HttpFlvService | None = None,
         control: ControlApi | None = None,
+        hls_root: Path | None = None,
     ) -> None:
         self.routes = routes
         self.flv = flv
         self.control = control
+        self.hls_root = hls_root
         self._slots = threading.BoundedSemaphore(max_clients)
         if ":" in address[0]:
             self.address_family = socket.AF_INET6
@@ -251,6 +257,16 @@ class _Handler(BaseHTTPRequestHandler):
                 body = reply.reason.encode() + b"\n"
                 self._reply(reply.status, _TEXT, body, head_only=head_only, cors=True)
             return
+        hls_root = self.server.hls_root
+        if hls_root is not None and path.startswith(HLS_PREFIX):
+            try:
+                content_type, body = read_hls_file(hls_root, path)
+            except HttpRequestError as reply:
+                body = reply.reason.encode() + b"\n"
+                self._reply(reply.status, _TEXT, body, head_only=head_only, cors=True)
+                return
+            self._reply(200, content_type, body, head_only=head_only, cors=True)
+            return
         route = self.server.routes.get(path)
         if route is None:
             self._reply(404, _TEXT, b"not found\n", head_only=head_only)
@@ -302,6 +318,7 @@ class StatsHttpServer:
             player holds a slot only until its stream starts).
         http_flv: Play live streams at ``/APP/KEY.flv``.
         control: The control API's settings (``/control/...``; off without a token).
+        hls_root: Serve this HLS folder's playlists and segments under ``/hls/``.
     """
 
     def __init__(
@@ -314,8 +331,10 @@ class StatsHttpServer:
         max_clients: int = 8,
         http_flv: bool = True,
         control: ControlConfig | None = None,
+        hls_root: Path | None = None,
     ) -> None:
         self._relay = relay
+        self._hls_root = hls_root
         self._host = host
         self._port = port
         self._timeout = timeout
@@ -339,7 +358,12 @@ class StatsHttpServer:
         routes: dict[str, Route] = {"/stats": self._stats, "/metrics": self._metrics}
         try:
             self._server = _Server(
-                (self._host, self._port), routes, self._max_clients, self._flv, self._control
+                (self._host, self._port),
+                routes,
+                self._max_clients,
+                self._flv,
+                self._control,
+                self._hls_root,
             )
         except OSError as error:
             msg = f"cannot serve stats on {self._host}:{self._port}: {error.strerror or error}"
@@ -356,6 +380,8 @@ class StatsHttpServer:
             logger.info("HTTP-FLV on http://%s:%s/<app>/<stream key>.flv", *self.address)
         if self._control.enabled:
             logger.info("control API on http://%s:%s/control/", *self.address)
+        if self._hls_root is not None:
+            logger.info("HLS on http://%s:%s/hls/<app>/<stream key>/index.m3u8", *self.address)
         return self
 
     @property

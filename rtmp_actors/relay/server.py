@@ -4,7 +4,8 @@ Theory of operation:
 
 * A running relay is a :class:`Supervisor` (one-for-one, permanent children), started in this
   order and stopped in the reverse one: ``access`` (the :class:`AccessController`, if auth is
-  configured), ``recorder`` (the :class:`StreamRecorder`, if recording), ``registry`` (the
+  configured), ``recorder`` (the :class:`StreamRecorder`, if recording), ``hls`` (the
+  :class:`HlsPackager`, if HLS is on), ``registry`` (the
   :class:`StreamRegistry`, which supervises the live streams), ``push-relay`` and
   ``pull-relay`` (if any push or pull URLs, or a cluster), ``rtmp-server`` (the
   :class:`RtmpServer`'s own tree: listener and connections), ``rtmps-server`` (the same over
@@ -31,10 +32,12 @@ from __future__ import annotations
 import concurrent.futures
 import contextlib
 import logging
+import shutil
 import ssl
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
@@ -51,6 +54,7 @@ from rtmp_actors.relay.access import AccessController, AccessFile
 from rtmp_actors.relay.app_hooks import HookSet, RelayHooks
 from rtmp_actors.relay.config import RelayConfig
 from rtmp_actors.relay.generated import GeneratedStream, SourceError, SourceStats
+from rtmp_actors.relay.hls import HlsPackager, hls_root
 from rtmp_actors.relay.hooks import LifecycleHooks
 from rtmp_actors.relay.http_stats import StatsHttpServer
 from rtmp_actors.relay.links import LinkSettings, PullRelay, PushRelay, RelayLinks, bind_observer
@@ -154,6 +158,10 @@ class RelayServer:
         self.recorder: ChildHandle[StreamRecorder] | None = (
             ChildHandle("recorder") if self._record_dir else None
         )
+        self.hls: ChildHandle[HlsPackager] | None = (
+            ChildHandle("hls") if self.config.hls is not None else None
+        )
+        self._hls_root, self._hls_temporary = hls_root(self.config.hls)
         self._table = StreamTable()
         # One count per address over both listeners: TLS is no way round the limit.
         self._address_slots = AddressSlots(self.config.max_connections_per_address)
@@ -272,6 +280,9 @@ class RelayServer:
                 )
             )
             observers.append(recorder)
+        if self.hls is not None:
+            children.append(self._hls_child(self.hls))
+            observers.append(self.hls)
         observers.extend(self._links.observers)
         if self.cluster is not None:
             observers.append(self.cluster)
@@ -299,6 +310,22 @@ class RelayServer:
             # After the servers: it advertises the address a server is bound to.
             children.append(ChildSpec("cluster", self._start_cluster_node, handle=self.cluster))
         return children
+
+    def _hls_child(self, handle: ChildHandle[HlsPackager]) -> ChildSpec:
+        settings, root = self.config.hls, self._hls_root
+        assert settings is not None
+        assert root is not None
+        return ChildSpec(
+            "hls",
+            lambda: bind_observer(HlsPackager.start(root, settings), handle, self.registry),
+            handle=handle,
+            shutdown_timeout=30.0,
+        )
+
+    @property
+    def hls_root(self) -> Path | None:
+        """The folder HLS playlists and segments are written to (None without HLS)."""
+        return self._hls_root
 
     def _start_cluster_node(self) -> pykka.ActorRef[Any]:
         assert self.cluster is not None
@@ -390,6 +417,9 @@ class RelayServer:
             if isinstance(cause, OSError | DirectoryError | ValueError):
                 raise cause from None
             raise
+        hls = self.config.hls
+        if hls is not None and hls.dir is None and self.config.http_port is None:
+            logger.warning("HLS is on without an HTTP port or a folder: nobody can read it")
         if self.config.http_port is not None:
             try:
                 self._http = StatsHttpServer(
@@ -398,6 +428,7 @@ class RelayServer:
                     self.config.http_port,
                     http_flv=self.config.http_flv,
                     control=self.config.control,
+                    hls_root=self._hls_root,
                 ).start()
             except OSError:
                 self.stop()
@@ -632,6 +663,8 @@ class RelayServer:
             tree.stop(timeout=timeout + 50)
         except pykka.Timeout:
             logger.warning("the relay did not stop within %.0f s", timeout + 50)
+        if self._hls_temporary and self._hls_root is not None:
+            shutil.rmtree(self._hls_root, ignore_errors=True)
 
     def __enter__(self) -> Self:
         return self.start()

@@ -17,6 +17,7 @@ import pykka
 
 from rtmp_actors.cluster.directory import DirectoryError
 from rtmp_actors.relay.config import RelayConfig
+from rtmp_actors.relay.hls import HlsSettings
 from rtmp_actors.relay.ip_rules import IpRules
 from rtmp_actors.relay.server import RelayServer
 from rtmp_actors.running import serve_forever
@@ -101,6 +102,13 @@ def add_parser(subcommands: Any) -> None:
         help="where recordings started through the control API go (without --record)",
     )
     parser.add_argument(
+        "--hls",
+        nargs="?",
+        const="",
+        metavar="DIR",
+        help="package streams as HLS (/hls/APP/KEY/index.m3u8 on --http), written to DIR if given",
+    )
+    parser.add_argument(
         "--push", metavar="URL", action="append", default=[], help="republish to rtmp://host/app"
     )
     parser.add_argument(
@@ -183,6 +191,9 @@ def _config(args: argparse.Namespace) -> RelayConfig:
         config = replace(config, tls=replace(config.tls, **given))
     if args.ip_rule:  # after the config file's rules: they are more specific
         config = replace(config, ip_rules=IpRules.of((*args.ip_rule, *config.ip_rules.rules)))
+    if args.hls is not None:
+        hls = config.hls or HlsSettings()
+        config = replace(config, hls=replace(hls, dir=args.hls or hls.dir))
     options = {
         "record_dir": args.record,
         "auth_file": args.auth,

@@ -41,7 +41,7 @@ from rtmp_actors.tools import serve as serve_tool
 from rtmp_actors.tools.serve import JsonLogFormatter
 from tests.actors.harness import EventLog
 from tests.nginx_rtmp import free_port
-from tests.peers import ffmpeg_exe
+from tests.peers import ffmpeg_exe, poll_until, run_ffmpeg
 from tests.relay import http_flv_client
 from tests.relay.test_relay import AAC_CONFIG, AVC_CONFIG, keyframe
 
@@ -402,4 +402,26 @@ def test_relay_server_example_relays_ffmpeg_to_players(h264_aac_flv: Path) -> No
         rest = late[2:]
         assert rest, "the late joiner got no live media"
         assert rest == sample[len(sample) - len(rest) :]  # then the live stream, to its end
+        assert relay.terminate() < 5.0
+
+
+def test_serve_hls_writes_and_serves_playlists(tmp_path: Path, h264_aac_flv: Path) -> None:
+    port = free_port()
+    hls = tmp_path / "hls"
+    with serve("--port", "0", "--http", str(port), "--hls", str(hls)) as relay:
+        assert any("/hls/<app>/<stream key>/index.m3u8" in line for line in relay.stderr.seen)
+        run_ffmpeg("-i", str(h264_aac_flv), "-c", "copy", "-f", "flv", f"{relay.url}/cam")
+        playlist = hls / "live" / "cam" / "index.m3u8"
+        relay.stderr.wait_for(lambda line: "HLS for live/cam" in line)
+        poll_until(
+            lambda: playlist.exists() and "#EXT-X-ENDLIST" in playlist.read_text(),
+            TIMEOUT,
+            "the playlist to end",
+        )  # the relay writes it in another process
+        url = f"http://127.0.0.1:{port}/hls/live/cam/index.m3u8"
+        with urllib.request.urlopen(url, timeout=TIMEOUT) as response:
+            assert response.headers["Content-Type"] == "application/vnd.apple.mpegurl"
+            text = response.read().decode()
+        assert text == playlist.read_text()
+        assert "#EXTINF:2.000,\n0.ts\n" in text
         assert relay.terminate() < 5.0

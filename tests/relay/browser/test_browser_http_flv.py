@@ -28,6 +28,7 @@ from tests.peers import debian_tool, ffmpeg_exe, missing_peer, poll_until, stop_
 
 HERE = Path(__file__).parent
 MPEGTS_JS = HERE / "node_modules" / "mpegts.js" / "dist" / "mpegts.js"
+HLS_JS = HERE / "node_modules" / "hls.js" / "dist" / "hls.js"
 TIMEOUT = 45.0
 
 Report = dict[str, Any]
@@ -46,6 +47,8 @@ class _PageHandler(http.server.BaseHTTPRequestHandler):
     files = {  # read-only
         "/player.html": (HERE / "player.html", "text/html; charset=utf-8"),
         "/mpegts.js": (MPEGTS_JS, "text/javascript"),
+        "/hls_player.html": (HERE / "hls_player.html", "text/html; charset=utf-8"),
+        "/hls.js": (HLS_JS, "text/javascript"),
     }
 
     def do_GET(self) -> None:

@@ -1,0 +1,92 @@
+"""A real browser plays HLS: headless Chromium runs hls.js on a page of our own.
+
+The same set-up as the HTTP-FLV browser test (whose helpers this reuses): FFmpeg publishes
+``testsrc`` in real time to a relay with HLS on; the page plays
+``http://127.0.0.1:PORT/hls/live/key/index.m3u8`` from another origin and posts
+``currentTime`` samples and a decoded frame; the test checks that time advances and that the
+frame is a picture, not black.
+"""
+
+from __future__ import annotations
+
+import base64
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from rtmp_actors.relay.config import RelayConfig
+from rtmp_actors.relay.hls import HlsSettings
+from rtmp_actors.relay.server import RelayServer
+from tests.peers import missing_peer, poll_until, stop_process
+from tests.relay.browser.test_browser_http_flv import (
+    HLS_JS,
+    TIMEOUT,
+    Report,
+    _PageServer,
+    grey_levels,
+    next_report,
+    page_server,
+    publish_testsrc,
+    start_chromium,
+)
+
+__all__ = ["page_server"]  # the fixture, imported to be used here
+
+
+@pytest.fixture
+def hls_relay() -> Iterator[RelayServer]:
+    settings = HlsSettings(segment_duration=1.0, playlist_length=4)
+    server = RelayServer(RelayConfig(port=0, http_port=0, hls=settings)).start()
+    yield server
+    server.stop()
+
+
+@pytest.mark.peers
+def test_chromium_plays_the_stream_with_hls_js(
+    hls_relay: RelayServer, page_server: _PageServer, tmp_path: Path
+) -> None:
+    if not HLS_JS.exists():
+        missing_peer("hls.js (npm ci --prefix tests/relay/browser)")
+    publisher = publish_testsrc(hls_relay)
+    chromium = None
+    try:
+        root = hls_relay.hls_root
+        assert root is not None
+        playlist = root / "live" / "key" / "index.m3u8"
+
+        def listed() -> bool:
+            return playlist.exists() and playlist.read_text().count("#EXTINF") >= 2
+
+        poll_until(listed, 20, "two segments to be listed")  # FFmpeg publishes in real time
+        http_address = hls_relay.http_address
+        assert http_address is not None
+        source = f"http://127.0.0.1:{http_address[1]}/hls/live/key/index.m3u8"
+        page = f"http://127.0.0.1:{page_server.server_address[1]}/hls_player.html?src={source}"
+        chromium = start_chromium(page, tmp_path / "profile")
+
+        deadline = time.monotonic() + TIMEOUT
+        seen: list[Report] = []
+        capabilities = next_report(page_server.reports, deadline, seen)
+        assert capabilities == {"h264": True, "supported": True}
+        frame: str | None = None
+        times: list[float] = []
+        while frame is None or len(times) < 8 or times[-1] - times[0] < 1.5:
+            report = next_report(page_server.reports, deadline, seen)
+            if report["currentTime"] > 0:
+                times.append(report["currentTime"])
+            frame = frame or report.get("frame")
+        assert times == sorted(times)  # live playback only moves forward
+
+        screenshot = tmp_path / "frame.png"
+        screenshot.write_bytes(base64.b64decode(frame.removeprefix("data:image/png;base64,")))
+        grey = grey_levels(screenshot)
+        assert len(grey) == 320 * 240
+        mean = sum(grey) / len(grey)
+        assert mean > 60, f"the frame is (nearly) black: mean grey {mean:.0f}; see {screenshot}"
+        assert max(grey) - min(grey) > 100  # bars and patterns, not a flat picture
+    finally:
+        if chromium is not None:
+            stop_process(chromium, 10)
+        stop_process(publisher, 10)
