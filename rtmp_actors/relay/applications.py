@@ -5,7 +5,7 @@ A relay without applications serves any app name. With ``[applications.NAME]`` t
 a connect to another app is refused with ``NetConnection.Connect.Rejected``. Each application
 can turn live streaming off (an app for files on demand only), record or not (and where), push
 and pull its own URLs, refuse or allow addresses with its own IP rules, and call its own
-lifecycle hooks. A setting an
+lifecycle hooks, and have HLS or not. A setting an
 application leaves out is the relay's.
 
 Sans-I/O: plain values, read by the relay's receiver, recorder and links.
@@ -43,6 +43,8 @@ class Application:
         ip_rules: Address rules for this app instead of the relay's (None: the relay's).
         hooks: Lifecycle hooks for this app instead of the relay's ``[hooks]`` (None: the
             relay's).
+        hls: Package this app's streams as HLS (None: as the relay, i.e. if it has
+            ``[hls]``; True without ``[hls]``: with the default HLS settings).
     """
 
     name: str
@@ -53,6 +55,7 @@ class Application:
     pull: tuple[str, ...] | None = None
     ip_rules: IpRules | None = None
     hooks: HookSettings | None = None
+    hls: bool | None = None
 
     def __post_init__(self) -> None:
         """Check the name and the URLs now, so a bad configuration starts nothing.
@@ -118,6 +121,7 @@ def _rules(value: Any) -> IpRules | None:
 
 _READERS: dict[str, Callable[[Any], Any]] = {
     "live": _flag,
+    "hls": _flag,
     "record": _flag,
     "record_dir": _folder,
     "push": _urls,
@@ -126,6 +130,7 @@ _READERS: dict[str, Callable[[Any], Any]] = {
 }
 _EXPECTED = {
     "live": "true or false",
+    "hls": "true or false",
     "record": "true or false",
     "record_dir": "a folder",
     "push": "a list of URLs",
@@ -191,6 +196,17 @@ class Applications:
     def records_anything(self, default: str | None) -> bool:
         """Whether some application records (so the relay needs a recorder)."""
         return default is not None or any(d is not None for d in self.record_dirs(default).values())
+
+    def any_hls(self) -> bool:
+        """Whether some application turns HLS on."""
+        return any(app.hls for app in self.apps.values())
+
+    def packages_hls(self, app: str, default: bool) -> bool:
+        """Whether ``app``'s streams are packaged as HLS (``default``: the relay's choice)."""
+        application = self.apps.get(app)
+        if application is None or application.hls is None:
+            return default
+        return application.hls
 
     def ip_rules(self) -> dict[str, IpRules]:
         """The applications' own IP rules, by app name."""

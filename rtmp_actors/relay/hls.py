@@ -378,13 +378,21 @@ class HlsPackager(StreamObserver):
     Args:
         root: The HLS folder (created if missing).
         settings: Durations, window and limits.
+        packages: Whether an app's streams are packaged (per-application settings); None:
+            every app's.
 
     Raises:
         OSError: If ``root`` cannot be created.
     """
 
-    def __init__(self, root: str | os.PathLike[str], settings: HlsSettings) -> None:
+    def __init__(
+        self,
+        root: str | os.PathLike[str],
+        settings: HlsSettings,
+        packages: Callable[[str], bool] | None = None,
+    ) -> None:
         super().__init__()
+        self._packages = packages
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
         self._settings = settings
@@ -395,6 +403,8 @@ class HlsPackager(StreamObserver):
 
     def stream_published(self, app: str, key: str) -> None:
         """Start (or go on with) the stream's playlist."""
+        if self._packages is not None and not self._packages(app):
+            return  # an application with HLS off
         stream = (app, key)
         writer = self._writers.get(stream)
         if writer is None:

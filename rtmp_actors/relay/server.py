@@ -54,7 +54,7 @@ from rtmp_actors.relay.access import AccessController, AccessFile
 from rtmp_actors.relay.app_hooks import HookSet, RelayHooks
 from rtmp_actors.relay.config import RelayConfig
 from rtmp_actors.relay.generated import GeneratedStream, SourceError, SourceStats
-from rtmp_actors.relay.hls import HlsPackager, hls_root
+from rtmp_actors.relay.hls import HlsPackager, HlsSettings, hls_root
 from rtmp_actors.relay.hooks import LifecycleHooks
 from rtmp_actors.relay.http_stats import StatsHttpServer
 from rtmp_actors.relay.links import LinkSettings, PullRelay, PushRelay, RelayLinks, bind_observer
@@ -158,10 +158,13 @@ class RelayServer:
         self.recorder: ChildHandle[StreamRecorder] | None = (
             ChildHandle("recorder") if self._record_dir else None
         )
+        # HLS for every app, or (per application) some: those take the defaults if need be.
+        applications = self.config.applications
+        self._hls = self.config.hls or (HlsSettings() if applications.any_hls() else None)
         self.hls: ChildHandle[HlsPackager] | None = (
-            ChildHandle("hls") if self.config.hls is not None else None
+            ChildHandle("hls") if self._hls is not None else None
         )
-        self._hls_root, self._hls_temporary = hls_root(self.config.hls)
+        self._hls_root, self._hls_temporary = hls_root(self._hls)
         self._table = StreamTable()
         # One count per address over both listeners: TLS is no way round the limit.
         self._address_slots = AddressSlots(self.config.max_connections_per_address)
@@ -312,12 +315,16 @@ class RelayServer:
         return children
 
     def _hls_child(self, handle: ChildHandle[HlsPackager]) -> ChildSpec:
-        settings, root = self.config.hls, self._hls_root
+        settings, root = self._hls, self._hls_root
         assert settings is not None
         assert root is not None
+        applications, default = self.config.applications, self.config.hls is not None
+        packages = (lambda app: applications.packages_hls(app, default)) if applications else None
         return ChildSpec(
             "hls",
-            lambda: bind_observer(HlsPackager.start(root, settings), handle, self.registry),
+            lambda: bind_observer(
+                HlsPackager.start(root, settings, packages), handle, self.registry
+            ),
             handle=handle,
             shutdown_timeout=30.0,
         )
@@ -417,7 +424,7 @@ class RelayServer:
             if isinstance(cause, OSError | DirectoryError | ValueError):
                 raise cause from None
             raise
-        hls = self.config.hls
+        hls = self._hls
         if hls is not None and hls.dir is None and self.config.http_port is None:
             logger.warning("HLS is on without an HTTP port or a folder: nobody can read it")
         if self.config.http_port is not None:

@@ -19,7 +19,7 @@ from rtmp_actors.relay.server import RelayServer
 from rtmp_actors.session import client_events as client
 from rtmp_actors.session.events import MediaType
 from tests.actors.harness import TIMEOUT, EventLog
-from tests.peers import ffmpeg_exe, poll_until
+from tests.peers import ffmpeg_exe, poll_until, run_ffmpeg
 from tests.relay.hook_server import HookServer, hook_server
 from tests.relay.test_relay import AVC_CONFIG, keyframe
 from tests.vod.helpers import next_media
@@ -55,6 +55,7 @@ def test_an_application_table_is_read_and_checked() -> None:
     [
         ("live", {"colour": "red"}, "has no setting 'colour'"),
         ("live", {"live": "yes"}, "live should be true or false"),
+        ("live", {"hls": 1}, "hls should be true or false"),
         ("live", {"push": "rtmp://x/app"}, "push should be a list of URLs"),
         ("live", {"push": ["http://x/app"]}, "rtmp"),
         ("live", {"ip_rules": ["permit everything"]}, "rule"),
@@ -293,3 +294,35 @@ def test_application_hooks_come_from_toml(tmp_path: Path) -> None:
     path.write_text('[applications.studio.hooks]\non_pubish = "http://x/p"\n')
     with pytest.raises(ValueError, match="on_pubish"):
         RelayConfig.from_toml(path)
+
+
+# --- HLS per application ---------------------------------------------------------------------
+
+
+def test_hls_for_one_application_only(tmp_path: Path, h264_aac_flv: Path) -> None:
+    """No relay-wide ``[hls]``: ``tv`` turns it on with the defaults, ``live`` stays without."""
+    relay = start(tmp_path, Application("tv", hls=True), Application("live"), http_port=0)
+    try:
+        root = relay.hls_root
+        assert root is not None
+        host, port = relay.address
+        for app in ("live", "tv"):  # in turn: the packager hears of live first
+            run_ffmpeg(
+                "-i",
+                str(h264_aac_flv),
+                "-c",
+                "copy",
+                "-f",
+                "flv",
+                f"rtmp://{host}:{port}/{app}/cam",
+            )
+        playlist = root / "tv" / "cam" / "index.m3u8"
+        poll_until(
+            lambda: playlist.exists() and "#EXT-X-ENDLIST" in playlist.read_text(),
+            TIMEOUT,
+            "tv's playlist",
+        )
+        assert "#EXTINF" in playlist.read_text()
+        assert not (root / "live").exists()
+    finally:
+        relay.stop()
