@@ -34,10 +34,8 @@ import contextlib
 import itertools
 import logging
 import os
-import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -47,7 +45,13 @@ import pykka
 
 from rtmp_actors.actors.actor_handle import ActorHandle
 from rtmp_actors.actors.monitoring import MonitoredActor
-from rtmp_actors.relay.hook_http import HookAnswer, check_hook_url, hook_opener, post_form
+from rtmp_actors.relay.hook_http import (
+    BoundedPool,
+    HookAnswer,
+    check_hook_url,
+    hook_opener,
+    post_form,
+)
 from rtmp_actors.transport.io_loop import Scheduler, TimerHandle
 
 if TYPE_CHECKING:
@@ -386,10 +390,7 @@ class HttpCallback:
             check_hook_url(each, "auth")
         self.urls: dict[AccessKind, str] = urls
         self.timeout = timeout
-        self._max_pending = max_pending
-        self._pending = 0
-        self._lock = threading.Lock()
-        self._executor = ThreadPoolExecutor(max_workers, thread_name_prefix="rtmp-auth-callback")
+        self._pool = BoundedPool(max_workers, max_pending, "rtmp-auth-callback")
         self._opener = hook_opener()
 
     def covers(self, kind: AccessKind) -> bool:
@@ -447,45 +448,25 @@ class HttpCallback:
             False (and ``done`` is never called) if ``max_pending`` requests are pending or
             the pool has been shut down.
         """
-        with self._lock:
-            if self._pending >= self._max_pending:
-                return False
-            self._pending += 1
-        try:
-            future = self._executor.submit(self.decide, request)
-        except RuntimeError:  # shut down
-            self._finished()
-            return False
 
-        def deliver(finished: Future[tuple[bool, str, str | None]]) -> None:
+        def decide() -> None:
             try:
-                if finished.cancelled():
-                    return
-                try:
-                    allowed, reason, redirect = finished.result()
-                except Exception:  # decide() catches what urllib raises; else it is a bug
-                    logger.exception("auth callback failed")
-                    allowed, reason, redirect = False, CALLBACK_UNAVAILABLE, None
-                done(allowed, reason, redirect)
-            finally:
-                self._finished()
+                allowed, reason, redirect = self.decide(request)
+            except Exception:  # decide() catches what urllib raises; else it is a bug
+                logger.exception("auth callback failed")
+                allowed, reason, redirect = False, CALLBACK_UNAVAILABLE, None
+            done(allowed, reason, redirect)
 
-        future.add_done_callback(deliver)
-        return True
-
-    def _finished(self) -> None:
-        with self._lock:
-            self._pending -= 1
+        return self._pool.submit(decide)
 
     @property
     def pending(self) -> int:
         """Requests queued or in flight."""
-        with self._lock:
-            return self._pending
+        return self._pool.pending
 
     def shutdown(self) -> None:
         """Drop queued requests; requests in flight end by their own timeout."""
-        self._executor.shutdown(wait=False, cancel_futures=True)
+        self._pool.shutdown(drop_queued=True)
 
 
 class AccessAsker(abc.ABC):

@@ -156,6 +156,9 @@ class BoundedPool:
         with self._lock:
             return self._pending
 
-    def shutdown(self) -> None:
-        """Accept no more jobs; the queued ones still run (each bounded by its timeout)."""
-        self._executor.shutdown(wait=False)
+    def shutdown(self, *, drop_queued: bool = False) -> None:
+        """Accept no more jobs; the queued ones still run (each bounded by its timeout).
+
+        With ``drop_queued``, jobs not started yet never run.
+        """
+        self._executor.shutdown(wait=False, cancel_futures=drop_queued)

@@ -40,7 +40,7 @@ from rtmp_actors.relay.hook_http import (
 )
 from rtmp_actors.transport.io_loop import Scheduler, TimerHandle
 
-__all__ = ["HookSettings", "LifecycleHooks", "SessionHooks", "session_fields"]
+__all__ = ["HOOK_URL_FIELDS", "HookSettings", "LifecycleHooks", "SessionHooks", "session_fields"]
 
 logger = logging.getLogger(__name__)
 
@@ -97,7 +97,7 @@ class HookSettings:
 
     def check(self) -> None:
         """Raise ValueError for a URL that is not http(s) or a number out of range."""
-        for name in _URL_FIELDS:
+        for name in HOOK_URL_FIELDS:
             url = getattr(self, name)
             if url is not None:
                 if not isinstance(url, str):
@@ -139,7 +139,7 @@ class HookSettings:
         return bool(self.on_record_done or self.exec_record_done)
 
 
-_URL_FIELDS = (
+HOOK_URL_FIELDS = (  # the settings that are URLs (also ``serve``'s ``--on-...`` flags)
     "on_connect",
     "on_publish",
     "on_play",

@@ -18,6 +18,7 @@ import pykka
 from rtmp_actors.cluster.directory import DirectoryError
 from rtmp_actors.relay.config import RelayConfig
 from rtmp_actors.relay.hls import HlsSettings
+from rtmp_actors.relay.hooks import HOOK_URL_FIELDS
 from rtmp_actors.relay.ip_rules import IpRules
 from rtmp_actors.relay.server import RelayServer
 from rtmp_actors.running import serve_forever
@@ -57,7 +58,7 @@ def add_parser(subcommands: Any) -> None:
     parser.add_argument(
         "--auth-url", metavar="URL", help="ask this HTTP endpoint about each publish/play"
     )
-    for hook in _HOOK_FLAGS:
+    for hook in HOOK_URL_FIELDS:
         parser.add_argument(
             f"--{hook.replace('_', '-')}",
             metavar="URL",
@@ -151,17 +152,6 @@ def add_parser(subcommands: Any) -> None:
     parser.set_defaults(run=_run)
 
 
-_HOOK_FLAGS = (
-    "on_connect",
-    "on_publish",
-    "on_play",
-    "on_publish_done",
-    "on_play_done",
-    "on_record_done",
-    "on_update",
-)
-
-
 def _config(args: argparse.Namespace) -> RelayConfig:
     config = RelayConfig.from_toml(args.config) if args.config else RelayConfig()
     if args.host is not None:
@@ -182,7 +172,7 @@ def _config(args: argparse.Namespace) -> RelayConfig:
                 record_dir=args.control_record or control.record_dir,
             ),
         )
-    hooks = {hook: getattr(args, hook) for hook in _HOOK_FLAGS if getattr(args, hook)}
+    hooks = {hook: getattr(args, hook) for hook in HOOK_URL_FIELDS if getattr(args, hook)}
     if hooks:
         config = replace(config, hooks=replace(config.hooks, **hooks))
     tls = {"port": args.tls_port, "cert": args.cert, "key": args.key}
