@@ -148,6 +148,35 @@ def next_report(reports: queue.Queue[Report], deadline: float, seen: list[Report
     return report
 
 
+def check_playback(page_server: _PageServer, tmp_path: Path, min_span: float) -> list[float]:
+    """Check what the page reports: playback advances ``min_span`` s and shows a picture.
+
+    Returns:
+        The ``currentTime`` values reported.
+    """
+    deadline = time.monotonic() + TIMEOUT
+    seen: list[Report] = []
+    capabilities = next_report(page_server.reports, deadline, seen)
+    assert capabilities == {"h264": True, "supported": True}
+    frame: str | None = None
+    times: list[float] = []
+    while frame is None or len(times) < 8 or times[-1] - times[0] < min_span:
+        report = next_report(page_server.reports, deadline, seen)
+        if report["currentTime"] > 0:
+            times.append(report["currentTime"])
+        frame = frame or report.get("frame")
+    assert times == sorted(times)  # live playback only moves forward
+
+    screenshot = tmp_path / "frame.png"
+    screenshot.write_bytes(base64.b64decode(frame.removeprefix("data:image/png;base64,")))
+    grey = grey_levels(screenshot)
+    assert len(grey) == 320 * 240
+    mean = sum(grey) / len(grey)
+    assert mean > 60, f"the frame is (nearly) black: mean grey {mean:.0f}; see {screenshot}"
+    assert max(grey) - min(grey) > 100  # bars and patterns, not a flat picture
+    return times
+
+
 @pytest.mark.peers
 def test_chromium_plays_the_stream_with_mpegts_js(
     relay: RelayServer, page_server: _PageServer, tmp_path: Path
@@ -168,27 +197,8 @@ def test_chromium_plays_the_stream_with_mpegts_js(
         source = f"http://127.0.0.1:{http_address[1]}/live/key.flv"
         page = f"http://127.0.0.1:{page_server.server_address[1]}/player.html?src={source}"
         chromium = start_chromium(page, tmp_path / "profile")
-
-        deadline = time.monotonic() + TIMEOUT
-        seen: list[Report] = []
-        capabilities = next_report(page_server.reports, deadline, seen)
-        assert capabilities == {"h264": True, "supported": True}
-        frame: str | None = None
-        times: list[float] = []
-        while frame is None or len(times) < 8 or times[-1] - times[0] < 1.0:
-            report = next_report(page_server.reports, deadline, seen)
-            times.append(report["currentTime"])
-            frame = frame or report.get("frame")
-        assert times == sorted(times)  # live playback only moves forward
+        times = check_playback(page_server, tmp_path, min_span=1.0)
         assert times[-1] > 1.0
-
-        screenshot = tmp_path / "frame.png"
-        screenshot.write_bytes(base64.b64decode(frame.removeprefix("data:image/png;base64,")))
-        grey = grey_levels(screenshot)
-        assert len(grey) == 320 * 240
-        mean = sum(grey) / len(grey)
-        assert mean > 60, f"the frame is (nearly) black: mean grey {mean:.0f}; see {screenshot}"
-        assert max(grey) - min(grey) > 100  # bars and patterns, not a flat picture
         assert relay.http_address is not None
     finally:
         if chromium is not None:
