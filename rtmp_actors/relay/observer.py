@@ -9,7 +9,7 @@ what the observer missed as the usual calls.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -71,6 +71,17 @@ class StreamObserver(MonitoredActor):
         self, app: str, key: str, media_type: MediaType, timestamp: int, data: bytes
     ) -> None:
         """The publisher sent one audio or video message."""
+
+    def stream_media_batch(
+        self, app: str, key: str, media: Sequence[tuple[MediaType, int, bytes]]
+    ) -> None:
+        """Several audio or video messages, in order (one batch of the publisher's input).
+
+        The stream tells this once per batch, not :meth:`stream_media` once per message: one
+        wake-up of the observer for many. By default each goes to :meth:`stream_media`.
+        """
+        for media_type, timestamp, data in media:
+            self.stream_media(app, key, media_type, timestamp, data)
 
     def stream_unpublished(self, app: str, key: str) -> None:
         """The publisher stopped (or was dropped)."""

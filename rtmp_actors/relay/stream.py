@@ -283,6 +283,8 @@ class LiveStream(MonitoredActor, MediaReceiver, MediaWriter, PlayedStream):
         self._rate = RateMeter(clock())
         self._idle_timer: TimerHandle | None = None
         self._demand_told = False  # what the publisher's demand listener last heard
+        # Media of the input batch being handled, for the observers (told once per batch).
+        self._observer_media: list[tuple[MediaType, int, bytes]] = []
 
     # --- Requests (from the registry) ---------------------------------------------------------
 
@@ -406,12 +408,14 @@ class LiveStream(MonitoredActor, MediaReceiver, MediaWriter, PlayedStream):
                 self._take_media(event.data_type, event.timestamp, event.data, now)
             else:
                 self._take_metadata(dict(event.raw))
+        self._tell_observer_media()
         self._flush_when_idle.request()
 
     def publisher_metadata(self, connection_id: str, metadata: Mapping[str, Any]) -> None:
         """The publisher sent (or cleared, with an empty mapping) ``onMetaData``."""
         if self._is_publisher(connection_id):
             self._take_metadata(metadata)
+            self._tell_observer_media()
             self._flush_when_idle.request()
 
     def publisher_media(
@@ -420,6 +424,7 @@ class LiveStream(MonitoredActor, MediaReceiver, MediaWriter, PlayedStream):
         """The publisher sent one audio or video message."""
         if self._is_publisher(connection_id):
             self._take_media(media_type, timestamp, data, self._clock())
+            self._tell_observer_media()
             self._flush_when_idle.request()
 
     def publisher_media_batch(
@@ -430,6 +435,7 @@ class LiveStream(MonitoredActor, MediaReceiver, MediaWriter, PlayedStream):
             now = self._clock()
             for media_type, timestamp, data in media:
                 self._take_media(media_type, timestamp, data, now)
+            self._tell_observer_media()
             self._flush_when_idle.request()
 
     def publisher_paused(self, connection_id: str) -> None:
@@ -444,6 +450,7 @@ class LiveStream(MonitoredActor, MediaReceiver, MediaWriter, PlayedStream):
 
     def _take_metadata(self, metadata: Mapping[str, Any]) -> None:
         self._cache.set_metadata(metadata or None)
+        self._tell_observer_media()  # observers see media and metadata in the publisher's order
         self._tell_observers(StreamObserver.stream_metadata, metadata)
         self._add(_metadata_message(metadata))
 
@@ -457,12 +464,15 @@ class LiveStream(MonitoredActor, MediaReceiver, MediaWriter, PlayedStream):
         if self._policy.gop_cache or self._players:
             keyframe = prepared.frame_flags.keyframe
             self._cache.add(media_type, timestamp, data, keyframe=keyframe, prepared=prepared)
-        for observer in self._observers:
-            with contextlib.suppress(pykka.ActorDeadError):
-                observer.tell(
-                    StreamObserver.stream_media, self.app, self.key, media_type, timestamp, data
-                )
+        if self._observers:
+            self._observer_media.append((media_type, timestamp, data))
         self._add(prepared)
+
+    def _tell_observer_media(self) -> None:
+        """Hand the observers the batch's media at once (before anything else they are told)."""
+        media, self._observer_media = self._observer_media, []
+        if media:
+            self._tell_observers(StreamObserver.stream_media_batch, media)
 
     def _add(self, message: PreparedMessage) -> None:
         self._batch.append(message)
