@@ -34,6 +34,9 @@ __all__ = ["SegmentStart", "TsSegmenter"]
 
 _TICKS_PER_MS = 90
 AUDIO_ONLY_AFTER_MS = 1000  # audio with no video configuration this long: an audio-only stream
+MAX_SEGMENT_BYTES = 32 * 1024 * 1024
+"""A segment this big is cut at the next frame, keyframe or not: a publisher that sends no
+keyframes must not grow one file without bound."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +73,7 @@ class TsSegmenter:
         self._frame_ms = 0  # the latest gap between two video (or audio-only) frames
         self._first_audio: int | None = None
         self._early_audio: list[tuple[int, bytes]] = []  # frames before the first segment
+        self._segment_bytes = 0  # written to the current segment
         self.unsupported: set[str] = set()
         """Codecs seen that MPEG-TS segments do not carry here."""
 
@@ -125,10 +129,14 @@ class TsSegmenter:
             out.extend(self._cut(timestamp))
         elif self._start is None:
             return []  # no segment starts without a keyframe
+        elif self._segment_bytes > MAX_SEGMENT_BYTES:
+            out.extend(self._cut(timestamp))
         unit = avcc_to_annexb(payload, self._avc, keyframe=keyframe)
         dts = timestamp * _TICKS_PER_MS
         pts = (timestamp + header.composition_time) * _TICKS_PER_MS
-        out.append(self._muxer.video_access_unit(dts, pts, unit, keyframe=keyframe))
+        packets = self._muxer.video_access_unit(dts, pts, unit, keyframe=keyframe)
+        self._segment_bytes += len(packets)
+        out.append(packets)
         if timestamp > self._last:
             self._frame_ms = timestamp - self._last
         self._last = max(self._last, timestamp)
@@ -171,7 +179,9 @@ class TsSegmenter:
             out.extend(self._cut(timestamp))
         elif self._avc is None and timestamp - self._start >= self._target_ms:
             out.extend(self._cut(timestamp))  # audio only: any frame starts a segment
-        out.append(self._muxer.audio_access_unit(timestamp * _TICKS_PER_MS, frame))
+        packets = self._muxer.audio_access_unit(timestamp * _TICKS_PER_MS, frame)
+        self._segment_bytes += len(packets)
+        out.append(packets)
         if self._avc is None:
             if timestamp > self._last:
                 self._frame_ms = timestamp - self._last
@@ -199,6 +209,7 @@ class TsSegmenter:
             audio = TsStreamType.MP3 if self._mp3 else None
         if (video, audio) != (self._muxer.video, self._muxer.audio):
             self._muxer.set_streams(video, audio)
+        self._segment_bytes = 0
         out: list[Output] = [SegmentStart(start, previous), self._muxer.tables()]
         out.extend(self._muxer.audio_access_unit(t * _TICKS_PER_MS, f) for t, f in early)
         return out

@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 
 from rtmp_actors.actors.client_session import ClientSessionActor
 from rtmp_actors.errors import ProtocolError
+from rtmp_actors.media import hls_segmenter
 from rtmp_actors.media.audio import is_audio_configuration
 from rtmp_actors.media.elementary import AacConfig, AvcConfig, avcc_to_annexb
 from rtmp_actors.media.flv import TagType, read_flv_file
@@ -674,3 +675,28 @@ def test_a_temporary_hls_folder_is_removed_when_the_relay_stops() -> None:
     assert root.is_dir()
     relay.stop()
     assert not root.exists()
+
+
+def test_a_stream_without_keyframes_still_gets_bounded_segments(
+    six_seconds: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A publisher that stops sending keyframes must not grow one segment file for ever."""
+    monkeypatch.setattr(hls_segmenter, "MAX_SEGMENT_BYTES", 50_000)
+    tags = [t for t in read_flv_file(six_seconds) if t.tag_type == TagType.VIDEO]
+    config, first_keyframe = tags[0], tags[1]
+    inter = [t for t in tags[2:] if t.data[0] >> 4 != 1]  # every frame but keyframes
+    segmenter = TsSegmenter(1.0)
+    outputs = segmenter.feed(MediaType.VIDEO, 0, config.data)
+    outputs += segmenter.feed(MediaType.VIDEO, 0, first_keyframe.data)
+    for i in range(3):  # the inter frames, over and over: no keyframe after the first
+        for n, tag in enumerate(inter):
+            outputs += segmenter.feed(MediaType.VIDEO, 40 * (1 + n + i * len(inter)), tag.data)
+    sizes: list[int] = []
+    for out in outputs:
+        if isinstance(out, SegmentStart):
+            sizes.append(0)
+        else:
+            sizes[-1] += len(out)
+    assert len(sizes) > 3
+    assert max(sizes) < 50_000 + 200_000  # cut at the first frame past the bound
+    assert sum(sizes) == sum(len(o) for o in outputs if isinstance(o, bytes))
