@@ -31,7 +31,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Concatenate, ParamSpec, Self, TypeVar
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import pykka
 
@@ -42,6 +42,7 @@ from rtmp_actors.actors.event_receivers import EventReceiverActor
 from rtmp_actors.actors.monitoring import MonitoredActor
 from rtmp_actors.actors.protocol_handler import FlowControl
 from rtmp_actors.client import RtmpClient
+from rtmp_actors.protocol.commands import CapsEx
 from rtmp_actors.session import client_events as events
 from rtmp_actors.session.client_config import ClientSessionConfig
 from rtmp_actors.transport.io_loop import IoLoop, Scheduler, TimerHandle
@@ -120,7 +121,10 @@ class LinkSettings:
     connect_timeout: float = 10.0
     close_timeout: float = 5.0
     flow: FlowControl = field(default_factory=lambda: FlowControl(idle_timeout=150.0))
-    session: ClientSessionConfig = field(default_factory=ClientSessionConfig)
+    # Links follow Enhanced RTMP reconnect requests, and say so (capsEx).
+    session: ClientSessionConfig = field(
+        default_factory=lambda: ClientSessionConfig(caps_ex=CapsEx.RECONNECT)
+    )
 
     def backoff(self) -> Backoff:
         """A new :class:`Backoff` with these delays."""
@@ -462,6 +466,24 @@ class _UpstreamLink(MonitoredActor):
     def _on_connected(self) -> None:
         raise NotImplementedError
 
+    def _on_reconnect_requested(self, event: events.ReconnectRequested) -> None:
+        """Enhanced RTMP v2: the upstream asks the link to move (to ``tc_url``) or reconnect."""
+        try:
+            url = reconnect_url(self.url, event.tc_url)
+        except ValueError as error:
+            logger.warning("%s: ignoring a reconnect request: %s", self.link_name, error)
+            return
+        logger.info(
+            "%s: the upstream asks to reconnect to %s/%s (%s)",
+            self.link_name,
+            url.tc_url,
+            url.stream_key,
+            event.description or "no reason given",
+        )
+        self.url = url
+        self._drop_client("reconnecting, as the upstream asked")
+        self._connect()
+
     def _lost_upstream(self) -> None:
         """The upstream connection ended unexpectedly (before the retry decision)."""
 
@@ -515,6 +537,23 @@ class _UpstreamLink(MonitoredActor):
     def on_failure(self, *_exc_info: object) -> None:
         """Clean up; the relay learns of the crash from its monitor."""
         self._clean_up()
+
+
+def reconnect_url(current: RtmpUrl, tc_url: str | None) -> RtmpUrl:
+    """Where a reconnect request sends a link.
+
+    That is ``tc_url`` (absolute, or relative to the current URL) with the link's stream key,
+    or the current URL when the request names none.
+
+    Raises:
+        ValueError: If ``tc_url`` is not an RTMP URL.
+    """
+    if not tc_url:
+        return current
+    absolute = urljoin(f"{current.tc_url}/", tc_url)
+    parsed = RtmpUrl.parse(absolute.rstrip("/"), require_stream_key=False)
+    app = f"{parsed.app}/{parsed.stream_key}" if parsed.stream_key else parsed.app
+    return RtmpUrl(parsed.scheme, parsed.host, parsed.port, app, current.stream_key)
 
 
 def _connection_failure(answer: events.ConnectionResponseReceived, batch: list[Any]) -> str:

@@ -29,6 +29,7 @@ from rtmp_actors.session.client_config import ClientSessionConfig
 from rtmp_actors.session.events import Disconnected, MediaType
 from rtmp_actors.tools import serve as serve_tool
 from tests.actors.harness import TIMEOUT, EventLog
+from tests.peers import poll_until
 from tests.relay import http_flv_client
 from tests.relay.test_relay import AAC_CONFIG, AVC_CONFIG, audio, inter, keyframe
 
@@ -567,3 +568,31 @@ def test_a_client_document_names_everything_a_listing_shows() -> None:
         0,
     )
     assert silent["reconnect_capable"] is False
+
+
+def test_a_redirected_push_link_moves_to_the_new_upstream(tmp_path: Path) -> None:
+    """Our relay's push link honours the reconnect request: the stream moves to ``url``."""
+    upstream = start(tmp_path, redirect_grace=0.0)
+    new_upstream = RelayServer(RelayConfig(port=0)).start()
+    up_host, up_port = upstream.address
+    edge = RelayServer(RelayConfig(port=0, push=(f"rtmp://{up_host}:{up_port}/live",))).start()
+    try:
+        source = publisher(edge, EventLog())
+        send(source, gop(0, 3))
+
+        def published(relay: RelayServer) -> bool:
+            stats = relay.stream_stats_of("live", "cam")
+            return stats is not None and stats.publisher is not None
+
+        poll_until(lambda: published(upstream), TIMEOUT, "the push to reach the upstream")
+        host, port = new_upstream.address
+        body = {"app": "live", "key": "cam", "url": f"rtmp://{host}:{port}/live"}
+        status, document, _ = call(upstream, "POST", "/control/redirect", body)
+        assert status == 200
+        assert document["reconnect_capable"]  # the link says so in its connect
+        poll_until(lambda: published(new_upstream), TIMEOUT, "the push to move")
+        poll_until(lambda: not published(upstream), TIMEOUT, "the old upstream to be left")
+    finally:
+        edge.stop()
+        new_upstream.stop()
+        upstream.stop()
