@@ -49,6 +49,7 @@ class _PageHandler(http.server.BaseHTTPRequestHandler):
         "/mpegts.js": (MPEGTS_JS, "text/javascript"),
         "/hls_player.html": (HERE / "hls_player.html", "text/html; charset=utf-8"),
         "/hls.js": (HLS_JS, "text/javascript"),
+        "/report.js": (HERE / "report.js", "text/javascript"),
     }
 
     def do_GET(self) -> None:
