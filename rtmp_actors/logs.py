@@ -1,4 +1,4 @@
-"""Log lines that name their connection."""
+"""Log lines that name their connection, and lines a flood must not repeat without end."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import logging
 from collections.abc import MutableMapping
 from typing import Any
 
-__all__ = ["ConnectionLog"]
+__all__ = ["ConnectionLog", "LogThrottle"]
 
 
 class ConnectionLog(logging.LoggerAdapter[logging.Logger]):
@@ -26,3 +26,27 @@ class ConnectionLog(logging.LoggerAdapter[logging.Logger]):
     ) -> tuple[Any, MutableMapping[str, Any]]:
         kwargs["extra"] = {**(self.extra or {}), **kwargs.get("extra", {})}
         return f"{self._prefix}{msg}", kwargs
+
+
+class LogThrottle:
+    """Lets a repeated log line through at most once per ``interval`` seconds.
+
+    For lines a peer can cause at will (refused connections): a flood costs a line every
+    ``interval``, saying how many were left out.
+
+    Args:
+        interval: Seconds between two lines.
+    """
+
+    def __init__(self, interval: float = 10.0) -> None:
+        self._interval = interval
+        self._last: float | None = None
+        self._left_out = 0
+
+    def due(self, now: float) -> int | None:
+        """At ``now``: None to leave the line out, else how many were left out before it."""
+        if self._last is not None and now - self._last < self._interval:
+            self._left_out += 1
+            return None
+        left_out, self._left_out, self._last = self._left_out, 0, now
+        return left_out

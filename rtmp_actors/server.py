@@ -44,6 +44,7 @@ from rtmp_actors.actors.supervisor import (
     Supervisor,
 )
 from rtmp_actors.actors.wiring import EventReceiverFactory, next_connection_id, start_connection
+from rtmp_actors.logs import LogThrottle
 from rtmp_actors.protocol.connection import ConnectionRole
 from rtmp_actors.session.server import ServerSession
 from rtmp_actors.session.server_config import ServerSessionConfig
@@ -54,6 +55,8 @@ from rtmp_actors.transport.transport import Transport
 __all__ = ["Acceptor", "ConnectionsSupervisor", "RtmpServer"]
 
 logger = logging.getLogger(__name__)
+REFUSAL_LOG_INTERVAL = 10.0
+"""Seconds between two log lines about connections refused at the connection cap."""
 
 
 class _ConnectionTable:
@@ -105,6 +108,7 @@ class ConnectionsSupervisor(MonitoredActor):
         self._server = server
         self._table = table
         self._stopping = False
+        self._refusals = LogThrottle(REFUSAL_LOG_INTERVAL)
 
     def accept(self, sock: socket.socket, address: tuple[str, int], slot: Slot) -> None:
         """Give a newly accepted socket its actors (the listener tells this).
@@ -116,11 +120,14 @@ class ConnectionsSupervisor(MonitoredActor):
         with table.lock:
             full = len(table.units) >= server.max_connections
         if full or self._stopping:
-            logger.warning(
-                "refusing connection from %s:%s (%s)",
-                *address,
-                "shutting down" if self._stopping else f"{server.max_connections} open",
-            )
+            left_out = self._refusals.due(time.monotonic())
+            if left_out is not None:  # a flood logs a line every few seconds, not one each
+                logger.warning(
+                    "refusing connection from %s:%s (%s)%s",
+                    *address,
+                    "shutting down" if self._stopping else f"{server.max_connections} open",
+                    f"; {left_out} more refused since the last report" if left_out else "",
+                )
             slot.release()
             sock.close()
             return

@@ -15,6 +15,7 @@ from rtmp_actors.actors.event_receivers import EventReceiverActor
 from rtmp_actors.actors.protocol_handler import FlowControl, ProtocolHandlerActor
 from rtmp_actors.actors.server_session import ServerSessionActor
 from rtmp_actors.client import RtmpClient
+from rtmp_actors.logs import LogThrottle
 from rtmp_actors.protocol.connection import ConnectionRole, RtmpConnection
 from rtmp_actors.protocol.messages import CommandMessage, DetailedMessage
 from rtmp_actors.server import RtmpServer
@@ -230,3 +231,29 @@ def test_connections_beyond_the_limit_are_closed_at_once() -> None:
         assert rtmp_server.wait_for_connections(0, TIMEOUT)
     finally:
         rtmp_server.stop()
+
+
+def test_a_flood_beyond_the_limit_logs_a_line_not_one_per_connection(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    server_log = EventLog()
+    rtmp_server = start_server(server_log, max_connections=1)
+    try:
+        caplog.set_level(logging.WARNING, logger="rtmp_actors.server")
+        first = publish(rtmp_server, EventLog())
+        for _ in range(20):
+            with socket.create_connection(rtmp_server.address, timeout=TIMEOUT) as refused:
+                assert peer_closed(refused)
+        lines = [r for r in caplog.records if "refusing connection" in r.getMessage()]
+        assert len(lines) == 1  # the next comes after REFUSAL_LOG_INTERVAL, with a count
+        first.close()
+    finally:
+        rtmp_server.stop()
+
+
+def test_a_throttled_line_says_how_many_were_left_out() -> None:
+    throttle = LogThrottle(10.0)
+    assert throttle.due(0.0) == 0
+    assert [throttle.due(t) for t in (1.0, 2.0, 9.9)] == [None, None, None]
+    assert throttle.due(10.0) == 3
+    assert throttle.due(15.0) is None
