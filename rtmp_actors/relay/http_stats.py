@@ -410,9 +410,22 @@ class StatsHttpServer:
 
     def _stats(self) -> tuple[str, bytes]:
         document = stats_document(self._snapshot())
-        if self._flv is not None:
-            document["http_flv_players"] = self._flv.player_count
+        http_flv, vod = self._other_players()
+        if http_flv is not None:
+            document["http_flv_players"] = http_flv
+        if vod is not None:
+            document["vod_players"] = vod
         return JSON_CONTENT_TYPE, json.dumps(document, indent=2).encode() + b"\n"
 
     def _metrics(self) -> tuple[str, bytes]:
-        return PROMETHEUS_CONTENT_TYPE, render_prometheus(self._snapshot()).encode()
+        http_flv, vod = self._other_players()
+        text = render_prometheus(self._snapshot(), http_flv_players=http_flv, vod_players=vod)
+        return PROMETHEUS_CONTENT_TYPE, text.encode()
+
+    def _other_players(self) -> tuple[int | None, int | None]:
+        """HTTP-FLV clients and file players now (None for what is not served)."""
+        vod = self._relay.vod
+        return (
+            None if self._flv is None else self._flv.player_count,
+            None if vod is None else vod.player_count,
+        )

@@ -137,8 +137,14 @@ def _family(name: str, kind: str, help_text: str, samples: Iterable[Sample]) -> 
     return lines
 
 
-def render_prometheus(snapshot: RelaySnapshot) -> str:
-    """The snapshot in the Prometheus text exposition format (one family per metric)."""
+def render_prometheus(
+    snapshot: RelaySnapshot, *, http_flv_players: int | None = None, vod_players: int | None = None
+) -> str:
+    """The snapshot in the Prometheus text exposition format (one family per metric).
+
+    ``http_flv_players`` and ``vod_players``, when given, are the HTTP-FLV clients and the
+    file players served now (they are not live streams' players over RTMP).
+    """
     streams = snapshot.streams
 
     def per_stream(value: Callable[[StreamStats], float]) -> list[Sample]:
@@ -171,6 +177,12 @@ def render_prometheus(snapshot: RelaySnapshot) -> str:
          "Audio and video payload rate over the last few seconds, in kilobits per second.",
          per_stream(lambda s: s.bitrate_kbps)),
     ]  # fmt: skip
+    if http_flv_players is not None:
+        families.append(("rtmp_actors_http_flv_players", "gauge", "HTTP-FLV clients served now.",
+                         [({}, http_flv_players)]))  # fmt: skip
+    if vod_players is not None:
+        families.append(("rtmp_actors_vod_players", "gauge", "Files played on demand now.",
+                         [({}, vod_players)]))  # fmt: skip
     cluster = snapshot.cluster
     if cluster is not None:
         families += [

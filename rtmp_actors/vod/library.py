@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
+from rtmp_actors.actors.monitoring import ExitNotice, monitor
 from rtmp_actors.media.flv import DEFAULT_MAX_TAG_SIZE
 from rtmp_actors.transport.io_loop import Scheduler
 from rtmp_actors.vod.index import FlvIndex, index_flv
@@ -78,6 +79,7 @@ class VodLibrary:
         self._schedule = scheduler
         self._clock = clock
         self._lock = threading.Lock()
+        self._players = 0
         self._indexes: OrderedDict[tuple[Path, int, int], FlvIndex] = OrderedDict()
 
     def serves(self, app: str) -> bool:
@@ -92,9 +94,22 @@ class VodLibrary:
             start: The play's ``start`` argument in ms (negative: from the start).
             length: The play's ``len`` argument in ms (negative: to the end).
         """
-        FilePlayer.start(
+        ref = FilePlayer.start(
             request, request.key, start, length, self, self._schedule, clock=self._clock
         )
+        with self._lock:
+            self._players += 1
+        monitor(ref, self._player_exited)
+
+    def _player_exited(self, _notice: ExitNotice) -> None:
+        with self._lock:
+            self._players -= 1
+
+    @property
+    def player_count(self) -> int:
+        """File players running now (for ``/stats`` and ``/metrics``)."""
+        with self._lock:
+            return self._players
 
     def resolve(self, name: str) -> Path:
         """The file a play name means (see :func:`~rtmp_actors.vod.names.resolve_vod_name`).

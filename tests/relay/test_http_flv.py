@@ -327,6 +327,9 @@ def test_a_client_gets_header_metadata_sequence_headers_then_the_gop(relay: Rela
     assert [t.data for t in live if t] == [data for _, _, data in gop(15, 3)]
     assert relay.stream_stats_of("live", "key") is not None
     assert stats_players(relay) == (1, 2)  # one HTTP-FLV client; it and the RTMP player
+    metrics = http_flv_client.request(http_port(relay), "/metrics")
+    assert "rtmp_actors_http_flv_players 1\n" in metrics.text()
+    metrics.close()
     source.session.tell(ClientSessionActor.stop_publish, "key")
     assert response.tag() is None
     assert response.body.ended  # the terminating chunk, not a cut

@@ -315,6 +315,7 @@ class FakeRelay:
     """Looks like a RelayServer to StatsHttpServer; its streams are given, or fail."""
 
     uptime = 12.5
+    vod = None  # no files on demand
 
     def __init__(self, streams: list[StreamStats] | None = None) -> None:
         self.streams = streams
