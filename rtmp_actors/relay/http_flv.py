@@ -342,6 +342,7 @@ class HttpFlvService:
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
         self._players: dict[str, pykka.ActorRef[HttpFlvPlayer]] = {}  # by connection id
+        self._play_done: dict[str, Callable[[], None]] = {}  # on_play_done hooks, by id
         self._stopped = False
 
     @property
@@ -381,6 +382,7 @@ class HttpFlvService:
             request.connection.sendall(head + start)
             self._hand_over(request.connection, player, chunked=chunked)
             handed_over = True
+            self._follow(connection_id, target, addr, request.path)
         except OSError as error:
             logger.info("HTTP-FLV: %s went before the stream started: %s", connection_id, error)
             raise HttpRequestError(503, "the connection failed") from None
@@ -417,10 +419,23 @@ class HttpFlvService:
         monitor(ref, self._exited_callback(connection_id))
         return ActorHandle(ref)
 
+    def _follow(self, connection_id: str, target: FlvTarget, addr: str, path: str) -> None:
+        """Tell the app's ``on_play_done`` hook when this client's play ends, as for RTMP."""
+        hooks = self._relay.lifecycle_hooks(target.app)
+        if hooks is not None and hooks.settings.on_play_done:
+            request = AccessRequest(
+                AccessKind.PLAY, target.app, target.access_key, addr, path, client_id=connection_id
+            )
+            with self._lock:
+                self._play_done[connection_id] = lambda: hooks.play_done(request)
+
     def _exited_callback(self, connection_id: str) -> Callable[[ExitNotice], None]:
         def exited(_notice: ExitNotice) -> None:
             with self._lock:
                 self._players.pop(connection_id, None)
+                done = self._play_done.pop(connection_id, None)
+            if done is not None:
+                done()
 
         return exited
 

@@ -462,6 +462,10 @@ class RelayServer:
         """The servers clients connect to: the plain one, and the RTMPS one if any."""
         return [self._server] if self._tls_server is None else [self._server, self._tls_server]
 
+    def lifecycle_hooks(self, app: str) -> LifecycleHooks | None:
+        """The ``*_done``, ``on_update`` and ``exec_*`` hooks of an app: its own or the relay's."""
+        return self._hooks.for_app(app).lifecycle
+
     def pulls_on_demand(self, app: str, key: str) -> bool:
         """Whether a player of ``app/key`` makes the relay pull it (``pull`` URLs, a cluster)."""
         return self._links.pulls(app, key)

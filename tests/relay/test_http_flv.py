@@ -24,6 +24,7 @@ from rtmp_actors.protocol.amf import EcmaArray
 from rtmp_actors.protocol.messages import AudioData, DataMessage, VideoData
 from rtmp_actors.protocol.prepared import PreparedBatch, PreparedMessage
 from rtmp_actors.relay.config import RelayConfig
+from rtmp_actors.relay.hooks import HookSettings
 from rtmp_actors.relay.http_flv import HttpFlvService
 from rtmp_actors.relay.http_flv_request import FlvTarget, HttpRequestError, parse_flv_path
 from rtmp_actors.relay.http_flv_sink import (
@@ -39,6 +40,7 @@ from rtmp_actors.session.server import PlayerNotice
 from tests.actors.harness import EventLog
 from tests.peers import debian_tool, ffmpeg_exe, poll_until, stop_process
 from tests.relay import http_flv_client
+from tests.relay.hook_server import HookServer, hook_server
 from tests.relay.test_relay import (
     AAC_CONFIG,
     AVC_CONFIG,
@@ -49,6 +51,8 @@ from tests.relay.test_relay import (
     player,
     publisher,
 )
+
+__all__ = ["hook_server"]  # the fixture, used by name
 
 TIMEOUT = 30
 
@@ -620,3 +624,24 @@ def test_a_pulled_stream_that_never_starts_ends_the_response(
         elsewhere.close()
     finally:
         edge.stop()
+
+
+def test_a_client_that_leaves_is_told_to_on_play_done(hook_server: HookServer) -> None:
+    hooks = HookSettings(on_play_done=hook_server.url("/on_play_done"), timeout=5.0)
+    relay = RelayServer(RelayConfig(port=0, http_port=0, hooks=hooks)).start()
+    try:
+        start_stream(relay, EventLog())
+        response = http_flv_client.request(http_port(relay), "/live/key.flv?token=t")
+        assert response.status == 200
+        assert response.tag() is not None
+        response.close()  # the client goes
+        (form,) = hook_server.wait("/on_play_done")
+        assert (form["call"], form["app"], form["name"], form["args"]) == (
+            "play_done",
+            "live",
+            "key",
+            "token=t",
+        )
+        assert form["clientid"].startswith("http-flv-")
+    finally:
+        relay.stop()
