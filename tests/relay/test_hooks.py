@@ -85,7 +85,8 @@ def test_each_argument_is_expanded_on_its_own() -> None:
 
 def test_a_command_that_runs_too_long_is_killed(caplog: pytest.LogCaptureFixture) -> None:
     runner = CommandRunner(timeout=0.2)
-    code = "import time; print('started', flush=True); time.sleep(30)"
+    # A command that never ends by itself: it blocks on an event nobody sets.
+    code = "import threading; print('started', flush=True); threading.Event().wait()"
     assert runner.run_now("exec_publish", [sys.executable, "-c", code]) is None
     assert "killed after 0.2 s" in caplog.text
     assert "started" in caplog.text  # its output reaches the log
