@@ -39,8 +39,7 @@ from rtmp_actors.media.flv import TagType, read_flv_file  # noqa: E402
 from rtmp_actors.media.hls_segmenter import SegmentStart, TsSegmenter  # noqa: E402
 from rtmp_actors.media.video import VideoPacketType, parse_video_tag  # noqa: E402
 from rtmp_actors.session.events import MediaType  # noqa: E402
-from tests.nginx_rtmp import RTMP_MODULE, free_port, wait_for_port  # noqa: E402
-from tests.peers import debian_tool, stop_process  # noqa: E402
+from tests.nginx_rtmp import free_port, nginx_rtmp  # noqa: E402
 
 Tag = tuple[MediaType, int, bytes]
 SECONDS = 30
@@ -206,50 +205,12 @@ def main() -> None:
         servers(args.streams)
 
 
-NGINX_CONFIG = """
-load_module {module};
-daemon off;
-master_process off;
-worker_processes 1;
-pid {dir}/nginx.pid;
-error_log {dir}/error.log warn;
-events {{ worker_connections 1024; }}
-rtmp {{
-    server {{
-        listen 127.0.0.1:{port};
-        application live {{
-            live on;
-            record off;
-            hls {hls};
-            hls_path {dir}/hls;
-            hls_fragment 2s;
-            hls_playlist_length 10s;
-        }}
-    }}
-}}
-"""
-
-
 @contextlib.contextmanager
 def nginx_server(workdir: Path, *, hls: bool) -> Iterator[tuple[int, int]]:
     """nginx-rtmp with ``hls on`` (or off) until the block ends; yields (port, pid)."""
-    workdir.mkdir(parents=True, exist_ok=True)
-    port = free_port()
-    conf = workdir / "nginx.conf"
-    hls_setting = "on" if hls else "off"
-    conf.write_text(
-        NGINX_CONFIG.format(module=RTMP_MODULE, dir=workdir, port=port, hls=hls_setting)
-    )
-    process = subprocess.Popen(
-        [debian_tool("nginx"), "-p", str(workdir), "-c", str(conf), "-e", str(workdir / "e.log")],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        wait_for_port(port)
-        yield port, process.pid
-    finally:
-        stop_process(process, 10)
+    directives = f"hls on; hls_path {workdir}/hls; hls_fragment 2s; hls_playlist_length 10s;"
+    with nginx_rtmp(workdir, application=directives if hls else "") as port:
+        yield port, int((workdir / "nginx.pid").read_text())
 
 
 @contextlib.contextmanager

@@ -27,6 +27,7 @@ rtmp {{
         application live {{
             live on;
             record off;
+            {application}
         }}
     }}
 }}
@@ -54,8 +55,12 @@ def wait_for_port(port: int, timeout: float = 10.0) -> None:
 
 
 @contextlib.contextmanager
-def nginx_rtmp(workdir: Path, chunk_size: int = 4096) -> Iterator[int]:
-    """Run nginx-rtmp (application ``live``) until the block ends; yields its port."""
+def nginx_rtmp(workdir: Path, chunk_size: int = 4096, application: str = "") -> Iterator[int]:
+    """Run nginx-rtmp (application ``live``) until the block ends; yields its port.
+
+    ``application`` holds more directives for ``live`` (``hls on; ...``). The server's pid
+    is in ``workdir/nginx.pid``.
+    """
     nginx = debian_tool("nginx")
     if not RTMP_MODULE.exists():
         missing_peer("libnginx-mod-rtmp")
@@ -63,7 +68,13 @@ def nginx_rtmp(workdir: Path, chunk_size: int = 4096) -> Iterator[int]:
     workdir.mkdir(parents=True, exist_ok=True)
     conf = workdir / "nginx.conf"
     conf.write_text(
-        CONFIG.format(module=RTMP_MODULE, dir=workdir, port=port, chunk_size=chunk_size)
+        CONFIG.format(
+            module=RTMP_MODULE,
+            dir=workdir,
+            port=port,
+            chunk_size=chunk_size,
+            application=application,
+        )
     )
     log = (workdir / "stderr.log").open("wb")
     process = subprocess.Popen(
