@@ -24,36 +24,27 @@ from tests.nginx_rtmp import free_port
 from tests.redis_server import RedisServer
 from tests.relay.test_relay import keyframe
 from tests.relay.test_tls_listener import connect, der_of, presented_certificate
-from tests.tools.test_serve import REPO, TIMEOUT, Lines
+from tests.tools.test_serve import REPO, TIMEOUT, Lines, running
 
 LISTENING = re.compile(r"relay listening on (rtmps?)://127\.0\.0\.1:(\d+)/")
+ANY_LISTENER = re.compile(r"relay listening on rtmps?://127\.0\.0\.1:(\d+)/")
 
 
 @contextlib.contextmanager
 def serving(*args: str) -> Iterator[tuple[subprocess.Popen[str], Lines, dict[str, int]]]:
     """Run ``serve`` until the block ends; yields it, its stderr and its ports by scheme."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "rtmp_actors", "serve", *args],
-        cwd=REPO,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        stderr = Lines(process.stderr)
-        ports: dict[str, int] = {}
-        while len(ports) < 2:
-            match = LISTENING.search(
-                stderr.wait_for(lambda line: LISTENING.search(line) is not None)
-            )
+    command = [sys.executable, "-m", "rtmp_actors", "serve", *args]
+    with running(command, ANY_LISTENER) as served:
+        stderr, ports = served.stderr, {}
+        line = stderr.seen[-1]  # the listener that running() waited for
+        while True:
+            match = LISTENING.search(line)
             assert match is not None
             ports[match[1]] = int(match[2])
-        yield process, stderr, ports
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
+            if len(ports) == 2:
+                break
+            line = stderr.wait_for(lambda text: LISTENING.search(text) is not None)
+        yield served.process, stderr, ports
 
 
 def test_serve_rtmps_beside_rtmp_and_reload_on_sighup(tmp_path: Path) -> None:
