@@ -8,6 +8,7 @@ connection sent before and never disturb the header compression of its own chunk
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Sequence
+from typing import Self
 
 from rtmp_actors.media.frames import FrameFlags, frame_flags
 from rtmp_actors.protocol.chunk_encoder import ChunkEncoder
@@ -22,7 +23,29 @@ FANOUT_CHUNK_STREAMS = frozenset({_AUDIO_CHUNK_STREAM, _VIDEO_CHUNK_STREAM, _OTH
 """Chunk streams only prepared messages are written on."""
 
 
-class PreparedMessage:
+class _SharedForms:
+    """Other wire forms of a message or batch (an FLV tag, an HTTP chunk), built once each.
+
+    Lets players of other protocols share one encoding, as RTMP players share ``encoded``.
+    """
+
+    __slots__ = ("_derived",)
+
+    def __init__(self) -> None:
+        self._derived: dict[Hashable, bytes] | None = None
+
+    def derived(self, form: Hashable, build: Callable[[Self], bytes]) -> bytes:
+        """This in the wire form ``form``, built by ``build`` the first time it is asked for."""
+        derived = self._derived
+        if derived is None:
+            derived = self._derived = {}
+        cached = derived.get(form)
+        if cached is None:
+            cached = derived[form] = build(self)
+        return cached
+
+
+class PreparedMessage(_SharedForms):
     """A message whose chunked bytes are computed once per (stream id, chunk size).
 
     The same ``bytes`` object goes to every player sharing the stream id and chunk size
@@ -36,7 +59,6 @@ class PreparedMessage:
     """
 
     __slots__ = (
-        "_derived",
         "_encoded",
         "_flags",
         "_payload",
@@ -47,6 +69,7 @@ class PreparedMessage:
     )
 
     def __init__(self, content: MessageContent, timestamp: int) -> None:
+        super().__init__()
         self.content = content
         self.timestamp = timestamp
         self.is_video = isinstance(content, VideoData)
@@ -54,7 +77,6 @@ class PreparedMessage:
         self._payload: bytes | None = None
         self._encoded: dict[tuple[int, int], bytes] = {}
         self._flags: FrameFlags | None = None
-        self._derived: dict[Hashable, bytes] | None = None
 
     @property
     def payload(self) -> bytes:
@@ -62,20 +84,6 @@ class PreparedMessage:
         if self._payload is None:
             self._payload = self.content.encode_payload()
         return self._payload
-
-    def derived(self, form: Hashable, build: Callable[[PreparedMessage], bytes]) -> bytes:
-        """The message in another wire form (an FLV tag, say), built once per ``form``.
-
-        Lets players of other protocols share one encoding of each message, as RTMP
-        players share :meth:`encoded`.
-        """
-        derived = self._derived
-        if derived is None:
-            derived = self._derived = {}
-        cached = derived.get(form)
-        if cached is None:
-            cached = derived[form] = build(self)
-        return cached
 
     @property
     def frame_flags(self) -> FrameFlags:
@@ -111,7 +119,7 @@ class PreparedMessage:
         return cached
 
 
-class PreparedBatch:
+class PreparedBatch(_SharedForms):
     """Consecutive prepared messages written to each player in one go.
 
     Their bytes are joined once per (stream id, chunk size), so one system call per player
@@ -122,22 +130,12 @@ class PreparedBatch:
         messages: The messages, in order.
     """
 
-    __slots__ = ("_derived", "_joined", "messages")
+    __slots__ = ("_joined", "messages")
 
     def __init__(self, messages: Sequence[PreparedMessage]) -> None:
+        super().__init__()
         self.messages = tuple(messages)
         self._joined: dict[tuple[int, int], bytes] = {}
-        self._derived: dict[Hashable, bytes] | None = None
-
-    def derived(self, form: Hashable, build: Callable[[PreparedBatch], bytes]) -> bytes:
-        """The batch in another wire form, built once per ``form`` and shared by its players."""
-        derived = self._derived
-        if derived is None:
-            derived = self._derived = {}
-        cached = derived.get(form)
-        if cached is None:
-            cached = derived[form] = build(self)
-        return cached
 
     def encoded(self, stream_id: int, chunk_size: int) -> bytes:
         """The chunks of every message for this stream id and chunk size."""
