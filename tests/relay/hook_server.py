@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 import urllib.parse
@@ -108,13 +109,25 @@ def hook_server() -> Iterator[HookServer]:
         def log_message(self, *_args: Any) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    with serving_http(Handler, state.release) as base:
+        state.base = base
+        yield state
+
+
+@contextlib.contextmanager
+def serving_http(handler: type[BaseHTTPRequestHandler], release: threading.Event) -> Iterator[str]:
+    """Serve ``handler`` on a loopback port until the block ends; yields ``http://host:port``.
+
+    ``release`` is set at the end, so that handlers holding their answer let go.
+    """
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     server.daemon_threads = True
     thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
-    state.base = f"http://127.0.0.1:{server.server_address[1]}"
-    yield state
-    state.release.set()
-    server.shutdown()
-    server.server_close()
-    thread.join(TIMEOUT)
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        release.set()
+        server.shutdown()
+        server.server_close()
+        thread.join(TIMEOUT)

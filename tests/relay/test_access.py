@@ -7,7 +7,7 @@ import threading
 import urllib.parse
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +35,7 @@ from rtmp_actors.session import client_events as client
 from rtmp_actors.transport.io_loop import IoLoop
 from tests.actors.harness import TIMEOUT, EventLog
 from tests.nginx_rtmp import free_port
+from tests.relay.hook_server import serving_http
 
 PUBLISH, PLAY = AccessKind.PUBLISH, AccessKind.PLAY
 
@@ -182,15 +183,9 @@ def callback_server() -> Iterator[CallbackServer]:
         def log_message(self, *_args: Any) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    state.url = f"http://127.0.0.1:{server.server_address[1]}/auth"
-    yield state
-    state.release.set()
-    server.shutdown()
-    server.server_close()
-    thread.join(TIMEOUT)
+    with serving_http(Handler, state.release) as base:
+        state.url = f"{base}/auth"
+        yield state
 
 
 REQUEST = AccessRequest(
