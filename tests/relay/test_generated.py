@@ -14,7 +14,6 @@ from hypothesis import strategies as st
 from behaviours.stream_source import SourceFrame
 from rtmp_actors.actors.client_session import ClientSessionActor
 from rtmp_actors.actors.protocol_handler import FlowControl
-from rtmp_actors.client import RtmpClient
 from rtmp_actors.protocol.commands import NetStreamCode
 from rtmp_actors.relay.config import RelayConfig
 from rtmp_actors.relay.generated import FrameGate, SourceError
@@ -25,7 +24,7 @@ from rtmp_actors.session.events import MediaType
 from tests.actors.harness import EventLog
 from tests.actors.test_congestion import start_raw_player
 from tests.relay.generated_sources import AVC_CONFIG, FakeSource
-from tests.relay.test_relay import player, publisher
+from tests.relay.test_relay import connected, player, publisher
 
 
 @pytest.fixture
@@ -152,7 +151,7 @@ def test_an_rtmp_publisher_cannot_take_a_generated_key_even_with_takeover() -> N
     with RelayServer(config) as relay:
         relay.add_source("live", "gen", FakeSource())
         log = EventLog()
-        rtmp_client = _connected(relay, log)
+        rtmp_client = connected(relay, log)
         rtmp_client.session.tell(ClientSessionActor.request_publish, "gen")
         answer = log.wait(client.PublishResponseReceived)
         assert not answer.was_accepted
@@ -257,15 +256,6 @@ def test_a_player_that_never_reads_slows_neither_the_source_nor_other_players() 
         stats_after = relay.source_stats("live", "gen")
         assert stats_after is not None
         assert stats_after.frames_dropped == 0  # the stream itself never fell behind
-
-
-def _connected(relay: RelayServer, log: EventLog) -> RtmpClient:
-    host, port = relay.address
-    rtmp_client = RtmpClient.connect(
-        f"rtmp://{host}:{port}/live", event_receiver_factory=log.receiver_factory()
-    )
-    assert log.wait(client.ConnectionResponseReceived).was_accepted
-    return rtmp_client
 
 
 def test_an_on_demand_source_starts_for_a_player_who_was_waiting(relay: RelayServer) -> None:
