@@ -67,6 +67,7 @@ __all__ = [
     "AccessRule",
     "HttpCallback",
     "callback_form",
+    "client_fields",
     "describe_refusal",
 ]
 
@@ -315,6 +316,19 @@ class AccessFile:
         return self._rules
 
 
+def client_fields(request: AccessRequest) -> dict[str, str]:
+    """nginx-rtmp's form fields about the client: its app, connect details, address, args."""
+    return {
+        "app": request.app,
+        "flashver": request.flash_ver,
+        "swfurl": request.swf_url,
+        "tcurl": request.tc_url,
+        "pageurl": request.page_url,
+        "addr": request.addr,
+        "args": request.args,
+    }
+
+
 def callback_form(request: AccessRequest) -> dict[str, str]:
     """The fields POSTed to the callback, as nginx-rtmp's ``on_connect``/``on_publish``/``on_play``.
 
@@ -337,16 +351,7 @@ def callback_form(request: AccessRequest) -> dict[str, str]:
     Unlike nginx-rtmp, the client's query arguments are not merged into the form (they could
     override the fields above); they come whole in ``args``.
     """
-    form = {
-        "call": request.kind.value,
-        "app": request.app,
-        "flashver": request.flash_ver,
-        "swfurl": request.swf_url,
-        "tcurl": request.tc_url,
-        "pageurl": request.page_url,
-        "addr": request.addr,
-        "args": request.args,
-    }
+    form = {"call": request.kind.value, **client_fields(request)}
     if request.kind is AccessKind.CONNECT:
         form["epoch"] = str(int(time.monotonic() * 1000) & 0xFFFFFFFF)
         return form
@@ -536,27 +541,13 @@ class AccessController(MonitoredActor):
         """Decide ``request``; the answer goes to ``reply_to.access_decided(token, ...)``."""
         ip_rules = self._app_ip_rules.get(request.app, self._ip_rules)
         if ip_rules is not None and not ip_rules.allows(request.kind, request.addr):
-            logger.info(
-                "IP rules refuse %s %s/%s from %s",
-                request.kind.value,
-                request.app,
-                request.name,
-                request.addr or "?",
-            )
-            self._reply(reply_to, token, allowed=False, reason=ADDRESS_REFUSED)
+            self._refuse(request, "IP rules refuse", reply_to, token, ADDRESS_REFUSED)
             return
         rules = self._rules.current() if isinstance(self._rules, AccessFile) else self._rules
         if request.kind is AccessKind.CONNECT:
             rules = None  # access files name streams, not connections
         if rules is not None and not rules.allows(request.kind, request.app, request.key):
-            logger.info(
-                "access file refuses %s %s/%s from %s",
-                request.kind.value,
-                request.app,
-                request.name,
-                request.addr or "?",
-            )
-            self._reply(reply_to, token, allowed=False, reason=UNKNOWN_KEY)
+            self._refuse(request, "access file refuses", reply_to, token, UNKNOWN_KEY)
             return
         callback = self._app_callbacks.get(request.app, self._callback)
         if callback is None or not callback.covers(request.kind):
@@ -582,6 +573,24 @@ class AccessController(MonitoredActor):
 
             deadline = self._deadline if self._deadline is not None else callback.timeout
             pending.timer = self._schedule(deadline, expire)
+
+    def _refuse(
+        self,
+        request: AccessRequest,
+        refused_by: str,
+        reply_to: ActorHandle[AccessAsker],
+        token: Any,
+        reason: str,
+    ) -> None:
+        logger.info(
+            "%s %s %s/%s from %s",
+            refused_by,
+            request.kind.value,
+            request.app,
+            request.name,
+            request.addr or "?",
+        )
+        self._reply(reply_to, token, allowed=False, reason=reason)
 
     def callback_answered(
         self, ticket: int, allowed: bool, reason: str, redirect: str | None = None

@@ -29,7 +29,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rtmp_actors.relay.access import AccessKind, AccessRequest
+from rtmp_actors.relay.access import AccessKind, AccessRequest, client_fields
 from rtmp_actors.relay.hook_exec import CommandRunner
 from rtmp_actors.relay.hook_http import (
     BoundedPool,
@@ -152,17 +152,7 @@ HOOK_URL_FIELDS = (  # the settings that are URLs (also ``serve``'s ``--on-...``
 
 def session_fields(request: AccessRequest) -> dict[str, str]:
     """nginx-rtmp's fields of every call about a stream: who asked, and for what."""
-    return {
-        "app": request.app,
-        "flashver": request.flash_ver,
-        "swfurl": request.swf_url,
-        "tcurl": request.tc_url,
-        "pageurl": request.page_url,
-        "addr": request.addr,
-        "clientid": request.client_id,
-        "name": request.name,
-        "args": request.args,
-    }
+    return {**client_fields(request), "clientid": request.client_id, "name": request.name}
 
 
 def _variables(request: AccessRequest) -> dict[str, str]:
