@@ -26,7 +26,7 @@ from rtmp_actors.relay.access import (
 from rtmp_actors.relay.app_hooks import HookSet, RelayHooks
 from rtmp_actors.relay.applications import Applications
 from rtmp_actors.relay.hook_http import HookAnswer
-from rtmp_actors.relay.hooks import LifecycleHooks, SessionHooks
+from rtmp_actors.relay.hooks import SessionHooks
 from rtmp_actors.relay.registry import PublishRoute, StreamRegistry
 from rtmp_actors.relay.stream import LiveStream, PlayRequest, PublishRequest
 from rtmp_actors.session import server_events as events
@@ -81,10 +81,10 @@ class RelayReceiver(EventReceiverActor, PublisherReceiver, PlayerReceiver, Acces
         publish_route: Where publish requests go (default: the registry); a cluster node
             claims the key in the cluster before handing the request to the registry.
         vod: A library of files: plays of its app play its files instead of live streams.
-        hooks: The relay's lifecycle hooks (``*_done``, ``on_update``, ``exec_*``), if any;
-            as :class:`RelayHooks`, the connect's application chooses its own or the relay's
-            (which then also say whether connects are asked about).
-        check_connect: Ask ``access`` about the connect too (``on_connect``).
+        hooks: The relay's and the applications' hooks: the connect's application picks
+            its set, which says whether ``access`` is asked about the connect too
+            (``on_connect``) and what follows its sessions (``*_done``, ``on_update``,
+            ``exec_*``).
         applications: Per-application settings: unknown apps and live off are refused.
     """
 
@@ -95,9 +95,8 @@ class RelayReceiver(EventReceiverActor, PublisherReceiver, PlayerReceiver, Acces
         access: ActorHandle[AccessController] | None = None,
         publish_route: ActorHandle[PublishRoute] | None = None,
         vod: VodLibrary | None = None,
-        hooks: LifecycleHooks | RelayHooks | None = None,
+        hooks: RelayHooks | None = None,
         *,
-        check_connect: bool = False,
         applications: Applications | None = None,
     ) -> None:
         super().__init__()
@@ -107,7 +106,8 @@ class RelayReceiver(EventReceiverActor, PublisherReceiver, PlayerReceiver, Acces
         self._access = access
         self._addr = connection.peer_address[0] if connection.peer_address else ""
         self._tc_url = self._flash_ver = self._swf_url = self._page_url = ""
-        self._check_connect = check_connect and access is not None
+        self._check_connect = False
+        self._hooks: SessionHooks | None = None
         self._checks: dict[int, _Checked] = {}
         self._connection_id = connection.connection_id
         self._session: ActorHandle[ServerSessionActor] = connection.session
@@ -116,21 +116,12 @@ class RelayReceiver(EventReceiverActor, PublisherReceiver, PlayerReceiver, Acces
         # Stream id -> the stream it publishes to, or plays from.
         self._publishing: dict[int, ActorHandle[LiveStream]] = {}
         self._playing: dict[int, ActorHandle[PlayedStream]] = {}
-        # The relay's and applications' hooks: which apply is known at connect.
-        self._relay_hooks: RelayHooks | None = None
-        if isinstance(hooks, RelayHooks):
-            self._relay_hooks = hooks
-            self._follow(hooks.default)
-        else:
-            self._hooks = self._session_hooks(hooks)
-
-    def _session_hooks(self, hooks: LifecycleHooks | None) -> SessionHooks | None:
-        if hooks is None or not hooks.settings.follows_sessions:
-            return None
-        return SessionHooks(hooks, self._tell_update_due, self._tell_update_answered)
+        self._relay_hooks = hooks  # which set applies is known at connect
 
     def _follow(self, hooks: HookSet) -> None:
-        self._hooks = self._session_hooks(hooks.lifecycle)
+        lifecycle = hooks.lifecycle
+        if lifecycle is not None and lifecycle.settings.follows_sessions:
+            self._hooks = SessionHooks(lifecycle, self._tell_update_due, self._tell_update_answered)
         self._check_connect = hooks.checks_connect and self._access is not None
 
     # --- Binding (from the stream actors) -----------------------------------------------------

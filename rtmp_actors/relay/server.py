@@ -123,7 +123,6 @@ class RelayServer:
                 if app.hooks is not None
             },
         )
-        self.hooks: LifecycleHooks | None = self._hooks.default.lifecycle
         self._link_settings = link_settings
         self._links = self._new_links()  # parses the push and pull URLs
         self.vod: VodLibrary | None = (

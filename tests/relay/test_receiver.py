@@ -17,6 +17,7 @@ from rtmp_actors.actors.actor_handle import ActorHandle
 from rtmp_actors.actors.connection_unit import ConnectionInfo
 from rtmp_actors.protocol.commands import Connect, NetStreamCode, PlayMode
 from rtmp_actors.relay.access import AccessKind, AccessRequest
+from rtmp_actors.relay.app_hooks import HookSet, RelayHooks
 from rtmp_actors.relay.receiver import RelayReceiver
 from rtmp_actors.relay.stream import PlayRequest, PublishRequest
 from rtmp_actors.session import server_events as events
@@ -253,10 +254,12 @@ def test_a_dead_registry_makes_the_receiver_reject_the_request(
     assert harness.receiver.actor_ref.is_alive()  # a refusal, not a failure
 
 
+ON_CONNECT = RelayHooks(HookSet({AccessKind.CONNECT: "http://127.0.0.1:9/connect"}, 5.0, None), {})
+"""Hooks that ask about connects (the fake access controller answers)."""
+
+
 def test_with_on_connect_the_connect_is_asked_about_and_may_be_refused() -> None:
-    harness = start(
-        decide=lambda request: (request.app != "closed", "not today"), check_connect=True
-    )
+    harness = start(decide=lambda request: (request.app != "closed", "not today"), hooks=ON_CONNECT)
     harness.send(
         events.ConnectionRequested(
             request_id=1,
