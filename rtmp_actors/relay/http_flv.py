@@ -367,11 +367,13 @@ class HttpFlvService:
             logger.info("HTTP-FLV: refusing %r from %s: %s", request.path[:200], addr, error)
             raise
         connection_id = f"http-flv-{next(self._ids)}-{addr}"
-        player = self._start_player(connection_id, target, request.client_address)
+        # A relay that pulls this stream on a player's request does so for this one too.
+        pulled = self._relay.pulls_on_demand(target.app, target.key)
+        player = self._start_player(connection_id, target, request.client_address, pulled=pulled)
         handed_over = False
         try:
             self._check_access(player, target, addr, request.path)
-            if not self._relay.pulls_on_demand(target.app, target.key):
+            if not pulled:
                 self._check_published(target, connection_id)
             chunked = request.request_version != "HTTP/1.0"
             head = _response_head(chunked)
@@ -395,11 +397,10 @@ class HttpFlvService:
                 player.actor_ref.stop(block=False)
 
     def _start_player(
-        self, connection_id: str, target: FlvTarget, address: tuple[str, int]
+        self, connection_id: str, target: FlvTarget, address: tuple[str, int], *, pulled: bool
     ) -> ActorHandle[HttpFlvPlayer]:
         relay = self._relay
         flow = relay.config.flow
-        pulled = relay.pulls_on_demand(target.app, target.key)
         ref = HttpFlvPlayer.start(
             connection_id,
             target,
