@@ -222,6 +222,12 @@ class HlsStreamWriter(pykka.ThreadingActor):
         self._published_before = True
         self._warned = False
         self._playlist.ended = False
+        if self._playlist.segments and not self._failed:
+            # Players loading it now wait for the new segments instead of seeing it ended.
+            try:
+                self._write_playlist()
+            except OSError as error:
+                self._fail(error)
 
     def metadata(self, metadata: Mapping[str, Any]) -> None:
         """The publisher's ``onMetaData``: the picture size, for fMP4 init segments."""
