@@ -11,7 +11,13 @@ window.addEventListener("error", (event) => report({error: String(event.message)
 
 // Starts the reports; `supported` says whether the page's player library can play here.
 function reportPlayback(video, canvas, supported) {
-  report({h264: MediaSource.isTypeSupported('video/mp4; codecs="avc1.42E01E"'), supported});
+  const decodes = (type) => MediaSource.isTypeSupported(type);
+  report({
+    h264: decodes('video/mp4; codecs="avc1.42E01E"'),
+    av1: decodes('video/mp4; codecs="av01.0.04M.08"'),
+    opus: decodes('audio/mp4; codecs="opus"'),
+    supported,
+  });
   video.play().catch((error) => report({error: `play(): ${error}`}));
   let frameSent = false;
   let start = null;  // a live HLS player may start anywhere in the window

@@ -1,7 +1,8 @@
 """A real browser plays HLS: headless Chromium runs hls.js on a page of our own.
 
 The same set-up as the HTTP-FLV browser test (whose helpers this reuses): FFmpeg publishes
-``testsrc`` in real time to a relay with HLS on; the page plays
+``testsrc`` in real time to a relay with HLS on, as H.264/AAC (MPEG-TS segments) and as
+AV1/Opus over Enhanced RTMP (fMP4 segments); the page plays
 ``http://127.0.0.1:PORT/hls/live/key/index.m3u8`` from another origin and posts
 ``currentTime`` samples and a decoded frame; the test checks that time advances and that the
 frame is a picture, not black.
@@ -19,6 +20,8 @@ from rtmp_actors.relay.hls import HlsSettings
 from rtmp_actors.relay.server import RelayServer
 from tests.peers import missing_peer, poll_until, stop_process
 from tests.relay.browser.test_browser_http_flv import (
+    AV1_OPUS,
+    H264_AAC,
     HLS_JS,
     _PageServer,
     check_playback,
@@ -39,12 +42,25 @@ def hls_relay() -> Iterator[RelayServer]:
 
 
 @pytest.mark.peers
+@pytest.mark.parametrize(
+    ("encoders", "codecs", "segment_tag"),
+    [
+        (H264_AAC, ("h264",), "#EXTINF"),  # MPEG-TS segments
+        (AV1_OPUS, ("av1", "opus"), "#EXT-X-MAP"),  # fMP4: Enhanced RTMP in, CMAF out
+    ],
+    ids=["h264-aac-ts", "av1-opus-fmp4"],
+)
 def test_chromium_plays_the_stream_with_hls_js(
-    hls_relay: RelayServer, page_server: _PageServer, tmp_path: Path
+    hls_relay: RelayServer,
+    page_server: _PageServer,
+    tmp_path: Path,
+    encoders: tuple[str, ...],
+    codecs: tuple[str, ...],
+    segment_tag: str,
 ) -> None:
     if not HLS_JS.exists():
         missing_peer("hls.js (npm ci --prefix tests/relay/browser)")
-    publisher = publish_testsrc(hls_relay)
+    publisher = publish_testsrc(hls_relay, encoders)
     chromium = None
     try:
         root = hls_relay.hls_root
@@ -52,7 +68,8 @@ def test_chromium_plays_the_stream_with_hls_js(
         playlist = root / "live" / "key" / "index.m3u8"
 
         def listed() -> bool:
-            return playlist.exists() and playlist.read_text().count("#EXTINF") >= 2
+            text = playlist.read_text() if playlist.exists() else ""
+            return text.count("#EXTINF") >= 2 and segment_tag in text
 
         poll_until(listed, 20, "two segments to be listed")  # FFmpeg publishes in real time
         http_address = hls_relay.http_address
@@ -60,7 +77,7 @@ def test_chromium_plays_the_stream_with_hls_js(
         source = f"http://127.0.0.1:{http_address[1]}/hls/live/key/index.m3u8"
         page = f"http://127.0.0.1:{page_server.server_address[1]}/hls_player.html?src={source}"
         chromium = start_chromium(page, tmp_path / "profile")
-        check_playback(page_server, tmp_path, min_span=1.5)
+        check_playback(page_server, tmp_path, min_span=1.5, codecs=codecs)
     finally:
         if chromium is not None:
             stop_process(chromium, 10)

@@ -91,16 +91,23 @@ def relay() -> Iterator[RelayServer]:
     server.stop()
 
 
-def publish_testsrc(relay: RelayServer) -> subprocess.Popen[bytes]:
+# FFmpeg's encoder options for the test picture and tone, by what the page must decode.
+H264_AAC = ("-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency",
+            "-profile:v", "baseline", "-c:a", "aac")  # fmt: skip
+AV1_OPUS = ("-c:v", "libsvtav1", "-preset", "12", "-c:a", "libopus")  # Enhanced RTMP
+
+
+def publish_testsrc(
+    relay: RelayServer, encoders: tuple[str, ...] = H264_AAC
+) -> subprocess.Popen[bytes]:
     """FFmpeg publishes a colourful test picture and a tone, in real time."""
     port = relay.address[1]
     return subprocess.Popen(
         [ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-nostdin", "-re",
          "-f", "lavfi", "-i", "testsrc=size=320x240:rate=25",
-         "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100",
-         "-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-g", "25",
-         "-profile:v", "baseline", "-pix_fmt", "yuv420p",
-         "-c:a", "aac", "-f", "flv", f"rtmp://127.0.0.1:{port}/live/key"],
+         "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000",
+         *encoders, "-g", "25", "-pix_fmt", "yuv420p",
+         "-f", "flv", f"rtmp://127.0.0.1:{port}/live/key"],
         stderr=subprocess.PIPE,
     )  # fmt: skip
 
@@ -149,8 +156,16 @@ def next_report(reports: queue.Queue[Report], deadline: float, seen: list[Report
     return report
 
 
-def check_playback(page_server: _PageServer, tmp_path: Path, min_span: float) -> list[float]:
+def check_playback(
+    page_server: _PageServer, tmp_path: Path, min_span: float, codecs: tuple[str, ...] = ("h264",)
+) -> list[float]:
     """Check what the page reports: playback advances ``min_span`` s and shows a picture.
+
+    Args:
+        page_server: Where the page reports.
+        tmp_path: Where the decoded frame is saved.
+        min_span: Seconds of playback to see.
+        codecs: What the browser must say it decodes (``h264``, ``av1``, ``opus``).
 
     Returns:
         The ``currentTime`` values reported.
@@ -158,7 +173,8 @@ def check_playback(page_server: _PageServer, tmp_path: Path, min_span: float) ->
     deadline = time.monotonic() + TIMEOUT
     seen: list[Report] = []
     capabilities = next_report(page_server.reports, deadline, seen)
-    assert capabilities == {"h264": True, "supported": True}
+    assert capabilities["supported"] is True
+    assert {codec: capabilities[codec] for codec in codecs} == dict.fromkeys(codecs, True)
     frame: str | None = None
     times: list[float] = []
     while frame is None or len(times) < 8 or times[-1] - times[0] < min_span:
