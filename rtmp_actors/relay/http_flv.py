@@ -45,6 +45,8 @@ from rtmp_actors.relay.access import (
     AccessRequest,
     describe_refusal,
 )
+from rtmp_actors.relay.hook_http import HookAnswer
+from rtmp_actors.relay.hooks import LifecycleHooks, SessionHooks
 from rtmp_actors.relay.http_flv_request import FlvTarget, HttpRequestError, parse_flv_path
 from rtmp_actors.relay.http_flv_sink import (
     FLV_STREAM_START,
@@ -124,6 +126,9 @@ class HttpFlvPlayer(MonitoredActor, PlayerSession, PlayerReceiver, AccessAsker):
         address: The client's (host, port), for listings.
         start_deadline: For a stream the relay is yet to pull: how to wait (a scheduler)
             and how long for its first media before ending the response.
+        hooks: The app's lifecycle hooks, with the play as they see it (``request``'s
+            ``tc_url`` is the request path): ``on_play_done`` and ``on_update`` follow the
+            play as they do an RTMP client's.
     """
 
     def __init__(
@@ -135,6 +140,7 @@ class HttpFlvPlayer(MonitoredActor, PlayerSession, PlayerReceiver, AccessAsker):
         max_congestion: float,
         address: tuple[str, int] | None = None,
         start_deadline: tuple[Scheduler, float] | None = None,
+        hooks: tuple[LifecycleHooks, AccessRequest] | None = None,
     ) -> None:
         super().__init__()
         self._start_deadline = start_deadline
@@ -152,6 +158,11 @@ class HttpFlvPlayer(MonitoredActor, PlayerSession, PlayerReceiver, AccessAsker):
         self._requested = False  # the registry has our play request
         self._lost = False
         self._log = {"connection_id": connection_id}
+        self._hooks: SessionHooks | None = None
+        if hooks is not None:
+            lifecycle, request = hooks
+            self._hooks = SessionHooks(lifecycle, self._tell_update_due, self._tell_update_answered)
+            self._hooks.requested(_STREAM_ID, request)
 
     # --- Before playing (from the request thread) ----------------------------------------------
 
@@ -206,6 +217,8 @@ class HttpFlvPlayer(MonitoredActor, PlayerSession, PlayerReceiver, AccessAsker):
             self._target.key,
             extra=self._log,
         )
+        if self._hooks is not None:
+            self._hooks.started(AccessKind.PLAY, _STREAM_ID)
         if self._start_deadline is not None:
             schedule, delay = self._start_deadline
             me = self._me
@@ -259,6 +272,30 @@ class HttpFlvPlayer(MonitoredActor, PlayerSession, PlayerReceiver, AccessAsker):
             self._leave()
             self.stop()
 
+    # --- on_update ----------------------------------------------------------------------------
+
+    def _tell_update_due(self, kind: AccessKind, stream_id: int) -> None:
+        with contextlib.suppress(pykka.ActorDeadError):
+            self._me.tell(HttpFlvPlayer.hook_update_due, kind, stream_id)
+
+    def _tell_update_answered(self, kind: AccessKind, stream_id: int, answer: HookAnswer) -> None:
+        with contextlib.suppress(pykka.ActorDeadError):
+            self._me.tell(HttpFlvPlayer.hook_update_answered, kind, stream_id, answer)
+
+    def hook_update_due(self, kind: AccessKind, stream_id: int) -> None:
+        """Time to ask ``on_update`` about the play."""
+        if self._hooks is not None:
+            self._hooks.ask_update(kind, stream_id)
+
+    def hook_update_answered(self, kind: AccessKind, stream_id: int, answer: HookAnswer) -> None:
+        """What ``on_update`` answered; anything but 2xx ends the response."""
+        if self._hooks is None:
+            return
+        reason = self._hooks.update_result(kind, stream_id, answer)
+        if reason is not None:
+            logger.warning("%s: ending %s", reason, self.connection_id, extra=self._log)
+            self._end("refused by the on_update hook")
+
     # --- The client ------------------------------------------------------------------------------
 
     def connection_lost(self, reason: str | None) -> None:
@@ -297,6 +334,8 @@ class HttpFlvPlayer(MonitoredActor, PlayerSession, PlayerReceiver, AccessAsker):
             self._response.end(reason)
 
     def _leave(self) -> None:
+        if self._hooks is not None:
+            self._hooks.end_all()  # on_play_done, once
         stream, self._stream = self._stream, None
         if stream is not None:
             with contextlib.suppress(pykka.ActorDeadError):
@@ -342,7 +381,6 @@ class HttpFlvService:
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
         self._players: dict[str, pykka.ActorRef[HttpFlvPlayer]] = {}  # by connection id
-        self._play_done: dict[str, Callable[[], None]] = {}  # on_play_done hooks, by id
         self._stopped = False
 
     @property
@@ -369,7 +407,9 @@ class HttpFlvService:
         connection_id = f"http-flv-{next(self._ids)}-{addr}"
         # A relay that pulls this stream on a player's request does so for this one too.
         pulled = self._relay.pulls_on_demand(target.app, target.key)
-        player = self._start_player(connection_id, target, request.client_address, pulled=pulled)
+        player = self._start_player(
+            connection_id, target, request.client_address, request.path, pulled=pulled
+        )
         handed_over = False
         try:
             self._check_access(player, target, addr, request.path)
@@ -384,7 +424,6 @@ class HttpFlvService:
             request.connection.sendall(head + start)
             self._hand_over(request.connection, player, chunked=chunked)
             handed_over = True
-            self._follow(connection_id, target, addr, request.path)
         except OSError as error:
             logger.info("HTTP-FLV: %s went before the stream started: %s", connection_id, error)
             raise HttpRequestError(503, "the connection failed") from None
@@ -397,18 +436,30 @@ class HttpFlvService:
                 player.actor_ref.stop(block=False)
 
     def _start_player(
-        self, connection_id: str, target: FlvTarget, address: tuple[str, int], *, pulled: bool
+        self,
+        connection_id: str,
+        target: FlvTarget,
+        address: tuple[str, int],
+        path: str,
+        *,
+        pulled: bool,
     ) -> ActorHandle[HttpFlvPlayer]:
         relay = self._relay
         flow = relay.config.flow
+        addr = str(address[0])
+        lifecycle = relay.lifecycle_hooks(target.app)
+        play = AccessRequest(
+            AccessKind.PLAY, target.app, target.access_key, addr, path, client_id=connection_id
+        )
         ref = HttpFlvPlayer.start(
             connection_id,
             target,
             relay.registry,
             flow.high_water,
             flow.max_congestion,
-            (str(address[0]), int(address[1])),
+            (addr, int(address[1])),
             (relay.io_loop.call_later, self._pull_wait) if pulled else None,
+            None if lifecycle is None else (lifecycle, play),
         )
         with self._lock:
             stopped = self._stopped
@@ -420,23 +471,10 @@ class HttpFlvService:
         monitor(ref, self._exited_callback(connection_id))
         return ActorHandle(ref)
 
-    def _follow(self, connection_id: str, target: FlvTarget, addr: str, path: str) -> None:
-        """Tell the app's ``on_play_done`` hook when this client's play ends, as for RTMP."""
-        hooks = self._relay.lifecycle_hooks(target.app)
-        if hooks is not None and hooks.settings.on_play_done:
-            request = AccessRequest(
-                AccessKind.PLAY, target.app, target.access_key, addr, path, client_id=connection_id
-            )
-            with self._lock:
-                self._play_done[connection_id] = lambda: hooks.play_done(request)
-
     def _exited_callback(self, connection_id: str) -> Callable[[ExitNotice], None]:
         def exited(_notice: ExitNotice) -> None:
             with self._lock:
                 self._players.pop(connection_id, None)
-                done = self._play_done.pop(connection_id, None)
-            if done is not None:
-                done()
 
         return exited
 

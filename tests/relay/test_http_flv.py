@@ -645,3 +645,39 @@ def test_a_client_that_leaves_is_told_to_on_play_done(hook_server: HookServer) -
         assert form["clientid"].startswith("http-flv-")
     finally:
         relay.stop()
+
+
+def test_on_update_follows_the_client_and_a_refusal_ends_its_response(
+    hook_server: HookServer,
+) -> None:
+    def over_http(form: dict[str, str]) -> bool:
+        return form.get("clientid", "").startswith("http-flv-")
+
+    hook_server.answer = lambda path, form: 403 if over_http(form) else 200
+    hooks = HookSettings(
+        on_update=hook_server.url("/on_update"),
+        on_play_done=hook_server.url("/on_play_done"),
+        notify_update_timeout=0.2,
+        timeout=5.0,
+    )
+    relay = RelayServer(RelayConfig(port=0, http_port=0, hooks=hooks)).start()
+    try:
+        start_stream(relay, EventLog())
+        response = http_flv_client.request(http_port(relay), "/live/key.flv?token=t")
+        assert response.status == 200
+        (update,) = hook_server.wait("/on_update", over_http)
+        assert (update["call"], update["app"], update["name"], update["args"]) == (
+            "update_play",
+            "live",
+            "key",
+            "token=t",
+        )
+        while response.tag() is not None:  # media, until the refusal ends the response
+            pass
+        assert response.body.ended  # ended, not cut
+        response.close()
+        (done,) = hook_server.wait("/on_play_done", over_http)
+        assert done["clientid"] == update["clientid"]
+        assert len(hook_server.forms("/on_update", over_http)) == 1  # not asked once refused
+    finally:
+        relay.stop()
