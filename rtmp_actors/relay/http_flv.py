@@ -45,8 +45,7 @@ from rtmp_actors.relay.access import (
     AccessRequest,
     describe_refusal,
 )
-from rtmp_actors.relay.hook_http import HookAnswer
-from rtmp_actors.relay.hooks import LifecycleHooks, SessionHooks
+from rtmp_actors.relay.hooks import LifecycleHooks
 from rtmp_actors.relay.http_flv_request import FlvTarget, HttpRequestError, parse_flv_path
 from rtmp_actors.relay.http_flv_sink import (
     FLV_STREAM_START,
@@ -56,6 +55,7 @@ from rtmp_actors.relay.http_flv_sink import (
 )
 from rtmp_actors.relay.registry import StreamRegistry
 from rtmp_actors.relay.stream import LiveStream, PlayRequest
+from rtmp_actors.relay.update_follower import UpdateHookFollower
 from rtmp_actors.transport.io_loop import Scheduler
 from rtmp_actors.transport.transport import Transport
 
@@ -114,7 +114,7 @@ class _SocketEvents:
             self._player.tell(HttpFlvPlayer.connection_lost, reason)
 
 
-class HttpFlvPlayer(MonitoredActor, PlayerSession, PlayerReceiver, AccessAsker):
+class HttpFlvPlayer(MonitoredActor, PlayerSession, PlayerReceiver, AccessAsker, UpdateHookFollower):
     """One HTTP-FLV client, as a player of a live stream.
 
     Args:
@@ -158,11 +158,9 @@ class HttpFlvPlayer(MonitoredActor, PlayerSession, PlayerReceiver, AccessAsker):
         self._requested = False  # the registry has our play request
         self._lost = False
         self._log = {"connection_id": connection_id}
-        self._hooks: SessionHooks | None = None
         if hooks is not None:
             lifecycle, request = hooks
-            self._hooks = SessionHooks(lifecycle, self._tell_update_due, self._tell_update_answered)
-            self._hooks.requested(_STREAM_ID, request)
+            self.follow_sessions(lifecycle).requested(_STREAM_ID, request)
 
     # --- Before playing (from the request thread) ----------------------------------------------
 
@@ -217,8 +215,8 @@ class HttpFlvPlayer(MonitoredActor, PlayerSession, PlayerReceiver, AccessAsker):
             self._target.key,
             extra=self._log,
         )
-        if self._hooks is not None:
-            self._hooks.started(AccessKind.PLAY, _STREAM_ID)
+        if self.session_hooks is not None:
+            self.session_hooks.started(AccessKind.PLAY, _STREAM_ID)
         if self._start_deadline is not None:
             schedule, delay = self._start_deadline
             me = self._me
@@ -274,27 +272,10 @@ class HttpFlvPlayer(MonitoredActor, PlayerSession, PlayerReceiver, AccessAsker):
 
     # --- on_update ----------------------------------------------------------------------------
 
-    def _tell_update_due(self, kind: AccessKind, stream_id: int) -> None:
-        with contextlib.suppress(pykka.ActorDeadError):
-            self._me.tell(HttpFlvPlayer.hook_update_due, kind, stream_id)
-
-    def _tell_update_answered(self, kind: AccessKind, stream_id: int, answer: HookAnswer) -> None:
-        with contextlib.suppress(pykka.ActorDeadError):
-            self._me.tell(HttpFlvPlayer.hook_update_answered, kind, stream_id, answer)
-
-    def hook_update_due(self, kind: AccessKind, stream_id: int) -> None:
-        """Time to ask ``on_update`` about the play."""
-        if self._hooks is not None:
-            self._hooks.ask_update(kind, stream_id)
-
-    def hook_update_answered(self, kind: AccessKind, stream_id: int, answer: HookAnswer) -> None:
-        """What ``on_update`` answered; anything but 2xx ends the response."""
-        if self._hooks is None:
-            return
-        reason = self._hooks.update_result(kind, stream_id, answer)
-        if reason is not None:
-            logger.warning("%s: ending %s", reason, self.connection_id, extra=self._log)
-            self._end("refused by the on_update hook")
+    def refused_by_update_hook(self, reason: str) -> None:
+        """``on_update`` refused the play: end the response."""
+        logger.warning("%s: ending %s", reason, self.connection_id, extra=self._log)
+        self._end("refused by the on_update hook")
 
     # --- The client ------------------------------------------------------------------------------
 
@@ -334,8 +315,8 @@ class HttpFlvPlayer(MonitoredActor, PlayerSession, PlayerReceiver, AccessAsker):
             self._response.end(reason)
 
     def _leave(self) -> None:
-        if self._hooks is not None:
-            self._hooks.end_all()  # on_play_done, once
+        if self.session_hooks is not None:
+            self.session_hooks.end_all()  # on_play_done, once
         stream, self._stream = self._stream, None
         if stream is not None:
             with contextlib.suppress(pykka.ActorDeadError):
@@ -448,6 +429,8 @@ class HttpFlvService:
         flow = relay.config.flow
         addr = str(address[0])
         lifecycle = relay.lifecycle_hooks(target.app)
+        if lifecycle is not None and not lifecycle.settings.follows_sessions:
+            lifecycle = None
         play = AccessRequest(
             AccessKind.PLAY, target.app, target.access_key, addr, path, client_id=connection_id
         )

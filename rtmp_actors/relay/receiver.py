@@ -25,10 +25,9 @@ from rtmp_actors.relay.access import (
 )
 from rtmp_actors.relay.app_hooks import HookSet, RelayHooks
 from rtmp_actors.relay.applications import Applications
-from rtmp_actors.relay.hook_http import HookAnswer
-from rtmp_actors.relay.hooks import SessionHooks
 from rtmp_actors.relay.registry import PublishRoute, StreamRegistry
 from rtmp_actors.relay.stream import LiveStream, PlayRequest, PublishRequest
+from rtmp_actors.relay.update_follower import UpdateHookFollower
 from rtmp_actors.session import server_events as events
 from rtmp_actors.vod.library import VodLibrary
 
@@ -62,7 +61,9 @@ def kind_of(event: events.PublishStreamRequested | events.PlayStreamRequested) -
     )
 
 
-class RelayReceiver(EventReceiverActor, PublisherReceiver, PlayerReceiver, AccessAsker):
+class RelayReceiver(
+    EventReceiverActor, PublisherReceiver, PlayerReceiver, AccessAsker, UpdateHookFollower
+):
     """Sends requests to the registry, and tells the streams when their peers leave.
 
     A publisher's media does not come through here: its stream has the session route it
@@ -107,7 +108,6 @@ class RelayReceiver(EventReceiverActor, PublisherReceiver, PlayerReceiver, Acces
         self._addr = connection.peer_address[0] if connection.peer_address else ""
         self._tc_url = self._flash_ver = self._swf_url = self._page_url = ""
         self._check_connect = False
-        self._hooks: SessionHooks | None = None
         self._checks: dict[int, _Checked] = {}
         self._connection_id = connection.connection_id
         self._session: ActorHandle[ServerSessionActor] = connection.session
@@ -121,7 +121,7 @@ class RelayReceiver(EventReceiverActor, PublisherReceiver, PlayerReceiver, Acces
     def _follow(self, hooks: HookSet) -> None:
         lifecycle = hooks.lifecycle
         if lifecycle is not None and lifecycle.settings.follows_sessions:
-            self._hooks = SessionHooks(lifecycle, self._tell_update_due, self._tell_update_answered)
+            self.follow_sessions(lifecycle)
         self._check_connect = hooks.checks_connect and self._access is not None
 
     # --- Binding (from the stream actors) -----------------------------------------------------
@@ -129,8 +129,8 @@ class RelayReceiver(EventReceiverActor, PublisherReceiver, PlayerReceiver, Acces
     def bind_publisher(self, stream: pykka.ActorRef[Any], stream_id: int) -> None:
         """The stream accepted this connection's publisher on ``stream_id``."""
         self._publishing[stream_id] = ActorHandle(stream)
-        if self._hooks is not None:
-            self._hooks.started(AccessKind.PUBLISH, stream_id)
+        if self.session_hooks is not None:
+            self.session_hooks.started(AccessKind.PUBLISH, stream_id)
 
     def bind_player(self, stream: pykka.ActorRef[Any], stream_id: int) -> None:
         """The stream accepted this connection's player on ``stream_id``."""
@@ -139,8 +139,8 @@ class RelayReceiver(EventReceiverActor, PublisherReceiver, PlayerReceiver, Acces
         self._playing[stream_id] = handle
         if previous is not None and previous != handle:
             self._player_left(previous, stream_id)  # played again: the new play replaces it
-        if self._hooks is not None:
-            self._hooks.started(AccessKind.PLAY, stream_id)
+        if self.session_hooks is not None:
+            self.session_hooks.started(AccessKind.PLAY, stream_id)
 
     # --- Session events ---------------------------------------------------------------------------
 
@@ -226,8 +226,8 @@ class RelayReceiver(EventReceiverActor, PublisherReceiver, PlayerReceiver, Acces
         event: events.PublishStreamRequested | events.PlayStreamRequested,
         request: AccessRequest,
     ) -> None:
-        if self._hooks is not None:
-            self._hooks.requested(event.stream_id, request)
+        if self.session_hooks is not None:
+            self.session_hooks.requested(event.stream_id, request)
         if self._access is None:
             self._route(event)
             return
@@ -277,8 +277,8 @@ class RelayReceiver(EventReceiverActor, PublisherReceiver, PlayerReceiver, Acces
             name,
         )
         renamed = dataclasses.replace(event, stream_key=name)
-        if self._hooks is not None:
-            self._hooks.renamed(event.stream_id, kind_of(event), name)
+        if self.session_hooks is not None:
+            self.session_hooks.renamed(event.stream_id, kind_of(event), name)
         self._route(renamed)
 
     def _refuse(self, event: _Checked, reason: str) -> None:
@@ -354,15 +354,15 @@ class RelayReceiver(EventReceiverActor, PublisherReceiver, PlayerReceiver, Acces
         stream = self._publishing.pop(event.stream_id, None)
         if stream is not None:
             self._publisher_left(stream)
-        if self._hooks is not None:
-            self._hooks.ended(AccessKind.PUBLISH, event.stream_id)
+        if self.session_hooks is not None:
+            self.session_hooks.ended(AccessKind.PUBLISH, event.stream_id)
 
     def on_play_stream_finished(self, event: events.PlayStreamFinished) -> None:
         stream = self._playing.pop(event.stream_id, None)
         if stream is not None:
             self._player_left(stream, event.stream_id)
-        if self._hooks is not None:
-            self._hooks.ended(AccessKind.PLAY, event.stream_id)
+        if self.session_hooks is not None:
+            self.session_hooks.ended(AccessKind.PLAY, event.stream_id)
 
     def on_disconnected(self, event: events.Disconnected) -> None:
         self._leave_streams()
@@ -379,33 +379,16 @@ class RelayReceiver(EventReceiverActor, PublisherReceiver, PlayerReceiver, Acces
             self._player_left(played, stream_id)
         self._publishing.clear()
         self._playing.clear()
-        if self._hooks is not None:
-            self._hooks.end_all()
+        if self.session_hooks is not None:
+            self.session_hooks.end_all()
 
     # --- on_update ----------------------------------------------------------------------------
 
-    def _tell_update_due(self, kind: AccessKind, stream_id: int) -> None:
+    def refused_by_update_hook(self, reason: str) -> None:
+        """``on_update`` refused a publish or play: close the connection."""
+        logger.warning("%s: closing connection %s", reason, self._connection_id)
         with contextlib.suppress(pykka.ActorDeadError):
-            self._me.tell(RelayReceiver.hook_update_due, kind, stream_id)
-
-    def _tell_update_answered(self, kind: AccessKind, stream_id: int, answer: HookAnswer) -> None:
-        with contextlib.suppress(pykka.ActorDeadError):
-            self._me.tell(RelayReceiver.hook_update_answered, kind, stream_id, answer)
-
-    def hook_update_due(self, kind: AccessKind, stream_id: int) -> None:
-        """Time to ask ``on_update`` about the publish or play on ``stream_id``."""
-        if self._hooks is not None:
-            self._hooks.ask_update(kind, stream_id)
-
-    def hook_update_answered(self, kind: AccessKind, stream_id: int, answer: HookAnswer) -> None:
-        """What ``on_update`` answered; anything but 2xx closes the connection."""
-        if self._hooks is None:
-            return
-        reason = self._hooks.update_result(kind, stream_id, answer)
-        if reason is not None:
-            logger.warning("%s: closing connection %s", reason, self._connection_id)
-            with contextlib.suppress(pykka.ActorDeadError):
-                self._session.tell(ServerSessionActor.close, "refused by the on_update hook")
+            self._session.tell(ServerSessionActor.close, "refused by the on_update hook")
 
     # A stream that already ended (the relay is stopping) needs no goodbye.
 
