@@ -37,7 +37,6 @@ import os
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -45,6 +44,7 @@ import pykka
 
 from rtmp_actors.actors.actor_handle import ActorHandle
 from rtmp_actors.actors.monitoring import MonitoredActor
+from rtmp_actors.relay.access_request import AccessKind, AccessRequest
 from rtmp_actors.relay.hook_http import (
     BoundedPool,
     HookAnswer,
@@ -86,60 +86,6 @@ CALLBACK_REFUSED = "refused by the auth service"
 CALLBACK_TIMEOUT = "the auth service did not answer in time"
 CALLBACK_UNAVAILABLE = "the auth service is unavailable"
 CALLBACK_BUSY = "too many pending access checks"
-
-
-class AccessKind(StrEnum):
-    """What a client asks to do with a stream."""
-
-    PUBLISH = "publish"
-    PLAY = "play"
-    CONNECT = "connect"
-    """Only asked of the HTTP callback (``on_connect``); access files do not name it."""
-
-
-@dataclass(frozen=True, slots=True)
-class AccessRequest:
-    """One connect, publish or play request to decide.
-
-    Attributes:
-        kind: Publish or play.
-        app: The connection's application name.
-        key: The stream key as sent, any ``?query`` included.
-        addr: The client's IP address ("" when unknown).
-        tc_url: The ``tcUrl`` of the client's connect ("" when it sent none).
-        flash_ver: The ``flashVer`` of the client's connect ("" when it sent none).
-        publish_type: For a publish, ``live``, ``record`` or ``append`` as sent.
-        swf_url: The ``swfUrl`` of the client's connect ("" when it sent none).
-        page_url: The ``pageUrl`` of the client's connect ("" when it sent none).
-        client_id: The connection's id.
-        start: For a play, the start value as sent.
-        duration: For a play, the duration as sent.
-        reset: For a play, the reset flag as sent.
-    """
-
-    kind: AccessKind
-    app: str
-    key: str
-    addr: str = ""
-    tc_url: str = ""
-    flash_ver: str = ""
-    publish_type: str = ""
-    swf_url: str = ""
-    page_url: str = ""
-    client_id: str = ""
-    start: float = -2
-    duration: float = -1
-    reset: bool = False
-
-    @property
-    def name(self) -> str:
-        """The stream key without its query string."""
-        return self.key.partition("?")[0]
-
-    @property
-    def args(self) -> str:
-        """The query string of the stream key (without the ``?``), or ""."""
-        return self.key.partition("?")[2]
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,7 +20,7 @@ import ipaddress
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from rtmp_actors.relay.access import AccessKind
+from rtmp_actors.relay.access_request import AccessKind
 
 __all__ = ["IpRule", "IpRules"]
 

@@ -1,27 +1,19 @@
-"""A folder of FLV files played on demand: settings, name resolution, shared indexes.
+"""A folder of FLV files played on demand to the players of one app.
 
 A :class:`VodLibrary` serves one app: ``play app/name`` plays ``name`` (``.flv`` optional)
-from the library's folder, each play by its own :class:`~rtmp_actors.vod.player.FilePlayer`.
-Indexes are immutable and cached per file (path, size and modification time), so many
-players of one file index it once; nothing else is shared between players.
+from the library's folder (:class:`~rtmp_actors.vod.files.VodFiles`), each play by its own
+:class:`~rtmp_actors.vod.player.FilePlayer`.
 """
 
 from __future__ import annotations
 
-import os
-import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING
 
 from rtmp_actors.actors.monitoring import ExitNotice, monitor
-from rtmp_actors.media.flv import DEFAULT_MAX_TAG_SIZE
 from rtmp_actors.transport.io_loop import Scheduler
-from rtmp_actors.vod.index import FlvIndex, index_flv
-from rtmp_actors.vod.names import resolve_vod_name
+from rtmp_actors.vod.files import VodFiles, VodSettings
 from rtmp_actors.vod.player import FilePlayer
 
 if TYPE_CHECKING:
@@ -29,27 +21,8 @@ if TYPE_CHECKING:
 
 __all__ = ["VodLibrary", "VodSettings"]
 
-_CACHED_INDEXES = 64
 
-
-@dataclass(frozen=True, slots=True)
-class VodSettings:
-    """How files are played on demand.
-
-    Attributes:
-        root: The folder of FLV files; nothing outside it is reachable.
-        app: The app name players use (``rtmp://host/APP/file.flv``).
-        lead: Seconds of media sent ahead of real time, so players buffer a little.
-        max_tag_size: Largest tag body a file may have, in bytes.
-    """
-
-    root: str
-    app: str = "vod"
-    lead: float = 1.0
-    max_tag_size: int = DEFAULT_MAX_TAG_SIZE
-
-
-class VodLibrary:
+class VodLibrary(VodFiles):
     """Plays the files of one folder to the players of one app.
 
     Thread-safe: the relay's receivers start players, which resolve names and share indexes.
@@ -69,18 +42,10 @@ class VodLibrary:
         scheduler: Scheduler,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        if not os.path.isdir(settings.root):
-            msg = f"the VOD folder {settings.root!r} is not a folder"
-            raise ValueError(msg)
-        if settings.lead < 0:
-            msg = f"the VOD lead must not be negative, not {settings.lead}"
-            raise ValueError(msg)
-        self.settings = settings
+        super().__init__(settings)
         self._schedule = scheduler
         self._clock = clock
-        self._lock = threading.Lock()
         self._players = 0
-        self._indexes: OrderedDict[tuple[Path, int, int], FlvIndex] = OrderedDict()
 
     def serves(self, app: str) -> bool:
         """Whether plays of ``app`` are for this library."""
@@ -110,33 +75,3 @@ class VodLibrary:
         """File players running now (for ``/stats`` and ``/metrics``)."""
         with self._lock:
             return self._players
-
-    def resolve(self, name: str) -> Path:
-        """The file a play name means (see :func:`~rtmp_actors.vod.names.resolve_vod_name`).
-
-        Raises:
-            VodNameError: If the name is refused or names no file.
-        """
-        # A query string (``file.flv?token=...``) is for access checks, not part of the name.
-        return resolve_vod_name(self.settings.root, name.partition("?")[0])
-
-    def index(self, path: Path, file: BinaryIO) -> FlvIndex:
-        """The index of ``file`` (open at ``path``), from the cache when it has not changed.
-
-        Raises:
-            RemoteProtocolError: As :func:`~rtmp_actors.vod.index.index_flv`.
-            OSError: If the file cannot be read.
-        """
-        status = os.fstat(file.fileno())
-        key = (path, status.st_size, status.st_mtime_ns)
-        with self._lock:
-            cached = self._indexes.get(key)
-            if cached is not None:
-                self._indexes.move_to_end(key)
-                return cached
-        index = index_flv(file, max_tag_size=self.settings.max_tag_size)  # outside the lock
-        with self._lock:
-            self._indexes[key] = index
-            while len(self._indexes) > _CACHED_INDEXES:
-                self._indexes.popitem(last=False)
-        return index

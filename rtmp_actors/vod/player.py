@@ -47,12 +47,12 @@ from rtmp_actors.session.playback import PlaybackChoice, PlaybackRules
 from rtmp_actors.session.server import PlayerNotice
 from rtmp_actors.transport.io_loop import Scheduler, TimerHandle
 from rtmp_actors.vod.clock import PlaybackClock
+from rtmp_actors.vod.files import VodFiles
 from rtmp_actors.vod.index import FlvIndex
 from rtmp_actors.vod.names import VodNameError
 
 if TYPE_CHECKING:
     from rtmp_actors.relay.stream import PlayRequest
-    from rtmp_actors.vod.library import VodLibrary
 
 __all__ = ["MAX_BURST_BYTES", "MAX_BURST_TAGS", "FilePlayer"]
 
@@ -102,7 +102,7 @@ class FilePlayer(MonitoredActor, MediaWriter, PlayedStream):
         name: str,
         start: float,
         length: float,
-        library: VodLibrary,
+        library: VodFiles,
         scheduler: Scheduler,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
