@@ -17,8 +17,8 @@ from rtmp_actors.cluster.directory import (
     StreamClaim,
     StreamDirectory,
     StreamRelay,
-    open_directory,
 )
+from rtmp_actors.cluster.directory_url import open_directory
 
 if TYPE_CHECKING:
     from rtmp_actors.cluster.redis_directory import RedisDirectory

@@ -35,7 +35,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Self
-from urllib.parse import urlsplit
 
 MAX_NAME_LENGTH = 4096
 """Longest app or stream key a claim may carry, in characters (above the RTMP default)."""
@@ -476,47 +475,3 @@ class InProcessDirectory(StreamDirectory):
 
     def close(self) -> None:
         """Nothing to release."""
-
-
-REDIS_SCHEMES = frozenset({"redis", "rediss", "unix"})
-
-
-def open_directory(url: str | None) -> StreamDirectory:
-    """Open the stream directory at ``url``.
-
-    Args:
-        url: None or ``memory://`` for an :class:`InProcessDirectory`;
-            ``redis://[[user]:password@]host:port/db``, ``rediss://...`` (TLS) or
-            ``unix:///path/to/socket?db=0`` for a Redis one.
-
-    Returns:
-        The directory; a Redis one has answered a PING.
-
-    Raises:
-        DirectoryUnavailable: Redis cannot be reached (refused, timeout, authentication).
-        ValueError: Any other kind of URL, or a malformed Redis URL.
-    """
-    if url is None or url == "memory://":
-        return InProcessDirectory()
-    try:
-        scheme = urlsplit(url).scheme.lower()
-    except ValueError as error:
-        raise ValueError(f"bad cluster directory URL {url!r}: {error}") from None
-    if scheme not in REDIS_SCHEMES:
-        msg = (
-            f"unsupported cluster directory URL {url!r}:"
-            " use memory://, redis://host:port/db, rediss://... or unix:///path"
-        )
-        raise ValueError(msg)
-    # Imported here: only a cluster loads the Redis client.
-    from rtmp_actors.cluster.redis_directory import RedisDirectory  # noqa: PLC0415
-
-    directory = RedisDirectory(url)
-    try:
-        directory.ping()
-    except DirectoryError as error:
-        directory.close()
-        reason = error.__cause__ or error
-        msg = f"cannot reach the cluster directory at {directory.name}: {reason}"
-        raise DirectoryUnavailable(msg) from error
-    return directory

@@ -55,6 +55,7 @@ from rtmp_actors.cluster.directory import (
     StreamDirectory,
     StreamRelay,
 )
+from rtmp_actors.cluster.view import ClusterView
 from rtmp_actors.relay.observer import StreamObserver, StreamSnapshot
 from rtmp_actors.relay.pull import PullRelay
 from rtmp_actors.relay.registry import PublishRoute, StreamRegistry
@@ -115,27 +116,6 @@ class ClusterSettings:
         if not 0 < self.heartbeat < self.claim_ttl:
             msg = f"need 0 < heartbeat < claim_ttl, got {self.heartbeat} and {self.claim_ttl}"
             raise ValueError(msg)
-
-
-@dataclass(frozen=True, slots=True)
-class ClusterView:
-    """What a node knows of its cluster, for the stats endpoints.
-
-    Attributes:
-        node_id: This node's id.
-        advertise: This node's address.
-        directory: The directory's name (its URL without a password).
-        reachable: Whether the directory answered the last call.
-        nodes: The live nodes (this one included), by id.
-        origins: Where each stream published or pulled here is published.
-    """
-
-    node_id: str
-    advertise: str
-    directory: str
-    reachable: bool
-    nodes: tuple[NodeInfo, ...]
-    origins: dict[StreamName, str]
 
 
 class ClusterNode(StreamObserver, PublishRoute):

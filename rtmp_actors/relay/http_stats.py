@@ -38,7 +38,7 @@ from rtmp_actors.relay.http_hls import HLS_PREFIX, read_hls_file
 from rtmp_actors.relay.metrics import PROMETHEUS_CONTENT_TYPE, RelaySnapshot, render_prometheus
 
 if TYPE_CHECKING:
-    from rtmp_actors.cluster.node import ClusterView
+    from rtmp_actors.cluster.view import ClusterView
     from rtmp_actors.relay.server import RelayServer
     from rtmp_actors.relay.stream import StreamStats
 

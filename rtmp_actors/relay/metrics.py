@@ -1,10 +1,8 @@
-"""Measuring the relay and exposing the measures: a byte-rate meter and Prometheus text.
+"""Exposing the relay's measures: a snapshot for the stats endpoints, and Prometheus text.
 
 Theory of operation:
 
-* Each live stream keeps a :class:`RateMeter`: per-second byte counts in a ring of
-  ``window`` slots, so the memory is fixed whatever the message rate, and the rate is always
-  over the last few seconds rather than since the stream began.
+* Each live stream measures its rate with a :class:`~rtmp_actors.relay.rate_meter.RateMeter`.
 * :class:`RelaySnapshot` is everything the stats endpoints show, taken at one moment from
   outside the actor system; :func:`render_prometheus` writes it in the Prometheus text
   exposition format (version 0.0.4).
@@ -18,64 +16,17 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from rtmp_actors.cluster.node import ClusterView
+    from rtmp_actors.cluster.view import ClusterView
     from rtmp_actors.relay.stream import StreamStats
 
 __all__ = [
     "PROMETHEUS_CONTENT_TYPE",
-    "RateMeter",
     "RelaySnapshot",
     "escape_label_value",
     "render_prometheus",
 ]
 
 PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
-
-
-class RateMeter:
-    """Bytes over a sliding window of recent whole seconds, in fixed memory.
-
-    The rate is the bytes counted in the last ``window`` clock seconds (the current, partial,
-    one included) divided by the time they cover: that time starts at the meter's ``start``
-    when that is more recent, and is never taken as less than one second, so the first
-    reading after a burst does not spike.
-
-    Args:
-        start: When measuring began (seconds, same clock as :meth:`add`).
-        window: Seconds the rate is measured over (at least 1).
-    """
-
-    __slots__ = ("_bytes", "_seconds", "_start", "_window")
-
-    def __init__(self, start: float, window: int = 5) -> None:
-        if window < 1:
-            msg = f"window must be at least 1 second, not {window}"
-            raise ValueError(msg)
-        self._window = window
-        self._start = start
-        self._seconds = [-1] * window  # the clock second each slot counts
-        self._bytes = [0] * window
-
-    def add(self, now: float, size: int) -> None:
-        """Count ``size`` bytes at time ``now``."""
-        second = math.floor(now)
-        slot = second % self._window
-        if self._seconds[slot] != second:
-            self._seconds[slot] = second
-            self._bytes[slot] = 0
-        self._bytes[slot] += size
-
-    def kbps(self, now: float) -> float:
-        """The rate at ``now``, in kilobits (1000 bits) per second."""
-        current = math.floor(now)
-        oldest = current - self._window + 1
-        total = sum(
-            size
-            for second, size in zip(self._seconds, self._bytes, strict=True)
-            if oldest <= second <= current
-        )
-        covered = now - max(float(oldest), self._start)
-        return total * 8 / 1000 / max(covered, 1.0)
 
 
 @dataclass(frozen=True, slots=True)

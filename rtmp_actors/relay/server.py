@@ -48,8 +48,10 @@ from rtmp_actors.actors.client_info import ClientInfo
 from rtmp_actors.actors.monitoring import ExitNotice, ExitReason, monitor
 from rtmp_actors.actors.server_session import ServerSessionActor
 from rtmp_actors.actors.supervisor import ChildHandle, ChildSpec, ChildStartError, Supervisor
-from rtmp_actors.cluster.directory import DirectoryError, open_directory
-from rtmp_actors.cluster.node import ClusterNode, ClusterSettings, ClusterView, new_node_id
+from rtmp_actors.cluster.directory import DirectoryError
+from rtmp_actors.cluster.directory_url import open_directory
+from rtmp_actors.cluster.node import ClusterNode, ClusterSettings, new_node_id
+from rtmp_actors.cluster.view import ClusterView
 from rtmp_actors.relay.access import AccessController, AccessFile
 from rtmp_actors.relay.app_hooks import HookSet, RelayHooks
 from rtmp_actors.relay.config import RelayConfig

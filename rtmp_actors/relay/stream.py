@@ -71,8 +71,8 @@ from rtmp_actors.protocol.commands import NetStreamCode
 from rtmp_actors.protocol.messages import AudioData, DataMessage, VideoData
 from rtmp_actors.protocol.prepared import PreparedBatch, PreparedMessage
 from rtmp_actors.relay.gop_cache import GopCache
-from rtmp_actors.relay.metrics import RateMeter
 from rtmp_actors.relay.observer import StreamObserver, StreamSnapshot
+from rtmp_actors.relay.rate_meter import RateMeter
 from rtmp_actors.session.events import MediaType
 from rtmp_actors.session.playback import PlaybackChoice, PlaybackRules
 from rtmp_actors.session.server import PlayerNotice

@@ -22,7 +22,8 @@ from typing import Any
 
 import pytest
 
-from rtmp_actors.cluster.directory import StreamClaim, open_directory
+from rtmp_actors.cluster.directory import StreamClaim
+from rtmp_actors.cluster.directory_url import open_directory
 from tests.conftest import make_sample_flv
 from tests.nginx_rtmp import free_port
 from tests.peers import debian_tool, ffmpeg_exe, poll_until, stop_process

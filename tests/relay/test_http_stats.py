@@ -21,11 +21,11 @@ from rtmp_actors.relay.config import RelayConfig
 from rtmp_actors.relay.http_stats import StatsHttpServer, metadata_summary
 from rtmp_actors.relay.metrics import (
     PROMETHEUS_CONTENT_TYPE,
-    RateMeter,
     RelaySnapshot,
     escape_label_value,
     render_prometheus,
 )
+from rtmp_actors.relay.rate_meter import RateMeter
 from rtmp_actors.relay.server import RelayServer
 from rtmp_actors.relay.stream import StreamStats
 from rtmp_actors.session import client_events as client
