@@ -371,6 +371,23 @@ def test_a_publisher_restart_is_a_discontinuity(
     assert len(list(playlist.parent.glob("*.ts"))) == 5
 
 
+def test_a_returning_publisher_takes_the_end_off_at_once(
+    hls_relay: RelayServer, six_seconds: Path
+) -> None:
+    root = hls_relay.hls_root
+    assert root is not None
+    playlist = root / "live" / "back" / "index.m3u8"
+    publish_with_client(hls_relay, "back", flv_media(six_seconds))
+    ended = wait_for_end(playlist)
+    publisher(hls_relay, "back")  # publishing again, and nothing sent yet: no new segment
+
+    def reopened() -> bool:
+        return "#EXT-X-ENDLIST" not in playlist.read_text()
+
+    poll_until(reopened, TIMEOUT, "the playlist's end to be taken off")
+    assert playlist.read_text() == ended.replace("#EXT-X-ENDLIST\n", "")  # same segments
+
+
 def test_hls_settings_come_from_toml(tmp_path: Path) -> None:
     path = tmp_path / "relay.toml"
     path.write_text('[hls]\ndir = "/srv/hls"\nsegment_duration = 4\nplaylist_length = 6\n')
