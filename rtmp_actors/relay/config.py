@@ -56,7 +56,8 @@ class RelayConfig:
         max_connections: Connections beyond this are refused.
         max_connections_per_address: Connections from one client address beyond this are
             refused at accept, before the handshake (0: no limit); counted over the plain
-            and the RTMPS listener together.
+            and the RTMPS listener and the HTTP port (requests, and HTTP-FLV players)
+            together.
         tls: An RTMPS listener beside the plain one (``[tls]``: port, cert, key).
         ip_rules: Allow or deny publish and play by client address (``[ip_rules]``:
             ``rules = ["allow publish 127.0.0.1", "deny publish all"]``).
@@ -71,6 +72,9 @@ class RelayConfig:
         http_host: Address of the HTTP stats endpoint.
         http_port: Serve JSON stats and Prometheus metrics on this port.
         http_flv: Also play live streams over HTTP-FLV there (``/APP/KEY.flv``).
+        http_max_requests: HTTP requests answered at once (stats, control, HLS files, the
+            start of an HTTP-FLV response); more are closed unanswered. HTTP-FLV players
+            hold no request once playing: at most ``max_connections`` of them play at once.
         hls: Package every published stream as HLS (served at ``/hls/APP/KEY/index.m3u8``
             on the HTTP port); None: no HLS.
         push: Republish every stream to these ``rtmp://host/app`` URLs.
@@ -111,6 +115,7 @@ class RelayConfig:
     http_host: str = "127.0.0.1"
     http_port: int | None = None
     http_flv: bool = True
+    http_max_requests: int = 64
     hls: HlsSettings | None = None
     push: tuple[str, ...] = ()
     pull: tuple[str, ...] = ()

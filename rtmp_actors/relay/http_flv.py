@@ -38,6 +38,7 @@ from behaviours.stream_peers import PlayerReceiver, PlayerSession
 from rtmp_actors.actors.actor_handle import ActorHandle
 from rtmp_actors.actors.client_info import ClientInfo, SessionSummary, StreamSummary
 from rtmp_actors.actors.monitoring import ExitNotice, MonitoredActor, monitor
+from rtmp_actors.logs import LogThrottle
 from rtmp_actors.relay.access import (
     AccessAsker,
     AccessController,
@@ -56,6 +57,7 @@ from rtmp_actors.relay.http_flv_sink import (
 from rtmp_actors.relay.registry import StreamRegistry
 from rtmp_actors.relay.stream import LiveStream, PlayRequest
 from rtmp_actors.relay.update_follower import UpdateHookFollower
+from rtmp_actors.transport.address_slots import Slot
 from rtmp_actors.transport.io_loop import Scheduler
 from rtmp_actors.transport.transport import Transport
 
@@ -82,6 +84,9 @@ class RequestContext(Protocol):
     request_version: str
     client_address: tuple[str, int]
     connection: socket.socket
+
+    def take_address_slot(self) -> Slot | None:
+        """The connection's place in its address's count, for the player to keep."""
 
 
 def _response_head(chunked: bool) -> bytes:
@@ -158,6 +163,7 @@ class HttpFlvPlayer(MonitoredActor, PlayerSession, PlayerReceiver, AccessAsker, 
         self._requested = False  # the registry has our play request
         self._lost = False
         self._log = {"connection_id": connection_id}
+        self._address_slot: Slot | None = None
         if hooks is not None:
             lifecycle, request = hooks
             self.follow_sessions(lifecycle).requested(_STREAM_ID, request)
@@ -184,9 +190,16 @@ class HttpFlvPlayer(MonitoredActor, PlayerSession, PlayerReceiver, AccessAsker, 
         if answer is not None and not answer.done():
             answer.set_result((allowed, reason))
 
-    def play(self, response: HttpFlvResponse) -> None:
-        """The response has started: ask the registry for the stream's media."""
+    def play(self, response: HttpFlvResponse, address_slot: Slot | None = None) -> None:
+        """The response has started: ask the registry for the stream's media.
+
+        Args:
+            response: The response, on the I/O loop.
+            address_slot: The connection's place in its address's count, released when the
+                player stops.
+        """
         self._response = response
+        self._address_slot = address_slot
         request = PlayRequest(
             self.connection_id,
             self._me,
@@ -322,16 +335,23 @@ class HttpFlvPlayer(MonitoredActor, PlayerSession, PlayerReceiver, AccessAsker, 
             with contextlib.suppress(pykka.ActorDeadError):
                 stream.tell(LiveStream.player_left, self.connection_id, _STREAM_ID)
 
+    def _release_address_slot(self) -> None:
+        slot, self._address_slot = self._address_slot, None
+        if slot is not None:
+            slot.release()
+
     def on_stop(self) -> None:
         """End the response and leave the stream."""
         self._end("the server is stopping")
         self._leave()
+        self._release_address_slot()
 
     def on_failure(self, *_exc_info: object) -> None:
         """Drop the client and leave the stream."""
         if self._response is not None:
             self._response.abort("the HTTP-FLV player failed")
         self._leave()
+        self._release_address_slot()
 
 
 class HttpFlvService:
@@ -344,6 +364,7 @@ class HttpFlvService:
         max_queued_bytes: Bytes queued for one client before it is dropped.
         pull_wait: Seconds a stream the relay pulls on a player's request (``--pull``, a
             cluster edge) has to start before the response ends (default :attr:`PULL_WAIT`).
+        max_players: Clients served at once; more get a 503.
     """
 
     PULL_WAIT = 10.0
@@ -354,8 +375,11 @@ class HttpFlvService:
         timeout: float = 5.0,
         max_queued_bytes: int = 16 * 1024 * 1024,
         pull_wait: float | None = None,
+        max_players: int = 1000,
     ) -> None:
         self._relay = relay
+        self._max_players = max_players
+        self._refusals = LogThrottle()
         self._timeout = timeout
         self._pull_wait = self.PULL_WAIT if pull_wait is None else pull_wait
         self._max_queued = max_queued_bytes
@@ -403,7 +427,9 @@ class HttpFlvService:
                 return
             start = http_chunk(FLV_STREAM_START) if chunked else FLV_STREAM_START
             request.connection.sendall(head + start)
-            self._hand_over(request.connection, player, chunked=chunked)
+            self._hand_over(
+                request.connection, player, request.take_address_slot(), chunked=chunked
+            )
             handed_over = True
         except OSError as error:
             logger.info("HTTP-FLV: %s went before the stream started: %s", connection_id, error)
@@ -428,6 +454,18 @@ class HttpFlvService:
         relay = self._relay
         flow = relay.config.flow
         addr = str(address[0])
+        with self._lock:
+            playing = len(self._players)
+        if playing >= self._max_players:
+            left_out = self._refusals.due(time.monotonic())
+            if left_out is not None:  # a flood logs a line every few seconds, not one each
+                logger.warning(
+                    "HTTP-FLV: refusing %s: %d players already%s",
+                    connection_id,
+                    self._max_players,
+                    f"; {left_out} more refused since the last report" if left_out else "",
+                )
+            raise HttpRequestError(503, "too many players")
         lifecycle = relay.lifecycle_hooks(target.app)
         if lifecycle is not None and not lifecycle.settings.follows_sessions:
             lifecycle = None
@@ -492,17 +530,28 @@ class HttpFlvService:
             raise HttpRequestError(404, f"nobody publishes {target.app}/{target.key}")
 
     def _hand_over(
-        self, sock: socket.socket, player: ActorHandle[HttpFlvPlayer], *, chunked: bool
+        self,
+        sock: socket.socket,
+        player: ActorHandle[HttpFlvPlayer],
+        address_slot: Slot | None,
+        *,
+        chunked: bool,
     ) -> None:
-        """Move the socket from the request thread to the I/O loop, and start playing."""
+        """Move the socket from the request thread to the I/O loop, and start playing.
+
+        The player keeps the connection's place in its address's count while it plays.
+        """
         own = socket.socket(fileno=sock.detach())  # the handler's own close is now a no-op
         transport = Transport(self._relay.io_loop, own, max_queued_bytes=self._max_queued)
         events = _SocketEvents(player)
         events.transport = transport
+        response = HttpFlvResponse(transport, chunked=chunked)
         try:
-            player.tell(HttpFlvPlayer.play, HttpFlvResponse(transport, chunked=chunked))
+            player.tell(HttpFlvPlayer.play, response, address_slot)
         except pykka.ActorDeadError:  # the relay is stopping
             own.close()
+            if address_slot is not None:
+                address_slot.release()
             raise
         # Read (to see the client go) only once the player has its response: it hears of
         # the end after the start.

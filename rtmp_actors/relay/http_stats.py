@@ -8,6 +8,10 @@ Theory of operation:
   of the registry, then one of each stream, all in flight at once); nothing is cached.
 * Bounded: at most ``max_clients`` requests are served at once (more are closed at once),
   each client socket times out, and a snapshot that cannot be taken in time is a 503.
+  With ``address_slots`` (the relay's count of connections per client address, shared
+  with its RTMP listeners) each request holds its address's slot while it is answered, and
+  an HTTP-FLV player takes it over for as long as it plays, so one address cannot take
+  every request thread.
 * ``GET /APP/KEY.flv`` plays a live stream (see :mod:`rtmp_actors.relay.http_flv`): the
   request thread checks it, then hands the socket to the I/O loop and is free again.
 * ``/control/...`` is the token-protected control API (see :mod:`rtmp_actors.relay.control`).
@@ -29,6 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self
 from urllib.parse import urlsplit
 
+from rtmp_actors.logs import LogThrottle
 from rtmp_actors.media.metadata import StreamMetadata
 from rtmp_actors.relay.config import ControlConfig
 from rtmp_actors.relay.control import CONTROL_PREFIX, ControlApi
@@ -36,6 +41,7 @@ from rtmp_actors.relay.http_flv import CORS_HEADERS, HttpFlvService
 from rtmp_actors.relay.http_flv_request import FLV_SUFFIX, HttpRequestError
 from rtmp_actors.relay.http_hls import HLS_PREFIX, read_hls_file
 from rtmp_actors.relay.metrics import PROMETHEUS_CONTENT_TYPE, RelaySnapshot, render_prometheus
+from rtmp_actors.transport.address_slots import AddressSlots, Slot
 
 if TYPE_CHECKING:
     from rtmp_actors.cluster.view import ClusterView
@@ -166,6 +172,7 @@ class _Server(ThreadingHTTPServer):
 
     daemon_threads = True
     block_on_close = False
+    request_queue_size = 128  # the listen backlog (socketserver's 5 drops bursts of players)
 
     def __init__(
         self,
@@ -175,38 +182,71 @@ class _Server(ThreadingHTTPServer):
         flv: HttpFlvService | None = None,
         control: ControlApi | None = None,
         hls_root: Path | None = None,
+        address_slots: AddressSlots | None = None,
     ) -> None:
         self.routes = routes
         self.flv = flv
         self.control = control
         self.hls_root = hls_root
         self._slots = threading.BoundedSemaphore(max_clients)
+        self._address_slots = address_slots
+        self._held = threading.local()  # the request thread's address slot, until taken
+        self._busy = LogThrottle()
         if ":" in address[0]:
             self.address_family = socket.AF_INET6
         super().__init__(address, _Handler)
 
     def process_request(self, request: Any, client_address: Any) -> None:
+        address_slot = None
+        if self._address_slots is not None:
+            address_slot = self._address_slots.acquire(str(client_address[0]))
+            if address_slot is None:  # refused (and logged, at most every 10 s)
+                self.shutdown_request(request)
+                return
         if not self._slots.acquire(blocking=False):
-            logger.warning("stats: too many requests at once; closing one from %s", client_address)
+            left_out = self._busy.due(time.monotonic())
+            if left_out is not None:  # a flood logs a line every few seconds, not one each
+                logger.warning(
+                    "HTTP: too many requests at once; closing one from %s%s",
+                    client_address[0],
+                    f" ({left_out} more closed since the last report)" if left_out else "",
+                )
+            if address_slot is not None:
+                address_slot.release()
             self.shutdown_request(request)
             return
         try:
-            super().process_request(request, client_address)
+            threading.Thread(
+                target=self._serve_one, args=(request, client_address, address_slot), daemon=True
+            ).start()
         except BaseException:
             self._slots.release()
+            if address_slot is not None:
+                address_slot.release()
+            self.shutdown_request(request)
             raise
+
+    def take_address_slot(self) -> Slot | None:
+        """The slot of the request this thread answers, now the caller's to release."""
+        slot: Slot | None = getattr(self._held, "slot", None)
+        self._held.slot = None
+        return slot
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         logger.exception("stats: request from %s failed", client_address)
 
-    def process_request_thread(self, request: Any, client_address: Any) -> None:
-        # ThreadingMixIn's, but the slot is free before the client sees the socket close.
+    def _serve_one(self, request: Any, client_address: Any, address_slot: Slot | None) -> None:
+        # ThreadingMixIn's, but the slots are free before the client sees the socket close.
+        self._held.slot = address_slot
         try:
             self.finish_request(request, client_address)
         except Exception:
             self.handle_error(request, client_address)
         finally:
             self._slots.release()
+            untaken = self.take_address_slot()
+            if untaken is not None:
+                untaken.release()
             self.shutdown_request(request)
 
 
@@ -217,6 +257,10 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         self._answer(head_only=False)
+
+    def take_address_slot(self) -> Slot | None:
+        """This connection's place in its address's count, for an HTTP-FLV player to keep."""
+        return self.server.take_address_slot()
 
     def do_HEAD(self) -> None:
         self._answer(head_only=True)
@@ -316,6 +360,9 @@ class StatsHttpServer:
         timeout: Seconds each request may wait for each actor it asks.
         max_clients: Requests served at once; more are closed unanswered (an HTTP-FLV
             player holds a slot only until its stream starts).
+        max_players: HTTP-FLV players at once; more get a 503.
+        address_slots: Counts connections per client address (the relay's, shared with its
+            RTMP listeners); None: no limit per address here.
         http_flv: Play live streams at ``/APP/KEY.flv``.
         control: The control API's settings (``/control/...``; off without a token).
         hls_root: Serve this HLS folder's playlists and segments under ``/hls/``.
@@ -329,10 +376,16 @@ class StatsHttpServer:
         *,
         timeout: float = 2.0,
         max_clients: int = 8,
+        max_players: int = 1000,
         http_flv: bool = True,
         control: ControlConfig | None = None,
         hls_root: Path | None = None,
+        address_slots: AddressSlots | None = None,
     ) -> None:
+        if max_clients < 1 or max_players < 0:
+            msg = "max_clients must be at least 1 and max_players at least 0"
+            raise ValueError(msg)
+        self._address_slots = address_slots
         self._relay = relay
         self._hls_root = hls_root
         self._host = host
@@ -341,7 +394,9 @@ class StatsHttpServer:
         self._max_clients = max_clients
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
-        self._flv = HttpFlvService(relay, timeout=timeout) if http_flv else None
+        self._flv = (
+            HttpFlvService(relay, timeout=timeout, max_players=max_players) if http_flv else None
+        )
         self._control = ControlApi(relay, control or ControlConfig(), timeout, self._flv)
 
     @property
@@ -364,6 +419,7 @@ class StatsHttpServer:
                 self._flv,
                 self._control,
                 self._hls_root,
+                self._address_slots,
             )
         except OSError as error:
             msg = f"cannot serve stats on {self._host}:{self._port}: {error.strerror or error}"

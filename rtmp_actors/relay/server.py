@@ -434,11 +434,14 @@ class RelayServer:
                     self,
                     self.config.http_host,
                     self.config.http_port,
+                    max_clients=self.config.http_max_requests,
+                    max_players=self.config.max_connections,
                     http_flv=self.config.http_flv,
                     control=self.config.control,
                     hls_root=self._hls_root,
+                    address_slots=self._address_slots,
                 ).start()
-            except OSError:
+            except (OSError, ValueError):
                 self.stop()
                 raise
         return self

@@ -26,6 +26,7 @@ from rtmp_actors.session import client_events as client
 from rtmp_actors.session.events import MediaType
 from rtmp_actors.transport.address_slots import LOG_INTERVAL, AddressSlots, canonical_address
 from tests.actors.harness import TIMEOUT, EventLog
+from tests.peers import poll_until
 from tests.relay import http_flv_client
 from tests.relay.test_http_flv import http_port, start_stream_with_auth
 
@@ -356,3 +357,76 @@ def test_play_rules_apply_to_http_flv_players() -> None:
         refused.close()
     finally:
         relay.stop()
+
+
+# --- The HTTP port ----------------------------------------------------------------------------
+
+
+def _get_stats(port: int) -> int:
+    """The status of ``GET /stats`` from 127.0.0.1."""
+    response = http_flv_client.request(port, "/stats")
+    response.close()
+    return response.status
+
+
+def test_idle_http_connections_from_one_address_leave_requests_for_another() -> None:
+    # 60 idle connections from 127.0.0.2: 50 (the limit per address) hold a request
+    # thread each, out of 64; the other 10 are closed at once.
+    relay = RelayServer(RelayConfig(port=0, http_port=0)).start()
+    idle: list[socket.socket] = []
+    try:
+        port = http_port(relay)
+        for _ in range(60):
+            sock = socket.socket()
+            idle.append(sock)
+            sock.bind(("127.0.0.2", 0))
+            sock.settimeout(TIMEOUT)
+            sock.connect(("127.0.0.1", port))
+        assert _wait_until_closed(idle, 10, TIMEOUT) == 10
+        assert relay.rtmp_server.address_slots.open_from("127.0.0.2") == 50
+        assert _get_stats(port) == 200  # 127.0.0.1 is still answered
+    finally:
+        for sock in idle:
+            sock.close()
+        relay.stop()
+    assert relay.rtmp_server.address_slots.open_from("127.0.0.2") == 0
+
+
+def test_an_http_flv_player_counts_against_its_address_while_it_plays() -> None:
+    relay = RelayServer(RelayConfig(port=0, http_port=0, max_connections_per_address=2)).start()
+    try:
+        start_stream_with_auth(relay)  # the publisher: one connection from 127.0.0.1
+        watcher = http_flv_client.request(http_port(relay), "/live/key.flv")
+        assert watcher.status == 200
+        assert watcher.tag() is not None
+        slots = relay.rtmp_server.address_slots
+        assert slots.open_from("127.0.0.1") == 2  # the request's slot, kept by the player
+        third = socket.create_connection(relay.address, timeout=TIMEOUT)
+        assert _wait_until_closed([third], 1, TIMEOUT) == 1  # RTMP: over the limit
+        third.close()
+        watcher.close()
+        poll_until(lambda: slots.open_from("127.0.0.1") == 1, TIMEOUT, "the player's slot back")
+    finally:
+        relay.stop()
+
+
+def test_http_flv_players_beyond_max_connections_get_a_503() -> None:
+    relay = RelayServer(RelayConfig(port=0, http_port=0, max_connections=2)).start()
+    try:
+        start_stream_with_auth(relay)
+        first = http_flv_client.request(http_port(relay), "/live/key.flv")
+        second = http_flv_client.request(http_port(relay), "/live/key.flv")
+        third = http_flv_client.request(http_port(relay), "/live/key.flv")
+        assert (first.status, second.status, third.status) == (200, 200, 503)
+        for response in (first, second, third):
+            response.close()
+    finally:
+        relay.stop()
+
+
+def test_requests_at_once_come_from_the_toml_config(tmp_path: Path) -> None:
+    path = tmp_path / "relay.toml"
+    path.write_text("[server]\nhttp_max_requests = 3\n")
+    assert RelayConfig.from_toml(path).http_max_requests == 3
+    with pytest.raises(ValueError, match="max_clients must be at least 1"):
+        RelayServer(RelayConfig(port=0, http_port=0, http_max_requests=0)).start()
