@@ -11,7 +11,9 @@ Theory of operation:
   With ``address_slots`` (the relay's count of connections per client address, shared
   with its RTMP listeners) each request holds its address's slot while it is answered, and
   an HTTP-FLV player takes it over for as long as it plays, so one address cannot take
-  every request thread.
+  every request thread. A client must send its whole request head within
+  :data:`REQUEST_HEAD_DEADLINE` seconds (a slow-loris trickle is cut off, however
+  steady).
 * ``GET /APP/KEY.flv`` plays a live stream (see :mod:`rtmp_actors.relay.http_flv`): the
   request thread checks it, then hands the socket to the I/O loop and is free again.
 * ``/control/...`` is the token-protected control API (see :mod:`rtmp_actors.relay.control`).
@@ -21,6 +23,7 @@ Theory of operation:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
@@ -53,6 +56,8 @@ __all__ = ["StatsHttpServer", "metadata_summary", "stats_document", "take_snapsh
 logger = logging.getLogger(__name__)
 
 JSON_CONTENT_TYPE = "application/json"
+REQUEST_HEAD_DEADLINE = 10.0
+"""Seconds a client has to send its request line and headers, in all."""
 
 # What /stats shows of a stream's onMetaData: StreamMetadata attribute -> JSON name.
 _METADATA_SUMMARY = {
@@ -192,6 +197,9 @@ class _Server(ThreadingHTTPServer):
         self._address_slots = address_slots
         self._held = threading.local()  # the request thread's address slot, until taken
         self._busy = LogThrottle()
+        self._late = LogThrottle()
+        self._reading: dict[socket.socket, float] = {}  # request head deadlines, by socket
+        self._reading_lock = threading.Lock()
         if ":" in address[0]:
             self.address_family = socket.AF_INET6
         super().__init__(address, _Handler)
@@ -226,6 +234,30 @@ class _Server(ThreadingHTTPServer):
             self.shutdown_request(request)
             raise
 
+    def head_read(self, request: socket.socket) -> None:
+        """The request line and headers of ``request`` are in: no more deadline."""
+        with self._reading_lock:
+            self._reading.pop(request, None)
+
+    def service_actions(self) -> None:
+        """Cut off clients whose request head is late (serve_forever calls this twice a second)."""
+        now = time.monotonic()
+        with self._reading_lock:
+            late = [sock for sock, deadline in self._reading.items() if deadline <= now]
+            for sock in late:
+                del self._reading[sock]
+        for sock in late:
+            # The handler's blocked read returns at once; it ends the request.
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+        if late and (left_out := self._late.due(now)) is not None:
+            logger.info(
+                "HTTP: closed %d client(s) that sent no request within %g s%s",
+                len(late),
+                REQUEST_HEAD_DEADLINE,
+                f" ({left_out} more reports left out)" if left_out else "",
+            )
+
     def take_address_slot(self) -> Slot | None:
         """The slot of the request this thread answers, now the caller's to release."""
         slot: Slot | None = getattr(self._held, "slot", None)
@@ -238,11 +270,14 @@ class _Server(ThreadingHTTPServer):
     def _serve_one(self, request: Any, client_address: Any, address_slot: Slot | None) -> None:
         # ThreadingMixIn's, but the slots are free before the client sees the socket close.
         self._held.slot = address_slot
+        with self._reading_lock:
+            self._reading[request] = time.monotonic() + REQUEST_HEAD_DEADLINE
         try:
             self.finish_request(request, client_address)
         except Exception:
             self.handle_error(request, client_address)
         finally:
+            self.head_read(request)
             self._slots.release()
             untaken = self.take_address_slot()
             if untaken is not None:
@@ -254,6 +289,12 @@ class _Handler(BaseHTTPRequestHandler):
     server: _Server
     timeout = 10.0  # a client that sends nothing is dropped after this
     server_version = "rtmp-actors"
+
+    def parse_request(self) -> bool:
+        """Read the headers (the standard library's), then lift the request head deadline."""
+        parsed = super().parse_request()
+        self.server.head_read(self.connection)
+        return parsed
 
     def do_GET(self) -> None:
         self._answer(head_only=False)

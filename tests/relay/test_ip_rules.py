@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from rtmp_actors.actors.client_session import ClientSessionActor
 from rtmp_actors.client import RtmpClient
 from rtmp_actors.protocol.commands import NetStreamCode
+from rtmp_actors.relay import http_stats
 from rtmp_actors.relay.access import AccessKind
 from rtmp_actors.relay.config import RelayConfig
 from rtmp_actors.relay.ip_rules import IpRule, IpRules
@@ -430,3 +431,29 @@ def test_requests_at_once_come_from_the_toml_config(tmp_path: Path) -> None:
     assert RelayConfig.from_toml(path).http_max_requests == 3
     with pytest.raises(ValueError, match="max_clients must be at least 1"):
         RelayServer(RelayConfig(port=0, http_port=0, http_max_requests=0)).start()
+
+
+def test_a_request_head_that_trickles_in_is_cut_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(http_stats, "REQUEST_HEAD_DEADLINE", 1.0)
+    relay = RelayServer(RelayConfig(port=0, http_port=0)).start()
+    try:
+        sock = socket.create_connection(("127.0.0.1", http_port(relay)), timeout=TIMEOUT)
+        sock.sendall(b"GET /stats HTTP/1.1\r\n")
+        started = time.monotonic()
+        closed = False
+        with selectors.DefaultSelector() as selector:
+            selector.register(sock, selectors.EVENT_READ)
+            # A header byte every 0.2 s: each read returns well within the socket timeout.
+            while not closed and time.monotonic() - started < TIMEOUT:
+                try:
+                    if selector.select(0.2):
+                        closed = sock.recv(1) == b""
+                    else:
+                        sock.sendall(b"X")
+                except (BrokenPipeError, ConnectionResetError):
+                    closed = True
+        assert closed  # without the deadline, the trickle keeps it open
+        sock.close()
+        assert _get_stats(http_port(relay)) == 200
+    finally:
+        relay.stop()
