@@ -6,14 +6,9 @@ Theory of operation:
   actor system, so answering a request may ``ask`` the actors, always with a timeout.
 * Every request takes a fresh :class:`~rtmp_actors.relay.metrics.RelaySnapshot` (one ask
   of the registry, then one of each stream, all in flight at once); nothing is cached.
-* Bounded: at most ``max_clients`` requests are served at once (more are closed at once),
-  each client socket times out, and a snapshot that cannot be taken in time is a 503.
-  With ``address_slots`` (the relay's count of connections per client address, shared
-  with its RTMP listeners) each request holds its address's slot while it is answered, and
-  an HTTP-FLV player takes it over for as long as it plays, so one address cannot take
-  every request thread. A client must send its whole request head within
-  :data:`REQUEST_HEAD_DEADLINE` seconds (a slow-loris trickle is cut off, however
-  steady).
+* Bounded (:mod:`rtmp_actors.relay.bounded_http`): requests at once, per client address
+  (an HTTP-FLV player keeps its address's slot while it plays) and the time to send a
+  request head; a snapshot that cannot be taken in time is a 503.
 * ``GET /APP/KEY.flv`` plays a live stream (see :mod:`rtmp_actors.relay.http_flv`): the
   request thread checks it, then hands the socket to the I/O loop and is free again.
 * ``/control/...`` is the token-protected control API (see :mod:`rtmp_actors.relay.control`).
@@ -23,28 +18,25 @@ Theory of operation:
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import math
-import socket
 import threading
 import time
 from collections.abc import Callable, Mapping
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self
 from urllib.parse import urlsplit
 
-from rtmp_actors.logs import LogThrottle
 from rtmp_actors.media.metadata import StreamMetadata
+from rtmp_actors.relay.bounded_http import BoundedHttpServer, BoundedRequestHandler
 from rtmp_actors.relay.config import ControlConfig
 from rtmp_actors.relay.control import CONTROL_PREFIX, ControlApi
 from rtmp_actors.relay.http_flv import CORS_HEADERS, HttpFlvService
 from rtmp_actors.relay.http_flv_request import FLV_SUFFIX, HttpRequestError
 from rtmp_actors.relay.http_hls import HLS_PREFIX, read_hls_file
 from rtmp_actors.relay.metrics import PROMETHEUS_CONTENT_TYPE, RelaySnapshot, render_prometheus
-from rtmp_actors.transport.address_slots import AddressSlots, Slot
+from rtmp_actors.transport.address_slots import AddressSlots
 
 if TYPE_CHECKING:
     from rtmp_actors.cluster.view import ClusterView
@@ -56,8 +48,6 @@ __all__ = ["StatsHttpServer", "metadata_summary", "stats_document", "take_snapsh
 logger = logging.getLogger(__name__)
 
 JSON_CONTENT_TYPE = "application/json"
-REQUEST_HEAD_DEADLINE = 10.0
-"""Seconds a client has to send its request line and headers, in all."""
 
 # What /stats shows of a stream's onMetaData: StreamMetadata attribute -> JSON name.
 _METADATA_SUMMARY = {
@@ -172,12 +162,8 @@ Route = Callable[[], tuple[str, bytes]]
 _TEXT = "text/plain; charset=utf-8"
 
 
-class _Server(ThreadingHTTPServer):
-    """A threading HTTP server that serves at most ``max_clients`` requests at once."""
-
-    daemon_threads = True
-    block_on_close = False
-    request_queue_size = 128  # the listen backlog (socketserver's 5 drops bursts of players)
+class _Server(BoundedHttpServer):
+    """The relay's HTTP port: what its requests are answered from."""
 
     def __init__(
         self,
@@ -193,120 +179,20 @@ class _Server(ThreadingHTTPServer):
         self.flv = flv
         self.control = control
         self.hls_root = hls_root
-        self._slots = threading.BoundedSemaphore(max_clients)
-        self._address_slots = address_slots
-        self._held = threading.local()  # the request thread's address slot, until taken
-        self._busy = LogThrottle()
-        self._late = LogThrottle()
-        self._reading: dict[socket.socket, float] = {}  # request head deadlines, by socket
-        self._reading_lock = threading.Lock()
-        if ":" in address[0]:
-            self.address_family = socket.AF_INET6
-        super().__init__(address, _Handler)
-
-    def process_request(self, request: Any, client_address: Any) -> None:
-        address_slot = None
-        if self._address_slots is not None:
-            address_slot = self._address_slots.acquire(str(client_address[0]))
-            if address_slot is None:  # refused (and logged, at most every 10 s)
-                self.shutdown_request(request)
-                return
-        if not self._slots.acquire(blocking=False):
-            left_out = self._busy.due(time.monotonic())
-            if left_out is not None:  # a flood logs a line every few seconds, not one each
-                logger.warning(
-                    "HTTP: too many requests at once; closing one from %s%s",
-                    client_address[0],
-                    f" ({left_out} more closed since the last report)" if left_out else "",
-                )
-            if address_slot is not None:
-                address_slot.release()
-            self.shutdown_request(request)
-            return
-        try:
-            threading.Thread(
-                target=self._serve_one, args=(request, client_address, address_slot), daemon=True
-            ).start()
-        except BaseException:
-            self._slots.release()
-            if address_slot is not None:
-                address_slot.release()
-            self.shutdown_request(request)
-            raise
-
-    def head_read(self, request: socket.socket) -> None:
-        """The request line and headers of ``request`` are in: no more deadline."""
-        with self._reading_lock:
-            self._reading.pop(request, None)
-
-    def service_actions(self) -> None:
-        """Cut off clients whose request head is late (serve_forever calls this twice a second)."""
-        now = time.monotonic()
-        with self._reading_lock:
-            late = [sock for sock, deadline in self._reading.items() if deadline <= now]
-            for sock in late:
-                del self._reading[sock]
-        for sock in late:
-            # The handler's blocked read returns at once; it ends the request.
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
-        if late and (left_out := self._late.due(now)) is not None:
-            logger.info(
-                "HTTP: closed %d client(s) that sent no request within %g s%s",
-                len(late),
-                REQUEST_HEAD_DEADLINE,
-                f" ({left_out} more reports left out)" if left_out else "",
-            )
-
-    def take_address_slot(self) -> Slot | None:
-        """The slot of the request this thread answers, now the caller's to release."""
-        slot: Slot | None = getattr(self._held, "slot", None)
-        self._held.slot = None
-        return slot
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        logger.exception("stats: request from %s failed", client_address)
-
-    def _serve_one(self, request: Any, client_address: Any, address_slot: Slot | None) -> None:
-        # ThreadingMixIn's, but the slots are free before the client sees the socket close.
-        self._held.slot = address_slot
-        with self._reading_lock:
-            self._reading[request] = time.monotonic() + REQUEST_HEAD_DEADLINE
-        try:
-            self.finish_request(request, client_address)
-        except Exception:
-            self.handle_error(request, client_address)
-        finally:
-            self.head_read(request)
-            self._slots.release()
-            untaken = self.take_address_slot()
-            if untaken is not None:
-                untaken.release()
-            self.shutdown_request(request)
+        super().__init__(address, _Handler, max_clients, address_slots)
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(BoundedRequestHandler):
     server: _Server
-    timeout = 10.0  # a client that sends nothing is dropped after this
     server_version = "rtmp-actors"
 
-    def parse_request(self) -> bool:
-        """Read the headers (the standard library's), then lift the request head deadline."""
-        parsed = super().parse_request()
-        self.server.head_read(self.connection)
-        return parsed
-
-    def do_GET(self) -> None:
+    def do_GET(self) -> None:  # noqa: N802 (http.server names them)
         self._answer(head_only=False)
 
-    def take_address_slot(self) -> Slot | None:
-        """This connection's place in its address's count, for an HTTP-FLV player to keep."""
-        return self.server.take_address_slot()
-
-    def do_HEAD(self) -> None:
+    def do_HEAD(self) -> None:  # noqa: N802 (http.server names them)
         self._answer(head_only=True)
 
-    def do_POST(self) -> None:
+    def do_POST(self) -> None:  # noqa: N802 (http.server names them)
         if not self._controlled(urlsplit(self.path).path):
             self._reply(405, _TEXT, b"method not allowed\n")
 
@@ -320,7 +206,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._reply(reply.status, JSON_CONTENT_TYPE, reply.body, headers=reply.headers)
         return True
 
-    def do_OPTIONS(self) -> None:
+    def do_OPTIONS(self) -> None:  # noqa: N802 (http.server names them)
         self.send_response(204)
         self.send_header("Allow", "GET, HEAD, OPTIONS")
         for name, value in CORS_HEADERS:

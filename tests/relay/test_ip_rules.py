@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from rtmp_actors.actors.client_session import ClientSessionActor
 from rtmp_actors.client import RtmpClient
 from rtmp_actors.protocol.commands import NetStreamCode
-from rtmp_actors.relay import http_stats
+from rtmp_actors.relay import bounded_http
 from rtmp_actors.relay.access import AccessKind
 from rtmp_actors.relay.config import RelayConfig
 from rtmp_actors.relay.ip_rules import IpRule, IpRules
@@ -434,7 +434,7 @@ def test_requests_at_once_come_from_the_toml_config(tmp_path: Path) -> None:
 
 
 def test_a_request_head_that_trickles_in_is_cut_off(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(http_stats, "REQUEST_HEAD_DEADLINE", 1.0)
+    monkeypatch.setattr(bounded_http, "REQUEST_HEAD_DEADLINE", 1.0)
     relay = RelayServer(RelayConfig(port=0, http_port=0)).start()
     try:
         sock = socket.create_connection(("127.0.0.1", http_port(relay)), timeout=TIMEOUT)

@@ -1,0 +1,163 @@
+"""A threading HTTP server bounded in what clients can hold: requests, addresses, time.
+
+* At most ``max_clients`` requests are answered at once; more are closed unanswered (logged
+  every 10 s at most). The listen backlog takes bursts of players.
+* With ``address_slots`` (the relay's count of connections per client address, shared with
+  its RTMP listeners) each request holds its address's slot while it is answered; a
+  handler that keeps the connection (an HTTP-FLV player) takes the slot over with
+  :meth:`BoundedHttpServer.take_address_slot`.
+* A client must send its request line and headers within :data:`REQUEST_HEAD_DEADLINE`
+  seconds in all: a slow-loris trickle is cut off, however steady. The check runs in
+  socketserver's ``service_actions``, on the serving thread: no timer thread.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import socket
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from rtmp_actors.logs import LogThrottle
+from rtmp_actors.transport.address_slots import AddressSlots, Slot
+
+__all__ = ["REQUEST_HEAD_DEADLINE", "BoundedHttpServer", "BoundedRequestHandler"]
+
+logger = logging.getLogger(__name__)
+
+REQUEST_HEAD_DEADLINE = 10.0
+"""Seconds a client has to send its request line and headers, in all."""
+
+
+class BoundedHttpServer(ThreadingHTTPServer):
+    """A threading HTTP server that serves at most ``max_clients`` requests at once.
+
+    Args:
+        address: (host, port) to listen on.
+        handler: The request handler class; it calls :meth:`head_read` once it has the
+            request head (:class:`BoundedRequestHandler` does).
+        max_clients: Requests answered at once; more are closed unanswered.
+        address_slots: Counts connections per client address (None: no limit here).
+    """
+
+    daemon_threads = True
+    block_on_close = False
+    request_queue_size = 128  # the listen backlog (socketserver's 5 drops bursts of players)
+
+    def __init__(
+        self,
+        address: tuple[str, int],
+        handler: type[BaseHTTPRequestHandler],
+        max_clients: int,
+        address_slots: AddressSlots | None = None,
+    ) -> None:
+        self._slots = threading.BoundedSemaphore(max_clients)
+        self._address_slots = address_slots
+        self._held = threading.local()  # the request thread's address slot, until taken
+        self._busy = LogThrottle()
+        self._late = LogThrottle()
+        self._reading: dict[socket.socket, float] = {}  # request head deadlines, by socket
+        self._reading_lock = threading.Lock()
+        if ":" in address[0]:
+            self.address_family = socket.AF_INET6
+        super().__init__(address, handler)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        address_slot = None
+        if self._address_slots is not None:
+            address_slot = self._address_slots.acquire(str(client_address[0]))
+            if address_slot is None:  # refused (and logged, at most every 10 s)
+                self.shutdown_request(request)
+                return
+        if not self._slots.acquire(blocking=False):
+            left_out = self._busy.due(time.monotonic())
+            if left_out is not None:  # a flood logs a line every few seconds, not one each
+                logger.warning(
+                    "HTTP: too many requests at once; closing one from %s%s",
+                    client_address[0],
+                    f" ({left_out} more closed since the last report)" if left_out else "",
+                )
+            if address_slot is not None:
+                address_slot.release()
+            self.shutdown_request(request)
+            return
+        try:
+            threading.Thread(
+                target=self._serve_one, args=(request, client_address, address_slot), daemon=True
+            ).start()
+        except BaseException:
+            self._slots.release()
+            if address_slot is not None:
+                address_slot.release()
+            self.shutdown_request(request)
+            raise
+
+    def head_read(self, request: socket.socket) -> None:
+        """The request line and headers of ``request`` are in: no more deadline."""
+        with self._reading_lock:
+            self._reading.pop(request, None)
+
+    def service_actions(self) -> None:
+        """Cut off clients whose request head is late (serve_forever calls this twice a second)."""
+        now = time.monotonic()
+        with self._reading_lock:
+            late = [sock for sock, deadline in self._reading.items() if deadline <= now]
+            for sock in late:
+                del self._reading[sock]
+        for sock in late:
+            # The handler's blocked read returns at once; it ends the request.
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+        if late and (left_out := self._late.due(now)) is not None:
+            logger.info(
+                "HTTP: closed %d client(s) that sent no request within %g s%s",
+                len(late),
+                REQUEST_HEAD_DEADLINE,
+                f" ({left_out} more reports left out)" if left_out else "",
+            )
+
+    def take_address_slot(self) -> Slot | None:
+        """The slot of the request this thread answers, now the caller's to release."""
+        slot: Slot | None = getattr(self._held, "slot", None)
+        self._held.slot = None
+        return slot
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        logger.exception("HTTP: request from %s failed", client_address)
+
+    def _serve_one(self, request: Any, client_address: Any, address_slot: Slot | None) -> None:
+        # ThreadingMixIn's, but the slots are free before the client sees the socket close.
+        self._held.slot = address_slot
+        with self._reading_lock:
+            self._reading[request] = time.monotonic() + REQUEST_HEAD_DEADLINE
+        try:
+            self.finish_request(request, client_address)
+        except Exception:
+            self.handle_error(request, client_address)
+        finally:
+            self.head_read(request)
+            self._slots.release()
+            untaken = self.take_address_slot()
+            if untaken is not None:
+                untaken.release()
+            self.shutdown_request(request)
+
+
+class BoundedRequestHandler(BaseHTTPRequestHandler):
+    """A request handler for :class:`BoundedHttpServer`: tells it when the head is read."""
+
+    server: BoundedHttpServer
+    timeout = 10.0  # a client that sends nothing is dropped after this
+
+    def parse_request(self) -> bool:
+        """Read the headers (the standard library's), then lift the request head deadline."""
+        parsed = super().parse_request()
+        self.server.head_read(self.connection)
+        return parsed
+
+    def take_address_slot(self) -> Slot | None:
+        """This connection's place in its address's count, for a player to keep."""
+        return self.server.take_address_slot()
