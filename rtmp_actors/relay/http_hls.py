@@ -10,13 +10,15 @@ anything else, and the resolved path is checked to be inside the folder all the 
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
+from typing import BinaryIO
 
 from rtmp_actors.relay.hls import FMP4_SEGMENT_SUFFIX, PLAYLIST_NAME, SEGMENT_SUFFIX
 from rtmp_actors.relay.http_flv_request import HttpRequestError
 
-__all__ = ["HLS_PREFIX", "PLAYLIST_CONTENT_TYPE", "SEGMENT_CONTENT_TYPE", "read_hls_file"]
+__all__ = ["HLS_PREFIX", "PLAYLIST_CONTENT_TYPE", "SEGMENT_CONTENT_TYPE", "open_hls_file"]
 
 HLS_PREFIX = "/hls/"
 PLAYLIST_CONTENT_TYPE = "application/vnd.apple.mpegurl"
@@ -25,12 +27,14 @@ _PART = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}")
 _SEGMENT = re.compile(r"[0-9]{1,20}" + re.escape(SEGMENT_SUFFIX))
 _FMP4 = re.compile(r"[0-9]{1,20}" + re.escape(FMP4_SEGMENT_SUFFIX) + r"|init-[0-9]{1,20}\.mp4")
 FMP4_CONTENT_TYPE = "video/mp4"
-MAX_FILE_SIZE = 64 * 1024 * 1024
-"""A segment bigger than this is not served (a publisher that never sends a keyframe)."""
 
 
-def read_hls_file(root: Path, path: str) -> tuple[str, bytes]:
-    """The content type and bytes of the HLS file at request path ``path``.
+def open_hls_file(root: Path, path: str) -> tuple[str, BinaryIO, int]:
+    """The content type, open file and size of the HLS file at request path ``path``.
+
+    The caller sends the file from the open handle (``socket.sendfile``), so a request
+    costs no memory for the file's size, and closes it. A segment deleted meanwhile (it
+    left the window) is still sent whole: the open handle keeps it.
 
     Raises:
         HttpRequestError: 404 for anything that is not a playlist or segment in ``root``.
@@ -52,10 +56,7 @@ def read_hls_file(root: Path, path: str) -> tuple[str, bytes]:
     if not file.is_relative_to(base):
         raise HttpRequestError(404, "no such HLS file")
     try:
-        with open(file, "rb") as stream:
-            body = stream.read(MAX_FILE_SIZE + 1)
+        stream = open(file, "rb")  # noqa: SIM115 (the caller sends and closes it)
     except OSError:
         raise HttpRequestError(404, "no such HLS file") from None
-    if len(body) > MAX_FILE_SIZE:
-        raise HttpRequestError(404, "HLS file too big")
-    return content_type, body
+    return content_type, stream, os.fstat(stream.fileno()).st_size

@@ -25,7 +25,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any, BinaryIO, Self
 from urllib.parse import urlsplit
 
 from rtmp_actors.media.metadata import StreamMetadata
@@ -34,7 +34,7 @@ from rtmp_actors.relay.config import ControlConfig
 from rtmp_actors.relay.control import CONTROL_PREFIX, ControlApi
 from rtmp_actors.relay.http_flv import CORS_HEADERS, HttpFlvService
 from rtmp_actors.relay.http_flv_request import FLV_SUFFIX, HttpRequestError
-from rtmp_actors.relay.http_hls import HLS_PREFIX, read_hls_file
+from rtmp_actors.relay.http_hls import HLS_PREFIX, open_hls_file
 from rtmp_actors.relay.metrics import PROMETHEUS_CONTENT_TYPE, RelaySnapshot, render_prometheus
 from rtmp_actors.transport.address_slots import AddressSlots
 
@@ -231,12 +231,15 @@ class _Handler(BoundedRequestHandler):
         hls_root = self.server.hls_root
         if hls_root is not None and path.startswith(HLS_PREFIX):
             try:
-                content_type, body = read_hls_file(hls_root, path)
+                content_type, file, size = open_hls_file(hls_root, path)
             except HttpRequestError as reply:
                 body = reply.reason.encode() + b"\n"
                 self._reply(reply.status, _TEXT, body, head_only=head_only, cors=True)
                 return
-            self._reply(200, content_type, body, head_only=head_only, cors=True)
+            with file:
+                self._send_head(200, content_type, size, cors=True)
+                if not head_only:
+                    self._send_file(file, size)
             return
         route = self.server.routes.get(path)
         if route is None:
@@ -260,9 +263,22 @@ class _Handler(BoundedRequestHandler):
         cors: bool = False,
         headers: tuple[tuple[str, str], ...] = (),
     ) -> None:
+        self._send_head(status, content_type, len(body), cors=cors, headers=headers)
+        if not head_only:
+            self.wfile.write(body)
+
+    def _send_head(
+        self,
+        status: int,
+        content_type: str,
+        length: int,
+        *,
+        cors: bool = False,
+        headers: tuple[tuple[str, str], ...] = (),
+    ) -> None:
         self.send_response(status)
         self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Content-Length", str(length))
         self.send_header("Cache-Control", "no-store")
         if cors:
             for name, value in CORS_HEADERS:
@@ -270,8 +286,14 @@ class _Handler(BoundedRequestHandler):
         for name, value in headers:
             self.send_header(name, value)
         self.end_headers()
-        if not head_only:
-            self.wfile.write(body)
+
+    def _send_file(self, file: BinaryIO, size: int) -> None:
+        """Send ``size`` bytes of ``file`` (by the kernel, where it can) after the head."""
+        try:
+            self.connection.sendfile(file, 0, size)
+        except OSError as error:  # the player went mid-segment: nothing to answer
+            logger.debug("HTTP: %s left during %s: %s", self.address_string(), self.path, error)
+            self.close_connection = True
 
     def log_message(self, format: str, *args: Any) -> None:
         logger.debug("stats: %s %s", self.address_string(), format % args)

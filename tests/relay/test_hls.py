@@ -32,7 +32,7 @@ from rtmp_actors.relay.config import RelayConfig
 from rtmp_actors.relay.hls import HlsSettings, stream_directory
 from rtmp_actors.relay.hls_playlist import LivePlaylist, Segment
 from rtmp_actors.relay.http_flv_request import HttpRequestError
-from rtmp_actors.relay.http_hls import read_hls_file
+from rtmp_actors.relay.http_hls import open_hls_file
 from rtmp_actors.relay.server import RelayServer
 from rtmp_actors.session.events import MediaType
 from tests.conftest import make_sample_flv
@@ -239,7 +239,7 @@ def test_requests_outside_the_playlists_and_segments_are_404(tmp_path: Path, pat
     (tmp_path / "live" / "cam" / "secret.txt").write_text("no")
     (tmp_path / "live" / "cam" / ".index.m3u8.tmp").write_text("no")
     with pytest.raises(HttpRequestError) as refused:
-        read_hls_file(tmp_path, path)
+        open_hls_file(tmp_path, path)
     assert refused.value.status == 404
 
 
@@ -313,8 +313,17 @@ def test_ffmpeg_reads_every_frame_from_the_playlist(
     status, content_type, body, cors = http_get(hls_relay, "/hls/live/cam/index.m3u8")
     assert (status, content_type, cors) == (200, "application/vnd.apple.mpegurl", "*")
     assert body.decode() == text
-    status, content_type, _, _ = http_get(hls_relay, "/hls/live/cam/5.ts")
+    status, content_type, body, _ = http_get(hls_relay, "/hls/live/cam/5.ts")
     assert (status, content_type) == (200, "video/mp2t")
+    assert body == (root / "live" / "cam" / "5.ts").read_bytes()  # sent whole, from the file
+    address = hls_relay.http_address
+    assert address is not None
+    head = urllib.request.Request(
+        f"http://{address[0]}:{address[1]}/hls/live/cam/5.ts", method="HEAD"
+    )
+    with urllib.request.urlopen(head, timeout=10) as answer:
+        assert int(answer.headers["Content-Length"]) == len(body)
+        assert answer.read() == b""
     assert http_get(hls_relay, "/hls/live/cam/../../../etc/passwd")[0] == 404
     assert http_get(hls_relay, "/hls/live/nobody/index.m3u8")[0] == 404
 
