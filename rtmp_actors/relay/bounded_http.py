@@ -9,6 +9,8 @@
 * A client must send its request line and headers within :data:`REQUEST_HEAD_DEADLINE`
   seconds in all: a slow-loris trickle is cut off, however steady. The check runs in
   socketserver's ``service_actions``, on the serving thread: no timer thread.
+* The request line and headers may take :data:`MAX_REQUEST_HEAD` bytes in all (the
+  standard library alone allows 100 lines of 64 KiB); more is answered 431.
 """
 
 from __future__ import annotations
@@ -24,12 +26,50 @@ from typing import Any
 from rtmp_actors.logs import LogThrottle
 from rtmp_actors.transport.address_slots import AddressSlots, Slot
 
-__all__ = ["REQUEST_HEAD_DEADLINE", "BoundedHttpServer", "BoundedRequestHandler"]
+__all__ = [
+    "MAX_REQUEST_HEAD",
+    "REQUEST_HEAD_DEADLINE",
+    "BoundedHttpServer",
+    "BoundedRequestHandler",
+    "RequestHeadTooLargeError",
+]
 
 logger = logging.getLogger(__name__)
 
 REQUEST_HEAD_DEADLINE = 10.0
 """Seconds a client has to send its request line and headers, in all."""
+_LINGER = 1.0  # seconds an answered, refused client may go on sending
+MAX_REQUEST_HEAD = 32 * 1024
+"""Bytes a request line and its headers may take, in all (as nginx's default buffers)."""
+
+
+class RequestHeadTooLargeError(Exception):
+    """The request line and headers went past :data:`MAX_REQUEST_HEAD`."""
+
+
+class _HeadBudget:
+    """A handler's ``rfile`` while the head is read: ``readline`` fails past the budget.
+
+    Everything else (a body's ``read``) goes to the file unchanged.
+    """
+
+    def __init__(self, file: Any, budget: int) -> None:
+        self._file = file
+        self._left = budget
+
+    def readline(self, limit: int = -1) -> bytes:
+        if self._left < 0:
+            raise RequestHeadTooLargeError
+        # One byte over the budget shows a line that does not fit.
+        size = self._left + 1 if limit < 0 else min(limit, self._left + 1)
+        line: bytes = self._file.readline(size)
+        self._left -= len(line)
+        if self._left < 0:
+            raise RequestHeadTooLargeError
+        return line
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._file, name)
 
 
 class BoundedHttpServer(ThreadingHTTPServer):
@@ -151,6 +191,38 @@ class BoundedRequestHandler(BaseHTTPRequestHandler):
 
     server: BoundedHttpServer
     timeout = 10.0  # a client that sends nothing is dropped after this
+
+    def handle_one_request(self) -> None:
+        """The standard library's, with the request head held to :data:`MAX_REQUEST_HEAD`."""
+        file = self.rfile
+        self.rfile = _HeadBudget(file, MAX_REQUEST_HEAD)  # type: ignore[assignment]
+        try:
+            super().handle_one_request()
+        except RequestHeadTooLargeError:
+            self.rfile = file
+            for name in ("requestline", "request_version", "command"):
+                if not hasattr(self, name):
+                    setattr(self, name, "")  # as the standard library's 414 does
+            self.close_connection = True
+            self.send_error(431, "Request Header Fields Too Large")
+            self._linger()
+        finally:
+            self.rfile = file
+
+    def _linger(self) -> None:
+        """Read (briefly) what the client still sends, so a reset does not eat the answer.
+
+        Closing with unread input makes the kernel reset the connection, and a client that
+        has not read the answer yet loses it.
+        """
+        sock = self.connection
+        deadline = time.monotonic() + _LINGER
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_WR)
+            while (left := deadline - time.monotonic()) > 0:
+                sock.settimeout(left)
+                if not sock.recv(65536):
+                    break
 
     def parse_request(self) -> bool:
         """Read the headers (the standard library's), then lift the request head deadline."""

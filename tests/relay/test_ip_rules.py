@@ -457,3 +457,24 @@ def test_a_request_head_that_trickles_in_is_cut_off(monkeypatch: pytest.MonkeyPa
         assert _get_stats(http_port(relay)) == 200
     finally:
         relay.stop()
+
+
+def test_a_request_head_past_its_budget_is_a_431() -> None:
+    relay = RelayServer(RelayConfig(port=0, http_port=0)).start()
+    try:
+        port = http_port(relay)
+        header = b"X-Filler: " + b"a" * 1000 + b"\r\n"
+        for head in (
+            b"GET /stats HTTP/1.1\r\n" + header * 40 + b"\r\n",  # 40 KB of headers
+            b"GET /" + b"a" * 40_000 + b" HTTP/1.1\r\n\r\n",  # a 40 KB request line
+        ):
+            with socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT) as sock:
+                sock.sendall(head)
+                answer = sock.makefile("rb").readline()
+            assert answer.split()[1] == b"431", answer
+        small = b"GET /stats HTTP/1.1\r\n" + header * 20 + b"\r\n"  # 20 KB: within it
+        with socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT) as sock:
+            sock.sendall(small)
+            assert sock.makefile("rb").readline().split()[1] == b"200"
+    finally:
+        relay.stop()
