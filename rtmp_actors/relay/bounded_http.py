@@ -11,6 +11,9 @@
   socketserver's ``service_actions``, on the serving thread: no timer thread.
 * The request line and headers may take :data:`MAX_REQUEST_HEAD` bytes in all (the
   standard library alone allows 100 lines of 64 KiB); more is answered 431.
+* With an ``ssl_context`` it serves HTTPS: the TLS handshake runs on the request's own
+  thread (never on the accepting one), within the same head deadline. A handler that keeps
+  the connection takes it with :meth:`BoundedRequestHandler.take_connection`.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import socket
+import ssl
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -81,6 +85,8 @@ class BoundedHttpServer(ThreadingHTTPServer):
             request head (:class:`BoundedRequestHandler` does).
         max_clients: Requests answered at once; more are closed unanswered.
         address_slots: Counts connections per client address (None: no limit here).
+        ssl_context: Serve HTTPS with this context (None: plain HTTP). It may be replaced
+            (a reloaded certificate): each new connection reads it once.
     """
 
     daemon_threads = True
@@ -93,7 +99,9 @@ class BoundedHttpServer(ThreadingHTTPServer):
         handler: type[BaseHTTPRequestHandler],
         max_clients: int,
         address_slots: AddressSlots | None = None,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
+        self.ssl_context = ssl_context
         self._slots = threading.BoundedSemaphore(max_clients)
         self._address_slots = address_slots
         self._held = threading.local()  # the request thread's address slot, until taken
@@ -165,25 +173,58 @@ class BoundedHttpServer(ThreadingHTTPServer):
         self._held.slot = None
         return slot
 
+    def keep_connection(self) -> None:
+        """The request this thread answers keeps its connection: it is not closed here."""
+        self._held.kept = True
+
     def handle_error(self, request: Any, client_address: Any) -> None:
         logger.exception("HTTP: request from %s failed", client_address)
 
     def _serve_one(self, request: Any, client_address: Any, address_slot: Slot | None) -> None:
         # ThreadingMixIn's, but the slots are free before the client sees the socket close.
         self._held.slot = address_slot
-        with self._reading_lock:
-            self._reading[request] = time.monotonic() + REQUEST_HEAD_DEADLINE
+        self._held.kept = False
+        deadline = time.monotonic() + REQUEST_HEAD_DEADLINE
+        connection = request
         try:
-            self.finish_request(request, client_address)
+            connection = self._secure(request, deadline)
+            if connection is not None:
+                self.finish_request(connection, client_address)
         except Exception:
             self.handle_error(request, client_address)
         finally:
-            self.head_read(request)
+            self.head_read(connection)
             self._slots.release()
             untaken = self.take_address_slot()
             if untaken is not None:
                 untaken.release()
-            self.shutdown_request(request)
+            if not self._held.kept:
+                self.shutdown_request(connection if connection is not None else request)
+
+    def _secure(self, request: socket.socket, deadline: float) -> socket.socket | None:
+        """The request's connection, once its head deadline runs (and its TLS handshake done).
+
+        Returns:
+            None if the TLS handshake failed (logged).
+        """
+        context = self.ssl_context
+        if context is None:
+            with self._reading_lock:
+                self._reading[request] = deadline
+            return request
+        connection = context.wrap_socket(request, server_side=True, do_handshake_on_connect=False)
+        with self._reading_lock:  # the deadline covers the handshake too
+            self._reading[connection] = deadline
+        try:
+            connection.settimeout(REQUEST_HEAD_DEADLINE)
+            connection.do_handshake()
+        except (ssl.SSLError, OSError) as error:
+            logger.debug("HTTPS: TLS handshake failed: %s", error)
+            self.head_read(connection)
+            self.shutdown_request(connection)
+            self._held.kept = True  # closed already
+            return None
+        return connection
 
 
 class BoundedRequestHandler(BaseHTTPRequestHandler):
@@ -230,6 +271,16 @@ class BoundedRequestHandler(BaseHTTPRequestHandler):
         self.server.head_read(self.connection)
         return parsed
 
-    def take_address_slot(self) -> Slot | None:
-        """This connection's place in its address's count, for a player to keep."""
-        return self.server.take_address_slot()
+    def take_connection(self) -> tuple[socket.socket, Slot | None]:
+        """The connection and its place in its address's count, now the caller's.
+
+        The server no longer closes it or counts it: for a handler that hands it on (an
+        HTTP-FLV player). A TLS connection is the same object (its TLS state stays in it).
+        """
+        sock = self.connection
+        if isinstance(sock, ssl.SSLSocket):
+            self.server.keep_connection()
+            own: socket.socket = sock
+        else:
+            own = socket.socket(fileno=sock.detach())  # the server's own close is a no-op now
+        return own, self.server.take_address_slot()

@@ -85,8 +85,8 @@ class RequestContext(Protocol):
     client_address: tuple[str, int]
     connection: socket.socket
 
-    def take_address_slot(self) -> Slot | None:
-        """The connection's place in its address's count, for the player to keep."""
+    def take_connection(self) -> tuple[socket.socket, Slot | None]:
+        """The connection and its place in its address's count, for the player to keep."""
 
 
 def _response_head(chunked: bool) -> bytes:
@@ -427,9 +427,7 @@ class HttpFlvService:
                 return
             start = http_chunk(FLV_STREAM_START) if chunked else FLV_STREAM_START
             request.connection.sendall(head + start)
-            self._hand_over(
-                request.connection, player, request.take_address_slot(), chunked=chunked
-            )
+            self._hand_over(*request.take_connection(), player, chunked=chunked)
             handed_over = True
         except OSError as error:
             logger.info("HTTP-FLV: %s went before the stream started: %s", connection_id, error)
@@ -532,8 +530,8 @@ class HttpFlvService:
     def _hand_over(
         self,
         sock: socket.socket,
-        player: ActorHandle[HttpFlvPlayer],
         address_slot: Slot | None,
+        player: ActorHandle[HttpFlvPlayer],
         *,
         chunked: bool,
     ) -> None:
@@ -541,15 +539,14 @@ class HttpFlvService:
 
         The player keeps the connection's place in its address's count while it plays.
         """
-        own = socket.socket(fileno=sock.detach())  # the handler's own close is now a no-op
-        transport = Transport(self._relay.io_loop, own, max_queued_bytes=self._max_queued)
+        transport = Transport(self._relay.io_loop, sock, max_queued_bytes=self._max_queued)
         events = _SocketEvents(player)
         events.transport = transport
         response = HttpFlvResponse(transport, chunked=chunked)
         try:
             player.tell(HttpFlvPlayer.play, response, address_slot)
         except pykka.ActorDeadError:  # the relay is stopping
-            own.close()
+            sock.close()
             if address_slot is not None:
                 address_slot.release()
             raise

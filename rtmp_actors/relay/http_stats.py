@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import ssl
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -174,12 +175,13 @@ class _Server(BoundedHttpServer):
         control: ControlApi | None = None,
         hls_root: Path | None = None,
         address_slots: AddressSlots | None = None,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         self.routes = routes
         self.flv = flv
         self.control = control
         self.hls_root = hls_root
-        super().__init__(address, _Handler, max_clients, address_slots)
+        super().__init__(address, _Handler, max_clients, address_slots, ssl_context)
 
 
 class _Handler(BoundedRequestHandler):
@@ -315,6 +317,7 @@ class StatsHttpServer:
         http_flv: Play live streams at ``/APP/KEY.flv``.
         control: The control API's settings (``/control/...``; off without a token).
         hls_root: Serve this HLS folder's playlists and segments under ``/hls/``.
+        https: Also serve all of it over HTTPS: (port, server TLS context).
     """
 
     def __init__(
@@ -330,6 +333,7 @@ class StatsHttpServer:
         control: ControlConfig | None = None,
         hls_root: Path | None = None,
         address_slots: AddressSlots | None = None,
+        https: tuple[int, ssl.SSLContext] | None = None,
     ) -> None:
         if max_clients < 1 or max_players < 0:
             msg = "max_clients must be at least 1 and max_players at least 0"
@@ -341,8 +345,8 @@ class StatsHttpServer:
         self._port = port
         self._timeout = timeout
         self._max_clients = max_clients
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
+        self._https = https
+        self._servers: list[tuple[_Server, threading.Thread]] = []  # plain, then HTTPS
         self._flv = (
             HttpFlvService(relay, timeout=timeout, max_players=max_players) if http_flv else None
         )
@@ -359,54 +363,82 @@ class StatsHttpServer:
         Raises:
             OSError: If the address cannot be bound.
         """
+        self._listen(self._port, None)
+        if self._https is not None:
+            try:
+                self._listen(*self._https)
+            except OSError:
+                self.stop()
+                raise
+        return self
+
+    def _listen(self, port: int, context: ssl.SSLContext | None) -> None:
         routes: dict[str, Route] = {"/stats": self._stats, "/metrics": self._metrics}
         try:
-            self._server = _Server(
-                (self._host, self._port),
+            server = _Server(
+                (self._host, port),
                 routes,
                 self._max_clients,
                 self._flv,
                 self._control,
                 self._hls_root,
                 self._address_slots,
+                context,
             )
         except OSError as error:
-            msg = f"cannot serve stats on {self._host}:{self._port}: {error.strerror or error}"
+            msg = f"cannot serve HTTP on {self._host}:{port}: {error.strerror or error}"
             raise OSError(error.errno, msg) from error
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
+        thread = threading.Thread(
+            target=server.serve_forever,
             kwargs={"poll_interval": 0.1},
-            name="rtmp-relay-stats",
+            name="rtmp-relay-https" if context else "rtmp-relay-stats",
             daemon=True,
         )
-        self._thread.start()
-        logger.info("stats on http://%s:%s/stats and /metrics", *self.address)
+        thread.start()
+        self._servers.append((server, thread))
+        host, bound = str(server.server_address[0]), int(server.server_address[1])
+        base = f"{'https' if context else 'http'}://{host}:{bound}"
+        logger.info("stats on %s/stats and /metrics", base)
         if self._flv is not None:
-            logger.info("HTTP-FLV on http://%s:%s/<app>/<stream key>.flv", *self.address)
+            logger.info("HTTP-FLV on %s/<app>/<stream key>.flv", base)
         if self._control.enabled:
-            logger.info("control API on http://%s:%s/control/", *self.address)
+            logger.info("control API on %s/control/", base)
         if self._hls_root is not None:
-            logger.info("HLS on http://%s:%s/hls/<app>/<stream key>/index.m3u8", *self.address)
-        return self
+            logger.info("HLS on %s/hls/<app>/<stream key>/index.m3u8", base)
 
     @property
     def address(self) -> tuple[str, int]:
-        """The (host, port) the server listens on."""
-        if self._server is None:
+        """The (host, port) the plain HTTP server listens on."""
+        if not self._servers:
             msg = "the stats server is not started"
             raise RuntimeError(msg)
-        host, port = self._server.server_address[:2]
+        host, port = self._servers[0][0].server_address[:2]
         return str(host), int(port)
 
+    @property
+    def https_address(self) -> tuple[str, int] | None:
+        """The (host, port) of the HTTPS server, or None without one."""
+        for server, _ in self._servers:
+            if server.ssl_context is not None:
+                host, port = server.server_address[:2]
+                return str(host), int(port)
+        return None
+
+    def use_tls_context(self, context: ssl.SSLContext) -> None:
+        """New HTTPS connections use ``context`` (a reloaded certificate)."""
+        for server, _ in self._servers:
+            if server.ssl_context is not None:
+                server.ssl_context = context
+
     def stop(self, timeout: float = 5.0) -> None:
-        """Stop serving and close the socket (requests in progress finish on their own)."""
-        server, self._server = self._server, None
-        if server is None:
+        """Stop serving and close the sockets (requests in progress finish on their own)."""
+        servers, self._servers = self._servers, []
+        if not servers:
             return
-        server.shutdown()
-        server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout)
+        for server, thread in servers:
+            server.shutdown()
+            server.server_close()
+            thread.join(timeout)
         if self._flv is not None:
             self._flv.stop(timeout)
 

@@ -172,9 +172,15 @@ class RelayServer:
         self._server = self._rtmp_server(self.config.port, reuse_port=self.config.reuse_port)
         # Read now: a missing or bad certificate fails the relay before anything starts.
         tls = self.config.tls
+        if tls.https_port is not None and self.config.http_port is None:
+            msg = "an HTTPS port serves the HTTP port's content: it needs the HTTP port too"
+            raise ValueError(msg)
+        self._tls_context = (
+            server_context(tls) if tls.port is not None or tls.https_port is not None else None
+        )
         self._tls_server = (
             self._rtmp_server(
-                tls.port, reuse_port=self.config.reuse_port, ssl_context=server_context(tls)
+                tls.port, reuse_port=self.config.reuse_port, ssl_context=self._tls_context
             )
             if tls.port is not None
             else None
@@ -440,6 +446,7 @@ class RelayServer:
                     control=self.config.control,
                     hls_root=self._hls_root,
                     address_slots=self._address_slots,
+                    https=self._https(),
                 ).start()
             except (OSError, ValueError):
                 self.stop()
@@ -450,6 +457,17 @@ class RelayServer:
     def http_address(self) -> tuple[str, int] | None:
         """The (host, port) of the stats endpoint, or None when it is not served."""
         return self._http.address if self._http is not None else None
+
+    def _https(self) -> tuple[int, ssl.SSLContext] | None:
+        port = self.config.tls.https_port
+        if port is None or self._tls_context is None:
+            return None
+        return port, self._tls_context
+
+    @property
+    def https_address(self) -> tuple[str, int] | None:
+        """The (host, port) of the HTTP port's HTTPS twin, or None without one."""
+        return self._http.https_address if self._http is not None else None
 
     @property
     def uptime(self) -> float:
@@ -492,23 +510,27 @@ class RelayServer:
         return self._tls_server.address if self._tls_server is not None else None
 
     def reload_tls(self) -> bool:
-        """Read the certificate and key again; new RTMPS connections use them from now on.
+        """Read the certificate and key again; new RTMPS and HTTPS connections use them now.
 
         Connections already open keep the context they started with. A pair that does not
         load is logged and the current one kept.
 
         Returns:
-            True if the new pair is in use; False if it did not load or there is no RTMPS
+            True if the new pair is in use; False if it did not load or there is no TLS
             listener.
         """
-        if self._tls_server is None:
+        if self._tls_context is None:
             return False
         try:
             context = server_context(self.config.tls)
         except (OSError, ValueError) as error:
             logger.error("TLS certificate not reloaded, keeping the current one: %s", error)
             return False
-        self._tls_server.ssl_context = context  # read once per accepted connection
+        self._tls_context = context
+        if self._tls_server is not None:
+            self._tls_server.ssl_context = context  # read once per accepted connection
+        if self._http is not None:
+            self._http.use_tls_context(context)
         logger.info("TLS certificate reloaded from %s", self.config.tls.cert)
         return True
 

@@ -16,35 +16,35 @@ __all__ = ["TlsSettings", "server_context"]
 
 @dataclass(frozen=True, slots=True)
 class TlsSettings:
-    """An RTMPS listener beside the plain one (``[tls]`` in the relay's TOML config).
+    """TLS listeners beside the plain ones (``[tls]`` in the relay's TOML config).
 
     Attributes:
         port: Listen for RTMPS on this port of the relay's host (0: any free one); None for
             no RTMPS listener.
         cert: The certificate chain, PEM (the server's certificate first).
         key: The private key, PEM (unencrypted); may be the same file as ``cert``.
+        https_port: Serve the HTTP port's content (stats, control, HTTP-FLV, HLS) over
+            HTTPS on this port of the HTTP host too (0: any free one); None for none.
 
     Raises:
-        ValueError: If ``port`` is given without ``cert`` and ``key``, or is not a port.
+        ValueError: If a port is given without ``cert`` and ``key``, or is not a port.
     """
 
     port: int | None = None
     cert: str | None = None
     key: str | None = None
+    https_port: int | None = None
 
     def __post_init__(self) -> None:
-        if self.port is None:
-            return
-        if (
-            not isinstance(self.port, int)
-            or isinstance(self.port, bool)
-            or not (0 <= self.port <= 65535)
-        ):
-            msg = f"TLS port {self.port!r} is not a port number"
-            raise ValueError(msg)
-        if not self.cert or not self.key:
-            msg = "an RTMPS listener (TLS port) needs a certificate and a key (cert, key)"
-            raise ValueError(msg)
+        for name, port in (("TLS port", self.port), ("HTTPS port", self.https_port)):
+            if port is None:
+                continue
+            if not isinstance(port, int) or isinstance(port, bool) or not (0 <= port <= 65535):
+                msg = f"{name} {port!r} is not a port number"
+                raise ValueError(msg)
+            if not self.cert or not self.key:
+                msg = f"a {name} needs a certificate and a key (cert, key)"
+                raise ValueError(msg)
 
     @property
     def enabled(self) -> bool:

@@ -74,9 +74,16 @@ def add_parser(subcommands: Any) -> None:
         "--no-http-flv", action="store_true", help="do not play streams over HTTP-FLV on --http"
     )
     parser.add_argument("--tls-port", type=int, help="also serve RTMPS on this port")
-    parser.add_argument("--cert", metavar="FILE", help="RTMPS certificate chain (PEM)")
     parser.add_argument(
-        "--key", metavar="FILE", help="RTMPS private key (PEM); both re-read on SIGHUP"
+        "--https-port", type=int, help="also serve what --http serves over HTTPS, on this port"
+    )
+    parser.add_argument(
+        "--cert", metavar="FILE", help="certificate chain (PEM) for RTMPS and HTTPS"
+    )
+    parser.add_argument(
+        "--key",
+        metavar="FILE",
+        help="private key (PEM) for RTMPS and HTTPS; both re-read on SIGHUP",
     )
     parser.add_argument(
         "--ip-rule",
@@ -175,7 +182,12 @@ def _config(args: argparse.Namespace) -> RelayConfig:
     hooks = {hook: getattr(args, hook) for hook in HOOK_URL_FIELDS if getattr(args, hook)}
     if hooks:
         config = replace(config, hooks=replace(config.hooks, **hooks))
-    tls = {"port": args.tls_port, "cert": args.cert, "key": args.key}
+    tls = {
+        "port": args.tls_port,
+        "https_port": args.https_port,
+        "cert": args.cert,
+        "key": args.key,
+    }
     if any(value is not None for value in tls.values()):
         given = {name: value for name, value in tls.items() if value is not None}
         config = replace(config, tls=replace(config.tls, **given))
@@ -244,7 +256,7 @@ def _setup_logging(level: str, log_format: str) -> None:
 
 
 def _reload_on_sighup(relay: RelayServer) -> Any:
-    """Reload the RTMPS certificate on SIGHUP; returns the previous handler (None: not set)."""
+    """Reload the TLS certificate (RTMPS, HTTPS) on SIGHUP; returns the previous handler."""
     if threading.current_thread() is not threading.main_thread():
         return None  # only the main thread may set handlers (cli.main from a test thread)
 

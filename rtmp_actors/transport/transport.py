@@ -55,7 +55,8 @@ class Transport(SocketHandler):
 
     Args:
         loop: The loop that owns the socket.
-        sock: A connected socket (made non-blocking here).
+        sock: A connected socket (made non-blocking here); an ``ssl.SSLSocket`` is taken as
+            one whose TLS handshake is done.
         ssl_context: Wrap the socket in TLS with this context.
         server_side: Whether we are the TLS server.
         server_hostname: The name to verify, for a TLS client.
@@ -79,7 +80,8 @@ class Transport(SocketHandler):
         sock.setblocking(False)
         with contextlib.suppress(OSError):  # not a TCP socket (a socket pair in tests)
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self._tls = ssl_context is not None
+        # An SSLSocket comes with its handshake done (an HTTPS request handed over).
+        self._tls = ssl_context is not None or isinstance(sock, ssl.SSLSocket)
         if ssl_context is not None:
             sock = ssl_context.wrap_socket(
                 sock,
@@ -98,7 +100,7 @@ class Transport(SocketHandler):
         self._max_queued = max_queued_bytes
         self._linger = linger
         self._linger_timer: TimerHandle | None = None
-        self._tls_handshaking = self._tls
+        self._tls_handshaking = ssl_context is not None
         self._tls_wants_write = False
         self._reading_paused = False
         self._write_pending = False
