@@ -386,7 +386,8 @@ class StatsHttpServer:
                 context,
             )
         except OSError as error:
-            msg = f"cannot serve HTTP on {self._host}:{port}: {error.strerror or error}"
+            what = "HTTPS" if context else "stats"
+            msg = f"cannot serve {what} on {self._host}:{port}: {error.strerror or error}"
             raise OSError(error.errno, msg) from error
         thread = threading.Thread(
             target=server.serve_forever,

@@ -36,14 +36,18 @@ class TlsSettings:
     https_port: int | None = None
 
     def __post_init__(self) -> None:
-        for name, port in (("TLS port", self.port), ("HTTPS port", self.https_port)):
+        listeners = (
+            ("TLS port", "an RTMPS listener (TLS port)", self.port),
+            ("HTTPS port", "an HTTPS port", self.https_port),
+        )
+        for name, listener, port in listeners:
             if port is None:
                 continue
             if not isinstance(port, int) or isinstance(port, bool) or not (0 <= port <= 65535):
                 msg = f"{name} {port!r} is not a port number"
                 raise ValueError(msg)
             if not self.cert or not self.key:
-                msg = f"a {name} needs a certificate and a key (cert, key)"
+                msg = f"{listener} needs a certificate and a key (cert, key)"
                 raise ValueError(msg)
 
     @property

@@ -5,8 +5,10 @@ from __future__ import annotations
 import contextlib
 import re
 import signal
+import ssl
 import subprocess
 import sys
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -93,6 +95,11 @@ def test_serve_rtmps_beside_rtmp_and_reload_on_sighup(tmp_path: Path) -> None:
     ("args", "complaint"),
     [
         (["--tls-port", "0"], "needs a certificate and a key"),
+        (["--https-port", "0"], "HTTPS port needs a certificate and a key"),
+        (
+            ["--https-port", "0", "--cert", "/nonexistent.pem", "--key", "/nonexistent.pem"],
+            "needs the HTTP port",
+        ),
         (
             ["--tls-port", "0", "--cert", "/nonexistent.pem", "--key", "/nonexistent.pem"],
             "nonexistent.pem: No such",
@@ -171,3 +178,26 @@ def test_workers_share_the_tls_port_and_each_reloads_on_sighup(tmp_path: Path) -
             if parent.poll() is None:
                 parent.kill()
                 parent.wait()
+
+
+HTTPS_LISTENING = re.compile(r"stats on https://127\.0\.0\.1:(\d+)/stats")
+
+
+def test_serve_https_beside_http_and_reload_on_sighup(tmp_path: Path) -> None:
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    make_self_signed(cert, key)
+    old = der_of(cert)
+    command = [sys.executable, "-m", "rtmp_actors", "serve", "--port", "0", "--http", "0",
+               "--https-port", "0", "--cert", str(cert), "--key", str(key)]  # fmt: skip
+    with running(command, HTTPS_LISTENING) as served:
+        port = served.port
+        assert presented_certificate(port) == old
+        context = ssl.create_default_context(cafile=str(cert))
+        url = f"https://127.0.0.1:{port}/stats"
+        with urllib.request.urlopen(url, context=context, timeout=TIMEOUT) as answer:
+            assert answer.status == 200
+        make_self_signed(cert, key)
+        served.process.send_signal(signal.SIGHUP)
+        served.stderr.wait_for(lambda line: "TLS certificate reloaded" in line)
+        assert presented_certificate(port) == der_of(cert) != old
+        served.terminate()
