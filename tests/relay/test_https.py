@@ -22,14 +22,9 @@ from tests.peers import ffmpeg_exe, poll_until, stop_process
 from tests.relay import http_flv_client
 from tests.relay.browser.test_browser_http_flv import publish_testsrc
 from tests.relay.test_http_flv import start_stream
-from tests.relay.test_tls_listener import der_of, presented_certificate
+from tests.relay.test_tls_listener import der_of, presented_certificate, tls_pair
 
-
-@pytest.fixture
-def tls_pair(tmp_path: Path) -> tuple[Path, Path]:
-    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    make_self_signed(cert, key)
-    return cert, key
+__all__ = ["tls_pair"]  # the fixture, imported to be used here
 
 
 @pytest.fixture
