@@ -184,11 +184,16 @@ class BoundedHttpServer(ThreadingHTTPServer):
         # ThreadingMixIn's, but the slots are free before the client sees the socket close.
         self._held.slot = address_slot
         self._held.kept = False
-        deadline = time.monotonic() + REQUEST_HEAD_DEADLINE
+        context = self.ssl_context  # read once: a reload may replace it
         connection = request
+        if context is not None:
+            connection = context.wrap_socket(
+                request, server_side=True, do_handshake_on_connect=False
+            )
+        with self._reading_lock:  # the deadline covers a TLS handshake too
+            self._reading[connection] = time.monotonic() + REQUEST_HEAD_DEADLINE
         try:
-            connection = self._secure(request, deadline)
-            if connection is not None:
+            if context is None or self._handshake(connection):
                 self.finish_request(connection, client_address)
         except Exception:
             self.handle_error(request, client_address)
@@ -199,32 +204,19 @@ class BoundedHttpServer(ThreadingHTTPServer):
             if untaken is not None:
                 untaken.release()
             if not self._held.kept:
-                self.shutdown_request(connection if connection is not None else request)
+                self.shutdown_request(connection)
 
-    def _secure(self, request: socket.socket, deadline: float) -> socket.socket | None:
-        """The request's connection, once its head deadline runs (and its TLS handshake done).
-
-        Returns:
-            None if the TLS handshake failed (logged).
-        """
-        context = self.ssl_context
-        if context is None:
-            with self._reading_lock:
-                self._reading[request] = deadline
-            return request
-        connection = context.wrap_socket(request, server_side=True, do_handshake_on_connect=False)
-        with self._reading_lock:  # the deadline covers the handshake too
-            self._reading[connection] = deadline
+    @staticmethod
+    def _handshake(connection: socket.socket) -> bool:
+        """Run the TLS handshake of ``connection``; False if it failed (logged)."""
+        assert isinstance(connection, ssl.SSLSocket)
         try:
             connection.settimeout(REQUEST_HEAD_DEADLINE)
             connection.do_handshake()
         except (ssl.SSLError, OSError) as error:
             logger.debug("HTTPS: TLS handshake failed: %s", error)
-            self.head_read(connection)
-            self.shutdown_request(connection)
-            self._held.kept = True  # closed already
-            return None
-        return connection
+            return False
+        return True
 
 
 class BoundedRequestHandler(BaseHTTPRequestHandler):

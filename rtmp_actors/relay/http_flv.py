@@ -166,7 +166,9 @@ class HttpFlvPlayer(MonitoredActor, PlayerSession, PlayerReceiver, AccessAsker, 
         self._address_slot: Slot | None = None
         if hooks is not None:
             lifecycle, request = hooks
-            self.follow_sessions(lifecycle).requested(_STREAM_ID, request)
+            followed = self.follow_sessions(lifecycle)
+            if followed is not None:
+                followed.requested(_STREAM_ID, request)
 
     # --- Before playing (from the request thread) ----------------------------------------------
 
@@ -328,30 +330,27 @@ class HttpFlvPlayer(MonitoredActor, PlayerSession, PlayerReceiver, AccessAsker, 
             self._response.end(reason)
 
     def _leave(self) -> None:
+        """Leave the stream, end the hooks' play and give the address's slot back (once)."""
         if self.session_hooks is not None:
             self.session_hooks.end_all()  # on_play_done, once
+        slot, self._address_slot = self._address_slot, None
+        if slot is not None:
+            slot.release()
         stream, self._stream = self._stream, None
         if stream is not None:
             with contextlib.suppress(pykka.ActorDeadError):
                 stream.tell(LiveStream.player_left, self.connection_id, _STREAM_ID)
 
-    def _release_address_slot(self) -> None:
-        slot, self._address_slot = self._address_slot, None
-        if slot is not None:
-            slot.release()
-
     def on_stop(self) -> None:
         """End the response and leave the stream."""
         self._end("the server is stopping")
         self._leave()
-        self._release_address_slot()
 
     def on_failure(self, *_exc_info: object) -> None:
         """Drop the client and leave the stream."""
         if self._response is not None:
             self._response.abort("the HTTP-FLV player failed")
         self._leave()
-        self._release_address_slot()
 
 
 class HttpFlvService:
@@ -465,11 +464,12 @@ class HttpFlvService:
                 )
             raise HttpRequestError(503, "too many players")
         lifecycle = relay.lifecycle_hooks(target.app)
-        if lifecycle is not None and not lifecycle.settings.follows_sessions:
-            lifecycle = None
-        play = AccessRequest(
-            AccessKind.PLAY, target.app, target.access_key, addr, path, client_id=connection_id
-        )
+        hooks = None
+        if lifecycle is not None:
+            play = AccessRequest(
+                AccessKind.PLAY, target.app, target.access_key, addr, path, client_id=connection_id
+            )
+            hooks = (lifecycle, play)
         ref = HttpFlvPlayer.start(
             connection_id,
             target,
@@ -478,7 +478,7 @@ class HttpFlvService:
             flow.max_congestion,
             (addr, int(address[1])),
             (relay.io_loop.call_later, self._pull_wait) if pulled else None,
-            None if lifecycle is None else (lifecycle, play),
+            hooks,
         )
         with self._lock:
             stopped = self._stopped

@@ -119,9 +119,7 @@ class RelayReceiver(
         self._relay_hooks = hooks  # which set applies is known at connect
 
     def _follow(self, hooks: HookSet) -> None:
-        lifecycle = hooks.lifecycle
-        if lifecycle is not None and lifecycle.settings.follows_sessions:
-            self.follow_sessions(lifecycle)
+        self.follow_sessions(hooks.lifecycle)
         self._check_connect = hooks.checks_connect and self._access is not None
 
     # --- Binding (from the stream actors) -----------------------------------------------------

@@ -34,8 +34,14 @@ class UpdateHookFollower:
         @property
         def actor_ref(self) -> pykka.ActorRef[Any]: ...
 
-    def follow_sessions(self, lifecycle: LifecycleHooks) -> SessionHooks:
-        """Make (and keep) the connection's hooks, reporting to this actor."""
+    def follow_sessions(self, lifecycle: LifecycleHooks | None) -> SessionHooks | None:
+        """Make (and keep) the connection's hooks, reporting to this actor.
+
+        Returns:
+            None (and nothing kept) when no hook follows publishes and plays.
+        """
+        if lifecycle is None or not lifecycle.settings.follows_sessions:
+            return None
         me: ActorHandle[UpdateHookFollower] = ActorHandle(self.actor_ref)
 
         def due(kind: AccessKind, stream_id: int) -> None:
