@@ -333,8 +333,20 @@ class FakeRelay:
 
 @pytest.fixture
 def fake_endpoint() -> Iterator[tuple[StatsHttpServer, FakeRelay]]:
+    yield from _fake_endpoint(max_clients=16)
+
+
+@pytest.fixture
+def two_client_endpoint() -> Iterator[tuple[StatsHttpServer, FakeRelay]]:
+    yield from _fake_endpoint(max_clients=2)
+
+
+def _fake_endpoint(max_clients: int) -> Iterator[tuple[StatsHttpServer, FakeRelay]]:
+    # A client may see its answer before the request's thread has given its slot back: with
+    # few slots, back-to-back requests would be refused at random.
     fake = FakeRelay([])
-    server = StatsHttpServer(fake, "127.0.0.1", 0, max_clients=2).start()  # type: ignore[arg-type]
+    server = StatsHttpServer(fake, "127.0.0.1", 0, max_clients=max_clients)  # type: ignore[arg-type]
+    server.start()
     yield server, fake
     server.stop()
 
@@ -368,9 +380,9 @@ def test_an_unavailable_snapshot_is_a_503(
 
 
 def test_requests_beyond_max_clients_are_closed_unanswered(
-    fake_endpoint: tuple[StatsHttpServer, FakeRelay],
+    two_client_endpoint: tuple[StatsHttpServer, FakeRelay],
 ) -> None:
-    server, _ = fake_endpoint
+    server, _ = two_client_endpoint
     idle = [socket.create_connection(server.address, timeout=TIMEOUT) for _ in range(2)]
     try:
         # Both slots are held by clients that have not sent their request yet.

@@ -203,9 +203,10 @@ def test_a_crashed_registry_is_restarted_and_adopts_the_live_streams(
             TIMEOUT,
             "the registry restarted",
         )
+        # on_start logs the adoption on the new registry's thread, maybe after it is alive.
+        poll_until(lambda: "adopted 1 running streams" in caplog.text, TIMEOUT, "adopted")
     assert "child 'registry'" in caplog.text
     assert "restarting it" in caplog.text
-    assert "adopted 1 running streams" in caplog.text
     keeps_growing(tmp_path / "first.flv", "the player goes on through the restart")
 
     second = play(url(relay, "live"), tmp_path / "second.flv")  # routed by the new registry
@@ -364,10 +365,11 @@ def test_a_crashed_pull_relay_is_restarted_and_adopts_its_pulls_without_a_break(
     with caplog.at_level(logging.WARNING):
         crash(old)
         new = restarted(pull, old)
+    # Asked after on_start, which logs the adoption: the log is complete by then.
+    assert running_links(new) == [link], "the same link goes on"
     assert "child 'pull-relay'" in caplog.text
     assert "injected_crash" in caplog.text
     assert "adopted 1 running links" in caplog.text
-    assert running_links(new) == [link], "the same link goes on"
     keeps_growing(tmp_path / "far.flv", "the pulled stream goes on through the restart")
     keeps_growing(tmp_path / "near.flv", "the edge's own stream goes on")
     assert far_player.poll() is None, "the player of the pulled stream never noticed"
@@ -403,9 +405,9 @@ def test_a_crashed_push_relay_is_restarted_and_adopts_its_pushes_without_a_break
     with caplog.at_level(logging.WARNING):
         crash(old)
         new = restarted(push, old)
+    assert running_links(new) == [link]  # asked after on_start, which logs the adoption
     assert "child 'push-relay'" in caplog.text
     assert "adopted 1 running links" in caplog.text
-    assert running_links(new) == [link]
     keeps_growing(tmp_path / "up.flv", "the pushed stream goes on through the restart")
     assert player.poll() is None, "the origin's player never noticed"
     assert publisher_of(relay, "up") == upstream_publisher, "the same upstream publish"
