@@ -157,9 +157,11 @@ class ConnectionsSupervisor(MonitoredActor):
                     on_closed=table.closed,
                 )
             except Exception:
-                # One connection's bad receiver must not take the others down.
+                # One connection's bad receiver (or a shutdown under way) must not take the
+                # others down.
                 logger.exception(
-                    "connection %s: the event receiver factory failed; closing it",
+                    "connection %s: could not start (the event receiver factory failed, or "
+                    "the server is stopping); closing it",
                     connection_id,
                     extra={"connection_id": connection_id},
                 )

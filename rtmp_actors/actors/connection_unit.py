@@ -129,14 +129,19 @@ class ConnectionUnit:
             monitor(receiver, self._receiver_exited)
 
     def _protocol_exited(self, notice: ExitNotice) -> None:
+        # A protocol handler stops by itself only once the transport is lost (and it has told
+        # the session); stopped from outside (a shutdown), it leaves both to be ended here.
+        # Both calls do nothing the second time.
         if notice.reason is not ExitReason.NORMAL:
             reason = f"protocol handler failed: {notice.exception!r}"
             self._note_failure(reason)
-            self.transport.abort(reason)
-            with contextlib.suppress(pykka.ActorDeadError):
-                ActorHandle[SessionHandler](self.session_ref).tell(
-                    SessionHandler.notify_disconnected, reason
-                )
+        else:
+            reason = "protocol handler stopped"
+        self.transport.abort(reason)
+        with contextlib.suppress(pykka.ActorDeadError):
+            ActorHandle[SessionHandler](self.session_ref).tell(
+                SessionHandler.notify_disconnected, reason
+            )
         self._exit("protocol")
 
     def _session_exited(self, notice: ExitNotice) -> None:
@@ -150,6 +155,10 @@ class ConnectionUnit:
                     ActorHandle[EventReceiver](self.receiver_ref).tell(
                         EventReceiver.send_event, Disconnected(reason)
                     )
+        else:
+            # By itself a session ends once disconnected; stopped from outside, it takes the
+            # connection with it (the protocol handler stops when the transport is lost).
+            self.transport.abort("session stopped")
         self._exit("session")
 
     def _receiver_exited(self, notice: ExitNotice) -> None:

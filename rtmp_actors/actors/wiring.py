@@ -53,6 +53,11 @@ def start_connection(
     Wiring uses ``tell`` only, queued before the transport starts reading, so each actor has
     its peers before the first byte arrives. With ``start_reading=False`` the caller starts
     the transport later with ``transport.start(unit.adapter)`` (a client, once connected).
+
+    Raises:
+        ConnectionAbortedError: If one of the actors was stopped from outside meanwhile
+            (the others are stopped and the transport closed).
+        Exception: Whatever ``receiver_factory`` raised (likewise cleaned up).
     """
     connection = RtmpConnection(
         role,
@@ -76,9 +81,18 @@ def start_connection(
     unit = ConnectionUnit(
         connection_id, transport, protocol_ref, session_ref, receiver_ref, on_closed=on_closed
     )
-    ActorHandle[ProtocolHandler](protocol_ref).tell(ProtocolHandler.set_session, session_ref)
-    session_proxy.tell(SessionHandler.set_protocol_handler, protocol_ref)
-    session_proxy.tell(SessionHandler.set_event_handler, receiver_ref)
+    try:
+        ActorHandle[ProtocolHandler](protocol_ref).tell(ProtocolHandler.set_session, session_ref)
+        session_proxy.tell(SessionHandler.set_protocol_handler, protocol_ref)
+        session_proxy.tell(SessionHandler.set_event_handler, receiver_ref)
+    except pykka.ActorDeadError as error:
+        # Stopped as it started (a shutdown that stops every actor it sees): none of the
+        # rest may stay behind. One that stops after this is seen by the unit's watch.
+        transport.abort("stopped while starting")
+        for ref in (protocol_ref, session_ref, receiver_ref):
+            ref.stop(block=False)
+        msg = f"connection {connection_id}: one of its actors stopped while it started"
+        raise ConnectionAbortedError(msg) from error
     unit.adapter = TransportAdapter(protocol_ref, transport)
     unit.watch()
     if start_reading:

@@ -87,6 +87,8 @@ class BoundedHttpServer(ThreadingHTTPServer):
         address_slots: Counts connections per client address (None: no limit here).
         ssl_context: Serve HTTPS with this context (None: plain HTTP). It may be replaced
             (a reloaded certificate): each new connection reads it once.
+        reuse_port: Listen with ``SO_REUSEPORT``, so that several processes share the port
+            (``serve --workers``).
     """
 
     daemon_threads = True
@@ -100,7 +102,10 @@ class BoundedHttpServer(ThreadingHTTPServer):
         max_clients: int,
         address_slots: AddressSlots | None = None,
         ssl_context: ssl.SSLContext | None = None,
+        *,
+        reuse_port: bool = False,
     ) -> None:
+        self.allow_reuse_port = reuse_port  # read by server_bind
         self.ssl_context = ssl_context
         self._slots = threading.BoundedSemaphore(max_clients)
         self._address_slots = address_slots

@@ -86,7 +86,11 @@ class RelayConfig:
             ``cluster_port``, that listener's address).
         cluster_port: Also listen on this port (0: any free one) of ``host`` for the
             cluster's other nodes, and advertise it: for workers that share ``port``.
-        reuse_port: Listen on ``port`` with ``SO_REUSEPORT`` (``serve --workers``).
+        reuse_port: Listen on ``port`` with ``SO_REUSEPORT`` (``serve --workers``); the HTTP
+            and HTTPS ports too.
+        shared_hls_dir: The HLS folder when the HLS settings name none, instead of a
+            temporary one of this relay's (``serve --workers``: one folder for all workers,
+            made and deleted by the parent).
         chain_after: In a cluster, pull a stream from another edge once its origin's node has
             this many players (0: always from the origin; see ``ClusterSettings``).
         vod_dir: Play the FLV files of this folder on demand, to players of ``vod_app``.
@@ -124,6 +128,7 @@ class RelayConfig:
     cluster_port: int | None = None
     chain_after: int = 0
     reuse_port: bool = False
+    shared_hls_dir: str | None = None
     vod_dir: str | None = None
     vod_app: str = "vod"
     vod_lead: float = 1.0

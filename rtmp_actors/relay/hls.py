@@ -47,7 +47,7 @@ from rtmp_actors.media.audio import is_audio_configuration
 from rtmp_actors.media.hls_fmp4 import Fmp4Segmenter, InitSegment, needs_fmp4
 from rtmp_actors.media.hls_segmenter import SegmentStart, TsSegmenter
 from rtmp_actors.media.video import is_video_configuration
-from rtmp_actors.relay.hls_playlist import LivePlaylist, Segment
+from rtmp_actors.relay.hls_playlist import LivePlaylist, Segment, discontinuities_of
 from rtmp_actors.relay.observer import StreamObserver
 from rtmp_actors.relay.recording import safe_name
 from rtmp_actors.session.events import MediaType
@@ -103,18 +103,20 @@ class HlsSettings:
             raise ValueError(msg)
 
 
-def hls_root(settings: HlsSettings | None) -> tuple[Path | None, bool]:
+def hls_root(settings: HlsSettings | None, shared: str | None = None) -> tuple[Path | None, bool]:
     """The HLS folder for ``settings``, and whether it is a temporary one (made without ``dir``).
 
-    Without HLS: None and False.
+    Without HLS: None and False. Without ``dir``: ``shared`` if given (a folder somebody
+    else made and deletes), else a new temporary folder.
 
     Raises:
         OSError: If the folder cannot be created.
     """
     if settings is None:
         return None, False
-    if settings.dir is not None:
-        root = Path(settings.dir)
+    given = settings.dir if settings.dir is not None else shared
+    if given is not None:
+        root = Path(given)
         root.mkdir(parents=True, exist_ok=True)
         return root.resolve(), False
     return Path(tempfile.mkdtemp(prefix="rtmp-actors-hls-")).resolve(), True
@@ -177,6 +179,7 @@ class HlsStreamWriter(pykka.ThreadingActor):
         self._size = (0, 0)
         self._failed = False
         self._warned = False
+        self._written: str | None = None  # the playlist as this writer last wrote it
 
     def on_start(self) -> None:
         """Create the folder, or go on from what an earlier writer left in it."""
@@ -190,8 +193,18 @@ class HlsStreamWriter(pykka.ThreadingActor):
         """Number on from the files of an earlier writer (a restarted packager or relay).
 
         Its segments are deleted: they will not be listed again. Players that reload the
-        playlist see the numbers go on, after a discontinuity.
+        playlist see the numbers and the discontinuity count go on, after a discontinuity.
+        The playlist starts empty.
         """
+        try:
+            earlier = discontinuities_of(
+                (self._directory / PLAYLIST_NAME).read_text(encoding="ascii", errors="replace")
+            )
+        except FileNotFoundError:
+            earlier = 0
+        self._playlist = LivePlaylist(
+            self._settings.segment_duration, self._settings.playlist_length, earlier
+        )
         highest = {SEGMENT_SUFFIX: -1, ".mp4": -1}
         for path in self._directory.iterdir():
             match = _OWN_FILE.fullmatch(path.name)
@@ -204,9 +217,10 @@ class HlsStreamWriter(pykka.ThreadingActor):
                 highest[SEGMENT_SUFFIX] = max(highest[SEGMENT_SUFFIX], number)
             path.unlink()
         if highest[SEGMENT_SUFFIX] >= 0:
-            self._next_sequence = highest[SEGMENT_SUFFIX] + 1
+            # Never back: players know this writer's numbers too (see _start_over).
+            self._next_sequence = max(self._next_sequence, highest[SEGMENT_SUFFIX] + 1)
             self._published_before = True
-        self._next_init = highest[".mp4"] + 1
+        self._next_init = max(self._next_init, highest[".mp4"] + 1)
 
     def publication_started(self) -> None:
         """A publisher starts: a discontinuity if one published before.
@@ -215,6 +229,8 @@ class HlsStreamWriter(pykka.ThreadingActor):
         configuration: fMP4 if the configuration seen names HEVC, AV1 or Opus, else MPEG-TS.
         """
         self._end_publication()
+        if self._taken_over():
+            self._start_over()
         self._publishing = True
         self._held = []
         self._map = None
@@ -361,9 +377,33 @@ class HlsStreamWriter(pykka.ThreadingActor):
 
     def _write_playlist(self) -> None:
         path = self._directory / PLAYLIST_NAME
-        temporary = path.with_name(f".{PLAYLIST_NAME}.tmp")
-        temporary.write_text(self._playlist.render(), encoding="ascii")
+        # Named by process: workers sharing the folder never write one temporary file.
+        temporary = path.with_name(f".{PLAYLIST_NAME}.{os.getpid()}.tmp")
+        text = self._playlist.render()
+        temporary.write_text(text, encoding="ascii")
         os.replace(temporary, path)
+        self._written = text
+
+    def _taken_over(self) -> bool:
+        """Whether another writer (another worker's, sharing the folder) wrote the playlist."""
+        if self._failed:
+            return False
+        try:
+            on_disk: str | None = (self._directory / PLAYLIST_NAME).read_text(encoding="ascii")
+        except FileNotFoundError:
+            on_disk = None
+        except (OSError, UnicodeDecodeError):
+            return True
+        return on_disk != self._written
+
+    def _start_over(self) -> None:
+        """Go on from the other writer's files, as a restarted writer does (see _adopt)."""
+        self._retired.clear()
+        self._written = None
+        try:
+            self._adopt()
+        except OSError as error:
+            self._fail(error)
 
     def _fail(self, error: OSError) -> None:
         logger.error("HLS %s stopped: %s", self._name, error)
@@ -386,6 +426,8 @@ class HlsPackager(StreamObserver):
         settings: Durations, window and limits.
         packages: Whether an app's streams are packaged (per-application settings); None:
             every app's.
+        origin_only: Leave out pulled streams: for workers that share ``root``, where the
+            worker a stream is published on packages it and any worker serves the files.
 
     Raises:
         OSError: If ``root`` cannot be created.
@@ -396,9 +438,12 @@ class HlsPackager(StreamObserver):
         root: str | os.PathLike[str],
         settings: HlsSettings,
         packages: Callable[[str], bool] | None = None,
+        *,
+        origin_only: bool = False,
     ) -> None:
         super().__init__()
         self._packages = packages
+        self._origin_only = origin_only
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
         self._settings = settings
@@ -421,6 +466,11 @@ class HlsPackager(StreamObserver):
         self._flush(stream)  # what is left of a publication whose end was missed
         self._publishing.add(stream)
         self._tell(stream, writer, HlsStreamWriter.publication_started)
+
+    def stream_pulled_in(self, app: str, key: str) -> None:
+        """A pulled stream: packaged here unless its origin packages it into this folder."""
+        if not self._origin_only:
+            self.stream_published(app, key)
 
     def _new_writer(self, app: str, key: str) -> ActorHandle[HlsStreamWriter] | None:
         if len(self._writers) >= self._settings.max_streams:

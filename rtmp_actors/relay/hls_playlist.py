@@ -21,7 +21,7 @@ import math
 from collections import deque
 from dataclasses import dataclass
 
-__all__ = ["LivePlaylist", "Segment"]
+__all__ = ["LivePlaylist", "Segment", "discontinuities_of"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,16 +49,20 @@ class LivePlaylist:
     Args:
         target_duration: The configured segment duration, in seconds.
         length: Segments listed at most.
+        discontinuity_sequence: Discontinuities an earlier playlist of the stream went
+            through (one a player may still follow), so the count goes on from there.
     """
 
-    def __init__(self, target_duration: float, length: int) -> None:
+    def __init__(
+        self, target_duration: float, length: int, discontinuity_sequence: int = 0
+    ) -> None:
         if length < 1:
             msg = f"an HLS playlist lists at least one segment, not {length}"
             raise ValueError(msg)
         self._target = max(1, math.ceil(target_duration))
         self._length = length
         self._segments: deque[Segment] = deque()
-        self._discontinuity_sequence = 0
+        self._discontinuity_sequence = discontinuity_sequence
         self.ended = False
 
     @property
@@ -108,3 +112,18 @@ class LivePlaylist:
         if self.ended:
             lines.append("#EXT-X-ENDLIST")
         return "\n".join(lines) + "\n"
+
+
+def discontinuities_of(text: str) -> int:
+    """The discontinuity sequence number of the last segment of playlist ``text``.
+
+    A playlist that goes on from it starts counting there (0 for anything unreadable).
+    """
+    count = 0
+    for line in text.splitlines():
+        if line.startswith("#EXT-X-DISCONTINUITY-SEQUENCE:"):
+            value = line.partition(":")[2].strip()
+            count += int(value) if value.isdigit() and len(value) < 10 else 0
+        elif line == "#EXT-X-DISCONTINUITY":
+            count += 1
+    return count

@@ -176,12 +176,16 @@ class _Server(BoundedHttpServer):
         hls_root: Path | None = None,
         address_slots: AddressSlots | None = None,
         ssl_context: ssl.SSLContext | None = None,
+        *,
+        reuse_port: bool = False,
     ) -> None:
         self.routes = routes
         self.flv = flv
         self.control = control
         self.hls_root = hls_root
-        super().__init__(address, _Handler, max_clients, address_slots, ssl_context)
+        super().__init__(
+            address, _Handler, max_clients, address_slots, ssl_context, reuse_port=reuse_port
+        )
 
 
 class _Handler(BoundedRequestHandler):
@@ -318,6 +322,7 @@ class StatsHttpServer:
         control: The control API's settings (``/control/...``; off without a token).
         hls_root: Serve this HLS folder's playlists and segments under ``/hls/``.
         https: Also serve all of it over HTTPS: (port, server TLS context).
+        reuse_port: Listen with ``SO_REUSEPORT`` (``serve --workers`` share the ports).
     """
 
     def __init__(
@@ -334,6 +339,7 @@ class StatsHttpServer:
         hls_root: Path | None = None,
         address_slots: AddressSlots | None = None,
         https: tuple[int, ssl.SSLContext] | None = None,
+        reuse_port: bool = False,
     ) -> None:
         if max_clients < 1 or max_players < 0:
             msg = "max_clients must be at least 1 and max_players at least 0"
@@ -346,6 +352,7 @@ class StatsHttpServer:
         self._timeout = timeout
         self._max_clients = max_clients
         self._https = https
+        self._reuse_port = reuse_port
         self._servers: list[tuple[_Server, threading.Thread]] = []  # plain, then HTTPS
         self._flv = (
             HttpFlvService(relay, timeout=timeout, max_players=max_players) if http_flv else None
@@ -384,6 +391,7 @@ class StatsHttpServer:
                 self._hls_root,
                 self._address_slots,
                 context,
+                reuse_port=self._reuse_port,
             )
         except OSError as error:
             what = "HTTPS" if context else "stats"

@@ -165,7 +165,7 @@ class RelayServer:
         self.hls: ChildHandle[HlsPackager] | None = (
             ChildHandle("hls") if self._hls is not None else None
         )
-        self._hls_root, self._hls_temporary = hls_root(self._hls)
+        self._hls_root, self._hls_temporary = hls_root(self._hls, self.config.shared_hls_dir)
         self._table = StreamTable()
         # One count per address over both listeners: TLS is no way round the limit.
         self._address_slots = AddressSlots(self.config.max_connections_per_address)
@@ -327,10 +327,14 @@ class RelayServer:
         assert root is not None
         applications, default = self.config.applications, self.config.hls is not None
         packages = (lambda app: applications.packages_hls(app, default)) if applications else None
+        # Workers share the folder: a stream pulled from another worker is written there.
+        shared = self.config.reuse_port and self.cluster is not None
         return ChildSpec(
             "hls",
             lambda: bind_observer(
-                HlsPackager.start(root, settings, packages), handle, self.registry
+                HlsPackager.start(root, settings, packages, origin_only=shared),
+                handle,
+                self.registry,
             ),
             handle=handle,
             shutdown_timeout=30.0,
@@ -447,6 +451,7 @@ class RelayServer:
                     hls_root=self._hls_root,
                     address_slots=self._address_slots,
                     https=self._https(),
+                    reuse_port=self.config.reuse_port,
                 ).start()
             except (OSError, ValueError):
                 self.stop()

@@ -146,6 +146,7 @@ def add_parser(subcommands: Any) -> None:
         help="run N relay processes sharing the port (needs --cluster)",
     )
     parser.add_argument("--reuse-port", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--shared-hls-dir", help=argparse.SUPPRESS)  # from --workers' parent
     parser.add_argument("--cluster-port", type=int, help=argparse.SUPPRESS)
     parser.add_argument(
         "--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR")
@@ -208,6 +209,7 @@ def _config(args: argparse.Namespace) -> RelayConfig:
         "cluster_port": args.cluster_port,
         "chain_after": args.chain_after,
         "reuse_port": args.reuse_port or None,
+        "shared_hls_dir": args.shared_hls_dir,
         "vod_dir": args.vod,
         "vod_app": args.vod_app,
         "max_connections_per_address": args.max_connections_per_address,
@@ -280,7 +282,23 @@ def _run(args: argparse.Namespace) -> int:
             print("serve: --workers N needs N >= 1 and --cluster", file=sys.stderr)
             return 2
         serve_args = args.argv[args.argv.index("serve") + 1 :]
-        return run_workers(serve_args, args.workers, config.host, config.port)
+        shared_ports = {
+            option: (config.http_host, port)
+            for option, port in (
+                ("--http", config.http_port),
+                ("--https-port", config.tls.https_port),
+            )
+            if port is not None
+        }
+        hls_on = config.hls is not None or config.applications.any_hls()
+        return run_workers(
+            serve_args,
+            args.workers,
+            config.host,
+            config.port,
+            shared_ports=shared_ports,
+            shared_hls=hls_on and (config.hls is None or config.hls.dir is None),
+        )
     try:
         relay = RelayServer(config)
     except (OSError, ValueError) as error:

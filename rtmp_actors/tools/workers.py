@@ -16,6 +16,11 @@ Theory of operation:
   crash, its relay giving up) is started again after a second, at most ``MAX_RESTARTS``
   times a minute; past that the parent stops the others and exits with 1.
   Workers share a fixed ``--tls-port`` as they share the port.
+* The HTTP and HTTPS ports (``--http``, ``--https-port``) are shared the same way: a
+  request reaches any worker (HTTP-FLV of a stream published on another worker is pulled
+  from it, as an RTMP player's is). Without an HLS ``dir`` the parent makes one temporary
+  folder for all of them (deleted at the end): the worker a stream is published on writes
+  its HLS there, and any worker serves it.
 """
 
 from __future__ import annotations
@@ -23,13 +28,15 @@ from __future__ import annotations
 import collections
 import contextlib
 import logging
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from types import FrameType
 
 __all__ = ["MAX_RESTARTS", "run_workers", "worker_arguments"]
@@ -42,21 +49,29 @@ MAX_RESTARTS = 5
 _STOP_TIMEOUT = 30.0
 
 
-def worker_arguments(argv: Sequence[str], port: int) -> list[str]:
-    """The ``serve`` arguments of one worker: ``argv`` without ``--workers``, on ``port``."""
+def worker_arguments(
+    argv: Sequence[str], port: int, shared: Mapping[str, str] | None = None
+) -> list[str]:
+    """The ``serve`` arguments of one worker: ``argv`` without ``--workers``, on ``port``.
+
+    ``shared`` maps options (``--http``, say) to the values every worker gets in place of
+    those given.
+    """
+    replaced = ("--workers", "--port", *(shared or {}))
     args: list[str] = []
     skip = False
     for arg in argv:
         if skip:
             skip = False
             continue
-        if arg in ("--workers", "--port"):
+        if arg in replaced:
             skip = True
             continue
-        if arg.startswith(("--workers=", "--port=")):
+        if arg.startswith(tuple(f"{option}=" for option in replaced)):
             continue
         args.append(arg)
-    return [*args, "--port", str(port), "--reuse-port", "--cluster-port", "0"]
+    given = [item for option, value in (shared or {}).items() for item in (option, value)]
+    return [*args, *given, "--port", str(port), "--reuse-port", "--cluster-port", "0"]
 
 
 def _reserve_port(host: str, port: int) -> socket.socket:
@@ -69,7 +84,15 @@ def _reserve_port(host: str, port: int) -> socket.socket:
     return sock
 
 
-def run_workers(argv: Sequence[str], workers: int, host: str, port: int) -> int:
+def run_workers(
+    argv: Sequence[str],
+    workers: int,
+    host: str,
+    port: int,
+    *,
+    shared_ports: Mapping[str, tuple[str, int]] | None = None,
+    shared_hls: bool = False,
+) -> int:
     """Run ``workers`` relay processes on ``host:port`` until SIGINT/SIGTERM; the exit status.
 
     Args:
@@ -77,14 +100,43 @@ def run_workers(argv: Sequence[str], workers: int, host: str, port: int) -> int:
         workers: How many processes.
         host: The listening address.
         port: The shared port (0: a free one, chosen here).
+        shared_ports: More ports the workers share, by option: ``{"--http": (host, port)}``
+            (port 0: a free one, chosen here).
+        shared_hls: Make the workers one HLS folder (HLS is on, and its settings name none).
     """
+    reserved: list[socket.socket] = []
+    shared: dict[str, str] = {}
     try:
-        reserved = _reserve_port(host, port)
-    except OSError as error:
-        print(f"serve: cannot listen on {host}:{port}: {error}", file=sys.stderr)
-        return 1
-    port = reserved.getsockname()[1]
-    command = [sys.executable, "-m", "rtmp_actors", "serve", *worker_arguments(argv, port)]
+        for option, (option_host, option_port) in {
+            "--port": (host, port),
+            **(shared_ports or {}),
+        }.items():
+            try:
+                reserved.append(_reserve_port(option_host, option_port))
+            except OSError as error:
+                print(
+                    f"serve: cannot listen on {option_host}:{option_port}: {error}", file=sys.stderr
+                )
+                return 1
+            shared[option] = str(reserved[-1].getsockname()[1])
+        port = int(shared.pop("--port"))
+        for option, (option_host, _) in (shared_ports or {}).items():
+            logger.info("the workers share %s %s:%s", option, option_host, shared[option])
+        hls_dir = tempfile.mkdtemp(prefix="rtmp-actors-hls-") if shared_hls else None
+        if hls_dir is not None:
+            shared["--shared-hls-dir"] = hls_dir
+        try:
+            return _run_workers(worker_arguments(argv, port, shared), workers, host, port)
+        finally:
+            if hls_dir is not None:
+                shutil.rmtree(hls_dir, ignore_errors=True)
+    finally:
+        for sock in reserved:  # held to the end: a restarted worker binds beside the others
+            sock.close()
+
+
+def _run_workers(arguments: list[str], workers: int, host: str, port: int) -> int:
+    command = [sys.executable, "-m", "rtmp_actors", "serve", *arguments]
     stop = threading.Event()
 
     def on_signal(_signum: int, _frame: FrameType | None) -> None:
@@ -141,8 +193,6 @@ def run_workers(argv: Sequence[str], workers: int, host: str, port: int) -> int:
                 code = process.wait()
             if code not in (0, -signal.SIGTERM):
                 logger.warning("worker %d stopped with status %s", process.pid, code)
-        with contextlib.suppress(OSError):
-            reserved.close()  # held to the end: a restarted worker binds beside the others
         for signum, handler in previous.items():
             signal.signal(signum, signal.SIG_DFL if handler is None else handler)
     return status

@@ -99,6 +99,55 @@ def test_failing_protocol_handler_tears_the_connection_down(
         rtmp_server.stop()
 
 
+@pytest.mark.parametrize("stopped", ["protocol handler", "session"])
+def test_an_actor_stopped_from_outside_takes_its_connection_with_it(stopped: str) -> None:
+    # A shutdown may stop one actor of a connection that started after it began: the rest
+    # must not be left running (nor the socket open).
+    server_log = EventLog()
+    rtmp_server = start_server(server_log)
+    try:
+        log = EventLog()
+        rtmp_client = publish(rtmp_server, log)
+        [protocol] = [
+            ref
+            for ref in pykka.ActorRegistry.get_by_class(ProtocolHandlerActor)
+            if ref.actor_urn == rtmp_client._unit.protocol_ref.actor_urn
+        ]
+        target = protocol if stopped == "protocol handler" else rtmp_client._unit.session_ref
+        target.stop(timeout=TIMEOUT)
+        assert rtmp_client.wait_closed(TIMEOUT), "the connection's other actors stopped"
+        receiver = rtmp_client._unit.receiver_ref
+        assert receiver is not None
+        assert receiver.actor_stopped.wait(TIMEOUT), "the receiver stopped with them"
+        assert server_log.wait(server.Disconnected) is not None  # the socket was closed
+        assert rtmp_server.wait_for_connections(0, TIMEOUT)
+    finally:
+        rtmp_server.stop()
+
+
+def test_a_connection_whose_actor_stops_as_it_starts_leaves_nothing_behind() -> None:
+    # A shutdown stopping every actor it sees may stop some of a connection being built.
+    rtmp_server = start_server(EventLog())
+    before = {ref.actor_urn for ref in pykka.ActorRegistry.get_all()}
+    log = EventLog()
+
+    def stopping_factory(info: ConnectionInfo) -> Any:
+        info.session_ref.stop()
+        return log.receiver_factory()(info)
+
+    try:
+        host, port = rtmp_server.address
+        with pytest.raises(ConnectionAbortedError, match="stopped while it started"):
+            RtmpClient.connect(
+                f"rtmp://{host}:{port}/live", event_receiver_factory=stopping_factory
+            )
+        left = [r for r in pykka.ActorRegistry.get_all() if r.actor_urn not in before]
+        for ref in left:  # told to stop: gone at once
+            assert ref.actor_stopped.wait(TIMEOUT), f"{ref} stayed"
+    finally:
+        rtmp_server.stop()
+
+
 def raw_handshake(port: int) -> tuple[socket.socket, RtmpConnection]:
     """A raw socket that has completed the handshake with the server."""
     sock = socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT)

@@ -14,6 +14,7 @@ import re
 import signal
 import subprocess
 import sys
+import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -26,7 +27,7 @@ from rtmp_actors.cluster.directory import StreamClaim
 from rtmp_actors.cluster.directory_url import open_directory
 from tests.conftest import make_sample_flv
 from tests.nginx_rtmp import free_port
-from tests.peers import debian_tool, ffmpeg_exe, poll_until, stop_process
+from tests.peers import debian_tool, ffmpeg_exe, poll_until, run_ffmpeg, stop_process
 from tests.redis_server import RedisServer
 from tests.relay.test_relay_interop import Packets, packets, reference
 from tests.relay.test_supervision import publish as publish_live
@@ -472,3 +473,77 @@ def test_workers_share_a_port_and_every_player_gets_the_stream(
             assert parent.wait(TIMEOUT) == 0
         if parent.poll() is None:
             parent.kill()
+
+
+SHARED_HTTP = re.compile(r"the workers share --http [\d.]+:(\d+)")
+SERVER_PORT = re.compile(r"RTMP server listening on [\d.]+:(\d+)")
+HLS_FOLDER = re.compile(r"HLS for live/web in (\S+)")
+
+
+def http_get(port: int, path: str) -> tuple[int, bytes]:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=TIMEOUT) as answer:
+            return answer.status, answer.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+
+
+@pytest.mark.peers
+def test_workers_share_the_http_port_and_one_hls_folder(
+    redis: RedisServer, peers: list[subprocess.Popen[bytes]], tmp_path: Path
+) -> None:
+    command = [
+        sys.executable, "-m", "rtmp_actors", "serve", "--port", "0", "--workers", "2",
+        "--cluster", redis.url, "--http", "0", "--hls",
+    ]  # fmt: skip
+    parent = subprocess.Popen(
+        command, cwd=REPO, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        stderr = Lines(parent.stderr)
+        found = SHARED_HTTP.search(stderr.wait_for(lambda line: "--http" in line))
+        assert found is not None
+        http = int(found[1])
+        ports = []
+        for _ in range(4):  # each worker: the shared port, and its own for the cluster
+            line = stderr.wait_for(lambda line: SERVER_PORT.search(line) is not None)
+            ports.append(int(SERVER_PORT.search(line)[1]))  # type: ignore[index]
+        [shared] = {port for port in ports if ports.count(port) == 2}
+        own_ports = [port for port in ports if port != shared]
+        peers.append(publish_live(f"rtmp://127.0.0.1:{shared}/live/web"))
+        # A player on each worker's own port: the worker without the publisher pulls it.
+        outs = [tmp_path / f"player{port}.flv" for port in own_ports]
+        for port, out in zip(own_ports, outs, strict=True):
+            peers.append(play_rtmpdump(f"rtmp://127.0.0.1:{port}/live/web", out))
+        for out in outs:
+            keeps_growing(out, f"{out.name} plays")
+        line = stderr.wait_for(lambda line: HLS_FOLDER.search(line) is not None)
+        folder = Path(HLS_FOLDER.search(line)[1])  # type: ignore[index]
+
+        def playlist_listed() -> bool:
+            return http_get(http, "/hls/live/web/index.m3u8")[1].count(b".ts") >= 2
+
+        poll_until(playlist_listed, TIMEOUT, "segments listed")
+        # Requests reach either worker: each serves the one folder.
+        for _ in range(12):
+            status, body = http_get(http, "/hls/live/web/index.m3u8")
+            assert status == 200
+            assert b"#EXTINF" in body
+        run_ffmpeg("-i", f"http://127.0.0.1:{http}/hls/live/web/index.m3u8",
+                   "-frames:v", "50", "-f", "null", "-")  # fmt: skip
+        for _ in range(4):  # HTTP-FLV on whichever worker: the stream is there or pulled
+            run_ffmpeg("-i", f"http://127.0.0.1:{http}/live/web.flv",
+                       "-frames:v", "25", "-f", "null", "-")  # fmt: skip
+        assert len(redis.node_ids()) == 2
+    finally:
+        parent.send_signal(signal.SIGTERM)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            assert parent.wait(TIMEOUT) == 0
+        if parent.poll() is None:
+            parent.kill()
+    lines = stderr.rest()
+    # Only the worker the stream is published on wrote it; the other one only played it.
+    assert len([line for line in lines if HLS_FOLDER.search(line)]) == 1
+    assert any("pulling it from there" in line for line in lines)
+    assert not folder.parent.parent.exists(), "the parent deletes the shared HLS folder"

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
+import pykka
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -29,7 +30,7 @@ from rtmp_actors.media.hls_segmenter import SegmentStart, TsSegmenter
 from rtmp_actors.media.mpegts import PACKET_SIZE, TsMuxer, TsStreamType, mpeg_crc32
 from rtmp_actors.media.video import VideoPacketType, is_video_configuration, parse_video_tag
 from rtmp_actors.relay.config import RelayConfig
-from rtmp_actors.relay.hls import HlsSettings, stream_directory
+from rtmp_actors.relay.hls import HlsSettings, HlsStreamWriter, stream_directory
 from rtmp_actors.relay.hls_playlist import LivePlaylist, Segment
 from rtmp_actors.relay.http_flv_request import HttpRequestError
 from rtmp_actors.relay.http_hls import open_hls_file
@@ -669,6 +670,41 @@ def test_a_new_writer_numbers_on_from_an_earlier_ones_files(
     assert "#EXT-X-DISCONTINUITY-SEQUENCE:1" in text
     names = sorted(p.name for p in folder.iterdir())
     assert names == ["10.ts", "11.ts", "12.ts", "13.ts", "14.ts", "index.m3u8", "notes.txt"]
+
+
+def test_a_writer_another_took_over_from_numbers_on_after_it(
+    tmp_path: Path, six_seconds: Path
+) -> None:
+    # Workers share the folder: a publisher that reconnects to another worker is packaged by
+    # that worker's writer, and maybe by the first one's again later.
+    folder = tmp_path / "live" / "cam"
+    settings = HlsSettings(dir=str(tmp_path), segment_duration=1.0, playlist_length=3)
+    media = flv_media(six_seconds)
+    writers: list[pykka.ActorProxy[HlsStreamWriter]] = []
+
+    def publish_into(writer: pykka.ActorProxy[HlsStreamWriter]) -> list[int]:
+        writer.publication_started().get(timeout=TIMEOUT)
+        writer.media_batch(media).get(timeout=TIMEOUT)
+        writer.publication_ended().get(timeout=TIMEOUT)
+        text = (folder / "index.m3u8").read_text()
+        assert text.endswith("#EXT-X-ENDLIST\n")
+        return [sequence for sequence, _ in check_playlist(text, 1.0, 3)]
+
+    try:
+        # Both exist before either publishes: the other one's first files come later.
+        writers.extend(HlsStreamWriter.start(folder, settings, "live/cam").proxy() for _ in "ab")
+        first, other = writers
+        before = publish_into(first)
+        elsewhere = publish_into(other)
+        again = publish_into(first)  # back on the first worker
+    finally:
+        for writer in writers:
+            writer.actor_ref.stop(timeout=TIMEOUT)
+    assert min(elsewhere) > max(before)
+    assert min(again) > max(elsewhere), "a number the other writer used, or going back"
+    assert "#EXT-X-DISCONTINUITY-SEQUENCE:2" in (folder / "index.m3u8").read_text()
+    numbers = [int(p.stem) for p in folder.iterdir() if p.suffix == ".ts"]
+    assert min(numbers) > max(elsewhere), "the other writer's segments are gone"
 
 
 @given(

@@ -343,6 +343,7 @@ def test_a_crashed_pull_relay_is_restarted_and_adopts_its_pulls_without_a_break(
     tmp_path: Path,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
+    caplog.set_level(logging.INFO, logger="rtmp_actors")  # a failure shows the links' story
     edge = RelayServer(
         RelayConfig(port=0, pull=(base_url(relay),)), link_settings=LinkSettings(pull_linger=0.5)
     ).start()
