@@ -31,7 +31,7 @@ from tests.peers import debian_tool, ffmpeg_exe, poll_until, run_ffmpeg, stop_pr
 from tests.redis_server import RedisServer
 from tests.relay.test_relay_interop import Packets, packets, reference
 from tests.relay.test_supervision import publish as publish_live
-from tests.tools.test_serve import REPO, Lines, running
+from tests.tools.test_serve import REPO, Lines, running, workers_running
 
 TIMEOUT = 60
 HOSTS = ("127.0.0.1", "127.0.0.2", "127.0.0.3")
@@ -442,16 +442,7 @@ def test_an_unreachable_directory_is_a_clear_error_naming_it() -> None:
 def test_workers_share_a_port_and_every_player_gets_the_stream(
     redis: RedisServer, peers: list[subprocess.Popen[bytes]], tmp_path: Path
 ) -> None:
-    command = [
-        sys.executable, "-m", "rtmp_actors", "serve", "--port", "0", "--workers", "2",
-        "--cluster", redis.url,
-    ]  # fmt: skip
-    parent = subprocess.Popen(
-        command, cwd=REPO, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    try:
-        stderr = Lines(parent.stderr)
+    with workers_running("--cluster", redis.url) as (_, stderr):
         ports = set()
         for _ in range(2):  # each worker says it listens, on the shared port
             match = LISTENING.search(
@@ -467,12 +458,6 @@ def test_workers_share_a_port_and_every_player_gets_the_stream(
         for out in outs:  # whichever worker each reached, it plays
             keeps_growing(out, f"{out.name} plays")
         assert len(redis.node_ids()) == 2
-    finally:
-        parent.send_signal(signal.SIGTERM)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            assert parent.wait(TIMEOUT) == 0
-        if parent.poll() is None:
-            parent.kill()
 
 
 SHARED_HTTP = re.compile(r"the workers share --http [\d.]+:(\d+)")
@@ -492,16 +477,7 @@ def http_get(port: int, path: str) -> tuple[int, bytes]:
 def test_workers_share_the_http_port_and_one_hls_folder(
     redis: RedisServer, peers: list[subprocess.Popen[bytes]], tmp_path: Path
 ) -> None:
-    command = [
-        sys.executable, "-m", "rtmp_actors", "serve", "--port", "0", "--workers", "2",
-        "--cluster", redis.url, "--http", "0", "--hls",
-    ]  # fmt: skip
-    parent = subprocess.Popen(
-        command, cwd=REPO, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    try:
-        stderr = Lines(parent.stderr)
+    with workers_running("--cluster", redis.url, "--http", "0", "--hls") as (_, stderr):
         found = SHARED_HTTP.search(stderr.wait_for(lambda line: "--http" in line))
         assert found is not None
         http = int(found[1])
@@ -536,12 +512,6 @@ def test_workers_share_the_http_port_and_one_hls_folder(
             run_ffmpeg("-i", f"http://127.0.0.1:{http}/live/web.flv",
                        "-frames:v", "25", "-f", "null", "-")  # fmt: skip
         assert len(redis.node_ids()) == 2
-    finally:
-        parent.send_signal(signal.SIGTERM)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            assert parent.wait(TIMEOUT) == 0
-        if parent.poll() is None:
-            parent.kill()
     lines = stderr.rest()
     # Only the worker the stream is published on wrote it; the other one only played it.
     assert len([line for line in lines if HLS_FOLDER.search(line)]) == 1

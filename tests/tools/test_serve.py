@@ -134,6 +134,25 @@ def running(command: list[str], listening: re.Pattern[str]) -> Iterator[Running]
             process.wait()
 
 
+@contextlib.contextmanager
+def workers_running(*args: str) -> Iterator[tuple[subprocess.Popen[str], Lines]]:
+    """``serve --port 0 --workers 2 ARGS`` until the block ends, then SIGTERM: it exits 0."""
+    command = [sys.executable, "-m", "rtmp_actors", "serve", "--port", "0", "--workers", "2"]
+    parent = subprocess.Popen(
+        [*command, *args], cwd=REPO, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        yield parent, Lines(parent.stderr)
+    finally:
+        parent.send_signal(signal.SIGTERM)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            assert parent.wait(60) == 0  # up to a minute: the workers finish their links
+        if parent.poll() is None:
+            parent.kill()
+            parent.wait()
+
+
 SERVE_LISTENING = re.compile(r"relay listening on rtmp://127\.0\.0\.1:(\d+)/")
 
 

@@ -26,7 +26,7 @@ from tests.nginx_rtmp import free_port
 from tests.redis_server import RedisServer
 from tests.relay.test_relay import keyframe
 from tests.relay.test_tls_listener import connect, der_of, presented_certificate
-from tests.tools.test_serve import REPO, TIMEOUT, Lines, running
+from tests.tools.test_serve import REPO, TIMEOUT, Lines, running, workers_running
 
 LISTENING = re.compile(r"relay listening on (rtmps?)://127\.0\.0\.1:(\d+)/")
 ANY_LISTENER = re.compile(r"relay listening on rtmps?://127\.0\.0\.1:(\d+)/")
@@ -152,32 +152,22 @@ def test_workers_share_the_tls_port_and_each_reloads_on_sighup(tmp_path: Path) -
     cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
     make_self_signed(cert, key)
     tls_port = free_port()
-    with RedisServer.running(tmp_path / "redis") as redis:
-        parent = subprocess.Popen(
-            [sys.executable, "-m", "rtmp_actors", "serve", "--port", "0", "--workers", "2",
-             "--cluster", redis.url, "--tls-port", str(tls_port), "--cert", str(cert),
-             "--key", str(key)],
-            cwd=REPO, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE, text=True,
-        )  # fmt: skip
-        try:
-            stderr = Lines(parent.stderr)
-            for _ in range(2):  # each worker listens on the shared TLS port
-                stderr.wait_for(lambda line: f"rtmps://127.0.0.1:{tls_port}/" in line)
-            make_self_signed(cert, key)
-            parent.send_signal(signal.SIGHUP)
-            for _ in range(2):
-                stderr.wait_for(lambda line: "TLS certificate reloaded" in line)
-            new = der_of(cert)
-            # Whichever worker a connection reaches, it presents the new certificate.
-            assert {presented_certificate(tls_port) for _ in range(8)} == {new}
-        finally:
-            parent.send_signal(signal.SIGTERM)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                assert parent.wait(TIMEOUT) == 0
-            if parent.poll() is None:
-                parent.kill()
-                parent.wait()
+    with (
+        RedisServer.running(tmp_path / "redis") as redis,
+        workers_running(
+            "--cluster", redis.url, "--tls-port", str(tls_port), "--cert", str(cert),
+            "--key", str(key),
+        ) as (parent, stderr),
+    ):  # fmt: skip
+        for _ in range(2):  # each worker listens on the shared TLS port
+            stderr.wait_for(lambda line: f"rtmps://127.0.0.1:{tls_port}/" in line)
+        make_self_signed(cert, key)
+        parent.send_signal(signal.SIGHUP)
+        for _ in range(2):
+            stderr.wait_for(lambda line: "TLS certificate reloaded" in line)
+        new = der_of(cert)
+        # Whichever worker a connection reaches, it presents the new certificate.
+        assert {presented_certificate(tls_port) for _ in range(8)} == {new}
 
 
 HTTPS_LISTENING = re.compile(r"stats on https://127\.0\.0\.1:(\d+)/stats")
