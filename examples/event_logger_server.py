@@ -60,7 +60,8 @@ class EventLogger(EventReceiverActor):
 
 def print_address(server: RtmpServer) -> None:
     """Say where the server listens (on stderr: stdout is for the events)."""
-    print(f"listening on {server.address[0]}:{server.address[1]}", file=sys.stderr, flush=True)
+    # One write (print makes two): a log line cannot land inside it.
+    sys.stderr.write(f"listening on {server.address[0]}:{server.address[1]}\n")
 
 
 def main() -> None:

@@ -219,7 +219,8 @@ def main(argv: list[str]) -> None:
     def ready(server: RelayServer) -> None:
         server.add_source("live", "pattern", TestPatternSource(), on_demand="--on-demand" in argv)
         host, bound = server.address
-        print(f"playing at rtmp://{host}:{bound}/live/pattern", file=sys.stderr, flush=True)
+        # One write (print makes two): a log line cannot land inside it.
+        sys.stderr.write(f"playing at rtmp://{host}:{bound}/live/pattern\n")
 
     serve_forever(relay, ready=ready)
 
