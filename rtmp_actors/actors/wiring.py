@@ -20,17 +20,39 @@ from rtmp_actors.protocol.connection import ConnectionRole, RtmpConnection
 from rtmp_actors.transport.io_loop import IoLoop
 from rtmp_actors.transport.transport import Transport
 
-__all__ = ["EventReceiverFactory", "next_connection_id", "start_connection"]
+__all__ = [
+    "EventReceiverFactory",
+    "next_connection_id",
+    "scope_connection_ids",
+    "scoped_id",
+    "start_connection",
+]
 
 EventReceiverFactory = Callable[[ConnectionInfo], pykka.ActorRef[Any]]
 """Builds the event receiver of a new connection (it is stopped when the connection ends)."""
 
 _connection_ids = itertools.count(1)
+_scope = {"prefix": ""}  # set once, at start, by scope_connection_ids
+
+
+def scope_connection_ids(scope: str) -> None:
+    """Put ``scope`` before every connection id made from now on.
+
+    For processes that report to one place: ``serve --workers`` gives worker 2 ``w2.``, so
+    its ``w2.s12`` is never taken for worker 1's ``w1.s12`` (in logs, ``/stats``, the
+    control API).
+    """
+    _scope["prefix"] = scope
+
+
+def scoped_id(name: str) -> str:
+    """``name`` (a relay link's id, say) with this process's scope before it."""
+    return f"{_scope['prefix']}{name}"
 
 
 def next_connection_id(prefix: str) -> str:
-    """A process-wide unique connection id such as ``s12`` or ``c3``."""
-    return f"{prefix}{next(_connection_ids)}"
+    """A process-wide unique connection id such as ``s12`` or ``c3`` (after the scope)."""
+    return scoped_id(f"{prefix}{next(_connection_ids)}")
 
 
 def start_connection(

@@ -42,6 +42,7 @@ from behaviours.media_receiver import MediaReceiver
 from behaviours.stream_peers import PublisherReceiver, PublisherSession
 from rtmp_actors.actors.actor_handle import ActorHandle, tell
 from rtmp_actors.actors.client_session import ClientSessionActor
+from rtmp_actors.actors.wiring import scoped_id
 from rtmp_actors.relay.gop_cache import GopCache
 from rtmp_actors.relay.link_manager import LinkTable, _LinkManager
 from rtmp_actors.relay.observer import StreamSnapshot
@@ -118,7 +119,7 @@ class PullLink(_UpstreamLink, PublisherSession, PublisherReceiver):
         name = f"pull{number} {source.base.tc_url}/{key} -> {app}/{key}"
         url = source.url_for(key)
         super().__init__(name, app, key, url, settings, scheduler, io_loop, manager)
-        self._id = f"pull{number}"
+        self._id = scoped_id(f"pull{number}")
         self._source = source
         self._registry = registry
         self._pull_relay = manager

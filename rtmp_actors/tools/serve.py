@@ -15,6 +15,7 @@ from typing import Any
 
 import pykka
 
+from rtmp_actors.actors.wiring import scope_connection_ids
 from rtmp_actors.cluster.directory import DirectoryError
 from rtmp_actors.relay.config import RelayConfig
 from rtmp_actors.relay.hls import HlsSettings
@@ -147,6 +148,7 @@ def add_parser(subcommands: Any) -> None:
     )
     parser.add_argument("--reuse-port", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--shared-hls-dir", help=argparse.SUPPRESS)  # from --workers' parent
+    parser.add_argument("--worker-id", help=argparse.SUPPRESS)  # likewise: scopes the ids
     parser.add_argument("--cluster-port", type=int, help=argparse.SUPPRESS)
     parser.add_argument(
         "--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR")
@@ -299,6 +301,8 @@ def _run(args: argparse.Namespace) -> int:
             shared_ports=shared_ports,
             shared_hls=hls_on and (config.hls is None or config.hls.dir is None),
         )
+    if args.worker_id:
+        scope_connection_ids(f"{args.worker_id}.")
     try:
         relay = RelayServer(config)
     except (OSError, ValueError) as error:

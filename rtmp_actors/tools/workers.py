@@ -21,6 +21,8 @@ Theory of operation:
   from it, as an RTMP player's is). Without an HLS ``dir`` the parent makes one temporary
   folder for all of them (deleted at the end): the worker a stream is published on writes
   its HLS there, and any worker serves it.
+* Worker N's connection ids start ``wN.`` (``w2.s12``): the workers share one log, and an
+  id from one worker's ``/stats`` never names another worker's client.
 """
 
 from __future__ import annotations
@@ -135,6 +137,11 @@ def run_workers(
             sock.close()
 
 
+def _worker_command(command: list[str], index: int) -> list[str]:
+    """Worker ``index``'s command: its connection ids start ``w<index + 1>.`` (one log)."""
+    return [*command, "--worker-id", f"w{index + 1}"]
+
+
 def _run_workers(arguments: list[str], workers: int, host: str, port: int) -> int:
     command = [sys.executable, "-m", "rtmp_actors", "serve", *arguments]
     stop = threading.Event()
@@ -157,7 +164,8 @@ def _run_workers(arguments: list[str], workers: int, host: str, port: int) -> in
     status = 0
     try:
         processes.extend(
-            subprocess.Popen(command, stdin=subprocess.DEVNULL) for _ in range(workers)
+            subprocess.Popen(_worker_command(command, index), stdin=subprocess.DEVNULL)
+            for index in range(workers)
         )
         logger.info(
             "started %d workers on %s:%d (pids %s)", workers, host, port, [p.pid for p in processes]
@@ -179,7 +187,9 @@ def _run_workers(arguments: list[str], workers: int, host: str, port: int) -> in
                     break
                 restarts.append(now)
                 logger.error("worker %d exited with %s; starting it again", process.pid, code)
-                processes[index] = subprocess.Popen(command, stdin=subprocess.DEVNULL)
+                processes[index] = subprocess.Popen(
+                    _worker_command(command, index), stdin=subprocess.DEVNULL
+                )
     finally:
         for process in processes:
             if process.poll() is None:

@@ -508,6 +508,10 @@ def test_workers_share_the_http_port_and_one_hls_folder(
             assert b"#EXTINF" in body
         run_ffmpeg("-i", f"http://127.0.0.1:{http}/hls/live/web/index.m3u8",
                    "-frames:v", "50", "-f", "null", "-")  # fmt: skip
+        # Each worker names its connections (and its pull links) apart from the other's.
+        for _ in range(6):
+            [stream] = json.loads(http_get(http, "/stats")[1])["streams"]
+            assert re.fullmatch(r"w[12]\.(s\d+|pull\d+\.\d+)", stream["publisher"])
         for _ in range(4):  # HTTP-FLV on whichever worker: the stream is there or pulled
             run_ffmpeg("-i", f"http://127.0.0.1:{http}/live/web.flv",
                        "-frames:v", "25", "-f", "null", "-")  # fmt: skip
