@@ -117,6 +117,8 @@ class StreamRegistry(MonitoredActor, StreamOwner, PublishRoute):
         policy: How the streams behave.
         scheduler: ``scheduler(delay, callback)`` for the streams' timers.
         observers: Actors that see every stream (recorders, push and pull relays).
+        patient_observers: Observers that take the media in batches (HLS; see
+            :class:`~rtmp_actors.relay.stream.LiveStream`).
         table: Where the streams are kept; pass the same one to every incarnation so a
             restarted registry adopts the running streams.
         me: The handle the streams use to reach the registry (one that follows restarts);
@@ -129,11 +131,13 @@ class StreamRegistry(MonitoredActor, StreamOwner, PublishRoute):
         scheduler: Scheduler,
         observers: Sequence[ActorHandle[StreamObserver]] = (),
         *,
+        patient_observers: Sequence[ActorHandle[StreamObserver]] = (),
         table: StreamTable | None = None,
         me: ActorHandle[StreamOwner] | None = None,
     ) -> None:
         super().__init__()
         self._observers = tuple(observers)
+        self._patient_observers = tuple(patient_observers)
         self._policy = policy
         self._schedule = scheduler
         self._streams = table if table is not None else StreamTable()
@@ -164,7 +168,13 @@ class StreamRegistry(MonitoredActor, StreamOwner, PublishRoute):
         entry = self._streams.get(name)
         if entry is None or not entry.ref.is_alive():
             ref = LiveStream.start(
-                app, key, self._me, self._policy, self._schedule, observers=self._observers
+                app,
+                key,
+                self._me,
+                self._policy,
+                self._schedule,
+                observers=self._observers,
+                patient_observers=self._patient_observers,
             )
             entry = _Entry(ref, ActorHandle(ref))
             self._streams.put(name, entry)

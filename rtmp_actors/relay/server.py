@@ -250,6 +250,7 @@ class RelayServer:
     def _children(self) -> list[ChildSpec]:
         children: list[ChildSpec] = []
         observers: list[ActorHandle[StreamObserver]] = []
+        patient: list[ActorHandle[StreamObserver]] = []  # HLS: media in batches will do
         access_file, config, hooks = self._access_file, self.config, self._hooks
         if self.access is not None:
 
@@ -292,7 +293,7 @@ class RelayServer:
             observers.append(recorder)
         if self.hls is not None:
             children.append(self._hls_child(self.hls))
-            observers.append(self.hls)
+            patient.append(self.hls)
         observers.extend(self._links.observers)
         if self.cluster is not None:
             observers.append(self.cluster)
@@ -303,6 +304,7 @@ class RelayServer:
                     config.stream,
                     self._call_later,
                     observers=observers,
+                    patient_observers=patient,
                     table=self._table,
                     me=self.registry,
                 ),

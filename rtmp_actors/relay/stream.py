@@ -96,6 +96,11 @@ logger = logging.getLogger(__name__)
 
 _P = ParamSpec("_P")
 
+PATIENT_MESSAGES = 32
+"""Media messages a patient observer gets at once, at most (see :class:`LiveStream`)."""
+PATIENT_MS = 250
+"""Milliseconds of media a patient observer may be told late, at most."""
+
 
 @dataclass(frozen=True, slots=True)
 class StreamPolicy:
@@ -244,6 +249,11 @@ class LiveStream(MonitoredActor, MediaReceiver, MediaWriter, PlayedStream):
         clock: Seconds, monotonic.
         observers: Actors that see every publication of the stream (see
             :class:`~rtmp_actors.relay.observer.StreamObserver`): recorders, push relays.
+        patient_observers: Observers that take the media in batches of up to
+            :data:`PATIENT_MESSAGES` messages or :data:`PATIENT_MS` of it (HLS, whose
+            players wait seconds for a segment): one wake-up of theirs for many messages,
+            where the others get each batch of the publisher's input as it comes. Anything
+            else they are told comes after the media before it.
     """
 
     def __init__(
@@ -255,9 +265,13 @@ class LiveStream(MonitoredActor, MediaReceiver, MediaWriter, PlayedStream):
         scheduler: Scheduler,
         clock: Callable[[], float] = time.monotonic,
         observers: Sequence[ActorHandle[StreamObserver]] = (),
+        patient_observers: Sequence[ActorHandle[StreamObserver]] = (),
     ) -> None:
         super().__init__()
-        self._observers = tuple(observers)
+        self._prompt = tuple(observers)
+        self._patient = tuple(patient_observers)
+        self._observers = self._prompt + self._patient
+        self._patient_media: list[tuple[MediaType, int, bytes]] = []
         self.app = app
         self.key = key
         self._registry = registry
@@ -469,10 +483,24 @@ class LiveStream(MonitoredActor, MediaReceiver, MediaWriter, PlayedStream):
         self._add(prepared)
 
     def _tell_observer_media(self) -> None:
-        """Hand the observers the batch's media at once (before anything else they are told)."""
+        """Hand the observers the batch's media at once (before anything else they are told).
+
+        The patient ones get it once enough has gathered (or before anything else).
+        """
         media, self._observer_media = self._observer_media, []
+        if not media:
+            return
+        self._tell(self._prompt, StreamObserver.stream_media_batch, media)
+        if self._patient:
+            pending = self._patient_media
+            pending.extend(media)
+            if len(pending) >= PATIENT_MESSAGES or pending[-1][1] - pending[0][1] >= PATIENT_MS:
+                self._tell_patient_media()
+
+    def _tell_patient_media(self) -> None:
+        media, self._patient_media = self._patient_media, []
         if media:
-            self._tell_observers(StreamObserver.stream_media_batch, media)
+            self._tell(self._patient, StreamObserver.stream_media_batch, media)
 
     def _add(self, message: PreparedMessage) -> None:
         self._batch.append(message)
@@ -597,7 +625,17 @@ class LiveStream(MonitoredActor, MediaReceiver, MediaWriter, PlayedStream):
         *args: _P.args,
         **kwargs: _P.kwargs,
     ) -> None:
-        for observer in self._observers:
+        self._tell_patient_media()  # what came before goes first
+        self._tell(self._observers, method, *args, **kwargs)
+
+    def _tell(
+        self,
+        observers: tuple[ActorHandle[StreamObserver], ...],
+        method: Callable[Concatenate[StreamObserver, str, str, _P], object],
+        *args: _P.args,
+        **kwargs: _P.kwargs,
+    ) -> None:
+        for observer in observers:
             with contextlib.suppress(pykka.ActorDeadError):
                 observer.tell(method, self.app, self.key, *args, **kwargs)
 
@@ -743,6 +781,9 @@ class LiveStream(MonitoredActor, MediaReceiver, MediaWriter, PlayedStream):
     def describe_to(self, observer: ActorHandle[StreamObserver]) -> None:
         """Tell ``observer`` (one that just started) what this stream is doing now."""
         self._flush()
+        # Before the snapshot, which holds it too: a new observer ignores media of a stream
+        # it has not been described yet, so it sees none twice.
+        self._tell_patient_media()
         publisher = self._publisher
         snapshot = StreamSnapshot(
             self.app,
@@ -776,9 +817,10 @@ class LiveStream(MonitoredActor, MediaReceiver, MediaWriter, PlayedStream):
         )
 
     def on_stop(self) -> None:
-        """Cancel the idle timer."""
+        """Cancel the idle timer; hand the patient observers what they have not had yet."""
         if self._idle_timer is not None:
             self._idle_timer.cancel()
+        self._tell_patient_media()
 
     def on_failure(self, *_exc_info: object) -> None:
         """Close the publisher and the players: a stream's state cannot be rebuilt.

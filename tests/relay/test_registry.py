@@ -9,6 +9,8 @@ has been handled.
 from __future__ import annotations
 
 import logging
+import queue
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,8 +19,16 @@ import pytest
 
 from rtmp_actors.actors.actor_handle import ActorHandle
 from rtmp_actors.actors.monitoring import _watch_of
+from rtmp_actors.relay.observer import StreamObserver
 from rtmp_actors.relay.registry import StreamRegistry, StreamTable
-from rtmp_actors.relay.stream import LiveStream, PlayRequest, PublishRequest, StreamPolicy
+from rtmp_actors.relay.stream import (
+    PATIENT_MESSAGES,
+    LiveStream,
+    PlayRequest,
+    PublishRequest,
+    StreamPolicy,
+)
+from rtmp_actors.session.events import MediaType
 from rtmp_actors.transport.io_loop import TimerHandle
 from tests.relay.fake_peers import (
     TIMEOUT,
@@ -276,3 +286,71 @@ def test_stopping_the_registry_stops_its_streams() -> None:
     stream = encoder.published_to()
     registry.actor_ref.stop(timeout=TIMEOUT)
     assert not stream.is_alive()
+
+
+class _RecordingObserver(StreamObserver):
+    """Puts each call it gets, with the media's timestamps, on a queue."""
+
+    def __init__(self, calls: queue.Queue[tuple[str, Any]]) -> None:
+        super().__init__()
+        self._calls = calls
+
+    def stream_published(self, app: str, key: str) -> None:
+        self._calls.put(("published", key))
+
+    def stream_metadata(self, app: str, key: str, metadata: Mapping[str, Any]) -> None:
+        self._calls.put(("metadata", dict(metadata)))
+
+    def stream_media_batch(
+        self, app: str, key: str, media: Sequence[tuple[MediaType, int, bytes]]
+    ) -> None:
+        self._calls.put(("media", [timestamp for _, timestamp, _ in media]))
+
+    def stream_unpublished(self, app: str, key: str) -> None:
+        self._calls.put(("unpublished", key))
+
+
+def _calls_until_unpublished(calls: queue.Queue[tuple[str, Any]]) -> list[tuple[str, Any]]:
+    seen = [calls.get(timeout=TIMEOUT)]
+    while seen[-1][0] != "unpublished":
+        seen.append(calls.get(timeout=TIMEOUT))
+    return seen
+
+
+def test_a_patient_observer_gets_the_media_in_batches_and_in_order() -> None:
+    prompt_calls: queue.Queue[tuple[str, Any]] = queue.Queue()
+    patient_calls: queue.Queue[tuple[str, Any]] = queue.Queue()
+    prompt = ActorHandle[StreamObserver](_RecordingObserver.start(prompt_calls))
+    patient = ActorHandle[StreamObserver](_RecordingObserver.start(patient_calls))
+    registry = ActorHandle(
+        StreamRegistry.start(POLICY, no_timers, observers=[prompt], patient_observers=[patient])
+    )
+    encoder = Peer.start("encoder")
+    registry.tell(StreamRegistry.publish_requested, encoder.publish("key"))
+    stream = ActorHandle[LiveStream](encoder.published_to())
+    first = range(0, 100, 10)  # 10 messages over 90 ms: below both limits
+    then = range(100, 300, 5)  # 40 messages over 195 ms: 32 reach the count
+    for timestamp in first:
+        stream.tell(LiveStream.publisher_media, "encoder", MediaType.AUDIO, timestamp, b"\xaf\x01")
+    stream.tell(LiveStream.publisher_metadata, "encoder", {"width": 640})
+    for timestamp in then:
+        stream.tell(LiveStream.publisher_media, "encoder", MediaType.AUDIO, timestamp, b"\xaf\x01")
+    stream.tell(LiveStream.publisher_left, "encoder")
+
+    # The others get each message of the publisher's as it comes.
+    assert _calls_until_unpublished(prompt_calls) == [
+        ("published", "key"),
+        *[("media", [t]) for t in first],
+        ("metadata", {"width": 640}),
+        *[("media", [t]) for t in then],
+        ("unpublished", "key"),
+    ]
+    # The patient one gets them gathered, and never after what followed them.
+    assert _calls_until_unpublished(patient_calls) == [
+        ("published", "key"),
+        ("media", list(first)),
+        ("metadata", {"width": 640}),
+        ("media", list(then)[:PATIENT_MESSAGES]),
+        ("media", list(then)[PATIENT_MESSAGES:]),
+        ("unpublished", "key"),
+    ]
