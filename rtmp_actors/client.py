@@ -151,7 +151,11 @@ class RtmpClient:
             self.session.tell(ClientSessionActor.close, reason)
 
     def wait_closed(self, timeout: float | None = None) -> bool:
-        """Wait until the connection's actors have all stopped; False on timeout."""
+        """Wait until the connection's protocol handler and session have stopped.
+
+        Its event receiver is told to stop then, after the events already sent to it.
+        Returns False on timeout.
+        """
         return self._unit.closed.wait(timeout)
 
     @property

@@ -12,8 +12,10 @@ A socket cannot be restarted, so the policy is one-for-all with no restarts:
 * On a normal end (the peer or we closed), the protocol handler tells the session, the
   session raises ``Disconnected`` and stops, and the protocol handler stops.
 
-Once both actors have exited, a receiver created for this connection is stopped (after the
-events already sent to it) and ``on_closed`` is called, so nothing outlives the connection.
+Once both actors have exited, a receiver created for this connection is told to stop (after
+the events already sent to it) and ``on_closed`` is called, so nothing outlives the
+connection. ``on_closed`` does not wait for the receiver: one stuck in a handler must not
+keep the connection's place in the server.
 Every failure is logged at ERROR with the connection id, the part and the exception. This is
 a policy object run from monitor callbacks, not an actor: a supervisor thread per connection
 would cost as much memory as the connection itself.
@@ -92,7 +94,8 @@ class ConnectionUnit:
         session_ref: The session actor.
         receiver_ref: The event receiver.
         owns_receiver: Stop the receiver when the connection is over.
-        on_closed: Called once, from an exiting actor's thread, when everything has stopped.
+        on_closed: Called once, from an exiting actor's thread, when the protocol handler and
+            the session have stopped (and the receiver has been told to).
     """
 
     def __init__(
