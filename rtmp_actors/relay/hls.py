@@ -4,9 +4,10 @@ Theory of operation:
 
 * :class:`HlsPackager` is a :class:`StreamObserver`; it does nothing but hand each stream's
   messages to that stream's own :class:`HlsStreamWriter` actor (``tell``), so a slow disk
-  delays only that stream's segments, never the relay's fan-out. It hands them over in
-  batches (up to 32 messages or a quarter of a second of media, and whatever is pending when
-  the publisher stops): waking a thread per message cost more than packaging it.
+  delays only that stream's segments, never the relay's fan-out. It is a patient observer
+  (see :class:`~rtmp_actors.relay.stream.LiveStream`): the stream hands it the media in
+  batches of up to 32 messages or a quarter of a second, which it passes on whole, since
+  waking a thread per message cost more than packaging it.
 * A writer cuts the publication with a :class:`TsSegmenter` (H.264, AAC, MP3) or, when the
   codec configuration names HEVC, AV1 or Opus, an :class:`Fmp4Segmenter`, and keeps a
   :class:`LivePlaylist`: ``ROOT/<app>/<key>/<n>.ts`` (or ``<n>.m4s`` with ``init-<i>.mp4``)
@@ -34,7 +35,7 @@ import os
 import re
 import tempfile
 from collections import OrderedDict, deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -67,10 +68,6 @@ PLAYLIST_NAME = "index.m3u8"
 SEGMENT_SUFFIX = ".ts"
 FMP4_SEGMENT_SUFFIX = ".m4s"
 _MAX_HELD = 16  # configuration messages held until the first media message
-# The packager hands a stream's messages to its writer in batches: one thread wake-up for
-# many messages (HLS players wait seconds for a segment; a quarter of one is not felt).
-_BATCH_MESSAGES = 32
-_BATCH_MS = 250
 _OWN_FILE = re.compile(r"(?P<init>init-)?(?P<number>[0-9]{1,20})(?(init)\.mp4|\.(ts|m4s))")
 _KEPT_AFTER_WINDOW = 2  # segments kept on disk after they leave the playlist
 _HASH_LENGTH = 8
@@ -450,7 +447,6 @@ class HlsPackager(StreamObserver):
         # Writers by stream, the least recently published first (the first to go).
         self._writers: OrderedDict[tuple[str, str], ActorHandle[HlsStreamWriter]] = OrderedDict()
         self._publishing: set[tuple[str, str]] = set()
-        self._batches: dict[tuple[str, str], list[tuple[MediaType, int, bytes]]] = {}
 
     def stream_published(self, app: str, key: str) -> None:
         """Start (or go on with) the stream's playlist."""
@@ -463,7 +459,6 @@ class HlsPackager(StreamObserver):
             if writer is None:
                 return
         self._writers.move_to_end(stream)
-        self._flush(stream)  # what is left of a publication whose end was missed
         self._publishing.add(stream)
         self._tell(stream, writer, HlsStreamWriter.publication_started)
 
@@ -500,31 +495,25 @@ class HlsPackager(StreamObserver):
         """Hand the picture size to the writer (fMP4 init segments state it)."""
         writer = self._writers.get((app, key))
         if writer is not None and metadata:
-            self._flush((app, key))  # in order with the media
             self._tell((app, key), writer, HlsStreamWriter.metadata, dict(metadata))
+
+    def stream_media_batch(
+        self, app: str, key: str, media: Sequence[tuple[MediaType, int, bytes]]
+    ) -> None:
+        """Hand the stream's batch to its writer, in one message."""
+        stream = (app, key)
+        writer = self._writers.get(stream)
+        if stream in self._publishing and writer is not None and media:
+            self._tell(stream, writer, HlsStreamWriter.media_batch, list(media))
 
     def stream_media(
         self, app: str, key: str, media_type: MediaType, timestamp: int, data: bytes
     ) -> None:
-        """Hand the message to the stream's writer."""
-        stream = (app, key)
-        if stream not in self._publishing:
-            return
-        batch = self._batches.setdefault(stream, [])
-        batch.append((media_type, timestamp, data))
-        if len(batch) >= _BATCH_MESSAGES or timestamp - batch[0][1] >= _BATCH_MS:
-            self._flush(stream)
-
-    def _flush(self, stream: tuple[str, str]) -> None:
-        """Hand the stream's pending messages to its writer, in one message."""
-        batch = self._batches.pop(stream, None)
-        writer = self._writers.get(stream)
-        if batch and writer is not None:
-            self._tell(stream, writer, HlsStreamWriter.media_batch, batch)
+        """One message (a snapshot's, replayed): a batch of one."""
+        self.stream_media_batch(app, key, [(media_type, timestamp, data)])
 
     def stream_unpublished(self, app: str, key: str) -> None:
         """End the playlist (the writer stays, for a publisher that comes back)."""
-        self._flush((app, key))
         self._publishing.discard((app, key))
         writer = self._writers.get((app, key))
         if writer is not None:
@@ -551,8 +540,6 @@ class HlsPackager(StreamObserver):
 
     def on_stop(self) -> None:
         """Stop every writer (each finishes its segment)."""
-        for stream in list(self._batches):
-            self._flush(stream)
         writers, self._writers = list(self._writers.values()), OrderedDict()
         for writer in writers:
             with contextlib.suppress(pykka.ActorDeadError):
