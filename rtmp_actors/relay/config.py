@@ -136,6 +136,16 @@ class RelayConfig:
     hooks: HookSettings = field(default_factory=HookSettings)
     applications: Applications = field(default_factory=Applications)
 
+    @property
+    def hls_in_effect(self) -> HlsSettings | None:
+        """The HLS settings the relay runs with (None: no HLS).
+
+        ``hls``, or the defaults when only some applications turn HLS on.
+        """
+        if self.hls is not None:
+            return self.hls
+        return HlsSettings() if self.applications.any_hls() else None
+
     @classmethod
     def from_toml(cls, path: str | Path) -> RelayConfig:
         """Read settings from a TOML file; anything it does not give keeps its default.

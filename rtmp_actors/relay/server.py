@@ -56,7 +56,7 @@ from rtmp_actors.relay.access import AccessController, AccessFile
 from rtmp_actors.relay.app_hooks import HookSet, RelayHooks
 from rtmp_actors.relay.config import RelayConfig
 from rtmp_actors.relay.generated import GeneratedStream, SourceError, SourceStats
-from rtmp_actors.relay.hls import HlsPackager, HlsSettings, hls_root
+from rtmp_actors.relay.hls import HlsPackager, hls_root
 from rtmp_actors.relay.hooks import LifecycleHooks
 from rtmp_actors.relay.http_stats import StatsHttpServer
 from rtmp_actors.relay.links import LinkSettings, PullRelay, PushRelay, RelayLinks, bind_observer
@@ -160,8 +160,7 @@ class RelayServer:
             ChildHandle("recorder") if self._record_dir else None
         )
         # HLS for every app, or (per application) some: those take the defaults if need be.
-        applications = self.config.applications
-        self._hls = self.config.hls or (HlsSettings() if applications.any_hls() else None)
+        self._hls = self.config.hls_in_effect
         self.hls: ChildHandle[HlsPackager] | None = (
             ChildHandle("hls") if self._hls is not None else None
         )

@@ -292,14 +292,14 @@ def _run(args: argparse.Namespace) -> int:
             )
             if port is not None
         }
-        hls_on = config.hls is not None or config.applications.any_hls()
+        hls = config.hls_in_effect
         return run_workers(
             serve_args,
             args.workers,
             config.host,
             config.port,
             shared_ports=shared_ports,
-            shared_hls=hls_on and (config.hls is None or config.hls.dir is None),
+            shared_hls=hls is not None and hls.dir is None,
         )
     if args.worker_id:
         scope_connection_ids(f"{args.worker_id}.")
