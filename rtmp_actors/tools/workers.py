@@ -106,23 +106,20 @@ def run_workers(
             (port 0: a free one, chosen here).
         shared_hls: Make the workers one HLS folder (HLS is on, and its settings name none).
     """
+    others = dict(shared_ports or {})
     reserved: list[socket.socket] = []
-    shared: dict[str, str] = {}
     try:
-        for option, (option_host, option_port) in {
-            "--port": (host, port),
-            **(shared_ports or {}),
-        }.items():
+        for where_host, where_port in [(host, port), *others.values()]:
             try:
-                reserved.append(_reserve_port(option_host, option_port))
+                reserved.append(_reserve_port(where_host, where_port))
             except OSError as error:
                 print(
-                    f"serve: cannot listen on {option_host}:{option_port}: {error}", file=sys.stderr
+                    f"serve: cannot listen on {where_host}:{where_port}: {error}", file=sys.stderr
                 )
                 return 1
-            shared[option] = str(reserved[-1].getsockname()[1])
-        port = int(shared.pop("--port"))
-        for option, (option_host, _) in (shared_ports or {}).items():
+        port, *bound = (int(sock.getsockname()[1]) for sock in reserved)
+        shared = {option: str(number) for option, number in zip(others, bound, strict=True)}
+        for option, (option_host, _) in others.items():
             logger.info("the workers share %s %s:%s", option, option_host, shared[option])
         hls_dir = tempfile.mkdtemp(prefix="rtmp-actors-hls-") if shared_hls else None
         if hls_dir is not None:
